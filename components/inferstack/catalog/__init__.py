@@ -1,0 +1,285 @@
+"""Catalogs as data: GPUs, per-cloud offerings, regions, model architectures, engine calibration.
+
+Every number lives in a YAML file under `data/` next to the source it was read from; this module
+only loads them into typed records (cached, read once per process) and answers look-ups.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CLOUDS = ("aws", "gcp", "kubernetes")
+
+
+@cache
+def _data(name: str) -> Any:
+    return yaml.safe_load(resources.files(__package__).joinpath("data", name).read_text())
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """One GPU SKU as the engines see it."""
+
+    sku: str
+    memory_gib: float
+    bandwidth_gbps: float
+    fp8: bool
+    aliases: tuple[str, ...]
+    memory_source: str
+
+
+@dataclass(frozen=True)
+class Offering:
+    """One node shape a cloud sells: GPUs per node, price and the regions it is offered in."""
+
+    cloud: str
+    node_type: str
+    gpu: str
+    gpus: int
+    vcpus: int
+    memory_gib: float
+    price_per_hour: float
+    price_region: str
+    price_date: str
+    price_source: str
+    regions: tuple[str, ...]
+    accelerator: str | None = None
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The config.json facts the planner needs about one checkpoint."""
+
+    name: str
+    family: str
+    layers: int
+    attention_heads: int
+    kv_heads: int
+    head_dim: int
+    hidden: int
+    vocab: int
+    parameters: float
+    tied_embeddings: bool
+    max_position: int
+    source: str
+    hf_ids: tuple[str, ...] = ()
+    native_quantization: str | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    sliding_window: int | None = None
+    sliding_window_layers: int = 0
+    moe_experts: int | None = None
+    active_parameters: float | None = None
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def is_moe(self) -> bool:
+        return self.moe_experts is not None
+
+    @property
+    def embedding_parameters(self) -> float:
+        """Input embedding plus LM head parameters (one matrix when tied); kept 16-bit by quantizers."""
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+
+@cache
+def gpus() -> dict[str, Gpu]:
+    return {
+        sku: Gpu(
+            sku=sku,
+            memory_gib=float(row["memory_gib"]),
+            bandwidth_gbps=float(row["bandwidth_gbps"]),
+            fp8=bool(row["fp8"]),
+            aliases=tuple(row.get("aliases", ())),
+            memory_source=row["memory_source"],
+        )
+        for sku, row in _data("gpus.yaml").items()
+    }
+
+
+def resolve_gpu(name: str) -> str | None:
+    """Canonical SKU for a user-written GPU name (case-insensitive, aliases allowed), else None."""
+    wanted = name.strip().lower()
+    for gpu in gpus().values():
+        if wanted == gpu.sku.lower() or wanted in gpu.aliases:
+            return gpu.sku
+    return None
+
+
+@cache
+def offerings() -> tuple[Offering, ...]:
+    data = _data("offerings.yaml")
+    rows: list[Offering] = []
+    for cloud, key in (("aws", "instance_type"), ("gcp", "machine_type")):
+        for row in data.get(cloud, []):
+            rows.append(
+                Offering(
+                    cloud=cloud,
+                    node_type=row[key],
+                    gpu=row["gpu"],
+                    gpus=int(row["gpus"]),
+                    vcpus=int(row["vcpus"]),
+                    memory_gib=float(row["memory_gib"]),
+                    price_per_hour=float(row["price_per_hour"]),
+                    price_region=row["price_region"],
+                    price_date=str(row["price_date"]),
+                    price_source=row["price_source"],
+                    regions=tuple(row["regions"]),
+                    accelerator=row.get("accelerator"),
+                )
+            )
+    return tuple(rows)
+
+
+@cache
+def regions() -> dict[str, dict[str, str]]:
+    """Cloud -> region -> residency group."""
+    return _data("regions.yaml")
+
+
+def residency_groups() -> list[str]:
+    return sorted({group for by_region in regions().values() for group in by_region.values()})
+
+
+def region_group(region: str) -> str | None:
+    """The residency group of a cloud region code, whichever cloud names it."""
+    for by_region in regions().values():
+        if region in by_region:
+            return by_region[region]
+    return None
+
+
+def _architecture(name: str, row: dict[str, Any]) -> Architecture:
+    mla = row.get("mla") or {}
+    window = row.get("sliding_window") or {}
+    moe = row.get("moe") or {}
+    return Architecture(
+        name=name,
+        family=row["family"],
+        layers=int(row["layers"]),
+        attention_heads=int(row["attention_heads"]),
+        kv_heads=int(row["kv_heads"]),
+        head_dim=int(row["head_dim"]),
+        hidden=int(row["hidden"]),
+        vocab=int(row["vocab"]),
+        parameters=float(row["parameters"]),
+        tied_embeddings=bool(row["tied_embeddings"]),
+        max_position=int(row["max_position"]),
+        source=row["source"],
+        hf_ids=tuple(row.get("hf_ids", ())),
+        native_quantization=row.get("native_quantization"),
+        kv_lora_rank=mla.get("kv_lora_rank"),
+        qk_rope_head_dim=mla.get("qk_rope_head_dim"),
+        sliding_window=window.get("window"),
+        sliding_window_layers=int(window.get("layers", 0)),
+        moe_experts=moe.get("experts"),
+        active_parameters=float(moe["active_parameters"]) if moe else None,
+    )
+
+
+@cache
+def architectures() -> dict[str, Architecture]:
+    return {name: _architecture(name, row) for name, row in _data("models.yaml").items()}
+
+
+def architecture_for_hf_id(hf_id: str) -> Architecture | None:
+    wanted = hf_id.lower()
+    for arch in architectures().values():
+        if wanted in (i.lower() for i in arch.hf_ids):
+            return arch
+    return None
+
+
+@dataclass(frozen=True)
+class ConfigProblem(Exception):
+    """A config.json that cannot describe a model the planner understands."""
+
+    path: str
+    reason: str
+    missing: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+_QUANT_METHODS = {"fp8": "fp8", "mxfp4": "mxfp4", "awq": "awq", "gptq": "gptq", "compressed-tensors": "fp8"}
+
+
+def architecture_from_config(path: str | Path) -> Architecture:
+    """Read a Hugging Face `config.json` into an Architecture; parameters are computed from shapes.
+
+    Dense and MoE decoder-only transformers (Llama, Qwen, Mistral, Mixtral families) are understood;
+    MLA models are read but need `parameters` from the catalog because their shapes vary more.
+    """
+    path = Path(path)
+    try:
+        cfg = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigProblem(str(path), "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigProblem(str(path), f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    needed = ["num_hidden_layers", "num_attention_heads", "hidden_size", "vocab_size", "intermediate_size"]
+    missing = [k for k in needed if k not in cfg]
+    if missing:
+        raise ConfigProblem(str(path), "missing keys: " + ", ".join(missing), missing)
+    layers, heads, hidden = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["hidden_size"]
+    kv_heads = cfg.get("num_key_value_heads") or heads
+    head_dim = cfg.get("head_dim") or hidden // heads
+    vocab, tied = cfg["vocab_size"], bool(cfg.get("tie_word_embeddings", False))
+    experts = cfg.get("num_local_experts") or cfg.get("num_experts")
+    ffn = cfg.get("moe_intermediate_size") or cfg["intermediate_size"]
+    attention = hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2
+    mlp = 3 * hidden * ffn * (experts or 1) + (hidden * experts if experts else 0)
+    top_k = cfg.get("num_experts_per_tok")
+    active_mlp = 3 * hidden * ffn * top_k if experts and top_k else None
+    embeddings = vocab * hidden * (1 if tied else 2)
+    per_layer_norms = 2 * hidden
+    parameters = layers * (attention + mlp + per_layer_norms) + embeddings + hidden
+    active = (
+        layers * (attention + active_mlp + per_layer_norms) + embeddings + hidden if active_mlp else None
+    )
+    window = cfg.get("sliding_window")
+    layer_types = cfg.get("layer_types") or []
+    window_layers = sum(1 for t in layer_types if t == "sliding_attention") if window else 0
+    quant = (cfg.get("quantization_config") or {}).get("quant_method")
+    return Architecture(
+        name=str(path),
+        family=str(cfg.get("model_type", "dense")),
+        layers=layers,
+        attention_heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        hidden=hidden,
+        vocab=vocab,
+        parameters=float(parameters),
+        tied_embeddings=tied,
+        max_position=int(cfg.get("max_position_embeddings", 4096)),
+        source=f"config.json at {path}",
+        native_quantization=_QUANT_METHODS.get(quant) if quant else None,
+        kv_lora_rank=cfg.get("kv_lora_rank"),
+        qk_rope_head_dim=cfg.get("qk_rope_head_dim"),
+        sliding_window=window if window_layers else None,
+        sliding_window_layers=window_layers,
+        moe_experts=experts,
+        active_parameters=float(active) if active else None,
+    )
+
+
+@cache
+def engine_memory() -> dict[str, dict[str, Any]]:
+    return _data("engine_memory.yaml")
+
+
+@cache
+def cold_start() -> dict[str, Any]:
+    return _data("cold_start.yaml")

@@ -1,0 +1,65 @@
+"""The `inferstack` command: plan and schema (render and check build on these).
+
+Exit codes: 0 the plan is deployable, 1 it is not (the reason is printed), 2 the spec is invalid.
+Cloud SDKs are never imported on these paths, so the commands start fast and need no account.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from inferstack.spec import SpecError, load_spec
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Serve an open LLM from one compliance-aware spec: plan, render and check before spending money.",
+)
+EXIT_NOT_DEPLOYABLE = 1
+EXIT_BAD_SPEC = 2
+
+SpecPath = Annotated[Path, typer.Argument(help="Spec file (YAML).", show_default=False)]
+
+
+def _load(path: Path, console: Console):
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        console.print(f"[bold red]Invalid spec[/] {exc.render()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_SPEC) from None
+
+
+@app.command()
+def plan(
+    spec: SpecPath,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Will the model fit, with which TP, how many requests will it hold, and what will it cost."""
+    from inferstack.plan import plan as make_plan
+    from inferstack.report import print_plan
+
+    err = Console(stderr=True)
+    result = make_plan(_load(spec, err))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        print_plan(result, Console())
+    if not result.deployable:
+        raise typer.Exit(EXIT_NOT_DEPLOYABLE)
+
+
+@app.command()
+def schema() -> None:
+    """Print the spec's JSON Schema (for editors and CI)."""
+    from inferstack.spec import DeploymentSpec
+
+    typer.echo(json.dumps(DeploymentSpec.model_json_schema(), indent=2))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,231 @@
+"""`plan(spec)`: the pure function from a validated spec to everything decided before deploying."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferstack import catalog
+from inferstack.plan.capacity import (
+    PlacementPlan,
+    Throughput,
+    cost_per_million_tokens,
+    estimate_throughput,
+    plan_placement,
+)
+from inferstack.plan.coldstart import ColdStart, estimate_cold_start
+from inferstack.plan.fit import Fit, choose_tp
+from inferstack.plan.memory import GIB, kv_bytes_per_token
+from inferstack.spec.architecture import resolve_architecture
+from inferstack.spec.models import DeploymentSpec
+
+#: Cache volumes hold the checkpoint plus this share for tokenizer files, LoRA adapters and re-fetches.
+CACHE_HEADROOM = 1.25
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something the plan found. `blocking` findings make the plan not deployable."""
+
+    code: str
+    message: str
+    blocking: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: DeploymentSpec
+    architecture: catalog.Architecture
+    quantization: str
+    fit: Fit
+    tried: list[Fit]
+    kv_bytes_per_token: int
+    placements: list[PlacementPlan]
+    throughput: Throughput
+    cold_start: ColdStart
+    cache_size_gib: int
+    findings: list[Finding] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def deployable(self) -> bool:
+        return not any(f.blocking for f in self.findings)
+
+    @property
+    def monthly_cost_max(self) -> float | None:
+        return total_monthly_cost(self.placements)
+
+    def cost_per_million_tokens(self, placement: PlacementPlan) -> float | None:
+        node = placement.node
+        if node is None or node.price_per_node_hour is None:
+            return None
+        return cost_per_million_tokens(node.price_per_node_hour / node.replicas_per_node, self.throughput)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view for `inferstack plan --json` and the render report."""
+        fit = self.fit
+        return {
+            "name": self.spec.name,
+            "deployable": self.deployable,
+            "model": {
+                "source": self.spec.model.source,
+                "revision": self.spec.model.revision,
+                "architecture": self.architecture.name,
+                "quantization": self.quantization,
+                "kv_cache_dtype": self.spec.engine.kv_cache_dtype,
+                "max_context": self.spec.model.max_context,
+            },
+            "engine": {"name": self.spec.engine.name, "version": self.spec.engine.version},
+            "fit": {
+                "fits": fit.fits,
+                "reason": fit.reason,
+                "gpu": fit.gpu,
+                "tensor_parallel_size": fit.tp,
+                "weights_gib": _gib(fit.weights_bytes),
+                "weights_per_gpu_gib": _gib(fit.weights_per_gpu_bytes),
+                "activation_gib": fit.overhead.activation_gib,
+                "non_torch_gib": fit.overhead.non_torch_gib,
+                "kv_pool_per_gpu_bytes": max(int(fit.kv_pool_bytes), 0),
+                "kv_pool_per_gpu_gib": _gib(fit.kv_pool_bytes),
+                "kv_bytes_per_token": self.kv_bytes_per_token,
+                "kv_bytes_per_token_per_gpu": fit.kv.full_bytes + fit.kv.window_bytes,
+                "kv_cache_tokens": fit.kv_tokens,
+                "max_concurrency": fit.concurrency,
+                "tried": [{"tensor_parallel_size": t.tp, "fits": t.fits, "reason": t.reason} for t in self.tried],
+            },
+            "throughput": {
+                "output_tokens_per_second": round(self.throughput.tokens_per_second, 1),
+                "assumption": self.throughput.assumption,
+            },
+            "placements": [
+                {
+                    "name": p.name,
+                    "cloud": p.cloud,
+                    "region": p.region,
+                    "node_type": p.node.node_type if p.node else None,
+                    "accelerator": p.node.accelerator if p.node else None,
+                    "gpus_per_node": p.node.gpus_per_node if p.node else None,
+                    "replicas_per_node": p.node.replicas_per_node if p.node else None,
+                    "replicas": {"min": p.replicas_min, "max": p.replicas_max},
+                    "nodes": {"min": p.nodes_min, "max": p.nodes_max},
+                    "cost_per_hour": {"min": _money(p.cost_per_hour_min), "max": _money(p.cost_per_hour_max)},
+                    "monthly_cost_max": _money(p.monthly_cost_max),
+                    "cost_per_million_output_tokens": _money(self.cost_per_million_tokens(p)),
+                    "price_source": p.node.price_source if p.node else None,
+                    "problem": p.problem,
+                }
+                for p in self.placements
+            ],
+            "monthly_cost_max": _money(self.monthly_cost_max),
+            "cache": {"kind": self.spec.cache.kind, "size_gib": self.cache_size_gib},
+            "cold_start": {
+                "image_pull_seconds": round(self.cold_start.image_pull_seconds),
+                "weight_fetch_seconds": round(self.cold_start.weight_fetch_seconds),
+                "weight_read_seconds": round(self.cold_start.weight_read_seconds),
+                "engine_init_seconds": round(self.cold_start.engine_init_seconds),
+                "replica_seconds": round(self.cold_start.replica_seconds),
+                "startup_probe_seconds": self.cold_start.startup_probe_seconds,
+                "prefetch_deadline_seconds": self.cold_start.prefetch_deadline_seconds,
+                "first_rollout_seconds": self.cold_start.first_rollout_seconds,
+            },
+            "findings": [{"code": f.code, "message": f.message, "blocking": f.blocking} for f in self.findings],
+            "assumptions": self.assumptions,
+        }
+
+
+def total_monthly_cost(placements: list[PlacementPlan]) -> float | None:
+    """Monthly cost at max replicas over all placements; None when any placement has no price."""
+    costs = [p.monthly_cost_max for p in placements]
+    return None if any(c is None for c in costs) else sum(costs)
+
+
+def _gib(value: float) -> float:
+    return round(value / GIB, 2)
+
+
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def plan(spec: DeploymentSpec) -> Plan:
+    """Fit, TP, KV capacity, nodes, cost and cold start for a validated spec. Pure: reads only catalogs."""
+    arch = resolve_architecture(spec)
+    quant = spec.quantization
+    gpu = catalog.gpus()[spec.resources.gpu.sku]
+    engine = spec.engine
+    fit, tried = choose_tp(
+        arch, quant, engine.kv_cache_dtype, gpu, engine.name, engine.version,
+        spec.model.max_context, spec.resources.gpu.count,
+    )
+    placements = [plan_placement(p, gpu.sku, fit.tp) for p in spec.placements]
+    throughput = estimate_throughput(
+        fit, gpu, arch.active_parameters, arch.parameters, spec.cost.throughput_tokens_per_s
+    )
+    cold = estimate_cold_start(fit.weights_bytes, spec.model.scheme, spec.cache.kind, fit.tp)
+    cache_gib = spec.cache.size_gib or int(math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB))
+    findings = _findings(spec, fit, placements, cache_gib)
+    assumptions = [
+        f"engine overhead for {engine.name} {engine.version}: activation {fit.overhead.activation_gib} GiB + "
+        f"non-torch {fit.overhead.non_torch_gib} GiB per GPU, calibration row since {fit.overhead.calibrated_since} "
+        f"({fit.overhead.generation}); source: {fit.overhead.source}",
+        f"{gpu.sku} memory {gpu.memory_gib} GiB as seen by the engine ({gpu.memory_source})",
+        f"weights {quant}: 16-bit embeddings and LM head, the rest at the format's bytes per parameter",
+        throughput.assumption,
+        "cost is on-demand list price at the catalog's price region; monthly figures assume 730 hours at max replicas",
+    ]
+    return Plan(
+        spec=spec, architecture=arch, quantization=quant, fit=fit, tried=tried,
+        kv_bytes_per_token=kv_bytes_per_token(arch, engine.kv_cache_dtype), placements=placements,
+        throughput=throughput, cold_start=cold, cache_size_gib=cache_gib,
+        findings=findings, assumptions=assumptions,
+    )
+
+
+def _findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], cache_gib: int) -> list[Finding]:
+    out: list[Finding] = []
+    if not fit.fits:
+        hint = (
+            "use more GPUs per replica, a larger GPU, a smaller quantization, or a shorter max_context"
+            if spec.resources.gpu.count else
+            "no tensor-parallel size up to 8 fits: use a larger GPU, a smaller quantization, or a shorter max_context"
+        )
+        out.append(Finding("no-fit", f"{spec.name} does not fit on {fit.tp}x {fit.gpu}: {fit.reason}; {hint}", True))
+    weights_gib = fit.weights_bytes / GIB
+    if spec.cache.size_gib is not None and cache_gib < weights_gib:
+        out.append(Finding(
+            "cache-too-small", f"cache.size_gib {cache_gib} is smaller than the checkpoint ({weights_gib:.1f} GiB)", True,
+        ))
+    for p in placements:
+        if p.problem:
+            out.append(Finding("no-offering", f"placement {p.name}: {p.problem}", True))
+        elif p.idle_gpus_at_min:
+            out.append(Finding(
+                "idle-gpus",
+                f"placement {p.name}: {p.idle_gpus_at_min} GPU(s) idle at min replicas on {p.nodes_min}x "
+                f"{p.node.node_type or 'node'}; raise replicas.min or pick a smaller node type",
+                False,
+            ))
+        if p.node is not None and p.node.price_per_node_hour is None:
+            out.append(Finding(
+                "cost-unknown", f"placement {p.name}: no price known; set placements[].price_per_gpu_hour", False,
+            ))
+    budget = spec.compliance.monthly_budget
+    if budget is not None:
+        total = total_monthly_cost(placements)
+        if total is None:
+            out.append(Finding(
+                "budget-unknown",
+                f"compliance.monthly_budget is {budget:,.0f} USD but the cost of some placement is unknown; "
+                "set placements[].price_per_gpu_hour",
+                True,
+            ))
+        elif total > budget:
+            out.append(Finding(
+                "over-budget",
+                f"monthly cost at max replicas is {total:,.0f} USD, over compliance.monthly_budget {budget:,.0f} USD; "
+                "lower replicas.max, choose a cheaper GPU, or raise the budget",
+                True,
+            ))
+    return out
+

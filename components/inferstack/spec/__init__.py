@@ -1,0 +1,6 @@
+"""The deployment spec: models, loader and the rules judged from the spec alone."""
+
+from inferstack.spec.loader import SpecError, format_violation, load_spec, parse_spec
+from inferstack.spec.models import DeploymentSpec, Violation
+
+__all__ = ["DeploymentSpec", "SpecError", "Violation", "format_violation", "load_spec", "parse_spec"]

@@ -1,0 +1,362 @@
+"""The deployment spec: strict pydantic v2 models, every field described.
+
+Field-level rules live in field validators; rules that span fields live in `DeploymentSpec`'s model
+validator, which collects every violation and raises them together as `RuleViolations` so the loader
+can report each one with its own field path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inferstack import catalog
+from inferstack.spec.suggest import closest
+
+EngineName = Literal["vllm", "sglang", "tgi", "trtllm"]
+Quantization = Literal["none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"]
+KvCacheDtype = Literal["auto", "fp8"]
+CloudName = Literal["aws", "gcp", "kubernetes"]
+CacheKind = Literal["shared_volume", "node_local"]
+ScalingSignal = Literal["queue_depth", "kv_cache_usage", "running_requests"]
+
+SOURCE_SCHEMES = ("hf", "s3", "gs", "pvc")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([.-]?[a-z0-9.]+)?$")
+FP8_WEIGHT_FORMATS = {"fp8", "nvfp4"}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where, what was found, what is allowed, the nearest valid value, how to fix it."""
+
+    path: str
+    value: object
+    problem: str
+    allowed: str = ""
+    hint: str = ""
+    suggestion: str | None = None
+
+
+class FieldProblem(ValueError):
+    """Raised by field validators; the loader turns it into a Violation at the field's path."""
+
+    def __init__(self, problem: str, allowed: str = "", hint: str = "", suggestion: str | None = None):
+        super().__init__(problem)
+        self.problem, self.allowed, self.hint, self.suggestion = problem, allowed, hint, suggestion
+
+
+class RuleViolations(ValueError):
+    """Raised by a model validator to hand several cross-field violations to the loader."""
+
+    def __init__(self, violations: list[Violation]):
+        super().__init__("; ".join(f"{v.path}: {v.problem}" for v in violations))
+        self.violations = violations
+
+
+class Strict(BaseModel):
+    """Base for every spec model: unknown fields are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+
+
+def _dns_name(value: str, what: str) -> str:
+    if not _NAME.match(value):
+        raise FieldProblem(
+            f"{what} is not a DNS label",
+            "1-40 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
+            f"for example {re.sub(r'[^a-z0-9-]+', '-', value.lower()).strip('-')[:40]!r}",
+        )
+    return value
+
+
+class Model(Strict):
+    """Which checkpoint to serve and how it is identified."""
+
+    source: str = Field(
+        description="Where the weights come from: hf://org/name, s3://bucket/prefix, gs://bucket/prefix "
+        "or pvc://claim/path (already on a volume)."
+    )
+    revision: str | None = Field(
+        default=None,
+        description="Hugging Face commit (40 hex characters) for hf:// sources; a branch or tag is "
+        "accepted only when compliance does not require pinned revisions.",
+    )
+    architecture: str | None = Field(
+        default=None,
+        description="Catalog architecture name (see `inferstack schema` or catalog/data/models.yaml); "
+        "found from the hf:// id when omitted.",
+    )
+    config: str | None = Field(
+        default=None,
+        description="Path to the checkpoint's config.json, for models not in the catalog; read relative "
+        "to the spec file.",
+    )
+    served_name: str | None = Field(
+        default=None, description="Model name clients send in requests; defaults to the spec name."
+    )
+    max_context: int = Field(
+        default=8192, gt=0, description="Longest sequence (prompt + output) a request may use, in tokens."
+    )
+    lora_adapters: list[str] = Field(
+        default_factory=list, description="LoRA adapter sources (hf://, s3://, gs://) served beside the base model."
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in SOURCE_SCHEMES or not rest.strip("/"):
+            raise FieldProblem(
+                "unsupported model source",
+                "hf://org/name, s3://bucket/prefix, gs://bucket/prefix, pvc://claim/path",
+                "copy the weights to one of these stores, or name the Hugging Face repository",
+            )
+        if scheme == "hf" and rest.count("/") != 1:
+            raise FieldProblem("a Hugging Face source names one repository", "hf://org/name")
+        return value
+
+    @property
+    def scheme(self) -> str:
+        return self.source.split("://", 1)[0]
+
+    @property
+    def location(self) -> str:
+        return self.source.split("://", 1)[1]
+
+
+class Engine(Strict):
+    """The inference server and how it runs the model."""
+
+    name: EngineName = Field(description="Inference engine: vllm, sglang, tgi or trtllm.")
+    version: str = Field(description="Engine release, e.g. 0.32.0; selects the image tag and calibration.")
+    image: str | None = Field(
+        default=None,
+        description="Full image reference; append @sha256:<digest> to pin it. Defaults to the engine's "
+        "official image at `version`.",
+    )
+    quantization: Quantization | None = Field(
+        default=None,
+        description="Weight format to serve: none (16-bit), fp8, int8, awq, gptq, mxfp4 or nvfp4. Defaults "
+        "to the checkpoint's own format.",
+    )
+    kv_cache_dtype: KvCacheDtype = Field(default="auto", description="KV cache element type: auto (model dtype) or fp8.")
+    prefix_caching: bool = Field(default=True, description="Reuse KV blocks across requests sharing a prefix.")
+    extra_args: list[str] = Field(
+        default_factory=list, description="Additional engine flags, appended verbatim after the planned ones."
+    )
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _VERSION.match(value):
+            raise FieldProblem(
+                "not a release number", "a release such as 0.32.0",
+                "name the exact release so the image and memory calibration are known",
+            )
+        return value
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.image and _DIGEST.search(self.image))
+
+
+class GpuRequest(Strict):
+    """GPUs per replica: a SKU and, optionally, how many (the planner picks when omitted)."""
+
+    sku: str = Field(description="GPU model, e.g. H100, H200, A100-80GB, L40S, L4.")
+    count: int | None = Field(
+        default=None, ge=1, le=8, description="GPUs per replica (the tensor-parallel size); omit to let the planner choose."
+    )
+
+    @field_validator("sku")
+    @classmethod
+    def _sku(cls, value: str) -> str:
+        sku = catalog.resolve_gpu(value)
+        if sku is None:
+            known = sorted(catalog.gpus())
+            raise FieldProblem("unknown GPU", ", ".join(known), suggestion=closest(value, known))
+        return sku
+
+
+def _parse_gpu(value: object) -> object:
+    """Accept the shorthand `H100:8` (or `H100`) as well as {sku, count}."""
+    if isinstance(value, str):
+        sku, sep, count = value.partition(":")
+        if not sep:
+            return {"sku": sku}
+        if not count.strip().isdigit():
+            raise FieldProblem("GPU count is not a whole number", "SKU or SKU:COUNT, e.g. H100 or H100:8")
+        return {"sku": sku, "count": int(count)}
+    return value
+
+
+class Resources(Strict):
+    """What one replica runs on."""
+
+    gpu: GpuRequest = Field(description="GPU SKU and count per replica; shorthand `H100:8` or `H100`.")
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu_shorthand(cls, value: object) -> object:
+        return _parse_gpu(value)
+
+
+class Replicas(Strict):
+    """Replica bounds for one placement."""
+
+    min: int = Field(default=1, ge=0, description="Replicas kept running (0 allows scale to zero).")
+    max: int = Field(default=1, ge=1, description="Most replicas the autoscaler may run.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Replicas:
+        if self.min > self.max:
+            raise FieldProblem(
+                f"replicas.min ({self.min}) is greater than replicas.max ({self.max})", "min <= max",
+                "lower min or raise max",
+            )
+        return self
+
+
+class Cluster(Strict):
+    """Create a new cluster, or use one that exists."""
+
+    kind: Literal["new", "existing"] = Field(default="new", description="new: inferstack creates it; existing: use it as is.")
+    name: str | None = Field(default=None, description="Cluster name (existing clusters: the name to look up).")
+    kubeconfig: str | None = Field(default=None, description="Existing clusters: path to a kubeconfig file.")
+    context: str | None = Field(default=None, description="Existing clusters: kubeconfig context to use.")
+    gpu_node_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Existing clusters: labels that select the GPU nodes (e.g. nvidia.com/gpu.product).",
+    )
+    instance_type: str | None = Field(
+        default=None, description="New clusters: node type to use instead of the planner's choice."
+    )
+
+
+class Placement(Strict):
+    """Where replicas run: one cloud region (or one existing cluster)."""
+
+    name: str = Field(description="Short DNS-safe name, used in resource names (e.g. us-east).")
+    cloud: CloudName = Field(description="aws, gcp, or kubernetes (an existing cluster anywhere).")
+    region: str = Field(description="Cloud region code (us-east-1, europe-west4); for kubernetes, the region the cluster runs in.")
+    zones: list[str] = Field(default_factory=list, description="Zones to spread nodes over; defaults to the region's zones.")
+    cluster: Cluster = Field(default_factory=Cluster, description="New or existing cluster.")
+    replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds in this placement.")
+    price_per_gpu_hour: float | None = Field(
+        default=None, gt=0, description="Existing clusters: what a GPU-hour costs you, for cost estimates and budgets."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value, "placement name")
+
+
+class Autoscaling(Strict):
+    """How replicas scale between the placement bounds."""
+
+    enabled: bool = Field(default=True, description="Scale on the engine's signal (KEDA).")
+    signal: ScalingSignal = Field(default="queue_depth", description="queue_depth, kv_cache_usage or running_requests.")
+    target: float = Field(default=4.0, gt=0, description="Signal value per replica at which to add a replica.")
+    scale_down_delay_seconds: int = Field(default=600, ge=0, description="Quiet time before removing a replica.")
+
+
+class Cache(Strict):
+    """Where cached weights live so replicas start without re-downloading."""
+
+    kind: CacheKind = Field(default="shared_volume", description="shared_volume (RWX file system) or node_local (host disk).")
+    size_gib: int | None = Field(default=None, gt=0, description="Volume size; defaults to 1.25x the checkpoint, rounded up.")
+
+
+class Compliance(Strict):
+    """Rules the deployment must keep; checked at load, in `inferstack check`, and by the policy pack."""
+
+    residency: str | None = Field(default=None, description="Residency group every region must belong to: us, eu, uk, ...")
+    allowed_regions: list[str] = Field(default_factory=list, description="Regions allowed in addition to the residency group.")
+    allowed_clouds: list[CloudName] = Field(default_factory=list, description="Clouds allowed; empty allows all.")
+    allowed_gpus: list[str] = Field(default_factory=list, description="GPU SKUs allowed; empty allows all.")
+    allowed_engines: list[EngineName] = Field(default_factory=list, description="Engines allowed; empty allows all.")
+    allowed_quantizations: list[Quantization] = Field(default_factory=list, description="Weight formats allowed; empty allows all.")
+    private_networking: bool = Field(default=True, description="No public endpoints, load balancers or node IPs.")
+    encryption: bool = Field(default=True, description="Encrypt cluster secrets, caches and buckets at rest.")
+    pin_images: bool = Field(default=False, description="Require engine images pinned by @sha256 digest.")
+    pin_revisions: bool = Field(default=True, description="Require hf:// models pinned to a 40-hex commit.")
+    monthly_budget: float | None = Field(default=None, gt=0, description="Most the deployment may cost per month at max replicas, USD.")
+
+    @field_validator("residency")
+    @classmethod
+    def _residency(cls, value: str | None) -> str | None:
+        groups = catalog.residency_groups()
+        if value is not None and value not in groups:
+            raise FieldProblem("unknown residency group", ", ".join(groups), suggestion=closest(value, groups))
+        return value
+
+    @field_validator("allowed_gpus")
+    @classmethod
+    def _gpus(cls, value: list[str]) -> list[str]:
+        return [GpuRequest._sku(v) for v in value]
+
+
+class Slo(Strict):
+    """Service objectives; alerts are derived from them."""
+
+    ttft_p95_ms: float = Field(default=2000, gt=0, description="95th percentile time to first token, milliseconds.")
+    e2e_p95_ms: float = Field(default=30000, gt=0, description="95th percentile end-to-end request latency, milliseconds.")
+    error_rate: float = Field(default=0.01, gt=0, lt=1, description="Largest tolerated fraction of failed requests.")
+    availability: float = Field(default=0.995, gt=0, lt=1, description="Fraction of time the endpoint must serve.")
+
+
+class CostAssumptions(Strict):
+    """Overrides for the cost estimate."""
+
+    throughput_tokens_per_s: float | None = Field(
+        default=None, gt=0, description="Measured output tokens/s per replica; replaces the planner's roofline estimate."
+    )
+
+
+class DeploymentSpec(Strict):
+    """One model served in one or more placements, with its compliance rules and SLOs."""
+
+    name: str = Field(description="Deployment name: a DNS label used in every resource name.")
+    model: Model = Field(description="The checkpoint to serve.")
+    engine: Engine = Field(description="The inference engine.")
+    resources: Resources = Field(description="GPUs per replica.")
+    placements: Annotated[list[Placement], Field(min_length=1)] = Field(description="Where replicas run (at least one).")
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Scaling on LLM signals.")
+    cache: Cache = Field(default_factory=Cache, description="Weight cache.")
+    compliance: Compliance = Field(default_factory=Compliance, description="Compliance rules.")
+    slo: Slo = Field(default_factory=Slo, description="Service objectives.")
+    cost: CostAssumptions = Field(default_factory=CostAssumptions, description="Cost estimate overrides.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value, "deployment name")
+
+    @property
+    def served_name(self) -> str:
+        return self.model.served_name or self.name
+
+    @property
+    def quantization(self) -> str:
+        """The weight format actually served: the spec's choice, else the checkpoint's own."""
+        if self.engine.quantization:
+            return self.engine.quantization
+        from inferstack.spec.architecture import resolve_architecture
+
+        return resolve_architecture(self).native_quantization or "none"
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> DeploymentSpec:
+        from inferstack.spec.rules import spec_violations
+
+        violations = spec_violations(self)
+        if violations:
+            raise RuleViolations(violations)
+        return self

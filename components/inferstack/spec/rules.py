@@ -1,0 +1,236 @@
+"""Cross-field rules judged from the spec alone, each returning `Violation`s with a field path.
+
+These run inside `DeploymentSpec`'s model validator, so a spec object that exists is one that passed
+them. Compliance rules that can be judged here (region lock, allowed clouds/GPUs/engines/
+quantizations, pinning) are checked at load time so users hear about them first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from inferstack import catalog
+from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
+from inferstack.spec.models import _SHA1, FP8_WEIGHT_FORMATS, Violation
+from inferstack.spec.suggest import closest
+
+if TYPE_CHECKING:
+    from inferstack.spec.models import DeploymentSpec
+
+Rule = Callable[["DeploymentSpec"], Iterator[Violation]]
+RULES: list[Rule] = []
+
+
+def rule(fn: Rule) -> Rule:
+    RULES.append(fn)
+    return fn
+
+
+def spec_violations(spec: DeploymentSpec) -> list[Violation]:
+    return [v for check in RULES for v in check(spec)]
+
+
+def _listing(values: list[str]) -> str:
+    return ", ".join(values)
+
+
+@rule
+def architecture_known(spec: DeploymentSpec) -> Iterator[Violation]:
+    try:
+        resolve_architecture(spec)
+    except UnknownArchitecture as exc:
+        yield Violation(exc.field, exc.value, exc.problem, exc.allowed, exc.hint, exc.suggestion)
+
+
+@rule
+def revision_pinned(spec: DeploymentSpec) -> Iterator[Violation]:
+    model = spec.model
+    if model.scheme != "hf":
+        if model.revision is not None:
+            yield Violation(
+                "model.revision", model.revision, f"a revision applies to hf:// sources only, not {model.scheme}://",
+                hint="remove model.revision; pin object-store sources by a versioned prefix",
+            )
+        return
+    if model.revision is None:
+        yield Violation(
+            "model.revision", None, "hf:// models need a revision",
+            "a 40-hex commit hash", "copy the commit from the model page's 'Files and versions' tab",
+        )
+    elif spec.compliance.pin_revisions and not _SHA1.match(model.revision):
+        yield Violation(
+            "model.revision", model.revision, "compliance.pin_revisions requires a commit hash, not a branch or tag",
+            "a 40-hex commit hash (lower case)", "replace it with the commit it points to today",
+        )
+
+
+@rule
+def context_within_model(spec: DeploymentSpec) -> Iterator[Violation]:
+    try:
+        arch = resolve_architecture(spec)
+    except UnknownArchitecture:
+        return
+    if spec.model.max_context > arch.max_position:
+        yield Violation(
+            "model.max_context", spec.model.max_context,
+            f"longer than the model's max_position_embeddings ({arch.max_position})",
+            f"1 to {arch.max_position}", "lower model.max_context",
+        )
+
+
+def tp_choices(arch: catalog.Architecture) -> list[int]:
+    """Tensor-parallel sizes a model allows on one node (up to 8): TP must divide the attention heads,
+    and KV heads must split evenly across ranks or be replicated evenly (kv_heads % tp or tp % kv_heads)."""
+    return [
+        tp for tp in range(1, 9)
+        if arch.attention_heads % tp == 0 and (arch.kv_heads % tp == 0 or tp % arch.kv_heads == 0)
+    ]
+
+
+@rule
+def tensor_parallel_divides_heads(spec: DeploymentSpec) -> Iterator[Violation]:
+    count = spec.resources.gpu.count
+    try:
+        arch = resolve_architecture(spec)
+    except UnknownArchitecture:
+        return
+    allowed = tp_choices(arch)
+    if count is not None and count not in allowed:
+        yield Violation(
+            "resources.gpu.count", count,
+            f"tensor parallel size {count} does not split the model's {arch.attention_heads} attention heads "
+            f"and {arch.kv_heads} KV heads evenly",
+            _listing([str(tp) for tp in allowed]), "pick a GPU count from the allowed list, or omit it to let the planner choose",
+        )
+
+
+@rule
+def weight_format_supported_by_gpu(spec: DeploymentSpec) -> Iterator[Violation]:
+    try:
+        quant = spec.quantization
+    except UnknownArchitecture:
+        return
+    gpu = catalog.gpus()[spec.resources.gpu.sku]
+    fp8_gpus = sorted(sku for sku, g in catalog.gpus().items() if g.fp8)
+    if quant in FP8_WEIGHT_FORMATS and not gpu.fp8:
+        source = "" if spec.engine.quantization else " (the checkpoint's own format)"
+        yield Violation(
+            "engine.quantization", quant,
+            f"{quant}{source} needs a GPU with FP8 support and {gpu.sku} has none",
+            f"GPUs with FP8: {_listing(fp8_gpus)}",
+            "choose one of those GPUs, or a checkpoint and quantization the GPU supports (none, awq, gptq, int8)",
+        )
+    if quant == "nvfp4" and gpu.sku != "B200":
+        yield Violation("engine.quantization", quant, f"nvfp4 needs a Blackwell GPU, not {gpu.sku}", "B200")
+
+
+@rule
+def placements_valid(spec: DeploymentSpec) -> Iterator[Violation]:
+    seen: set[str] = set()
+    known_regions = catalog.regions()
+    for i, placement in enumerate(spec.placements):
+        at = f"placements[{i}]"
+        if placement.name in seen:
+            yield Violation(f"{at}.name", placement.name, "placement names must be unique", hint="rename one of them")
+        seen.add(placement.name)
+        if placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]:
+            choices = sorted(known_regions[placement.cloud])
+            yield Violation(
+                f"{at}.region", placement.region, f"not a {placement.cloud} region", _listing(choices),
+                suggestion=closest(placement.region, choices),
+            )
+        for j, zone in enumerate(placement.zones):
+            if not zone.startswith(placement.region):
+                yield Violation(
+                    f"{at}.zones[{j}]", zone, f"zone is not in region {placement.region}",
+                    f"zones of {placement.region}, e.g. {placement.region}{'a' if placement.cloud == 'aws' else '-a'}",
+                )
+        cluster = placement.cluster
+        if placement.cloud == "kubernetes" and cluster.kind != "existing":
+            yield Violation(
+                f"{at}.cluster.kind", cluster.kind, "inferstack creates clusters on aws and gcp only",
+                "existing", "set cluster.kind: existing and give cluster.kubeconfig or cluster.context",
+            )
+        if cluster.kind == "existing" and placement.cloud == "kubernetes" and not (cluster.kubeconfig or cluster.context):
+            yield Violation(
+                f"{at}.cluster", None, "an existing kubernetes cluster needs a way to reach it",
+                hint="set cluster.kubeconfig (a file path) or cluster.context",
+            )
+        if cluster.kind == "existing" and placement.cloud != "kubernetes" and not cluster.name:
+            yield Violation(
+                f"{at}.cluster.name", None, f"an existing {placement.cloud} cluster is looked up by name",
+                hint="set cluster.name to the cluster's name",
+            )
+        if cluster.instance_type is not None:
+            shapes = sorted(
+                o.node_type for o in catalog.offerings()
+                if o.cloud == placement.cloud and o.gpu == spec.resources.gpu.sku
+            )
+            if cluster.instance_type not in shapes:
+                yield Violation(
+                    f"{at}.cluster.instance_type", cluster.instance_type,
+                    f"not a {placement.cloud} node type with {spec.resources.gpu.sku} GPUs",
+                    _listing(shapes) or "none in the catalog", suggestion=closest(cluster.instance_type, shapes),
+                )
+
+
+def region_allowed(region: str, residency: str | None, allowed_regions: list[str]) -> bool:
+    """True when a region is inside the lock; no lock at all allows every region."""
+    if residency is None and not allowed_regions:
+        return True
+    return region in allowed_regions or (residency is not None and catalog.region_group(region) == residency)
+
+
+def describe_lock(residency: str | None, allowed_regions: list[str]) -> str:
+    parts = []
+    if residency:
+        parts.append(f"regions of residency group {residency!r}")
+    if allowed_regions:
+        parts.append("regions " + _listing(allowed_regions))
+    return " or ".join(parts)
+
+
+@rule
+def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
+    rules = spec.compliance
+    known_regions = catalog.regions()
+    for i, placement in enumerate(spec.placements):
+        unknown_region = placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]
+        if not unknown_region and not region_allowed(placement.region, rules.residency, rules.allowed_regions):
+            yield Violation(
+                f"placements[{i}].region", placement.region, "outside the compliance region lock",
+                describe_lock(rules.residency, rules.allowed_regions),
+                "move the placement into the lock, or widen compliance.allowed_regions if policy permits",
+            )
+        if rules.allowed_clouds and placement.cloud not in rules.allowed_clouds:
+            yield Violation(
+                f"placements[{i}].cloud", placement.cloud, "cloud not allowed by compliance.allowed_clouds",
+                _listing(rules.allowed_clouds),
+            )
+    if rules.allowed_gpus and spec.resources.gpu.sku not in rules.allowed_gpus:
+        yield Violation(
+            "resources.gpu.sku", spec.resources.gpu.sku, "GPU not allowed by compliance.allowed_gpus",
+            _listing(rules.allowed_gpus),
+        )
+    if rules.allowed_engines and spec.engine.name not in rules.allowed_engines:
+        yield Violation(
+            "engine.name", spec.engine.name, "engine not allowed by compliance.allowed_engines",
+            _listing(rules.allowed_engines),
+        )
+    if rules.allowed_quantizations:
+        try:
+            quant = spec.quantization
+        except UnknownArchitecture:
+            return
+        if quant not in rules.allowed_quantizations:
+            yield Violation(
+                "engine.quantization", quant, "weight format not allowed by compliance.allowed_quantizations",
+                _listing(rules.allowed_quantizations),
+                "" if spec.engine.quantization else "the checkpoint ships in this format; choose another checkpoint",
+            )
+    if rules.pin_images and not spec.engine.pinned:
+        yield Violation(
+            "engine.image", spec.engine.image, "compliance.pin_images requires an image pinned by digest",
+            "an image reference ending in @sha256:<64 hex>", "append the digest your registry reports for the tag",
+        )

@@ -1,0 +1,152 @@
+"""Planner behaviour: logged reference points, TP choice, placement shapes, cost, cold start, findings."""
+
+import copy
+
+import pytest
+import yaml
+
+from benchmarks.reference import reference_points, reference_spec
+from inferstack.plan import plan
+from inferstack.plan.memory import GIB, weight_bytes
+from inferstack import catalog
+from inferstack.spec import parse_spec
+from tests.conftest import SPECS
+
+QUICKSTART = yaml.safe_load((SPECS / "quickstart.yaml").read_text())
+
+
+def _spec(change=lambda d: None):
+    data = copy.deepcopy(QUICKSTART)
+    change(data)
+    return parse_spec(data)
+
+
+@pytest.mark.parametrize("pid", sorted(reference_points()))
+def test_reference_point_verdict_and_kv_pool_within_ten_percent(pid):
+    point = reference_points()[pid]
+    result = plan(reference_spec(point))
+    assert result.fit.fits is point["fits"]
+    if point["kv_gib"] is not None:
+        assert result.fit.kv_pool_bytes / GIB == pytest.approx(point["kv_gib"], rel=0.10)
+
+
+def test_f8_kv_tokens_within_ten_percent_of_logged_blocks():
+    point = reference_points()["F8"]
+    result = plan(reference_spec(point))
+    assert result.fit.kv_tokens == pytest.approx(point["kv_tokens"], rel=0.10)
+    assert result.fit.kv_tokens % 16 == 0  # whole vLLM blocks
+
+
+def test_fp8_weights_keep_16_bit_embeddings():
+    arch = catalog.architectures()["llama-3.1-70b"]
+    # llm-d measured 67.72 GiB for Llama-3.3-70B FP8-dynamic (body FP8, embeddings and LM head BF16).
+    assert weight_bytes(arch, "fp8") / GIB == pytest.approx(67.72, rel=0.005)
+
+
+def _seventy_b(quantization, gpu="H100"):
+    def change(d):
+        d["model"].update(source="hf://meta-llama/Llama-3.1-70B-Instruct", max_context=16000)
+        d["engine"]["quantization"] = quantization
+        d["resources"]["gpu"] = gpu
+        d["placements"][0].update(cloud="aws", region="us-east-1")
+        d["compliance"].pop("monthly_budget")
+    return _spec(change)
+
+
+def test_planner_picks_smallest_tp_that_fits():
+    bf16 = plan(_seventy_b("none"))
+    assert bf16.fit.tp == 4
+    assert [(t.tp, t.fits) for t in bf16.tried] == [(1, False), (2, False), (4, True)]
+    assert plan(_seventy_b("fp8")).fit.tp == 2
+
+
+def test_no_fit_anywhere_is_a_blocking_finding():
+    result = plan(_seventy_b("none", gpu="L4"))
+    assert not result.deployable
+    assert result.findings[0].code == "no-fit"
+    assert result.findings[0].message.startswith("quickstart does not fit on 8x L4: weights (16.44 GiB/GPU)")
+
+
+def test_quickstart_plan_numbers():
+    result = plan(_spec())
+    assert result.deployable
+    assert result.fit.tp == 1
+    assert result.kv_bytes_per_token == 131_072
+    place = result.placements[0]
+    assert (place.node.node_type, place.node.accelerator, place.nodes_min, place.nodes_max) == (
+        "g2-standard-4", "nvidia-l4", 1, 2,
+    )
+    assert place.cost_per_hour_max == pytest.approx(2 * 0.70683)
+    assert result.monthly_cost_max == pytest.approx(2 * 0.70683 * 730)
+
+
+def test_concurrency_is_pool_over_sequence_bytes():
+    result = plan(_spec())
+    fit = result.fit
+    assert fit.concurrency == pytest.approx(fit.kv_pool_bytes / (131_072 * 8192), abs=0.01)
+    assert fit.max_sequences == int(fit.concurrency)
+
+
+def test_cheapest_shape_packs_replicas_onto_big_nodes():
+    def change(d):
+        d["placements"][0]["replicas"] = {"min": 8, "max": 8}
+        d["compliance"].pop("monthly_budget")
+    place = plan(_spec(change)).placements[0]
+    assert place.nodes_min * place.node.replicas_per_node >= 8
+    assert place.cost_per_hour_min <= 8 * 0.70683
+
+
+def test_region_without_the_gpu_is_blocking_and_says_where_it_is_offered():
+    def change(d):
+        d["resources"]["gpu"] = "H200:8"
+        d["model"].update(source="hf://deepseek-ai/DeepSeek-V3", max_context=8192)
+        d["engine"].pop("quantization")
+        d["placements"][0]["region"] = "us-west4"
+        d["compliance"].pop("monthly_budget")
+    result = plan(_spec(change))
+    finding = next(f for f in result.findings if f.code == "no-offering")
+    assert finding.blocking
+    assert finding.message.startswith("placement us-central: gcp offers no node with at least 8 H200 in us-west4; ")
+
+
+def test_over_budget_is_blocking():
+    result = plan(_spec(lambda d: d["compliance"].update(monthly_budget=100)))
+    assert [f.code for f in result.findings if f.blocking] == ["over-budget"]
+    assert "monthly cost at max replicas is 1,032 USD, over compliance.monthly_budget 100 USD" in result.findings[0].message
+
+
+def test_budget_with_unknown_price_fails_closed():
+    def change(d):
+        d["placements"][0].update(cloud="kubernetes", region="us-east-1", cluster={"kind": "existing", "context": "lab"})
+    result = plan(_spec(change))
+    assert {f.code for f in result.findings} == {"cost-unknown", "budget-unknown"}
+    assert not result.deployable
+
+
+def test_cold_start_budget_grows_with_checkpoint_and_tp():
+    small = plan(_spec()).cold_start
+    big = plan(_seventy_b("none")).cold_start
+    assert big.weight_read_seconds > small.weight_read_seconds * 4
+    assert small.startup_probe_seconds >= 2 * small.replica_seconds
+    assert small.startup_probe_seconds % 60 == 0
+    assert big.first_rollout_seconds > big.startup_probe_seconds + big.prefetch_deadline_seconds
+
+
+def test_pvc_source_needs_no_fetch():
+    result = plan(_spec(lambda d: d["model"].update(
+        source="pvc://models/llama", architecture="llama-3.1-8b", revision=None)))
+    assert result.cold_start.weight_fetch_seconds == 0
+
+
+def test_measured_throughput_replaces_roofline():
+    result = plan(_spec(lambda d: d.update(cost={"throughput_tokens_per_s": 1000})))
+    assert result.throughput.tokens_per_second == 1000
+    per_replica_hour = 0.70683
+    assert result.cost_per_million_tokens(result.placements[0]) == pytest.approx(per_replica_hour / 3.6)
+
+
+def test_calibration_is_keyed_by_engine_version():
+    v1 = plan(_spec()).fit.overhead
+    v0 = plan(_spec(lambda d: d["engine"].update(version="0.6.6"))).fit.overhead
+    assert (v1.calibrated_since, v0.calibrated_since) == ("0.8.0", "0.0.0")
+    assert v0.activation_gib > v1.activation_gib

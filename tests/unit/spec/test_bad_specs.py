@@ -1,0 +1,248 @@
+"""Bad specs: every case asserts the exact message a user reads."""
+
+import copy
+
+import pytest
+import yaml
+
+from inferstack.spec import SpecError, load_spec, parse_spec
+
+from tests.conftest import SPECS
+
+QUICKSTART = yaml.safe_load((SPECS / "quickstart.yaml").read_text())
+
+
+def _mutated(change):
+    data = copy.deepcopy(QUICKSTART)
+    change(data)
+    return data
+
+
+CASES = {
+    "unknown_top_field": (
+        lambda d: d.update(replica=2),
+        "replica: unknown field 'replica'. Allowed: autoscaling, cache, compliance, cost, engine, model, name, placements, resources, slo. Fix: remove it or correct its name.",
+    ),
+    "unknown_nested_field": (
+        lambda d: d["model"].update(revison="x"),
+        "model.revison: unknown field 'revison'. Did you mean 'revision'? Allowed: architecture, config, lora_adapters, max_context, revision, served_name, source. Fix: remove it or correct its name.",
+    ),
+    "typo_gpu": (
+        lambda d: d["resources"].update(gpu="H1000:1"),
+        "resources.gpu.sku = 'H1000': unknown GPU. Did you mean 'H100'? Allowed: A100-40GB, A100-80GB, A10G, B200, H100, H200, L4, L40S.",
+    ),
+    "typo_engine": (
+        lambda d: d["engine"].update(name="vlm"),
+        "engine.name = 'vlm': not an allowed value. Did you mean 'vllm'? Allowed: vllm, sglang, tgi, trtllm.",
+    ),
+    "bad_cloud": (
+        lambda d: d["placements"][0].update(cloud="azure"),
+        "placements[0].cloud = 'azure': not an allowed value. Allowed: aws, gcp, kubernetes.",
+    ),
+    "region_typo": (
+        lambda d: d["placements"][0].update(region="us-central-1"),
+        "placements[0].region = 'us-central-1': not a gcp region. Did you mean 'us-central1'? Allowed: asia-east1, asia-northeast1, asia-northeast3, asia-south1, asia-south2, asia-southeast1, australia-southeast1, europe-central2, europe-north1, europe-southwest1, europe-west1, europe-west10, europe-west12, europe-west2, europe-west3, europe-west4, europe-west6, europe-west8, europe-west9, me-central2, me-west1, northamerica-northeast1, northamerica-northeast2, southamerica-east1, us-central1, us-east1, us-east4, us-east5, us-south1, us-west1, us-west2, us-west3, us-west4.",
+    ),
+    "region_outside_lock": (
+        lambda d: d["placements"][0].update(region="europe-west4"),
+        "placements[0].region = 'europe-west4': outside the compliance region lock. Allowed: regions of residency group 'us'. Fix: move the placement into the lock, or widen compliance.allowed_regions if policy permits.",
+    ),
+    "unpinned_revision": (
+        lambda d: d["model"].update(revision="main"),
+        "model.revision = 'main': compliance.pin_revisions requires a commit hash, not a branch or tag. Allowed: a 40-hex commit hash (lower case). Fix: replace it with the commit it points to today.",
+    ),
+    "missing_revision": (
+        lambda d: d["model"].pop("revision"),
+        "model.revision: hf:// models need a revision. Allowed: a 40-hex commit hash. Fix: copy the commit from the model page's 'Files and versions' tab.",
+    ),
+    "impossible_tp": (
+        lambda d: d["resources"].update(gpu="L4:3"),
+        "resources.gpu.count = 3: tensor parallel size 3 does not split the model's 32 attention heads and 8 KV heads evenly. Allowed: 1, 2, 4, 8. Fix: pick a GPU count from the allowed list, or omit it to let the planner choose.",
+    ),
+    "negative_replicas": (
+        lambda d: d["placements"][0].update(replicas={"min": -1, "max": 2}),
+        'placements[0].replicas.min = -1: out of range. Allowed: at least 0.',
+    ),
+    "min_over_max": (
+        lambda d: d["placements"][0].update(replicas={"min": 3, "max": 2}),
+        "placements[0].replicas = {'min': 3, 'max': 2}: replicas.min (3) is greater than replicas.max (2). Allowed: min <= max. Fix: lower min or raise max.",
+    ),
+    "fp8_on_a100": (
+        lambda d: d["resources"].update(gpu="A100-80GB:1"),
+        "engine.quantization = 'fp8': fp8 needs a GPU with FP8 support and A100-80GB has none. Allowed: GPUs with FP8: B200, H100, H200, L4, L40S. Fix: choose one of those GPUs, or a checkpoint and quantization the GPU supports (none, awq, gptq, int8).",
+    ),
+    "bad_source_scheme": (
+        lambda d: d["model"].update(source="http://example.com/model"),
+        "model.source = 'http://example.com/model': unsupported model source. Allowed: hf://org/name, s3://bucket/prefix, gs://bucket/prefix, pvc://claim/path. Fix: copy the weights to one of these stores, or name the Hugging Face repository.",
+    ),
+    "missing_engine": (
+        lambda d: d.pop("engine"),
+        "engine: required field is missing. Fix: add 'engine'.",
+    ),
+    "bad_quantization": (
+        lambda d: d["engine"].update(quantization="fp4"),
+        "engine.quantization = 'fp4': not an allowed value. Did you mean 'nvfp4'? Allowed: none, fp8, int8, awq, gptq, mxfp4, nvfp4.",
+    ),
+    "disallowed_quantization": (
+        lambda d: d["compliance"].update(allowed_quantizations=["none"]),
+        "engine.quantization = 'fp8': weight format not allowed by compliance.allowed_quantizations. Allowed: none.",
+    ),
+    "disallowed_gpu": (
+        lambda d: d["compliance"].update(allowed_gpus=["H100"]),
+        "resources.gpu.sku = 'L4': GPU not allowed by compliance.allowed_gpus. Allowed: H100.",
+    ),
+    "disallowed_engine": (
+        lambda d: d["compliance"].update(allowed_engines=["sglang"]),
+        "engine.name = 'vllm': engine not allowed by compliance.allowed_engines. Allowed: sglang.",
+    ),
+    "disallowed_cloud": (
+        lambda d: d["compliance"].update(allowed_clouds=["aws"]),
+        "placements[0].cloud = 'gcp': cloud not allowed by compliance.allowed_clouds. Allowed: aws.",
+    ),
+    "unpinned_image": (
+        lambda d: d["compliance"].update(pin_images=True),
+        'engine.image: compliance.pin_images requires an image pinned by digest. Allowed: an image reference ending in @sha256:<64 hex>. Fix: append the digest your registry reports for the tag.',
+    ),
+    "bad_residency": (
+        lambda d: d["compliance"].update(residency="europe"),
+        "compliance.residency = 'europe': unknown residency group. Allowed: ae, au, ca, ch, eu, hk, id, il, in, jp, kr, ksa, sa, sg, tw, uk, us, za.",
+    ),
+    "context_too_long": (
+        lambda d: d["model"].update(max_context=200000),
+        "model.max_context = 200000: longer than the model's max_position_embeddings (131072). Allowed: 1 to 131072. Fix: lower model.max_context.",
+    ),
+    "bad_name": (
+        lambda d: d.update(name="Quick_Start"),
+        "name = 'Quick_Start': deployment name is not a DNS label. Allowed: 1-40 characters of a-z, 0-9 and '-', starting and ending with a letter or digit. Fix: for example 'quick-start'.",
+    ),
+    "zone_outside_region": (
+        lambda d: d["placements"][0].update(zones=["us-east1-b"]),
+        "placements[0].zones[0] = 'us-east1-b': zone is not in region us-central1. Allowed: zones of us-central1, e.g. us-central1-a.",
+    ),
+    "duplicate_placement": (
+        lambda d: d["placements"].append(dict(d["placements"][0])),
+        "placements[1].name = 'us-central': placement names must be unique. Fix: rename one of them.",
+    ),
+    "no_placements": (
+        lambda d: d.update(placements=[]),
+        'placements = []: needs at least 1 item(s).',
+    ),
+    "unknown_architecture": (
+        lambda d: d["model"].update(source="hf://acme/secret-model"),
+        "model.architecture: the planner does not know the architecture of 'hf://acme/secret-model'. Allowed: deepseek-v3, gemma-2-27b, gemma-2-9b, gemma-3-27b, gpt-oss-120b, gpt-oss-20b, llama-3.1-405b, llama-3.1-405b-fp8, llama-3.1-70b, llama-3.1-8b, llama-3.2-1b, llama-3.2-3b, mistral-7b-v0.3, mixtral-8x7b, qwen2.5-72b, qwen2.5-7b, qwen3-235b-a22b, qwen3-30b-a3b, qwen3-32b, qwen3-8b. Fix: set model.architecture to a catalog name, or model.config to the checkpoint's config.json.",
+    ),
+    "bad_shorthand": (
+        lambda d: d["resources"].update(gpu="L4:two"),
+        "resources.gpu = 'L4:two': GPU count is not a whole number. Allowed: SKU or SKU:COUNT, e.g. H100 or H100:8.",
+    ),
+    "kubernetes_new_cluster": (
+        lambda d: d["placements"][0].update(cloud="kubernetes"),
+        "placements[0].cluster.kind = 'new': inferstack creates clusters on aws and gcp only. Allowed: existing. Fix: set cluster.kind: existing and give cluster.kubeconfig or cluster.context.",
+    ),
+    "instance_type_typo": (
+        lambda d: d["placements"][0].update(cluster={"instance_type": "g2-standrd-4"}),
+        "placements[0].cluster.instance_type = 'g2-standrd-4': not a gcp node type with L4 GPUs. Did you mean 'g2-standard-4'? Allowed: g2-standard-24, g2-standard-4, g2-standard-48, g2-standard-96.",
+    ),
+    "negative_budget": (
+        lambda d: d["compliance"].update(monthly_budget=-5),
+        'compliance.monthly_budget = -5: out of range. Allowed: greater than 0.',
+    ),
+    "bad_engine_version": (
+        lambda d: d["engine"].update(version="latest"),
+        "engine.version = 'latest': not a release number. Allowed: a release such as 0.32.0. Fix: name the exact release so the image and memory calibration are known.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_spec_reports_exact_message(case):
+    change, *expected = CASES[case]
+    with pytest.raises(SpecError) as caught:
+        parse_spec(_mutated(change), "spec.yaml")
+    rendered = caught.value.render().splitlines()
+    count = len(expected)
+    assert rendered[0] == f"spec.yaml: {count} problem{'s' if count != 1 else ''}"
+    assert [line.removeprefix("  - ") for line in rendered[1:]] == expected
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+def _messages(path):
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    return caught.value.render().splitlines()[1:]
+
+
+def test_malformed_yaml_names_line_and_column(tmp_path):
+    path = _write(tmp_path, "name: x\nmodel: [unclosed\n")
+    assert _messages(path) == [
+        "  - line 3, column 1: invalid YAML: expected ',' or ']', but got '<stream end>'."
+    ]
+
+
+def test_duplicate_key_is_an_error_not_last_wins(tmp_path):
+    path = _write(tmp_path, "name: a\nname: b\n")
+    assert _messages(path) == [
+        "  - line 2, column 1: invalid YAML: key 'name' appears twice in one mapping (first on line 1)."
+    ]
+
+
+def test_spec_that_is_not_a_mapping(tmp_path):
+    path = _write(tmp_path, "- just\n- a list\n")
+    assert _messages(path) == [
+        "  - (top level): the spec is a list, not a mapping. Fix: start from specs/quickstart.yaml: "
+        "the top level holds name, model, engine, resources, placements."
+    ]
+
+
+def test_empty_file(tmp_path):
+    assert _messages(_write(tmp_path, "")) == [
+        "  - (top level): the spec is empty, not a mapping. Fix: start from specs/quickstart.yaml: "
+        "the top level holds name, model, engine, resources, placements."
+    ]
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    assert _messages(missing) == [f"  - (file) = {str(missing)!r}: file not found. Fix: check the path."]
+
+
+def test_every_problem_is_reported_at_once():
+    def break_three_things(d):
+        d["engine"]["name"] = "vlm"
+        d["placements"][0]["region"] = "europe-west4"
+        d["resources"]["gpu"] = "L4:3"
+
+    with pytest.raises(SpecError) as caught:
+        parse_spec(_mutated(break_three_things), "spec.yaml")
+    paths = [v.path for v in caught.value.violations]
+    assert paths == ["engine.name"]  # field errors stop cross-field rules: they need valid fields
+    fixed = _mutated(break_three_things)
+    fixed["engine"]["name"] = "vllm"
+    with pytest.raises(SpecError) as caught:
+        parse_spec(fixed, "spec.yaml")
+    assert [v.path for v in caught.value.violations] == ["resources.gpu.count", "placements[0].region"]
+
+
+def test_unpinned_revision_is_accepted_when_pinning_is_off():
+    data = _mutated(lambda d: d["model"].update(revision="main"))
+    data["compliance"]["pin_revisions"] = False
+    assert parse_spec(data).model.revision == "main"
+
+
+def test_local_config_path_is_read_relative_to_the_spec(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text(
+        '{"num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "hidden_size": 128,'
+        ' "intermediate_size": 256, "vocab_size": 1000, "max_position_embeddings": 512}'
+    )
+    text = (SPECS / "quickstart.yaml").read_text()
+    text = text.replace("hf://meta-llama/Llama-3.1-8B-Instruct", "pvc://models/tiny")
+    text = text.replace("  revision: 0e9e39f249a16976918f6564b8830bc894c89659\n", "  config: model/config.json\n")
+    text = text.replace("max_context: 8192", "max_context: 256").replace("  quantization: fp8\n", "")
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.model.config == str(tmp_path / "model" / "config.json")

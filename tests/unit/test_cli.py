@@ -1,0 +1,74 @@
+"""The `inferstack` command: exit codes, JSON output, schema, and every example spec."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from inferstack.cli import app
+from tests.conftest import EXAMPLE_SPECS, SPECS
+
+runner = CliRunner()
+
+
+def test_plan_prints_a_readable_report():
+    result = runner.invoke(app, ["plan", str(SPECS / "quickstart.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "quickstart: deployable" in result.output
+    assert "1x L4 (tensor parallel 1)" in result.output
+    assert "g2-standard-4" in result.output
+
+
+@pytest.mark.parametrize("spec", EXAMPLE_SPECS, ids=lambda p: p.name)
+def test_every_example_spec_plans_as_deployable(spec):
+    result = runner.invoke(app, ["plan", str(spec), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["deployable"] is True
+    assert data["fit"]["fits"] is True
+    assert all(p["problem"] is None for p in data["placements"])
+
+
+def test_example_specs_cover_the_promised_scenarios():
+    names = {p.name for p in EXAMPLE_SPECS}
+    assert {"quickstart.yaml", "aws-llama-8b-us.yaml", "gcp-llama-70b-eu-strict.yaml", "deepseek-v3-h200.yaml",
+            "multi-cloud-qwen.yaml", "existing-cluster.yaml"} <= names
+
+
+def test_not_deployable_exits_1_with_the_reason(tmp_path):
+    text = (SPECS / "quickstart.yaml").read_text().replace("monthly_budget: 5000", "monthly_budget: 100")
+    spec = tmp_path / "over.yaml"
+    spec.write_text(text)
+    result = runner.invoke(app, ["plan", str(spec)])
+    assert result.exit_code == 1
+    assert "over-budget" in result.output
+
+
+def test_bad_spec_exits_2_without_a_traceback(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text((SPECS / "quickstart.yaml").read_text().replace("name: vllm", "name: vlm"))
+    result = runner.invoke(app, ["plan", str(spec)])
+    assert result.exit_code == 2
+    assert "engine.name = 'vlm': not an allowed value. Did you mean 'vllm'?" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_schema_is_json_schema_with_descriptions():
+    result = runner.invoke(app, ["schema"])
+    schema = json.loads(result.output)
+    assert schema["title"] == "DeploymentSpec"
+    placement = schema["$defs"]["Placement"]
+    assert placement["additionalProperties"] is False
+    assert all("description" in field for field in placement["properties"].values())
+
+
+def test_plan_path_imports_no_cloud_sdk():
+    code = (
+        "import sys; from inferstack.cli import app; from typer.testing import CliRunner; "
+        f"CliRunner().invoke(app, ['plan', {str(SPECS / 'quickstart.yaml')!r}]); "
+        "print(sorted(m for m in sys.modules if m.startswith(('pulumi', 'boto3', 'google.cloud', 'kubernetes'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
