@@ -234,3 +234,17 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
             "engine.image", spec.engine.image, "compliance.pin_images requires an image pinned by digest",
             "an image reference ending in @sha256:<64 hex>", "append the digest your registry reports for the tag",
         )
+
+
+@rule
+def autoscaling_signal_supported(spec: DeploymentSpec) -> Iterator[Violation]:
+    from inferstack.engines import adapter_for
+
+    scaling = spec.autoscaling
+    supported = sorted(adapter_for(spec.engine.name).scaling_metrics)
+    if scaling.enabled and scaling.signal not in supported:
+        yield Violation(
+            "autoscaling.signal", scaling.signal,
+            f"{spec.engine.name} exports no Prometheus metric for this signal",
+            ", ".join(supported) or "none: set autoscaling.enabled to false",
+        )

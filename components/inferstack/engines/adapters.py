@@ -1,0 +1,235 @@
+"""The four built-in engines. Flags and metric names are those of the engines' own documentation
+and parsers for the versions named; vLLM's are checked against its real parser in the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from inferstack import catalog
+from inferstack.engines import EngineAdapter, Metrics, Probes, register
+from inferstack.plan.memory import GIB
+
+if TYPE_CHECKING:
+    from inferstack.plan import Plan
+
+
+def _kv_pool_bytes(plan: Plan) -> int:
+    return max(int(plan.fit.kv_pool_bytes), 0)
+
+
+def _served_quantization(plan: Plan) -> str | None:
+    """The quantization flag to pass: only when serving differs from the checkpoint's own format."""
+    wanted = plan.quantization
+    native = plan.architecture.native_quantization or "none"
+    return None if wanted in ("none", native) else wanted
+
+
+def _lora_modules(plan: Plan) -> list[str]:
+    return [f"adapter-{i}={src}" for i, src in enumerate(plan.spec.model.lora_adapters)]
+
+
+@dataclass(frozen=True)
+class Vllm(EngineAdapter):
+    """vLLM's OpenAI server. The KV pool is pinned with --kv-cache-memory (vLLM PR #21489) so the
+    engine allocates exactly what the plan computed instead of re-deriving it by profiling."""
+
+    def args(self, plan: Plan) -> list[str]:
+        spec = plan.spec
+        args = [
+            "--model", self.model_path(plan),
+            "--served-model-name", spec.served_name,
+            "--host", "0.0.0.0",
+            "--port", str(self.port),
+            "--tensor-parallel-size", str(plan.fit.tp),
+            "--max-model-len", str(spec.model.max_context),
+            "--kv-cache-memory", str(_kv_pool_bytes(plan)),
+        ]
+        if quant := _served_quantization(plan):
+            args += ["--quantization", quant]
+        if spec.engine.kv_cache_dtype != "auto":
+            args += ["--kv-cache-dtype", spec.engine.kv_cache_dtype]
+        if spec.engine.prefix_caching:
+            args.append("--enable-prefix-caching")
+        if modules := _lora_modules(plan):
+            args += ["--enable-lora", "--lora-modules", *modules]
+        return args + list(spec.engine.extra_args)
+
+
+@dataclass(frozen=True)
+class Sglang(EngineAdapter):
+    """SGLang's server; the pool is pinned through --mem-fraction-static (weights + KV share)."""
+
+    def args(self, plan: Plan) -> list[str]:
+        spec = plan.spec
+        total = plan.fit.kv_pool_bytes + plan.fit.weights_per_gpu_bytes
+        fraction = int(total / (catalog.gpus()[plan.fit.gpu].memory_gib * GIB) * 1000) / 1000
+        args = [
+            "--model-path", self.model_path(plan),
+            "--served-model-name", spec.served_name,
+            "--host", "0.0.0.0",
+            "--port", str(self.port),
+            "--tp-size", str(plan.fit.tp),
+            "--context-length", str(spec.model.max_context),
+            "--mem-fraction-static", f"{fraction:.3f}",
+            "--enable-metrics",
+        ]
+        if quant := _served_quantization(plan):
+            args += ["--quantization", quant]
+        if spec.engine.kv_cache_dtype == "fp8":
+            args += ["--kv-cache-dtype", "fp8_e4m3"]
+        if not spec.engine.prefix_caching:
+            args.append("--disable-radix-cache")
+        if spec.model.lora_adapters:
+            args += ["--lora-paths", *_lora_modules(plan)]
+        return args + list(spec.engine.extra_args)
+
+
+@dataclass(frozen=True)
+class Tgi(EngineAdapter):
+    """Hugging Face text-generation-inference launcher; the pool is pinned as a token budget."""
+
+    def args(self, plan: Plan) -> list[str]:
+        spec = plan.spec
+        args = [
+            "--model-id", self.model_path(plan),
+            "--hostname", "0.0.0.0",
+            "--port", str(self.port),
+            "--num-shard", str(plan.fit.tp),
+            "--max-total-tokens", str(spec.model.max_context),
+            "--max-input-tokens", str(spec.model.max_context - 1),
+            "--max-batch-total-tokens", str(plan.fit.kv_tokens),
+        ]
+        if quant := _served_quantization(plan):
+            args += ["--quantize", {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "int8": "eetq"}.get(quant, quant)]
+        if spec.engine.kv_cache_dtype == "fp8":
+            args += ["--kv-cache-dtype", "fp8_e4m3fn"]
+        if spec.model.lora_adapters:
+            args += ["--lora-adapters", ",".join(_lora_modules(plan))]
+        return args + list(spec.engine.extra_args)
+
+
+@dataclass(frozen=True)
+class TrtLlm(EngineAdapter):
+    """NVIDIA TensorRT-LLM's `trtllm-serve` (PyTorch backend)."""
+
+    def args(self, plan: Plan) -> list[str]:
+        spec = plan.spec
+        args = [
+            self.model_path(plan),
+            "--host", "0.0.0.0",
+            "--port", str(self.port),
+            "--tp_size", str(plan.fit.tp),
+            "--max_seq_len", str(spec.model.max_context),
+            "--kv_cache_free_gpu_memory_fraction", "0.9",
+        ]
+        return args + list(spec.engine.extra_args)
+
+
+VLLM = register(Vllm(
+    name="vllm",
+    image_repository="vllm/vllm-openai",
+    image_tag_format="v{version}",
+    port=8000,
+    probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
+    command=("python3", "-m", "vllm.entrypoints.openai.api_server"),
+    shutdown_seconds=30,
+    metrics=Metrics(
+        path="/metrics",
+        model_label="model_name",
+        requests_running="vllm:num_requests_running",
+        requests_waiting="vllm:num_requests_waiting",
+        kv_cache_usage="vllm:kv_cache_usage_perc",
+        ttft_seconds="vllm:time_to_first_token_seconds",
+        inter_token_seconds="vllm:inter_token_latency_seconds",
+        e2e_seconds="vllm:e2e_request_latency_seconds",
+        prompt_tokens="vllm:prompt_tokens_total",
+        generation_tokens="vllm:generation_tokens_total",
+        preemptions="vllm:num_preemptions_total",
+        request_success="vllm:request_success_total",
+    ),
+    scaling_metrics={
+        "queue_depth": "vllm:num_requests_waiting",
+        "running_requests": "vllm:num_requests_running",
+        "kv_cache_usage": "vllm:kv_cache_usage_perc",
+    },
+))
+
+SGLANG = register(Sglang(
+    name="sglang",
+    image_repository="lmsysorg/sglang",
+    image_tag_format="v{version}",
+    port=30000,
+    probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
+    command=("python3", "-m", "sglang.launch_server"),
+    shutdown_seconds=30,
+    metrics=Metrics(
+        path="/metrics",
+        model_label="model_name",
+        requests_running="sglang:num_running_reqs",
+        requests_waiting="sglang:num_queue_reqs",
+        kv_cache_usage="sglang:token_usage",
+        ttft_seconds="sglang:time_to_first_token_seconds",
+        inter_token_seconds="sglang:inter_token_latency_seconds",
+        e2e_seconds="sglang:e2e_request_latency_seconds",
+        prompt_tokens="sglang:prompt_tokens_total",
+        generation_tokens="sglang:generation_tokens_total",
+        preemptions=None,
+        request_success="sglang:num_requests_total",
+    ),
+    scaling_metrics={
+        "queue_depth": "sglang:num_queue_reqs",
+        "running_requests": "sglang:num_running_reqs",
+        "kv_cache_usage": "sglang:token_usage",
+    },
+))
+
+TGI = register(Tgi(
+    name="tgi",
+    image_repository="ghcr.io/huggingface/text-generation-inference",
+    image_tag_format="{version}",
+    port=8080,
+    probes=Probes(startup="/health", readiness="/health", liveness="/health"),
+    command=("text-generation-launcher",),
+    shutdown_seconds=30,
+    metrics=Metrics(
+        path="/metrics",
+        model_label="job",
+        requests_running="tgi_batch_current_size",
+        requests_waiting="tgi_queue_size",
+        kv_cache_usage=None,
+        ttft_seconds=None,
+        inter_token_seconds="tgi_request_mean_time_per_token_duration",
+        e2e_seconds="tgi_request_duration",
+        prompt_tokens=None,
+        generation_tokens=None,
+        preemptions=None,
+        request_success="tgi_request_success",
+    ),
+    scaling_metrics={"queue_depth": "tgi_queue_size", "running_requests": "tgi_batch_current_size"},
+))
+
+TRTLLM = register(TrtLlm(
+    name="trtllm",
+    image_repository="nvcr.io/nvidia/tensorrt-llm/release",
+    image_tag_format="{version}",
+    port=8000,
+    probes=Probes(startup="/health", readiness="/health", liveness="/health"),
+    command=("trtllm-serve",),
+    shutdown_seconds=30,
+    metrics=Metrics(
+        path="/prometheus/metrics",
+        model_label="model_name",
+        requests_running=None,
+        requests_waiting=None,
+        kv_cache_usage=None,
+        ttft_seconds="trtllm_time_to_first_token_seconds",
+        inter_token_seconds="trtllm_time_per_output_token_seconds",
+        e2e_seconds="trtllm_e2e_request_latency_seconds",
+        prompt_tokens=None,
+        generation_tokens=None,
+        preemptions=None,
+        request_success="trtllm_request_success_total",
+    ),
+    scaling_metrics={},
+))
