@@ -54,6 +54,30 @@ def plan(
 
 
 @app.command()
+def render(
+    spec: SpecPath,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per placement).")] = Path("build"),
+) -> None:
+    """Write the Kubernetes manifests and the plan report for review or GitOps."""
+    from rich.progress import Progress
+
+    from inferstack.plan import plan as make_plan
+    from inferstack.render import render as write
+
+    err = Console(stderr=True)
+    result = make_plan(_load(spec, err))
+    if not result.deployable:
+        from inferstack.report import print_plan
+
+        print_plan(result, err)
+        raise typer.Exit(EXIT_NOT_DEPLOYABLE)
+    with Progress(console=err, transient=True, disable=len(result.placements) < 2) as progress:
+        task = progress.add_task("rendering", total=len(result.placements))
+        files = write(result, out, lambda name: progress.update(task, advance=1, description=f"rendering {name}"))
+    err.print(f"wrote {len(files)} files to {out}", highlight=False)
+
+
+@app.command()
 def schema() -> None:
     """Print the spec's JSON Schema (for editors and CI)."""
     from inferstack.spec import DeploymentSpec

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from rich.console import Console
 from rich.table import Table
 
@@ -10,6 +12,13 @@ from inferstack.plan import Plan
 
 def _money(value: float | None) -> str:
     return "unknown" if value is None else f"${value:,.2f}"
+
+
+def plan_text(result: Plan) -> str:
+    """The report as plain text at a fixed width (for files; no colour, deterministic)."""
+    console = Console(width=100, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
+    print_plan(result, console)
+    return console.export_text()
 
 
 def print_plan(result: Plan, console: Console) -> None:

@@ -20,7 +20,7 @@ EngineName = Literal["vllm", "sglang", "tgi", "trtllm"]
 Quantization = Literal["none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"]
 KvCacheDtype = Literal["auto", "fp8"]
 CloudName = Literal["aws", "gcp", "kubernetes"]
-CacheKind = Literal["shared_volume", "node_local"]
+CacheKind = Literal["shared_volume"]
 ScalingSignal = Literal["queue_depth", "kv_cache_usage", "running_requests"]
 
 SOURCE_SCHEMES = ("hf", "s3", "gs", "pvc")
@@ -29,6 +29,11 @@ _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([.-]?[a-z0-9.]+)?$")
 FP8_WEIGHT_FORMATS = {"fp8", "nvfp4"}
+
+
+def is_pinned(image: str | None) -> bool:
+    """True for an image reference that ends in a sha256 digest."""
+    return bool(image and _DIGEST.search(image))
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,7 @@ class Engine(Strict):
 
     @property
     def pinned(self) -> bool:
-        return bool(self.image and _DIGEST.search(self.image))
+        return is_pinned(self.image)
 
 
 class GpuRequest(Strict):
@@ -270,8 +275,15 @@ class Autoscaling(Strict):
 class Cache(Strict):
     """Where cached weights live so replicas start without re-downloading."""
 
-    kind: CacheKind = Field(default="shared_volume", description="shared_volume (RWX file system) or node_local (host disk).")
+    kind: CacheKind = Field(default="shared_volume", description="shared_volume: a ReadWriteMany file system filled once by a prefetch job.")
     size_gib: int | None = Field(default=None, gt=0, description="Volume size; defaults to 1.25x the checkpoint, rounded up.")
+    fetcher_image: str = Field(
+        default="ghcr.io/inferstack/weights-fetcher:0.1.0",
+        description="Image of the prefetch job (built from images/weights-fetcher); append @sha256:<digest> to pin it.",
+    )
+    storage_class: str | None = Field(
+        default=None, description="StorageClass of the cache volume; defaults to the one inferstack creates per cloud."
+    )
 
 
 class Compliance(Strict):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from inferstack import catalog
 from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
-from inferstack.spec.models import _SHA1, FP8_WEIGHT_FORMATS, Violation
+from inferstack.spec.models import _SHA1, FP8_WEIGHT_FORMATS, Violation, is_pinned
 from inferstack.spec.suggest import closest
 
 if TYPE_CHECKING:
@@ -229,11 +229,16 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
                 _listing(rules.allowed_quantizations),
                 "" if spec.engine.quantization else "the checkpoint ships in this format; choose another checkpoint",
             )
-    if rules.pin_images and not spec.engine.pinned:
-        yield Violation(
-            "engine.image", spec.engine.image, "compliance.pin_images requires an image pinned by digest",
-            "an image reference ending in @sha256:<64 hex>", "append the digest your registry reports for the tag",
-        )
+    if rules.pin_images:
+        images = [("engine.image", spec.engine.image)]
+        if spec.model.scheme != "pvc":
+            images.append(("cache.fetcher_image", spec.cache.fetcher_image))
+        for path, image in images:
+            if not is_pinned(image):
+                yield Violation(
+                    path, image, "compliance.pin_images requires an image pinned by digest",
+                    "an image reference ending in @sha256:<64 hex>", "append the digest your registry reports for the tag",
+                )
 
 
 @rule

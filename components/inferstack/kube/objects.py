@@ -1,0 +1,400 @@
+"""Builders for the objects of one placement. Each returns a plain dict; nothing here talks to a cluster.
+
+Hardening is built in rather than bolted on: non-root with a high UID, read-only root file system,
+all capabilities dropped, RuntimeDefault seccomp, no service-account token, CPU and memory limits,
+default-deny egress. The few checkov checks that cannot hold for a GPU inference server are skipped
+per object with a written reason (see `CHECKOV_SKIPS`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from inferstack import catalog
+from inferstack.engines import EngineAdapter, adapter_for, cache_subpath, model_path
+from inferstack.plan import Plan
+from inferstack.plan.capacity import PlacementPlan
+from inferstack.spec.models import is_pinned
+
+UID = 10001
+PRESTOP_SLEEP_SECONDS = 15
+PROBE_PERIOD_SECONDS = 10
+COMPLETE_MARKER = ".inferstack-complete"
+PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
+#: Share of a node's CPU and memory left to serving pods after system daemons (kubelet, CNI, drivers).
+NODE_ALLOCATABLE = 0.85
+DEFAULT_STORAGE_CLASS = {"aws": "inferstack-efs", "gcp": "inferstack-filestore", "kubernetes": None}
+GPU_NODE_LABEL = "inferstack.dev/gpu"
+
+#: checkov checks that a GPU inference server cannot meet, with the reason a reviewer reads.
+CHECKOV_SKIPS = {
+    "CKV_K8S_15": "imagePullPolicy IfNotPresent: engine images are 10-30 GB and an image pinned by digest "
+    "or release tag cannot change under the same reference, so re-pulling on every start only delays recovery",
+}
+UNPINNED_IMAGE_SKIP = (
+    "CKV_K8S_43",
+    "the spec does not require digest pinning (compliance.pin_images is false); the image is an engine "
+    "release tag, and pinning is enforced wherever compliance asks for it",
+)
+
+
+def labels(plan: Plan, placement: PlacementPlan, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": plan.spec.name,
+        "app.kubernetes.io/instance": f"{plan.spec.name}-{placement.name}",
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "inferstack",
+    }
+
+
+def _meta(plan: Plan, placement: PlacementPlan, name: str, component: str, annotations: dict | None = None) -> dict:
+    meta = {"name": name, "namespace": plan.spec.name, "labels": labels(plan, placement, component)}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def _skip_annotations(image_pinned: bool, *extra: tuple[str, str]) -> dict[str, str]:
+    skips = list(CHECKOV_SKIPS.items()) + list(extra)
+    if not image_pinned:
+        skips.append(UNPINNED_IMAGE_SKIP)
+    return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(skips, start=1)}
+
+
+def _container_security() -> dict:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _pod_security() -> dict:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "fsGroup": UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def namespace(plan: Plan, placement: PlacementPlan) -> dict:
+    meta = {"name": plan.spec.name, "labels": {
+        **labels(plan, placement, "namespace"),
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def service_account(plan: Plan, placement: PlacementPlan) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(plan, placement, plan.spec.name, "inference"),
+        "automountServiceAccountToken": False,
+    }
+
+
+def cache_claim_name(plan: Plan) -> str:
+    model = plan.spec.model
+    return model.location.split("/", 1)[0] if model.scheme == "pvc" else f"{plan.spec.name}-weights"
+
+
+def cache_claim(plan: Plan, placement: PlacementPlan) -> dict:
+    storage_class = plan.spec.cache.storage_class or DEFAULT_STORAGE_CLASS[placement.cloud]
+    spec = {
+        "accessModes": ["ReadWriteMany"],
+        "resources": {"requests": {"storage": f"{plan.cache_size_gib}Gi"}},
+    }
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta(plan, placement, cache_claim_name(plan), "weight-cache"),
+        "spec": spec,
+    }
+
+
+def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
+    """Downloads the pinned checkpoint into the cache once; re-runs resume and re-verify."""
+    model = plan.spec.model
+    dest = f"/models/{cache_subpath(plan)}"
+    args = ["--source", model.source, "--dest", dest, "--marker", COMPLETE_MARKER]
+    if model.revision:
+        args += ["--revision", model.revision]
+    for adapter in model.lora_adapters:
+        args += ["--extra", adapter]
+    name = f"{plan.spec.name}-prefetch"
+    pod_labels = labels(plan, placement, "prefetch")
+    container = {
+        "name": "fetch",
+        "image": plan.spec.cache.fetcher_image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": args,
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+            {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": f"{plan.spec.name}-hub-token", "key": "token", "optional": True}}},
+        ],
+        "resources": {
+            "requests": {"cpu": "2", "memory": "4Gi"},
+            "limits": {"cpu": "4", "memory": "4Gi"},
+        },
+        "securityContext": _container_security(),
+        "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "tmp", "mountPath": "/tmp"}],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _meta(plan, placement, name, "prefetch", _skip_annotations(is_pinned(plan.spec.cache.fetcher_image), (
+            "CKV_K8S_35", "the optional hub token is read by huggingface_hub from the HF_TOKEN variable, "
+            "its documented interface; the secret is namespaced and only this job mounts it",
+        ))),
+        "spec": {
+            "backoffLimit": 6,
+            "activeDeadlineSeconds": plan.cold_start.prefetch_deadline_seconds,
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "serviceAccountName": plan.spec.name,
+                    "automountServiceAccountToken": False,
+                    "securityContext": _pod_security(),
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "models", "persistentVolumeClaim": {"claimName": cache_claim_name(plan)}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _node_placement(plan: Plan, placement: PlacementPlan) -> tuple[dict, list[dict]]:
+    """Node selector and tolerations that land pods on this placement's GPU nodes."""
+    tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    spec_placement = next(p for p in plan.spec.placements if p.name == placement.name)
+    if placement.cloud == "kubernetes":
+        return dict(sorted(spec_placement.cluster.gpu_node_labels.items())), tolerations
+    node = placement.node
+    selector = {"node.kubernetes.io/instance-type": node.node_type} if node else {}
+    if placement.cloud == "gcp" and node and node.accelerator:
+        selector["cloud.google.com/gke-accelerator"] = node.accelerator
+    selector[GPU_NODE_LABEL] = plan.fit.gpu
+    return selector, tolerations
+
+
+def _pod_resources(plan: Plan, placement: PlacementPlan) -> dict:
+    """Guaranteed QoS: requests equal limits, sized to this replica's share of its node."""
+    node = placement.node
+    offering = next((o for o in catalog.offerings() if node and o.node_type == node.node_type), None)
+    if offering is not None:
+        share = NODE_ALLOCATABLE / node.replicas_per_node
+        cpu = max(2, math.floor(offering.vcpus * share))
+        memory = max(8, math.floor(offering.memory_gib * share))
+    else:
+        cpu = 4 * plan.fit.tp
+        memory = max(16, math.ceil(plan.fit.weights_bytes / 2**30 * 1.5))
+    amounts = {"cpu": str(cpu), "memory": f"{memory}Gi", "nvidia.com/gpu": str(plan.fit.tp)}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def termination_grace_seconds(plan: Plan, adapter: EngineAdapter) -> int:
+    """preStop sleep (endpoints drain) + the slowest normal request (SLO e2e p95) + engine shutdown."""
+    return PRESTOP_SLEEP_SECONDS + math.ceil(plan.spec.slo.e2e_p95_ms / 1000) + adapter.shutdown_seconds
+
+
+def deployment(plan: Plan, placement: PlacementPlan) -> dict:
+    spec = plan.spec
+    adapter = adapter_for(spec.engine.name)
+    pod_labels = labels(plan, placement, "inference")
+    selector, tolerations = _node_placement(plan, placement)
+    startup_failures = math.ceil(plan.cold_start.startup_probe_seconds / PROBE_PERIOD_SECONDS)
+    env = {**adapter.env(plan), "HOME": "/tmp", "XDG_CACHE_HOME": "/tmp/.cache"}
+    container = {
+        "name": spec.engine.name,
+        "image": adapter.image(plan),
+        "imagePullPolicy": "IfNotPresent",
+        "command": list(adapter.command),
+        "args": adapter.args(plan),
+        "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
+        "ports": [{"name": "http", "containerPort": adapter.port, "protocol": "TCP"}],
+        "resources": _pod_resources(plan, placement),
+        "startupProbe": _probe(adapter.probes.startup, startup_failures, PROBE_PERIOD_SECONDS),
+        "readinessProbe": _probe(adapter.probes.readiness, 3, PROBE_PERIOD_SECONDS),
+        "livenessProbe": _probe(adapter.probes.liveness, 3, 20),
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_SECONDS)]}}},
+        "securityContext": _container_security(),
+        "volumeMounts": [
+            {"name": "models", "mountPath": "/models", "readOnly": True},
+            {"name": "shm", "mountPath": "/dev/shm"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    init = []
+    if spec.model.scheme != "pvc":
+        marker = f"{model_path(plan)}/{COMPLETE_MARKER}"
+        init.append({
+            "name": "wait-for-weights",
+            "image": adapter.image(plan),
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["sh", "-c", f"until [ -f '{marker}' ]; do echo waiting for {marker}; sleep 10; done"],
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+            "securityContext": _container_security(),
+            "volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": True}],
+        })
+    pod_spec = {
+        "serviceAccountName": spec.name,
+        "automountServiceAccountToken": False,
+        "securityContext": _pod_security(),
+        "terminationGracePeriodSeconds": termination_grace_seconds(plan, adapter),
+        "nodeSelector": selector,
+        "tolerations": tolerations,
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": pod_labels}}
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        ],
+        **({"initContainers": init} if init else {}),
+        "containers": [container],
+        "volumes": [
+            {"name": "models", "persistentVolumeClaim": {"claimName": cache_claim_name(plan), "readOnly": True}},
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{min(16, 2 * plan.fit.tp)}Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(plan, placement, spec.name, "inference", _skip_annotations(spec.engine.pinned)),
+        "spec": {
+            "replicas": placement.replicas_min,
+            "selector": {"matchLabels": pod_labels},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+            "progressDeadlineSeconds": plan.cold_start.startup_probe_seconds + 600,
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+        },
+    }
+
+
+def _probe(path: str, failures: int, period: int) -> dict:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
+
+
+def service(plan: Plan, placement: PlacementPlan) -> dict:
+    adapter = adapter_for(plan.spec.engine.name)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(plan, placement, plan.spec.name, "inference"),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": labels(plan, placement, "inference"),
+            "ports": [{"name": "http", "port": adapter.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def disruption_budget(plan: Plan, placement: PlacementPlan) -> dict:
+    """maxUnavailable 1: a node drain always proceeds, one replica at a time."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(plan, placement, plan.spec.name, "inference"),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels(plan, placement, "inference")}},
+    }
+
+
+_DNS_EGRESS = {
+    "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+
+
+def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
+    """Serving pods: inbound on the API port from this namespace, the ingress and monitoring
+    namespaces; outbound DNS only (weights are local). Prefetch pods: outbound DNS and HTTPS only."""
+    adapter = adapter_for(plan.spec.engine.name)
+    sources = [{"podSelector": {}}] + [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+        for ns in ("ingress", "monitoring")
+    ]
+    serving = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(plan, placement, plan.spec.name, "inference"),
+        "spec": {
+            "podSelector": {"matchLabels": labels(plan, placement, "inference")},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": adapter.port}]}],
+            "egress": [_DNS_EGRESS],
+        },
+    }
+    policies = [serving]
+    if plan.spec.model.scheme != "pvc":
+        policies.append({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(plan, placement, f"{plan.spec.name}-prefetch", "prefetch"),
+            "spec": {
+                "podSelector": {"matchLabels": labels(plan, placement, "prefetch")},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [],
+                "egress": [_DNS_EGRESS, {"ports": [{"protocol": "TCP", "port": 443}]}],
+            },
+        })
+    return policies
+
+
+def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
+    """KEDA ScaledObject on the engine's signal, or None when there is nothing to scale."""
+    scaling = plan.spec.autoscaling
+    if not scaling.enabled or placement.replicas_max <= placement.replicas_min:
+        return None
+    adapter = adapter_for(plan.spec.engine.name)
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": _meta(plan, placement, plan.spec.name, "inference"),
+        "spec": {
+            "scaleTargetRef": {"name": plan.spec.name},
+            "minReplicaCount": placement.replicas_min,
+            "maxReplicaCount": placement.replicas_max,
+            "pollingInterval": 15,
+            "cooldownPeriod": scaling.scale_down_delay_seconds,
+            "triggers": [{
+                "type": "prometheus",
+                "metadata": {
+                    "serverAddress": PROMETHEUS_URL,
+                    "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
+                    "threshold": f"{scaling.target:g}",
+                },
+            }],
+        },
+    }
+
+
+def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
+    """Every object for one placement, dependencies first."""
+    objects = [namespace(plan, placement), service_account(plan, placement)]
+    if plan.spec.model.scheme != "pvc":
+        objects += [cache_claim(plan, placement), prefetch_job(plan, placement)]
+    objects += [deployment(plan, placement), service(plan, placement), disruption_budget(plan, placement)]
+    objects += network_policies(plan, placement)
+    if (scaler := scaled_object(plan, placement)) is not None:
+        objects.append(scaler)
+    return objects

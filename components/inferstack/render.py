@@ -1,0 +1,59 @@
+"""Write a plan's objects to files: one folder per placement, one YAML file per object, plus the
+plan report. Output is deterministic: the same spec gives byte-identical files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from inferstack.kube import placement_objects
+from inferstack.plan import Plan
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style YAML, no anchors or aliases, multi-line strings as literal blocks."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def to_yaml(obj: object) -> str:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
+
+
+def file_name(index: int, obj: dict) -> str:
+    return f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def render(plan: Plan, out: Path, progress: Callable[[str], None] = lambda _: None) -> list[Path]:
+    """Write every object of every placement under `out`; returns the files written, in order."""
+    from inferstack.report import plan_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for placement in plan.placements:
+        progress(placement.name)
+        folder = out / placement.name
+        folder.mkdir(exist_ok=True)
+        for stale in folder.glob("*.yaml"):
+            stale.unlink()
+        for index, obj in enumerate(placement_objects(plan, placement), start=1):
+            path = folder / file_name(index, obj)
+            path.write_text(to_yaml(obj))
+            written.append(path)
+    report_json = out / "plan.json"
+    report_json.write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
+    report_text = out / "plan.txt"
+    report_text.write_text(plan_text(plan))
+    return written + [report_json, report_text]
