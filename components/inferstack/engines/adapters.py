@@ -31,7 +31,7 @@ def _lora_modules(plan: Plan) -> list[str]:
 
 @dataclass(frozen=True)
 class Vllm(EngineAdapter):
-    """vLLM's OpenAI server. The KV pool is pinned with --kv-cache-memory (vLLM PR #21489) so the
+    """vLLM's OpenAI server. The KV pool is pinned with --kv-cache-memory-bytes (vLLM PR #21489) so the
     engine allocates exactly what the plan computed instead of re-deriving it by profiling."""
 
     def args(self, plan: Plan) -> list[str]:
@@ -43,7 +43,7 @@ class Vllm(EngineAdapter):
             "--port", str(self.port),
             "--tensor-parallel-size", str(plan.fit.tp),
             "--max-model-len", str(spec.model.max_context),
-            "--kv-cache-memory", str(_kv_pool_bytes(plan)),
+            "--kv-cache-memory-bytes", str(_kv_pool_bytes(plan)),
         ]
         if quant := _served_quantization(plan):
             args += ["--quantization", quant]

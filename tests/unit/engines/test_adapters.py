@@ -1,0 +1,90 @@
+"""Engine adapters: registry, images, arguments; vLLM's arguments checked by vLLM's own parser."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from inferstack.engines import REGISTRY, UnknownEngine, UnsupportedFeature, adapter_for
+from inferstack.plan import plan
+from inferstack.spec import load_spec
+from tests.conftest import EXAMPLE_SPECS, ROOT, SPECS
+
+VLLM_PYTHON = ROOT / ".tools" / "vllm" / "bin" / "python"
+
+
+def test_registry_has_the_four_engines_and_no_fallback():
+    assert sorted(REGISTRY) == ["sglang", "tgi", "trtllm", "vllm"]
+    with pytest.raises(UnknownEngine, match="no engine adapter named 'vlm'; registered: sglang, tgi, trtllm, vllm"):
+        adapter_for("vlm")
+
+
+def test_image_defaults_to_the_release_tag_and_keeps_a_pinned_digest():
+    quick = plan(load_spec(SPECS / "quickstart.yaml"))
+    assert adapter_for("vllm").image(quick) == "vllm/vllm-openai:v0.32.0"
+    pinned = plan(load_spec(SPECS / "aws-llama-8b-us.yaml"))
+    assert adapter_for("vllm").image(pinned) == pinned.spec.engine.image
+
+
+def test_vllm_args_carry_the_plan():
+    result = plan(load_spec(SPECS / "quickstart.yaml"))
+    args = adapter_for("vllm").args(result)
+    value = dict(zip(args[::1], args[1:] + [None]))
+    assert value["--tensor-parallel-size"] == "1"
+    assert value["--max-model-len"] == "8192"
+    assert value["--kv-cache-memory-bytes"] == str(int(result.fit.kv_pool_bytes))
+    assert value["--quantization"] == "fp8"
+    assert value["--served-model-name"] == "quickstart"
+    assert "--enable-prefix-caching" in args
+
+
+def test_native_checkpoint_format_is_not_forced_by_a_flag():
+    args = adapter_for("vllm").args(plan(load_spec(SPECS / "deepseek-v3-h200.yaml")))
+    assert "--quantization" not in args
+
+
+@pytest.mark.parametrize("engine, flag, value", [
+    ("sglang", "--tp-size", "1"), ("tgi", "--num-shard", "1"), ("trtllm", "--tp_size", "1"),
+])
+def test_every_engine_gets_the_tensor_parallel_size(engine, flag, value):
+    spec = load_spec(SPECS / "quickstart.yaml")
+    spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"name": engine})})
+    args = adapter_for(engine).args(plan(spec))
+    assert args[args.index(flag) + 1] == value
+
+
+def test_trtllm_has_no_queue_metric_to_scale_on():
+    with pytest.raises(UnsupportedFeature, match="trtllm does not support autoscaling on queue_depth; supported: none"):
+        adapter_for("trtllm").scaling_query("queue_depth", "m")
+
+
+def _vllm_parse(arg_lists):
+    if not VLLM_PYTHON.exists():
+        if os.environ.get("CI"):
+            pytest.fail("the vLLM environment is missing: .ci/run must run scripts/install-vllm.sh")
+        pytest.skip("vLLM not installed here; run scripts/install-vllm.sh")
+    out = subprocess.run(
+        [str(VLLM_PYTHON), str(Path(__file__).with_name("vllm_parse.py"))],
+        input=json.dumps(arg_lists), capture_output=True, text=True, check=True,
+        env={**os.environ, "VLLM_TARGET_DEVICE": "cpu"}, timeout=300,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_vllm_accepts_every_generated_argument_list():
+    plans = [plan(load_spec(s)) for s in EXAMPLE_SPECS if load_spec(s).engine.name == "vllm"]
+    assert len(plans) == len(EXAMPLE_SPECS)
+    bad_flag = adapter_for("vllm").args(plans[0]) + ["--kv-cache-memroy", "1"]
+    results = _vllm_parse([adapter_for("vllm").args(p) for p in plans] + [bad_flag])
+    for p, result in zip(plans, results):
+        assert result["ok"], (p.spec.name, result)
+        parsed = result["parsed"]
+        assert parsed["tensor_parallel_size"] == p.fit.tp
+        assert parsed["max_model_len"] == p.spec.model.max_context
+        assert parsed["kv_cache_memory_bytes"] == int(p.fit.kv_pool_bytes)
+        assert parsed["served_model_name"] == [p.spec.served_name]
+    # The check has teeth: a misspelled flag is rejected by vLLM and named in the error.
+    assert results[-1]["ok"] is False
+    assert "--kv-cache-memroy" in results[-1]["error"]
