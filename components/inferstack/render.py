@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from inferstack.kube import placement_objects
+from inferstack.monitoring import engine_dashboard, fleet_dashboard, gpu_dashboard, placement_monitoring, rules_file
 from inferstack.plan import Plan
 
 
@@ -37,7 +38,8 @@ def file_name(index: int, obj: dict) -> str:
 
 
 def render(plan: Plan, out: Path, progress: Callable[[str], None] = lambda _: None) -> list[Path]:
-    """Write every object of every placement under `out`; returns the files written, in order."""
+    """Write every object of every placement under `out`, then the dashboards as JSON, the alert rules
+    as a plain Prometheus rule file (for promtool), and the plan report; returns the files written."""
     from inferstack.report import plan_text
 
     out.mkdir(parents=True, exist_ok=True)
@@ -46,12 +48,24 @@ def render(plan: Plan, out: Path, progress: Callable[[str], None] = lambda _: No
         progress(placement.name)
         folder = out / placement.name
         folder.mkdir(exist_ok=True)
-        for stale in folder.glob("*.yaml"):
+        for stale in folder.glob("*.yaml"):  # objects renamed or removed since the last render
             stale.unlink()
-        for index, obj in enumerate(placement_objects(plan, placement), start=1):
+        objects = placement_objects(plan, placement) + placement_monitoring(plan, placement.name)
+        for index, obj in enumerate(objects, start=1):
             path = folder / file_name(index, obj)
             path.write_text(to_yaml(obj))
             written.append(path)
+    extras = {
+        f"dashboards/{plan.spec.name}-engine.json": json.dumps(engine_dashboard(plan), indent=2, sort_keys=True) + "\n",
+        "dashboards/gpu.json": json.dumps(gpu_dashboard(), indent=2, sort_keys=True) + "\n",
+        "dashboards/fleet.json": json.dumps(fleet_dashboard([plan]), indent=2, sort_keys=True) + "\n",
+        f"rules/{plan.spec.name}.rules.yaml": to_yaml(rules_file(plan)),
+    }
+    for relative, text in extras.items():
+        path = out / relative
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        written.append(path)
     report_json = out / "plan.json"
     report_json.write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
     report_text = out / "plan.txt"

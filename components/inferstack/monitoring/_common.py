@@ -1,0 +1,67 @@
+"""Shared naming for the monitoring builders: selectors, labels and number formatting.
+
+Conventions every builder relies on (the scrape config establishes them, alerts and dashboards use them):
+
+- The engine's scrape job label is rewritten to the served model name, so ``up{job="<served_name>"}``
+  is the availability signal for every engine (and TGI's ``job`` model label means the same thing).
+- Every engine series carries ``placement`` (the spec's placement name) and ``cluster`` (the
+  placement's cluster name, see `cluster_name`), added by relabeling at scrape time.
+- Engine series are always filtered by ``<model_label>="<served_name>"`` with the adapter's own
+  label; GPU (DCGM) series by the workload ``namespace`` the exporter attaches, i.e. ``spec.name``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inferstack.engines import EngineAdapter, Metrics, adapter_for
+
+if TYPE_CHECKING:
+    from inferstack.plan import Plan
+    from inferstack.spec.models import DeploymentSpec, Placement
+
+#: DCGM exporter series the GPU dashboard and the waste alert use.
+DCGM_GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
+DCGM_FB_USED = "DCGM_FI_DEV_FB_USED"
+DCGM_FB_FREE = "DCGM_FI_DEV_FB_FREE"
+DCGM_POWER = "DCGM_FI_DEV_POWER_USAGE"
+DCGM_METRICS = (DCGM_GPU_UTIL, DCGM_FB_USED, DCGM_FB_FREE, DCGM_POWER)
+
+RUNBOOK_BASE = "https://github.com/inferstack/inferstack/blob/main/docs/runbooks.md"
+
+
+def adapter(plan: Plan) -> EngineAdapter:
+    return adapter_for(plan.spec.engine.name)
+
+
+def model_selector(plan: Plan) -> str:
+    """``model_name="llama"``: the matcher that restricts engine series to this deployment."""
+    return f'{adapter(plan).metrics.model_label}="{plan.spec.served_name}"'
+
+
+def placement(spec: DeploymentSpec, name: str) -> Placement:
+    for candidate in spec.placements:
+        if candidate.name == name:
+            return candidate
+    known = ", ".join(p.name for p in spec.placements)
+    raise ValueError(f"spec {spec.name!r} has no placement named {name!r}; placements: {known}")
+
+
+def cluster_name(spec: DeploymentSpec, placement: Placement) -> str:
+    """The ``cluster`` label value: the cluster's own name or kubeconfig context when the spec gives
+    one (existing clusters), else ``<spec.name>-<placement.name>`` (the cluster inferstack creates)."""
+    return placement.cluster.name or placement.cluster.context or f"{spec.name}-{placement.name}"
+
+
+def num(value: float) -> str:
+    """A float as PromQL/Grafana text without binary noise: 1 - 0.995 -> 0.005, 1500/1000 -> 1.5."""
+    return f"{value:.10g}"
+
+
+def error_ratio_expr(metrics: Metrics, selector: str, window: str, by: str) -> str | None:
+    """``1 - success/finished`` per ``by`` group; None when the engine lacks either counter. The
+    denominator is the end-to-end histogram's ``_count`` (every finished request)."""
+    if metrics.request_success is None or metrics.e2e_seconds is None:
+        return None
+    return (f"1 - (sum by ({by}) (rate({metrics.request_success}{{{selector}}}[{window}]))"
+            f" / sum by ({by}) (rate({metrics.e2e_seconds}_count{{{selector}}}[{window}])))")

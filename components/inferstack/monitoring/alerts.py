@@ -1,0 +1,210 @@
+"""Alerts derived from the spec's SLOs, plus saturation and waste, as a PrometheusRule.
+
+Groups (one set per deployment; alert names are shared and told apart by the ``model`` label):
+
+- **slo**: TTFT p95 and end-to-end p95 above the SLO for 10 min (histogram_quantile over the engine's
+  histograms); error ratio above ``slo.error_rate`` for 10 min; availability as multi-window,
+  multi-burn-rate alerts (Google SRE workbook, ch. 5): 1h and 5m windows both burning faster than
+  14.4x the error budget ``1 - availability``, and 6h/30m faster than 6x. Availability is time-based,
+  as the spec defines it: the fraction of scraped serving pods that are up (``up{job=<served_name>}``).
+  When every placement keeps at least one replica, a missing scrape target is an alert of its own
+  (``absent``), since burn rates cannot see pods that are gone.
+- **saturation**: KV cache above 90% for 15 min; mean waiting requests per replica above the
+  autoscaler's per-replica target for 10 min (the autoscaler is not keeping up: at max replicas, or
+  no GPUs); preemptions for 15 min.
+- **waste**: GPUs allocated to this deployment's pods averaging under 5% utilization for 1 h (DCGM).
+
+Every engine selector is filtered by the adapter's model label = served name, and uses only metric
+names the adapter declares; an alert whose metric the engine lacks is left out.
+
+Error ratio: ``1 - rate(request_success) / rate(<e2e histogram>_count)``. Engines count these in
+their own terms: vLLM, for instance, records both for every finished request (``finished_reason``
+stop/length/abort), so requests that fail before reaching the engine (HTTP 4xx/5xx) are not visible
+to this ratio; an HTTP-level request counter declared by the adapter would be the better numerator.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inferstack.monitoring._common import (
+    DCGM_GPU_UTIL,
+    RUNBOOK_BASE,
+    adapter,
+    error_ratio_expr,
+    model_selector,
+    num,
+)
+
+if TYPE_CHECKING:
+    from inferstack.plan import Plan
+
+API_VERSION = "monitoring.coreos.com/v1"
+#: Rate window for latency and error expressions.
+RATE_WINDOW = "5m"
+#: (severity, long window, short window, burn-rate factor, for) per the SRE workbook.
+BURN_RATES = (
+    ("Fast", "1h", "5m", 14.4, "2m"),
+    ("Slow", "6h", "30m", 6.0, "15m"),
+)
+KV_CACHE_THRESHOLD = 0.9
+#: Mean waiting requests per replica when the spec does not scale on queue depth.
+DEFAULT_QUEUE_PER_REPLICA = 4.0
+GPU_IDLE_PERCENT = 5
+BY = "cluster, placement"
+
+
+def _rule(plan: Plan, name: str, expr: str, for_: str, severity: str, summary: str, description: str) -> dict:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity, "model": plan.spec.served_name},
+        "annotations": {
+            "summary": summary,
+            "description": description,
+            "runbook_url": f"{RUNBOOK_BASE}#{name.lower()}",
+        },
+    }
+
+
+def _p95(histogram: str, sel: str) -> str:
+    return f"histogram_quantile(0.95, sum by (le, {BY}) (rate({histogram}_bucket{{{sel}}}[{RATE_WINDOW}])))"
+
+
+def error_ratio(plan: Plan, window: str = RATE_WINDOW, by: str = BY) -> str | None:
+    """Fraction of finished requests that did not succeed, or None when the engine lacks the counters."""
+    return error_ratio_expr(adapter(plan).metrics, model_selector(plan), window, by)
+
+
+def queue_threshold(plan: Plan) -> float:
+    """Mean waiting requests per replica above which the queue counts as backed up."""
+    scaling = plan.spec.autoscaling
+    if scaling.enabled and scaling.signal == "queue_depth":
+        return scaling.target
+    return DEFAULT_QUEUE_PER_REPLICA
+
+
+def slo_rules(plan: Plan) -> list[dict]:
+    spec, metrics = plan.spec, adapter(plan).metrics
+    sel, slo, name = model_selector(plan), spec.slo, spec.served_name
+    rules: list[dict] = []
+    if metrics.ttft_seconds:
+        limit = num(slo.ttft_p95_ms / 1000)
+        rules.append(_rule(
+            plan, "InferenceTTFTP95High", f"{_p95(metrics.ttft_seconds, sel)} > {limit}", "10m", "warning",
+            f"{name}: p95 time to first token above the {num(slo.ttft_p95_ms)} ms SLO",
+            f"p95 TTFT of {name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) is "
+            f"{{{{ $value | humanizeDuration }}}}, above the SLO of {limit}s for 10 minutes.",
+        ))
+    if metrics.e2e_seconds:
+        limit = num(slo.e2e_p95_ms / 1000)
+        rules.append(_rule(
+            plan, "InferenceE2ELatencyP95High", f"{_p95(metrics.e2e_seconds, sel)} > {limit}", "10m", "warning",
+            f"{name}: p95 end-to-end latency above the {num(slo.e2e_p95_ms)} ms SLO",
+            f"p95 end-to-end latency of {name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) is "
+            f"{{{{ $value | humanizeDuration }}}}, above the SLO of {limit}s for 10 minutes.",
+        ))
+    if (ratio := error_ratio(plan)) is not None:
+        rules.append(_rule(
+            plan, "InferenceErrorRateHigh", f"({ratio}) > {num(slo.error_rate)}", "10m", "critical",
+            f"{name}: error ratio above the {num(slo.error_rate * 100)}% SLO",
+            f"{{{{ $value | humanizePercentage }}}} of {name}'s requests in {{{{ $labels.placement }}}} "
+            f"({{{{ $labels.cluster }}}}) failed over 10 minutes; the SLO allows {num(slo.error_rate * 100)}%.",
+        ))
+    budget = num(1 - slo.availability)
+    for speed, long, short, factor, for_ in BURN_RATES:
+        down = [f'1 - avg by ({BY}) (avg_over_time(up{{job="{name}"}}[{w}]))' for w in (long, short)]
+        threshold = f"({num(factor)} * {budget})"
+        rules.append(_rule(
+            plan, f"InferenceAvailabilityBurn{speed}",
+            f"({down[0]}) > {threshold} and ({down[1]}) > {threshold}", for_, "critical",
+            f"{name}: availability error budget burning {num(factor)}x too fast",
+            f"{name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) was unavailable more than "
+            f"{num(factor)}x the budget of the {num(slo.availability * 100)}% availability SLO over both "
+            f"{long} and {short}.",
+        ))
+    if all(p.replicas.min >= 1 for p in spec.placements):
+        rules.append(_rule(
+            plan, "InferenceTargetsAbsent", f'absent(up{{job="{name}"}})', "10m", "critical",
+            f"{name}: no serving pod is being scraped",
+            f"Prometheus has no scrape target for {name} although every placement keeps at least one "
+            f"replica: pods are gone, or the PodMonitor no longer matches them.",
+        ))
+    return rules
+
+
+def saturation_rules(plan: Plan) -> list[dict]:
+    metrics, sel, name = adapter(plan).metrics, model_selector(plan), plan.spec.served_name
+    rules: list[dict] = []
+    if metrics.kv_cache_usage:
+        rules.append(_rule(
+            plan, "InferenceKVCacheNearlyFull",
+            f"max by ({BY}, pod) ({metrics.kv_cache_usage}{{{sel}}}) > {num(KV_CACHE_THRESHOLD)}", "15m", "warning",
+            f"{name}: KV cache above {num(KV_CACHE_THRESHOLD * 100)}%",
+            f"KV cache of {{{{ $labels.pod }}}} in {{{{ $labels.placement }}}} is "
+            f"{{{{ $value | humanizePercentage }}}} full for 15 minutes; requests will queue or be preempted.",
+        ))
+    if metrics.requests_waiting:
+        limit = num(queue_threshold(plan))
+        rules.append(_rule(
+            plan, "InferenceQueueBacklog",
+            f"avg by ({BY}) ({metrics.requests_waiting}{{{sel}}}) > {limit}", "10m", "warning",
+            f"{name}: requests queueing faster than replicas are added",
+            f"{name} in {{{{ $labels.placement }}}} has {{{{ $value }}}} waiting requests per replica "
+            f"(more than {limit}) for 10 minutes: the autoscaler is at its maximum or cannot get GPUs.",
+        ))
+    if metrics.preemptions:
+        rules.append(_rule(
+            plan, "InferencePreemptions",
+            f"sum by ({BY}, pod) (rate({metrics.preemptions}{{{sel}}}[{RATE_WINDOW}])) > 0", "15m", "warning",
+            f"{name}: requests are being preempted",
+            f"{{{{ $labels.pod }}}} in {{{{ $labels.placement }}}} preempts {{{{ $value }}}} requests/s for "
+            f"15 minutes: the KV cache is too small for the load.",
+        ))
+    return rules
+
+
+def waste_rules(plan: Plan) -> list[dict]:
+    spec = plan.spec
+    return [_rule(
+        plan, "InferenceGPUIdle",
+        f'avg by (cluster, namespace, pod) ({DCGM_GPU_UTIL}{{namespace="{spec.name}"}}) < {GPU_IDLE_PERCENT}',
+        "1h", "info",
+        f"{spec.served_name}: GPUs allocated but idle",
+        f"GPUs of {{{{ $labels.pod }}}} ({{{{ $labels.cluster }}}}) averaged {{{{ $value }}}}% utilization for "
+        f"an hour: lower replicas.min or enable scale-to-zero.",
+    )]
+
+
+def groups(plan: Plan) -> list[dict]:
+    name = plan.spec.name
+    out = []
+    for kind, rules in (("slo", slo_rules(plan)), ("saturation", saturation_rules(plan)), ("waste", waste_rules(plan))):
+        if rules:
+            out.append({"name": f"inferstack.{name}.{kind}", "rules": rules})
+    return out
+
+
+def rules_file(plan: Plan) -> dict:
+    """The plain Prometheus rule file (``promtool check rules`` input)."""
+    return {"groups": groups(plan)}
+
+
+def prometheus_rule(plan: Plan) -> dict:
+    """The same rules as a Prometheus Operator PrometheusRule in the deployment's namespace."""
+    spec = plan.spec
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": f"{spec.name}-inferstack",
+            "namespace": spec.name,
+            "labels": {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/managed-by": "inferstack"},
+        },
+        "spec": {"groups": groups(plan)},
+    }
+
+
+def alert_queries(plan: Plan) -> list[tuple[str, str]]:
+    return [(f"alert:{rule['alert']}", rule["expr"]) for group in groups(plan) for rule in group["rules"]]

@@ -1,0 +1,101 @@
+"""Scrape configuration for the Prometheus Operator: a PodMonitor per placement for the engine, and a
+ServiceMonitor for NVIDIA's DCGM exporter. Pure builders returning plain dicts.
+
+The engine PodMonitor selects the serving pods by the labels the serving layer sets
+(``app.kubernetes.io/name``, ``/instance``, ``/component``) on the port named ``http`` at the
+adapter's metrics path, every 15 s. Relabeling adds ``placement`` and ``cluster`` and rewrites
+``job`` to the served model name (see `inferstack.monitoring._common`), so one set of alerts and
+dashboards works across placements, clusters and engines.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inferstack.monitoring._common import DCGM_METRICS, adapter, cluster_name, placement
+
+if TYPE_CHECKING:
+    from inferstack.plan import Plan
+
+API_VERSION = "monitoring.coreos.com/v1"
+SCRAPE_INTERVAL = "15s"
+SCRAPE_TIMEOUT = "10s"
+DCGM_NAMESPACE = "gpu-operator"
+DCGM_APP_LABEL = "nvidia-dcgm-exporter"
+
+
+def _static_label(target: str, value: str) -> dict:
+    return {"action": "replace", "targetLabel": target, "replacement": value}
+
+
+def pod_monitor(plan: Plan, placement_name: str) -> dict:
+    """The PodMonitor that scrapes one placement's serving pods."""
+    spec = plan.spec
+    where = placement(spec, placement_name)
+    instance = f"{spec.name}-{where.name}"
+    labels = {
+        "app.kubernetes.io/name": spec.name,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": "inference",
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "PodMonitor",
+        "metadata": {
+            "name": instance,
+            "namespace": spec.name,
+            "labels": {**labels, "app.kubernetes.io/managed-by": "inferstack"},
+        },
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "namespaceSelector": {"matchNames": [spec.name]},
+            "podMetricsEndpoints": [{
+                "port": "http",
+                "path": adapter(plan).metrics.path,
+                "interval": SCRAPE_INTERVAL,
+                "scrapeTimeout": SCRAPE_TIMEOUT,
+                "relabelings": [
+                    _static_label("job", spec.served_name),
+                    _static_label("placement", where.name),
+                    _static_label("cluster", cluster_name(spec, where)),
+                ],
+            }],
+        },
+    }
+
+
+def dcgm_service_monitor(cluster: str | None = None) -> dict:
+    """ServiceMonitor for the GPU Operator's DCGM exporter (namespace gpu-operator, label
+    app=nvidia-dcgm-exporter, port ``metrics``). ``honorLabels`` keeps the exporter's own
+    ``namespace``/``pod``/``container`` labels (the workload the GPU is allocated to), which the waste
+    alert and GPU dashboard rely on; only the four DCGM series inferstack uses are kept. ``cluster``
+    adds a ``cluster`` label, as the engine PodMonitors do."""
+    relabelings = [_static_label("cluster", cluster)] if cluster else []
+    endpoint: dict = {
+        "port": "metrics",
+        "path": "/metrics",
+        "interval": SCRAPE_INTERVAL,
+        "scrapeTimeout": SCRAPE_TIMEOUT,
+        "honorLabels": True,
+        "metricRelabelings": [{
+            "action": "keep",
+            "sourceLabels": ["__name__"],
+            "regex": "|".join(DCGM_METRICS),
+        }],
+    }
+    if relabelings:
+        endpoint["relabelings"] = relabelings
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ServiceMonitor",
+        "metadata": {
+            "name": DCGM_APP_LABEL,
+            "namespace": DCGM_NAMESPACE,
+            "labels": {"app": DCGM_APP_LABEL, "app.kubernetes.io/managed-by": "inferstack"},
+        },
+        "spec": {
+            "selector": {"matchLabels": {"app": DCGM_APP_LABEL}},
+            "namespaceSelector": {"matchNames": [DCGM_NAMESPACE]},
+            "endpoints": [endpoint],
+        },
+    }

@@ -1,0 +1,80 @@
+import subprocess
+
+import yaml
+
+from inferstack.monitoring import prometheus_rule, rules_file
+from tests.unit.monitoring.conftest import engine_plan
+
+RUNBOOK = "https://github.com/inferstack/inferstack/blob/main/docs/runbooks.md#"
+ALL = {
+    "InferenceTTFTP95High", "InferenceE2ELatencyP95High", "InferenceErrorRateHigh", "InferenceAvailabilityBurnFast",
+    "InferenceAvailabilityBurnSlow", "InferenceTargetsAbsent", "InferenceKVCacheNearlyFull", "InferenceQueueBacklog",
+    "InferencePreemptions", "InferenceGPUIdle",
+}
+
+
+def _rules(doc: dict) -> dict:
+    return {rule["alert"]: rule for group in doc["groups"] for rule in group["rules"]}
+
+
+def test_quickstart_alerts_from_slos(quickstart):
+    rules = _rules(rules_file(quickstart))
+    assert set(rules) == ALL
+    assert rules["InferenceTTFTP95High"]["expr"] == (
+        "histogram_quantile(0.95, sum by (le, cluster, placement) (rate(vllm:time_to_first_token_seconds_bucket"
+        '{model_name="quickstart"}[5m]))) > 1.5')
+    assert rules["InferenceTTFTP95High"]["for"] == "10m"
+    assert rules["InferenceE2ELatencyP95High"]["expr"].endswith(" > 20")
+    assert rules["InferenceErrorRateHigh"]["expr"].endswith(") > 0.01")
+    assert rules["InferenceAvailabilityBurnFast"]["expr"] == (
+        '(1 - avg by (cluster, placement) (avg_over_time(up{job="quickstart"}[1h]))) > (14.4 * 0.005) and '
+        '(1 - avg by (cluster, placement) (avg_over_time(up{job="quickstart"}[5m]))) > (14.4 * 0.005)')
+    assert "[6h]" in rules["InferenceAvailabilityBurnSlow"]["expr"] and "(6 * 0.005)" in rules["InferenceAvailabilityBurnSlow"]["expr"]
+    assert rules["InferenceKVCacheNearlyFull"]["for"] == "15m"
+    assert rules["InferenceQueueBacklog"]["expr"] == 'avg by (cluster, placement) (vllm:num_requests_waiting{model_name="quickstart"}) > 4'
+    assert rules["InferenceGPUIdle"] == {**rules["InferenceGPUIdle"], "for": "1h",
+                                         "expr": 'avg by (cluster, namespace, pod) (DCGM_FI_DEV_GPU_UTIL{namespace="quickstart"}) < 5'}
+    for name, rule in rules.items():
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+        assert rule["labels"]["model"] == "quickstart"
+        assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
+        assert rule["annotations"]["runbook_url"] == RUNBOOK + name.lower()
+
+
+def test_slo_values_flow_into_thresholds(example_plans):
+    for plan in example_plans:
+        slo = plan.spec.slo
+        rules = _rules(rules_file(plan))
+        assert rules["InferenceTTFTP95High"]["expr"].endswith(f" > {slo.ttft_p95_ms / 1000:.10g}")
+        assert rules["InferenceE2ELatencyP95High"]["expr"].endswith(f" > {slo.e2e_p95_ms / 1000:.10g}")
+        assert rules["InferenceErrorRateHigh"]["expr"].endswith(f" > {slo.error_rate:.10g}")
+        assert f"(14.4 * {1 - slo.availability:.10g})" in rules["InferenceAvailabilityBurnFast"]["expr"]
+
+
+def test_engines_without_a_metric_drop_its_alert():
+    tgi = set(_rules(rules_file(engine_plan("tgi"))))
+    assert {"InferenceTTFTP95High", "InferenceKVCacheNearlyFull", "InferencePreemptions"}.isdisjoint(tgi)
+    assert {"InferenceE2ELatencyP95High", "InferenceErrorRateHigh", "InferenceQueueBacklog"} <= tgi
+    trt = set(_rules(rules_file(engine_plan("trtllm"))))
+    assert {"InferenceQueueBacklog", "InferenceKVCacheNearlyFull"}.isdisjoint(trt)
+    assert "InferenceTTFTP95High" in trt
+    tgi_rules = _rules(rules_file(engine_plan("tgi")))
+    assert 'tgi_request_duration_bucket{job="quickstart"}' in tgi_rules["InferenceE2ELatencyP95High"]["expr"]
+
+
+def test_prometheus_rule_wraps_the_same_groups(quickstart):
+    rule = prometheus_rule(quickstart)
+    assert (rule["apiVersion"], rule["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    assert rule["metadata"]["namespace"] == "quickstart"
+    assert rule["spec"]["groups"] == rules_file(quickstart)["groups"]
+    assert [g["name"] for g in rule["spec"]["groups"]] == [
+        "inferstack.quickstart.slo", "inferstack.quickstart.saturation", "inferstack.quickstart.waste"]
+
+
+def test_promtool_check_rules(example_plans, promtool, tmp_path):
+    for plan in example_plans:
+        path = tmp_path / f"{plan.spec.name}.rules.yaml"
+        path.write_text(yaml.safe_dump(rules_file(plan), sort_keys=False))
+        result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"SUCCESS: {len(_rules(rules_file(plan)))} rules found" in result.stdout
