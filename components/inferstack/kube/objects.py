@@ -212,6 +212,28 @@ def termination_grace_seconds(plan: Plan, adapter: EngineAdapter) -> int:
     return PRESTOP_SLEEP_SECONDS + math.ceil(plan.spec.slo.e2e_p95_ms / 1000) + adapter.shutdown_seconds
 
 
+PROVENANCE_PREFIX = "inferstack.dev/"
+
+
+def provenance(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
+    """What is served, from where, at which revision, and what it may cost: a record on the
+    Deployment that reviewers and compliance rules read (absent values are omitted, never guessed)."""
+    spec, node = plan.spec, placement.node
+    record = {
+        "engine": spec.engine.name,
+        "engine-version": spec.engine.version,
+        "quantization": plan.quantization,
+        "model-source": spec.model.source,
+        "model-revision": spec.model.revision,
+        "gpu": plan.fit.gpu,
+        "gpus-per-replica": str(plan.fit.tp),
+        "replicas-max": str(placement.replicas_max),
+        "gpu-hour-price": f"{node.price_per_node_hour / node.gpus_per_node:.4f}"
+        if placement.cloud == "kubernetes" and node and node.price_per_node_hour else None,
+    }
+    return {PROVENANCE_PREFIX + k: v for k, v in record.items() if v is not None}
+
+
 def deployment(plan: Plan, placement: PlacementPlan) -> dict:
     spec = plan.spec
     adapter = adapter_for(spec.engine.name)
@@ -274,7 +296,8 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(plan, placement, spec.name, "inference", _skip_annotations(spec.engine.pinned)),
+        "metadata": _meta(plan, placement, spec.name, "inference",
+                          {**provenance(plan, placement), **_skip_annotations(spec.engine.pinned)}),
         "spec": {
             "replicas": placement.replicas_min,
             "selector": {"matchLabels": pod_labels},

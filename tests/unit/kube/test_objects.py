@@ -126,3 +126,19 @@ def test_keda_scales_on_the_engine_queue_within_placement_bounds():
     assert trigger["type"] == "prometheus"
     assert trigger["metadata"]["query"] == 'sum(vllm:num_requests_waiting{model_name="llama-3.1-8b"})'
     assert trigger["metadata"]["threshold"] == "4"
+
+
+def test_deployment_carries_a_provenance_record():
+    _, objects = _objects("quickstart.yaml")
+    annotations = objects[("Deployment", "quickstart")]["metadata"]["annotations"]
+    record = {k: v for k, v in annotations.items() if k.startswith("inferstack.dev/")}
+    assert record == {
+        "inferstack.dev/engine": "vllm",
+        "inferstack.dev/engine-version": "0.32.0",
+        "inferstack.dev/quantization": "fp8",
+        "inferstack.dev/model-source": "hf://meta-llama/Llama-3.1-8B-Instruct",
+        "inferstack.dev/model-revision": "0e9e39f249a16976918f6564b8830bc894c89659",
+        "inferstack.dev/gpu": "L4",
+        "inferstack.dev/gpus-per-replica": "1",
+        "inferstack.dev/replicas-max": "2",
+    }
