@@ -1,0 +1,368 @@
+"""The rules. Each says what it found, what is allowed and how to fix it, and fails closed: a value
+that is missing or not yet computed is a violation, never a pass."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from inferstack import catalog
+from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
+from inferstack.plan.capacity import HOURS_PER_MONTH
+from inferstack.spec.models import Compliance, is_pinned
+from inferstack.spec.rules import describe_lock, region_allowed
+
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+EFS = "aws:efs/fileSystem:FileSystem"
+S3_BUCKET = "aws:s3/bucket:Bucket"
+S3_BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
+S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+GKE_CLUSTER = "gcp:container/cluster:Cluster"
+GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
+K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+K8S_JOB = "kubernetes:batch/v1:Job"
+K8S_SERVICE = "kubernetes:core/v1:Service"
+WORKLOADS = (K8S_DEPLOYMENT, K8S_JOB, "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
+#: GCP resource types that live in a region or zone (global ones such as networks and IAM bindings
+#: hold no data in a location and are not region-locked).
+GCP_LOCATED = (
+    GKE_CLUSTER, GKE_NODE_POOL, GCS_BUCKET, "gcp:filestore/instance:Instance", "gcp:compute/subnetwork:Subnetwork",
+    "gcp:compute/router:Router", "gcp:compute/routerNat:RouterNat", "gcp:kms/keyRing:KeyRing",
+    "gcp:compute/instance:Instance", "gcp:compute/disk:Disk",
+)
+#: AWS types with no region: identity and account-wide objects.
+AWS_GLOBAL_PREFIXES = ("aws:iam/", "aws:organizations/", "aws:route53/", "aws:cloudfront/")
+_ZONE = re.compile(r"^(?P<region>[a-z]+-[a-z]+\d+)-[a-z]$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+ANN = "inferstack.dev/"
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or value == "true"
+
+
+def _show(value: Any) -> str:
+    return "unknown (not computed at preview)" if is_unknown(value) else repr(value)
+
+
+# --- region lock --------------------------------------------------------------------------------
+
+def resource_region(resource: Resource) -> Any:
+    """The region a resource lives in: its own region/location/zone, else its provider's region."""
+    for key in ("region", "location", "zone"):
+        value = resource.inputs.get(key)
+        if not is_unknown(value):
+            match = _ZONE.match(value) if isinstance(value, str) else None
+            return match.group("region") if match else value
+    return resource.provider_inputs.get("region")
+
+
+def _located(resource: Resource) -> bool:
+    if resource.type.startswith("pulumi:providers:"):
+        return resource.type in ("pulumi:providers:aws", "pulumi:providers:gcp")
+    if resource.package == "aws":
+        return not resource.type.startswith(AWS_GLOBAL_PREFIXES)
+    return resource.type in GCP_LOCATED
+
+
+@resource_rule(
+    "INF001", "region-lock",
+    "Every location-bearing AWS and GCP resource, and every provider, stays inside the residency group "
+    "or allowed regions; the resource's own region/location/zone is checked, then its provider's.",
+    ("aws:*", "gcp:*", "pulumi:providers:aws", "pulumi:providers:gcp"),
+    enforced_in=("spec", "check", "policy-pack"),
+)
+def region_lock(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if (policy.residency is None and not policy.allowed_regions) or not _located(resource):
+        return
+    region = resource_region(resource)
+    allowed = describe_lock(policy.residency, policy.allowed_regions)
+    if is_unknown(region):
+        yield f"region is {_show(region)}; allowed: {allowed}. Fix: set the region explicitly on the resource or its provider"
+    elif not region_allowed(region, policy.residency, policy.allowed_regions):
+        yield f"region {region!r} is outside the region lock; allowed: {allowed}. Fix: move the placement into the lock"
+
+
+@resource_rule(
+    "INF002", "allowed-clouds", "Resources belong only to the clouds compliance allows.", ("aws:*", "gcp:*"),
+    enforced_in=("spec", "check", "policy-pack"),
+)
+def allowed_clouds(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if policy.allowed_clouds and resource.package not in policy.allowed_clouds:
+        yield (f"cloud {resource.package!r} is not allowed; allowed: {', '.join(policy.allowed_clouds)}. "
+               "Fix: remove the placement on this cloud")
+
+
+# --- networking ---------------------------------------------------------------------------------
+
+@resource_rule(
+    "INF003", "private-networking",
+    "No public cluster endpoint, private nodes, no public node IPs, no public load balancer.",
+    (EKS_CLUSTER, GKE_CLUSTER, LAUNCH_TEMPLATE, K8S_SERVICE),
+)
+def private_networking(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if not policy.private_networking:
+        return
+    if resource.type == EKS_CLUSTER:
+        public = resource.get("vpcConfig", "endpointPublicAccess")
+        if is_unknown(public) or _truthy(public):
+            yield (f"EKS endpointPublicAccess is {_show(public)}; allowed: false. "
+                   "Fix: set vpcConfig.endpointPublicAccess=false and endpointPrivateAccess=true")
+    elif resource.type == GKE_CLUSTER:
+        for key in ("enablePrivateNodes", "enablePrivateEndpoint"):
+            value = resource.get("privateClusterConfig", key)
+            if not _truthy(value):
+                yield f"GKE privateClusterConfig.{key} is {_show(value)}; allowed: true. Fix: make the cluster private"
+    elif resource.type == LAUNCH_TEMPLATE:
+        for i, nic in enumerate(resource.get("networkInterfaces") or []):
+            if _truthy(nic.get("associatePublicIpAddress")):
+                yield (f"networkInterfaces[{i}].associatePublicIpAddress is true; allowed: false. "
+                       "Fix: place nodes in private subnets without public IPs")
+    elif resource.type == K8S_SERVICE and resource.get("spec", "type") == "LoadBalancer":
+        annotations = resource.get("metadata", "annotations") or {}
+        internal = (annotations.get("service.beta.kubernetes.io/aws-load-balancer-scheme") == "internal"
+                    or annotations.get("networking.gke.io/load-balancer-type") == "Internal")
+        if not internal:
+            yield ("Service type LoadBalancer is public; allowed: ClusterIP or an internal load balancer. "
+                   "Fix: annotate it as internal or use ClusterIP")
+
+
+# --- encryption ---------------------------------------------------------------------------------
+
+@resource_rule(
+    "INF004", "encryption-at-rest",
+    "Cluster secrets are envelope-encrypted with a KMS key; cache file systems and node disks are encrypted.",
+    (EKS_CLUSTER, GKE_CLUSTER, EFS, LAUNCH_TEMPLATE),
+)
+def encryption_at_rest(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if not policy.encryption:
+        return
+    if resource.type == EKS_CLUSTER:
+        config = resource.get("encryptionConfig") or {}
+        if "secrets" not in (config.get("resources") or []) or is_unknown(config.get("provider", {}).get("keyArn")):
+            yield "EKS secrets encryption is not configured with a KMS key. Fix: set encryptionConfig {resources: [secrets], provider.keyArn}"
+    elif resource.type == GKE_CLUSTER:
+        state = resource.get("databaseEncryption", "state")
+        if state != "ENCRYPTED":
+            yield f"GKE databaseEncryption.state is {_show(state)}; allowed: ENCRYPTED. Fix: set a Cloud KMS key"
+    elif resource.type == EFS:
+        if not _truthy(resource.get("encrypted")):
+            yield f"EFS encrypted is {_show(resource.get('encrypted'))}; allowed: true. Fix: set encrypted=true"
+    elif resource.type == LAUNCH_TEMPLATE:
+        mappings = resource.get("blockDeviceMappings") or []
+        if not mappings:
+            yield "no root volume mapping, so its encryption is unknown. Fix: map the root volume with ebs.encrypted=true"
+        for i, mapping in enumerate(mappings):
+            encrypted = (mapping.get("ebs") or {}).get("encrypted")
+            if not _truthy(encrypted):
+                yield f"blockDeviceMappings[{i}].ebs.encrypted is {_show(encrypted)}; allowed: true. Fix: encrypt node volumes"
+
+
+@resource_rule(
+    "INF005", "no-public-buckets",
+    "Buckets block every form of public access.", (S3_PUBLIC_ACCESS_BLOCK, S3_BUCKET, S3_BUCKET_V2, GCS_BUCKET),
+)
+def no_public_buckets(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if resource.type == S3_PUBLIC_ACCESS_BLOCK:
+        for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+            if not _truthy(resource.get(key)):
+                yield f"{key} is {_show(resource.get(key))}; allowed: true. Fix: block all public access"
+    elif resource.type in (S3_BUCKET, S3_BUCKET_V2):
+        acl = resource.get("acl")
+        if isinstance(acl, str) and acl.startswith("public"):
+            yield f"acl is {acl!r}; allowed: private. Fix: remove the public ACL"
+    elif resource.type == GCS_BUCKET:
+        prevention = resource.get("publicAccessPrevention")
+        if prevention != "enforced":
+            yield f"publicAccessPrevention is {_show(prevention)}; allowed: enforced. Fix: set publicAccessPrevention=enforced"
+
+
+# --- what runs ----------------------------------------------------------------------------------
+
+def _pod_spec(resource: Resource) -> dict:
+    return resource.get("spec", "template", "spec") or {}
+
+
+def _containers(resource: Resource) -> list[dict]:
+    pod = _pod_spec(resource)
+    return list(pod.get("initContainers") or []) + list(pod.get("containers") or [])
+
+
+def _gpus_of(resource: Resource) -> list[tuple[str, Any]]:
+    """(where, GPU SKU or unknown) for every GPU a resource provisions or requests."""
+    if resource.type == EKS_NODE_GROUP:
+        types = resource.get("instanceTypes")
+        types = types if isinstance(types, list) and types else [None]
+        by_type = {o.node_type: o.gpu for o in catalog.offerings() if o.cloud == "aws"}
+        return [(f"instanceTypes[{i}]={t!r}", by_type.get(t)) for i, t in enumerate(types)]
+    if resource.type == GKE_NODE_POOL:
+        accelerators = resource.get("nodeConfig", "guestAccelerators") or []
+        return [(f"guestAccelerators[{i}].type={a.get('type')!r}", catalog.resolve_gpu(str(a.get("type"))))
+                for i, a in enumerate(accelerators)]
+    if resource.type == K8S_DEPLOYMENT and _requests_gpu(resource):
+        sku = (resource.get("metadata", "annotations") or {}).get(ANN + "gpu")
+        return [(f"annotation {ANN}gpu={sku!r}", sku)]
+    return []
+
+
+def _requests_gpu(resource: Resource) -> bool:
+    return any("nvidia.com/gpu" in ((c.get("resources") or {}).get("limits") or {}) for c in _containers(resource))
+
+
+@resource_rule(
+    "INF006", "allowed-gpus",
+    "Node groups, node pools and serving workloads use only allowed GPU SKUs (read from instance and "
+    "machine types, accelerator types, and the workload's provenance record).",
+    (EKS_NODE_GROUP, GKE_NODE_POOL, K8S_DEPLOYMENT), enforced_in=("spec", "check", "policy-pack"),
+)
+def allowed_gpus(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if not policy.allowed_gpus:
+        return
+    for where, sku in _gpus_of(resource):
+        if sku is None:
+            yield f"{where}: GPU unknown; allowed: {', '.join(policy.allowed_gpus)}. Fix: use a catalog node type with an allowed GPU"
+        elif sku not in policy.allowed_gpus:
+            yield f"{where}: GPU {sku!r} is not allowed; allowed: {', '.join(policy.allowed_gpus)}"
+
+
+@resource_rule(
+    "INF007", "allowed-engines-and-quantizations",
+    "Serving workloads run only allowed engines and weight formats (from the provenance record).",
+    (K8S_DEPLOYMENT,), enforced_in=("spec", "check", "policy-pack"),
+)
+def allowed_engines(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if not _requests_gpu(resource):
+        return
+    annotations = resource.get("metadata", "annotations") or {}
+    for key, allowed in (("engine", policy.allowed_engines), ("quantization", policy.allowed_quantizations)):
+        value = annotations.get(ANN + key)
+        if allowed and value not in allowed:
+            yield (f"{key} {_show(value)} is not allowed; allowed: {', '.join(allowed)}. "
+                   f"Fix: change engine.{'name' if key == 'engine' else key} in the spec")
+
+
+@resource_rule(
+    "INF008", "pinned-images", "Every container image is pinned by sha256 digest.", WORKLOADS,
+    enforced_in=("spec", "check", "policy-pack"),
+)
+def pinned_images(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if not policy.pin_images:
+        return
+    for container in _containers(resource):
+        image = container.get("image")
+        if not is_pinned(image if isinstance(image, str) else None):
+            yield (f"container {container.get('name')!r} image {_show(image)} is not pinned; allowed: "
+                   "an image reference ending in @sha256:<digest>. Fix: pin it by digest")
+
+
+@resource_rule(
+    "INF009", "pinned-model-revisions",
+    "Hugging Face models are served at a 40-hex commit (from the provenance record).", (K8S_DEPLOYMENT,),
+    enforced_in=("spec", "check", "policy-pack"),
+)
+def pinned_revisions(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if not policy.pin_revisions or not _requests_gpu(resource):
+        return
+    annotations = resource.get("metadata", "annotations") or {}
+    source = annotations.get(ANN + "model-source")
+    revision = annotations.get(ANN + "model-revision")
+    if is_unknown(source):
+        yield f"model source is {_show(source)}; the serving workload must record it. Fix: deploy through inferstack"
+    elif source.startswith("hf://") and not (isinstance(revision, str) and _SHA1.match(revision)):
+        yield f"model revision {_show(revision)} is not a commit; allowed: a 40-hex commit. Fix: pin model.revision"
+
+
+@resource_rule(
+    "INF010", "instance-metadata",
+    "Nodes require IMDSv2 tokens (AWS) or the GKE metadata server (GCP).", (LAUNCH_TEMPLATE, GKE_NODE_POOL),
+)
+def instance_metadata(resource: Resource, policy: Compliance) -> Iterator[str]:
+    if resource.type == LAUNCH_TEMPLATE:
+        tokens = resource.get("metadataOptions", "httpTokens")
+        if tokens != "required":
+            yield f"metadataOptions.httpTokens is {_show(tokens)}; allowed: required. Fix: require IMDSv2"
+    else:
+        mode = resource.get("nodeConfig", "workloadMetadataConfig", "mode")
+        if mode != "GKE_METADATA":
+            yield f"nodeConfig.workloadMetadataConfig.mode is {_show(mode)}; allowed: GKE_METADATA. Fix: enable the GKE metadata server"
+
+
+@resource_rule(
+    "INF011", "workload-hardening",
+    "Pods run as non-root without privilege escalation, with RuntimeDefault seccomp, CPU and memory "
+    "limits, no hostPath volumes and no service-account token.", WORKLOADS,
+)
+def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
+    pod = _pod_spec(resource)
+    if pod.get("automountServiceAccountToken") is not False:
+        yield "automountServiceAccountToken is not false. Fix: set it to false on the pod"
+    pod_security = pod.get("securityContext") or {}
+    for volume in pod.get("volumes") or []:
+        if "hostPath" in volume:
+            yield f"volume {volume.get('name')!r} is a hostPath. Fix: use a PersistentVolumeClaim or emptyDir"
+    for container in _containers(resource):
+        name, security = container.get("name"), container.get("securityContext") or {}
+        if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot")):
+            yield f"container {name!r} may run as root. Fix: set runAsNonRoot=true"
+        if security.get("allowPrivilegeEscalation") is not False:
+            yield f"container {name!r} allows privilege escalation. Fix: set allowPrivilegeEscalation=false"
+        seccomp = (security.get("seccompProfile") or pod_security.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            yield f"container {name!r} seccomp profile is {_show(seccomp)}. Fix: use RuntimeDefault"
+        limits = (container.get("resources") or {}).get("limits") or {}
+        missing = [k for k in ("cpu", "memory") if k not in limits]
+        if missing:
+            yield f"container {name!r} has no {' or '.join(missing)} limit. Fix: set resource limits"
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+def _monthly_cost(resource: Resource) -> tuple[float | None, str]:
+    """Monthly cost at max size of one GPU capacity resource, or None with the reason."""
+    prices = {(o.cloud, o.node_type): o.price_per_hour for o in catalog.offerings()}
+    if resource.type == EKS_NODE_GROUP:
+        kind, max_size = (resource.get("instanceTypes") or [None])[0], resource.get("scalingConfig", "maxSize")
+        price = prices.get(("aws", kind))
+    elif resource.type == GKE_NODE_POOL:
+        kind, max_size = resource.get("nodeConfig", "machineType"), resource.get("autoscaling", "maxNodeCount")
+        price = prices.get(("gcp", kind))
+    else:
+        annotations = resource.get("metadata", "annotations") or {}
+        price_text, replicas = annotations.get(ANN + "gpu-hour-price"), annotations.get(ANN + "replicas-max")
+        gpus = annotations.get(ANN + "gpus-per-replica")
+        if None in (price_text, replicas, gpus):
+            return None, "an existing-cluster workload without a GPU-hour price"
+        return float(price_text) * float(gpus) * float(replicas) * HOURS_PER_MONTH, ""
+    if price is None or is_unknown(max_size):
+        return None, f"node type {kind!r} with max size {_show(max_size)} has no known price"
+    return price * float(max_size) * HOURS_PER_MONTH, ""
+
+
+@stack_rule(
+    "INF012", "monthly-budget",
+    "GPU capacity at max size (node groups, node pools, existing-cluster workloads) costs no more per "
+    "month than compliance.monthly_budget; capacity with no known price fails the check.",
+)
+def monthly_budget(resources: list[Resource], policy: Compliance) -> Iterator[tuple[Resource | None, str]]:
+    if policy.monthly_budget is None:
+        return
+    total = 0.0
+    for resource in resources:
+        on_existing_cluster = resource.type == K8S_DEPLOYMENT and ANN + "gpu-hour-price" in (
+            resource.get("metadata", "annotations") or {})
+        if resource.type not in (EKS_NODE_GROUP, GKE_NODE_POOL) and not on_existing_cluster:
+            continue
+        if resource.type == GKE_NODE_POOL and not resource.get("nodeConfig", "guestAccelerators"):
+            continue  # system pools carry no GPU
+        cost, reason = _monthly_cost(resource)
+        if cost is None:
+            yield resource, f"cost unknown: {reason}; a budget cannot be proven. Fix: use a catalog node type"
+            return
+        total += cost
+    if total > policy.monthly_budget:
+        yield None, (f"GPU capacity at max size costs {total:,.0f} USD/month, over the budget of "
+                     f"{policy.monthly_budget:,.0f} USD. Fix: lower replicas.max or choose cheaper GPUs")
