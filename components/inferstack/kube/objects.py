@@ -61,26 +61,22 @@ def _skip_annotations(image_pinned: bool, *extra: tuple[str, str]) -> dict[str, 
     return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(skips, start=1)}
 
 
+def _identity() -> dict:
+    """Non-root identity and seccomp profile shared by pods and their containers."""
+    return {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def _container_security() -> dict:
     return {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": UID,
+        **_identity(),
         "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
     }
 
 
 def _pod_security() -> dict:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": UID,
-        "fsGroup": UID,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    return {**_identity(), "fsGroup": UID}
 
 
 def namespace(plan: Plan, placement: PlacementPlan) -> dict:

@@ -44,12 +44,8 @@ GOOD_JOB = _k8s("Job", _pinned(OBJECTS["Job"]))
 
 
 def _without(resource, *path):
-    inputs = copy.deepcopy(resource.inputs)
-    node = inputs
-    for step in path[:-1]:
-        node = node[step]
-    node[path[-1]] = UNKNOWN_SENTINEL
-    return Resource(resource.type, resource.name, inputs, resource.provider_inputs)
+    """The resource with the value at `path` not known until apply."""
+    return _with(resource, UNKNOWN_SENTINEL, *path)
 
 
 def _with(resource, value, *path):
