@@ -1,0 +1,100 @@
+"""Cluster add-ons as Helm releases with pinned chart versions, each optional.
+
+| add-on | why | skipped when |
+|---|---|---|
+| NVIDIA device plugin | advertises `nvidia.com/gpu` so pods can request GPUs | the platform ships it (GKE) |
+| DCGM exporter | GPU utilisation, memory and power for dashboards and the GPU-waste alert | `dcgm_exporter=False` |
+| KEDA | scales serving Deployments on engine metrics (queue depth, KV-cache use) | `keda=False` |
+
+Chart versions are pinned here, in one table (bump them deliberately, with `helm search repo
+<chart> --versions`). GPU DaemonSets are confined to inferstack's GPU nodes by the
+`inferstack.dev/gpu` label and tolerate the `nvidia.com/gpu` taint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from inferstack.clouds.base import GPU_NODE_LABEL, GPU_TAINT_KEY, AddonSettings
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    repo: str
+    chart: str
+    version: str
+    namespace: str
+
+
+#: Pinned charts. The DCGM exporter lives in `gpu-operator`, where inferstack.monitoring's
+#: ServiceMonitor looks for it.
+CHARTS: dict[str, HelmChart] = {
+    "nvidia-device-plugin": HelmChart("https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.17.1", "kube-system"),
+    "dcgm-exporter": HelmChart("https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.1.3", "gpu-operator"),
+    "keda": HelmChart("https://kedacore.github.io/charts", "keda", "2.17.0", "keda"),
+    "cluster-autoscaler": HelmChart("https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.46.6", "kube-system"),
+}
+
+_GPU_TOLERATIONS = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def _gpu_node_affinity() -> dict[str, Any]:
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": GPU_NODE_LABEL, "operator": "Exists"}]},
+    ]}}}
+
+
+def helm_release(name: str, key: str, values: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
+    """One pinned chart from `CHARTS`; atomic, so a failed install rolls back instead of half-applying."""
+    chart = CHARTS[key]
+    return k8s.helm.v3.Release(
+        name,
+        name=key,
+        chart=chart.chart,
+        version=chart.version,
+        namespace=chart.namespace,
+        create_namespace=chart.namespace != "kube-system",
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=900,
+        opts=opts,
+    )
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    """The Helm add-ons of one cluster. Usable alone: pass a Kubernetes provider in `opts.providers`."""
+
+    releases: dict[str, k8s.helm.v3.Release]
+
+    def __init__(self, name: str, gpu_sku: str, settings: AddonSettings = AddonSettings(),
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("inferstack:kubernetes:ClusterAddons", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.releases = {}
+        if settings.device_plugin:
+            self.releases["nvidia-device-plugin"] = helm_release(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", {
+                "affinity": _gpu_node_affinity(),
+                "tolerations": _GPU_TOLERATIONS,
+                "priorityClassName": "system-node-critical",
+            }, child)
+        if settings.dcgm_exporter:
+            self.releases["dcgm-exporter"] = helm_release(f"{name}-dcgm-exporter", "dcgm-exporter", {
+                "fullnameOverride": "nvidia-dcgm-exporter",
+                "podLabels": {"app": "nvidia-dcgm-exporter"},
+                "affinity": _gpu_node_affinity(),
+                "tolerations": _GPU_TOLERATIONS,
+                # inferstack.monitoring ships its own ServiceMonitor (and the CRD may not exist yet).
+                "serviceMonitor": {"enabled": False},
+                "kubernetes": {"enablePodLabels": False},
+            }, child)
+        if settings.keda:
+            self.releases["keda"] = helm_release(f"{name}-keda", "keda", {
+                "podSecurityContext": {"operator": {"runAsNonRoot": True}, "metricServer": {"runAsNonRoot": True}},
+            }, child)
+        self.register_outputs({"releases": {k: r.status for k, r in self.releases.items()}})

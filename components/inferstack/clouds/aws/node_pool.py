@@ -1,0 +1,51 @@
+"""The GPU managed node group of one placement, from the plan's node choice."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from inferstack.clouds.aws.cluster import launch_template
+from inferstack.clouds.base import GPU_NODE_LABEL, GPU_ROOT_VOLUME_GIB, GPU_TAINT_KEY, NODE_POOL_TIMEOUT
+
+#: EKS-optimized Amazon Linux 2023 with the NVIDIA driver and container toolkit.
+GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+
+
+class EksGpuNodePool(pulumi.ComponentResource):
+    """Managed node group: one instance type, IMDSv2-only, encrypted gp3 root, GPU label and taint,
+    scaling between the plan's node bounds (the autoscaler owns the desired size afterwards)."""
+
+    node_group_name: pulumi.Output[str]
+
+    def __init__(self, name: str, *, cluster_name: pulumi.Input[str], node_role_arn: pulumi.Input[str],
+                 subnet_ids: list[pulumi.Input[str]], region: str, instance_type: str, gpu_sku: str,
+                 nodes_min: int, nodes_max: int, tags: dict[str, str],
+                 depends_on: list[pulumi.Resource] | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("inferstack:aws:GpuNodePool", name, None, opts)
+        template = launch_template(f"{name}-lt", region, GPU_ROOT_VOLUME_GIB, tags, self)
+        group = aws.eks.NodeGroup(
+            name,
+            cluster_name=cluster_name,
+            node_role_arn=node_role_arn,
+            subnet_ids=subnet_ids,
+            region=region,
+            ami_type=GPU_AMI_TYPE,
+            instance_types=[instance_type],
+            capacity_type="ON_DEMAND",
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=nodes_min, desired_size=nodes_min, max_size=max(nodes_max, 1),
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            labels={GPU_NODE_LABEL: gpu_sku, "inferstack.dev/pool": "gpu"},
+            taints=[aws.eks.NodeGroupTaintArgs(key=GPU_TAINT_KEY, value="present", effect="NO_SCHEDULE")],
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=depends_on or [], ignore_changes=["scalingConfig.desiredSize"],
+                custom_timeouts=pulumi.CustomTimeouts(create=NODE_POOL_TIMEOUT, update=NODE_POOL_TIMEOUT, delete="30m"),
+            ),
+        )
+        self.node_group = group
+        self.node_group_name = group.node_group_name
+        self.register_outputs({"node_group_name": self.node_group_name})

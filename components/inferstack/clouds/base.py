@@ -1,0 +1,242 @@
+"""The interface every cloud implements for one placement, and the context it is handed.
+
+A `Cloud` turns one planned placement into infrastructure, in this order:
+
+1. `network`: a private network for the cluster (new, or an existing one named in the spec);
+2. `cluster`: the Kubernetes cluster (new or existing) and a `pulumi_kubernetes.Provider` for it;
+3. `gpu_node_pool`: the GPU nodes the plan chose (node type, accelerator, min/max nodes), labelled
+   `inferstack.dev/gpu: <SKU>` and tainted `nvidia.com/gpu:NoSchedule`;
+4. `weight_cache`: ReadWriteMany storage for the weights and the StorageClass the cache claim asks for
+   (`inferstack-efs` on AWS, `inferstack-filestore` on GCP, the cluster default elsewhere);
+5. `addons`: Helm releases the serving layer needs (device plugin, DCGM exporter, KEDA, ...).
+
+Clouds only turn the plan into resources: every decision (node type, counts, sizes, timeouts) is read
+from the `Plan`. Per-cloud differences stay in the cloud's package; code outside `clouds/` never
+branches on a cloud name. Every child is parented to the placement's component and named from
+`PlacementContext.name` (`<component>-<placement>`), never from a list index.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from inferstack.kube.objects import DEFAULT_STORAGE_CLASS, GPU_NODE_LABEL, UID
+from inferstack.plan import Plan
+from inferstack.plan.capacity import PlacementPlan
+from inferstack.spec.models import Placement
+
+#: Taint every inferstack GPU node carries; serving pods tolerate it (see kube/objects.py).
+GPU_TAINT_KEY = "nvidia.com/gpu"
+#: Root volume for GPU nodes: engine images are 10-30 GB compressed and unpack to twice that.
+GPU_ROOT_VOLUME_GIB = 200
+#: How long cloud APIs may take to create a cluster or a GPU node pool (GPU capacity is scarce).
+CLUSTER_TIMEOUT = "60m"
+NODE_POOL_TIMEOUT = "60m"
+
+
+@dataclass(frozen=True)
+class AddonSettings:
+    """Which cluster add-ons to install. Each is optional; clouds that ship one skip it."""
+
+    device_plugin: bool = True
+    dcgm_exporter: bool = True
+    keda: bool = True
+
+
+@dataclass(frozen=True)
+class PlacementContext:
+    """Everything a cloud needs for one placement. `name` prefixes every child resource name."""
+
+    name: str
+    plan: Plan
+    placement: PlacementPlan
+    parent: pulumi.Resource
+    addons: AddonSettings = AddonSettings()
+    #: A network inferstack should use instead of creating one (e.g. `aws.ExistingNetwork`); cloud-specific.
+    existing_network: Any = None
+
+    @property
+    def spec_placement(self) -> Placement:
+        return next(p for p in self.plan.spec.placements if p.name == self.placement.name)
+
+    @property
+    def region(self) -> str:
+        return self.placement.region
+
+    @property
+    def zones(self) -> list[str]:
+        return list(self.spec_placement.zones)
+
+    @property
+    def private(self) -> bool:
+        return self.plan.spec.compliance.private_networking
+
+    @property
+    def encrypted(self) -> bool:
+        return self.plan.spec.compliance.encryption
+
+    @property
+    def cluster_name(self) -> str:
+        """The cluster's own name: the spec's, else `<spec>-<placement>` (the monitoring `cluster` label)."""
+        return self.spec_placement.cluster.name or f"{self.plan.spec.name}-{self.placement.name}"
+
+    @property
+    def gpu_sku(self) -> str:
+        return self.plan.fit.gpu
+
+    @property
+    def storage_class(self) -> str | None:
+        return self.plan.spec.cache.storage_class or DEFAULT_STORAGE_CLASS[self.placement.cloud]
+
+    @property
+    def creates_cache_storage(self) -> bool:
+        """False when the spec names its own StorageClass or the weights already sit on a claim (pvc://)."""
+        spec = self.plan.spec
+        return spec.cache.storage_class is None and spec.model.scheme != "pvc"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Cloud tags/labels on every taggable resource (lowercase, label-safe on GCP too)."""
+        return {
+            "inferstack-deployment": self.plan.spec.name,
+            "inferstack-placement": self.placement.name,
+            "managed-by": "inferstack",
+        }
+
+    def opts(self, provider: pulumi.ProviderResource | None = None, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self.parent, provider=provider, **kwargs)
+
+
+@dataclass
+class ClusterHandle:
+    """A cluster ready for Kubernetes objects: its name, the provider that reaches it, and the
+    kubeconfig inferstack generated (None for existing clusters, whose kubeconfig the user owns)."""
+
+    name: pulumi.Input[str]
+    provider: k8s.Provider
+    kubeconfig: pulumi.Output[str] | None = None
+    #: Resources the Kubernetes objects must wait for (e.g. node pools, access entries).
+    ready: list[pulumi.Resource] = field(default_factory=list)
+
+
+@dataclass
+class CacheStorage:
+    """The weight cache's storage: the StorageClass the cache claim names and what the claim waits for."""
+
+    storage_class: str | None
+    ready: list[pulumi.Resource] = field(default_factory=list)
+
+
+@dataclass
+class PlacementInfra:
+    """What a cloud built for one placement."""
+
+    cluster: ClusterHandle
+    cache: CacheStorage
+    node_pool: pulumi.Resource | None = None
+    addons: list[pulumi.Resource] = field(default_factory=list)
+
+    @property
+    def ready(self) -> list[pulumi.Resource]:
+        """Everything serving objects depend on."""
+        return [*self.cluster.ready, *self.cache.ready, *([self.node_pool] if self.node_pool else []), *self.addons]
+
+
+class Cloud(ABC):
+    """One cloud behind the shared interface. Subclasses register in `inferstack.clouds.REGISTRY`."""
+
+    #: Registry key: the spec's `placements[].cloud`.
+    name: ClassVar[str]
+    #: True where the platform installs the NVIDIA device plugin itself (GKE).
+    device_plugin_builtin: ClassVar[bool] = False
+
+    @abstractmethod
+    def network(self, ctx: PlacementContext) -> Any:
+        """Create or look up the network; returns whatever `cluster` and `weight_cache` need."""
+
+    @abstractmethod
+    def cluster(self, ctx: PlacementContext, network: Any) -> ClusterHandle:
+        """Create or connect to the cluster; returns it with a Kubernetes provider."""
+
+    @abstractmethod
+    def gpu_node_pool(self, ctx: PlacementContext, network: Any, cluster: ClusterHandle) -> pulumi.Resource | None:
+        """The GPU node pool from the plan's node choice; None where the cluster already has GPU nodes."""
+
+    @abstractmethod
+    def weight_cache(self, ctx: PlacementContext, network: Any, cluster: ClusterHandle) -> CacheStorage:
+        """ReadWriteMany storage for the weights and its StorageClass."""
+
+    def addons(self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        """Helm add-ons; clouds add their own (e.g. the cluster autoscaler on EKS) by overriding."""
+        from inferstack.clouds.addons import ClusterAddons
+
+        settings = ctx.addons
+        if self.device_plugin_builtin and settings.device_plugin:
+            settings = AddonSettings(device_plugin=False, dcgm_exporter=settings.dcgm_exporter, keda=settings.keda)
+        component = ClusterAddons(
+            f"{ctx.name}-addons", gpu_sku=ctx.gpu_sku, settings=settings,
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after),
+        )
+        return [component]
+
+    def build(self, ctx: PlacementContext) -> PlacementInfra:
+        """Network, cluster, GPU nodes, weight cache and add-ons for one placement, in dependency order."""
+        network = self.network(ctx)
+        cluster = self.cluster(ctx, network)
+        node_pool = self.gpu_node_pool(ctx, network, cluster)
+        cache = self.weight_cache(ctx, network, cluster) if ctx.creates_cache_storage else CacheStorage(ctx.storage_class)
+        after = [*cluster.ready, *([node_pool] if node_pool else [])]
+        addons = self.addons(ctx, cluster, after)
+        return PlacementInfra(cluster=cluster, cache=cache, node_pool=node_pool, addons=addons)
+
+
+def kubernetes_provider(ctx: PlacementContext, kubeconfig: pulumi.Input[str] | None = None,
+                        context: str | None = None, depends_on: list[pulumi.Resource] | None = None) -> k8s.Provider:
+    """The provider every Kubernetes object of this placement uses (server-side apply, no default
+    namespace so every object names its own)."""
+    return k8s.Provider(
+        f"{ctx.name}-k8s",
+        kubeconfig=kubeconfig,
+        context=context,
+        enable_server_side_apply=True,
+        opts=pulumi.ResourceOptions(parent=ctx.parent, depends_on=depends_on or []),
+    )
+
+
+def static_cache_volume(ctx: PlacementContext, name: str, storage_class: str, csi: dict[str, Any],
+                        provider: k8s.Provider, depends_on: list[pulumi.Resource],
+                        parent: pulumi.Resource) -> k8s.core.v1.PersistentVolume:
+    """A PersistentVolume reserved (claimRef) for the plan's cache claim, so the claim binds to the
+    storage inferstack created and sized, never to a dynamically provisioned one. Reclaim policy
+    Retain: deleting the claim never deletes the weights."""
+    from inferstack.kube.objects import cache_claim_name
+
+    plan = ctx.plan
+    return k8s.core.v1.PersistentVolume(
+        name,
+        metadata={"name": f"{plan.spec.name}-weights-{ctx.placement.name}", "labels": {
+            "app.kubernetes.io/name": plan.spec.name,
+            "app.kubernetes.io/component": "weight-cache",
+            "app.kubernetes.io/managed-by": "inferstack",
+        }},
+        spec={
+            "capacity": {"storage": f"{plan.cache_size_gib}Gi"},
+            "accessModes": ["ReadWriteMany"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": storage_class,
+            "claimRef": {"namespace": plan.spec.name, "name": cache_claim_name(plan)},
+            "csi": csi,
+        },
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on),
+    )
+
+
+__all__ = [
+    "AddonSettings", "CacheStorage", "Cloud", "ClusterHandle", "GPU_NODE_LABEL", "GPU_ROOT_VOLUME_GIB",
+    "GPU_TAINT_KEY", "PlacementContext", "PlacementInfra", "UID", "kubernetes_provider", "static_cache_volume",
+]

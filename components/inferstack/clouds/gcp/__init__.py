@@ -1,0 +1,75 @@
+"""GCP: VPC with Cloud NAT, private GKE, a GPU node pool, a Filestore weight cache.
+
+Every resource goes through an explicit `gcp.Provider(region=...)` for its placement, and every
+regional resource names its location (`region`/`location`) itself. The project comes from the `gcp`
+config namespace (`pulumi config set gcp:project ...`) or the environment (GOOGLE_PROJECT).
+GKE ships the NVIDIA device plugin, so the shared add-ons skip it here.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from inferstack.clouds.base import CacheStorage, Cloud, ClusterHandle, PlacementContext, kubernetes_provider
+from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
+from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork
+from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
+from inferstack.clouds.gcp.weight_cache import FilestoreWeightCache
+
+
+class _Network:
+    def __init__(self, provider: gcp.Provider, network: GcpNetwork):
+        self.provider, self.network = provider, network
+
+
+class GcpCloud(Cloud):
+    name = "gcp"
+    device_plugin_builtin = True
+
+    def __init__(self) -> None:
+        self._gke: dict[str, GkeCluster] = {}
+
+    def network(self, ctx: PlacementContext) -> _Network:
+        provider = gcp.Provider(
+            f"{ctx.name}-gcp", region=ctx.region, project=pulumi.Config("gcp").get("project"),
+            opts=pulumi.ResourceOptions(parent=ctx.parent),
+        )
+        existing = ctx.existing_network if isinstance(ctx.existing_network, ExistingNetwork) else None
+        network = GcpNetwork(f"{ctx.name}-network", ctx.region, existing,
+                             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider]))
+        return _Network(provider, network)
+
+    def cluster(self, ctx: PlacementContext, network: _Network) -> ClusterHandle:
+        gke = GkeCluster(
+            f"{ctx.name}-cluster",
+            GkeClusterSettings(ctx.cluster_name, ctx.region, private_endpoint=ctx.private, encrypt_secrets=ctx.encrypted),
+            network.network, ctx.tags,
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+        )
+        self._gke[ctx.name] = gke
+        provider = kubernetes_provider(ctx, gke.kubeconfig, depends_on=[gke.cluster])
+        return ClusterHandle(gke.cluster_name, provider, gke.kubeconfig, ready=[gke.system_nodes])
+
+    def gpu_node_pool(self, ctx: PlacementContext, network: _Network, cluster: ClusterHandle) -> GkeGpuNodePool:
+        gke = self._gke[ctx.name]
+        node = ctx.placement.node
+        return GkeGpuNodePool(
+            f"{ctx.name}-gpu", cluster_id=gke.cluster.id, region=ctx.region, zones=ctx.zones,
+            machine_type=node.node_type, accelerator=node.accelerator, gpus_per_node=node.gpus_per_node,
+            gpu_sku=ctx.gpu_sku, nodes_min=ctx.placement.nodes_min, nodes_max=ctx.placement.nodes_max,
+            service_account=gke.node_service_account, depends_on=[gke.system_nodes],
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+        )
+
+    def weight_cache(self, ctx: PlacementContext, network: _Network, cluster: ClusterHandle) -> CacheStorage:
+        gke = self._gke[ctx.name]
+        cache = FilestoreWeightCache(
+            f"{ctx.name}-cache", ctx, network_name=network.network.network_name, k8s_provider=cluster.provider,
+            kms_key_id=gke.kms_key_id, project_number=gke.project_number, depends_on=[gke.system_nodes],
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+        )
+        return CacheStorage(cache.storage_class_name, ready=[cache])
+
+
+__all__ = ["ExistingNetwork", "FilestoreWeightCache", "GcpCloud", "GcpNetwork", "GkeCluster", "GkeGpuNodePool"]

@@ -1,0 +1,76 @@
+"""A private VPC for one GKE placement: one regional subnet with pod and service ranges and Private
+Google Access, and Cloud NAT for egress (nodes have no external IPs). Or an existing network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+NODES_CIDR = "10.0.0.0/20"
+PODS_RANGE = ("pods", "10.16.0.0/14")
+SERVICES_RANGE = ("services", "10.20.0.0/20")
+CONTROL_PLANE_CIDR = "172.16.0.0/28"
+
+
+@dataclass(frozen=True)
+class ExistingNetwork:
+    """A VPC inferstack does not manage: network and subnetwork self-links/names and the names of the
+    subnetwork's secondary ranges for pods and services (egress via NAT is the owner's job)."""
+
+    network: str
+    subnetwork: str
+    subnetwork_cidr: str
+    pods_range: str
+    services_range: str
+
+
+class GcpNetwork(pulumi.ComponentResource):
+    """VPC, subnet, router and Cloud NAT in one region. Pass the region's `gcp.Provider` in `opts`."""
+
+    network_name: pulumi.Output[str]
+    network_id: pulumi.Output[str]
+    subnetwork_id: pulumi.Output[str]
+    subnetwork_cidr: pulumi.Output[str]
+    pods_range: str
+    services_range: str
+
+    def __init__(self, name: str, region: str, existing: ExistingNetwork | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("inferstack:gcp:Network", name, None, opts)
+        if existing is not None:
+            self.network_name = self.network_id = pulumi.Output.from_input(existing.network)
+            self.subnetwork_id = pulumi.Output.from_input(existing.subnetwork)
+            self.subnetwork_cidr = pulumi.Output.from_input(existing.subnetwork_cidr)
+            self.pods_range, self.services_range = existing.pods_range, existing.services_range
+            self.register_outputs({"network": self.network_id})
+            return
+        child = pulumi.ResourceOptions(parent=self)
+        network = gcp.compute.Network(
+            f"{name}-vpc", auto_create_subnetworks=False, routing_mode="REGIONAL",
+            description="inferstack: private network for GPU inference", opts=child,
+        )
+        subnet = gcp.compute.Subnetwork(
+            f"{name}-subnet", network=network.id, region=region, ip_cidr_range=NODES_CIDR,
+            private_ip_google_access=True,
+            secondary_ip_ranges=[
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=PODS_RANGE[0], ip_cidr_range=PODS_RANGE[1]),
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=SERVICES_RANGE[0], ip_cidr_range=SERVICES_RANGE[1]),
+            ],
+            log_config=gcp.compute.SubnetworkLogConfigArgs(aggregation_interval="INTERVAL_5_SEC", flow_sampling=0.5),
+            opts=child,
+        )
+        router = gcp.compute.Router(f"{name}-router", network=network.id, region=region, opts=child)
+        gcp.compute.RouterNat(
+            f"{name}-nat", router=router.name, region=region, nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
+            opts=child,
+        )
+        self.network_name = network.name
+        self.network_id = network.id
+        self.subnetwork_id = subnet.id
+        self.subnetwork_cidr = subnet.ip_cidr_range
+        self.pods_range, self.services_range = PODS_RANGE[0], SERVICES_RANGE[0]
+        self.register_outputs({"network": network.id, "subnetwork": subnet.id})

@@ -1,0 +1,51 @@
+"""An existing Kubernetes cluster anywhere: inferstack creates no network, cluster, node pool or
+storage, only a Kubernetes provider from the spec's `cluster.kubeconfig` path and/or
+`cluster.context`. Serving pods select the GPU nodes by the spec's `cluster.gpu_node_labels`, and
+the cache claim uses the cluster's default StorageClass unless `cache.storage_class` names one.
+A cluster that already has GPU nodes already runs their device plugin (and usually the GPU operator's
+DCGM exporter), so only KEDA is installed here, and only when `AddonSettings.keda` is on.
+
+Existing EKS/GKE clusters (`cluster.kind: existing` on aws or gcp) are handled here too: their GPU
+nodes must carry the selectors the serving layer uses for that cloud (`inferstack.dev/gpu: <SKU>`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pulumi
+
+from inferstack.clouds.base import AddonSettings, CacheStorage, Cloud, ClusterHandle, PlacementContext, kubernetes_provider
+
+
+class ExistingCluster(Cloud):
+    name = "kubernetes"
+
+    def network(self, ctx: PlacementContext) -> None:
+        return None
+
+    def cluster(self, ctx: PlacementContext, network: None) -> ClusterHandle:
+        spec_cluster = ctx.spec_placement.cluster
+        kubeconfig = os.path.expanduser(spec_cluster.kubeconfig) if spec_cluster.kubeconfig else None
+        provider = kubernetes_provider(ctx, kubeconfig, context=spec_cluster.context)
+        return ClusterHandle(spec_cluster.name or spec_cluster.context or ctx.cluster_name, provider, None)
+
+    def gpu_node_pool(self, ctx: PlacementContext, network: None, cluster: ClusterHandle) -> None:
+        return None
+
+    def weight_cache(self, ctx: PlacementContext, network: None, cluster: ClusterHandle) -> CacheStorage:
+        return CacheStorage(ctx.storage_class)
+
+    def addons(self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        if not ctx.addons.keda:
+            return []
+        from inferstack.clouds.addons import ClusterAddons
+
+        return [ClusterAddons(
+            f"{ctx.name}-addons", gpu_sku=ctx.gpu_sku,
+            settings=AddonSettings(device_plugin=False, dcgm_exporter=False, keda=True),
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after),
+        )]
+
+
+__all__ = ["ExistingCluster"]

@@ -1,0 +1,275 @@
+"""`ModelDeployment`: the ComponentResource that turns a `Plan` into infrastructure and serving objects.
+
+Per placement it asks the placement's cloud (`inferstack.clouds`) for network, cluster (and its
+Kubernetes provider), GPU node pool, weight-cache storage and add-ons, then creates the serving
+objects that `inferstack.kube.placement_objects` builds (the very dicts `inferstack render` writes)
+as `pulumi_kubernetes` resources. Nothing is decided here: every size, count and timeout is the plan's.
+
+Decisions written down:
+
+- Child names are `<component>-<placement>-...`, from names, never list indexes, so adding or
+  reordering placements never renames (and so replaces) anything.
+- The cache claim is `protect=True`: losing it means re-downloading hundreds of GB. On existing
+  clusters, which outlive the stack, it is also `retain_on_delete=True`.
+- The prefetch Job runs before the Deployment (`depends_on`), and both carry custom timeouts from the
+  plan's cold-start budget instead of pulumi-kubernetes' 10-minute default: the Job waits at most its
+  own deadline (plus a minute, so the Job's failure reason is what you see), the Deployment the first
+  rollout (node provisioning + prefetch + a replica's start).
+- Jobs are immutable, so a changed Job is replaced (delete before replace).
+- When KEDA scales the Deployment, Pulumi ignores `spec.replicas` so an update never fights the
+  autoscaler.
+- Monitoring objects (or anything else) join a placement through `extra_objects`.
+
+Args are a `TypedDict` of plain values so the component package (`components/__main__.py`) can infer
+its schema; Python callers usually use `ModelDeployment.from_plan` or `.from_spec_file`.
+"""
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Optional, TypedDict, Union
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from inferstack.clouds import cloud_for_placement
+from inferstack.clouds.base import AddonSettings, PlacementContext, PlacementInfra
+from inferstack.kube import placement_objects
+from inferstack.plan import Plan
+from inferstack.plan.capacity import PlacementPlan
+
+TYPE = "inferstack:index:ModelDeployment"
+
+#: Extra objects for a placement: a list for every placement, or a function of (plan, placement).
+ExtraObjects = Union[Sequence[dict], Callable[[Plan, PlacementPlan], Sequence[dict]]]
+
+#: Typed pulumi_kubernetes classes for the kinds the serving layer emits; anything else (KEDA,
+#: Prometheus Operator kinds) becomes an `apiextensions.CustomResource`.
+KINDS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("batch/v1", "Job"): k8s.batch.v1.Job,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+}
+
+
+def _minutes(seconds: int) -> str:
+    return f"{math.ceil(seconds / 60)}m"
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+def child_name(prefix: str, obj: dict) -> str:
+    """`<prefix>-<kind>-<object name>`: unique per placement, stable across reorderings."""
+    return f"{prefix}-{obj['kind'].lower()}-{obj['metadata']['name']}"
+
+
+def endpoint(objects: Sequence[dict]) -> Optional[str]:
+    """In-cluster URL of the first Service's first port."""
+    for obj in objects:
+        if obj["kind"] == "Service":
+            meta, port = obj["metadata"], obj["spec"]["ports"][0]["port"]
+            return f"http://{meta['name']}.{meta['namespace']}.svc.cluster.local:{port}"
+    return None
+
+
+class InferenceService(pulumi.ComponentResource):
+    """The serving objects of one placement as Kubernetes resources, in the order given.
+
+    Usable alone with any cluster: pass the objects (e.g. `placement_objects(plan, placement)`), a
+    Kubernetes provider, the cold-start timeouts, and what the objects must wait for.
+    """
+
+    endpoint: Optional[pulumi.Output[str]]
+    resources: dict[str, pulumi.CustomResource]
+
+    def __init__(self, name: str, objects: Sequence[dict], *, provider: k8s.Provider,
+                 prefetch_timeout_seconds: int, rollout_timeout_seconds: int,
+                 infra_ready: Sequence[pulumi.Resource] = (), storage_ready: Sequence[pulumi.Resource] = (),
+                 retain_cache: bool = False, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("inferstack:kubernetes:InferenceService", name, None, opts)
+        self.resources = {}
+        by_kind: dict[str, list[pulumi.CustomResource]] = {}
+        scaled = any(o["kind"] == "ScaledObject" for o in objects)
+        for obj in objects:
+            kind = obj["kind"]
+            depends: list[pulumi.Resource] = [*by_kind.get("Namespace", [])]
+            extra: dict[str, Any] = {}
+            if kind == "PersistentVolumeClaim":
+                depends += list(storage_ready)
+                extra = {"protect": True, "retain_on_delete": retain_cache}
+            elif kind == "Job":
+                depends += [*by_kind.get("ServiceAccount", []), *by_kind.get("PersistentVolumeClaim", []), *infra_ready]
+                timeout = _minutes(prefetch_timeout_seconds + 60)
+                extra = {"custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout),
+                         "replace_on_changes": ["spec"], "delete_before_replace": True}
+            elif kind == "Deployment":
+                depends += [*by_kind.get("ServiceAccount", []), *by_kind.get("PersistentVolumeClaim", []),
+                            *by_kind.get("Job", []), *infra_ready]
+                timeout = _minutes(rollout_timeout_seconds)
+                extra = {"custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout)}
+                if scaled:
+                    extra["ignore_changes"] = ["spec.replicas"]
+            elif kind == "ScaledObject":
+                depends += [*by_kind.get("Deployment", []), *infra_ready]
+            elif (obj["apiVersion"], kind) not in KINDS:
+                depends += list(infra_ready)  # custom kinds need their CRDs, which add-ons install
+            opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends, **extra)
+            resource = self._create(child_name(name, obj), obj, opts_)
+            self.resources[f"{kind}/{obj['metadata']['name']}"] = resource
+            by_kind.setdefault(kind, []).append(resource)
+        url = endpoint(objects)
+        self.endpoint = pulumi.Output.from_input(url) if url else None
+        self.register_outputs({"endpoint": self.endpoint})
+
+    @staticmethod
+    def _create(name: str, obj: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        cls = KINDS.get((obj["apiVersion"], obj["kind"]))
+        body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        if cls is None:
+            return k8s.apiextensions.CustomResource(
+                name, api_version=obj["apiVersion"], kind=obj["kind"], opts=opts, **body,
+            )
+        return cls(name, opts=opts, **{_snake(k): v for k, v in body.items()})
+
+
+class ModelDeploymentArgs(TypedDict, total=False):
+    """Inputs of a ModelDeployment. Give exactly one of `spec_yaml` and `spec_path`."""
+
+    spec_yaml: str
+    """The deployment spec as YAML text (the same document as a spec file; `inferstack schema` prints its JSON Schema)."""
+    spec_path: str
+    """Path to a spec file, relative to the program's working directory."""
+    device_plugin: bool
+    """Install the NVIDIA device plugin where the platform does not ship it (default true; GKE ships it)."""
+    dcgm_exporter: bool
+    """Install NVIDIA's DCGM exporter for GPU metrics (default true)."""
+    keda: bool
+    """Install KEDA, which scales replicas on engine metrics (default true)."""
+
+
+def plan_from_args(args: Mapping[str, Any]) -> Plan:
+    """Load, validate and plan the spec the args name; errors name the input property."""
+    import yaml
+
+    from inferstack.plan import plan as make_plan
+    from inferstack.spec import SpecError, load_spec, parse_spec
+
+    text, path = args.get("spec_yaml"), args.get("spec_path")
+    if (text is None) == (path is None):
+        raise pulumi.InputPropertiesError("ModelDeployment needs exactly one spec", [
+            {"property_path": "specYaml", "reason": "give the spec as YAML text in specYaml, or a file in specPath, not both"},
+        ])
+    prop = "specYaml" if text is not None else "specPath"
+    try:
+        spec = parse_spec(yaml.safe_load(text), "specYaml") if text is not None else load_spec(path)
+    except yaml.YAMLError as exc:
+        raise pulumi.InputPropertyError(prop, f"invalid YAML: {exc}") from None
+    except SpecError as exc:
+        raise pulumi.InputPropertyError(prop, exc.render()) from None
+    return make_plan(spec)
+
+
+class ModelDeployment(pulumi.ComponentResource):
+    """One model served in every placement of its spec: per placement a cluster (new or existing), a
+    GPU node pool, a weight cache, add-ons and hardened serving objects, all from the plan."""
+
+    endpoints: pulumi.Output[dict[str, str]]
+    """In-cluster URL of the inference API per placement (OpenAI-compatible for vLLM and SGLang)."""
+    kubeconfigs: pulumi.Output[dict[str, str]]
+    """Kubeconfig per placement whose cluster this deployment created (secret)."""
+    cluster_names: pulumi.Output[dict[str, str]]
+    """Cluster name per placement."""
+    monthly_cost_max: pulumi.Output[float]
+    """Estimated GPU node cost per month at max replicas, USD (-1 when some placement has no price)."""
+
+    def __init__(self, name: str, args: ModelDeploymentArgs, opts: Optional[pulumi.ResourceOptions] = None, *,
+                 plan: Optional[Plan] = None, extra_objects: Optional[ExtraObjects] = None,
+                 networks: Optional[Mapping[str, Any]] = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        plan = plan if plan is not None else plan_from_args(args or {})
+        _require_deployable(plan)
+        settings = AddonSettings(
+            device_plugin=(args or {}).get("device_plugin", True),
+            dcgm_exporter=(args or {}).get("dcgm_exporter", True),
+            keda=(args or {}).get("keda", True),
+        )
+        self.plan = plan
+        self.infra: dict[str, PlacementInfra] = {}
+        self.services: dict[str, InferenceService] = {}
+        endpoints: dict[str, pulumi.Input[str]] = {}
+        kubeconfigs: dict[str, pulumi.Input[str]] = {}
+        clusters: dict[str, pulumi.Input[str]] = {}
+        for placement in plan.placements:
+            prefix = f"{name}-{placement.name}"
+            ctx = PlacementContext(prefix, plan, placement, self, settings, (networks or {}).get(placement.name))
+            infra = cloud_for_placement(ctx.spec_placement).build(ctx)
+            objects = list(placement_objects(plan, placement)) + list(_extra(extra_objects, plan, placement))
+            existing = ctx.spec_placement.cluster.kind == "existing"
+            service = InferenceService(
+                f"{prefix}-serving", objects,
+                provider=infra.cluster.provider,
+                prefetch_timeout_seconds=plan.cold_start.prefetch_deadline_seconds,
+                rollout_timeout_seconds=plan.cold_start.first_rollout_seconds,
+                infra_ready=[*infra.ready],
+                storage_ready=infra.cache.ready,
+                retain_cache=existing,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.infra[placement.name] = infra
+            self.services[placement.name] = service
+            if service.endpoint is not None:
+                endpoints[placement.name] = service.endpoint
+            if infra.cluster.kubeconfig is not None:
+                kubeconfigs[placement.name] = infra.cluster.kubeconfig
+            clusters[placement.name] = infra.cluster.name
+        cost = plan.monthly_cost_max
+        self.endpoints = pulumi.Output.from_input(endpoints)
+        self.kubeconfigs = pulumi.Output.secret(kubeconfigs)
+        self.cluster_names = pulumi.Output.from_input(clusters)
+        self.monthly_cost_max = pulumi.Output.from_input(round(cost, 2) if cost is not None else -1.0)
+        self.register_outputs({
+            "endpoints": self.endpoints, "kubeconfigs": self.kubeconfigs,
+            "cluster_names": self.cluster_names, "monthly_cost_max": self.monthly_cost_max,
+        })
+
+    @classmethod
+    def from_plan(cls, name: str, plan: Plan, opts: Optional[pulumi.ResourceOptions] = None, *,
+                  addons: AddonSettings = AddonSettings(), extra_objects: Optional[ExtraObjects] = None,
+                  networks: Optional[Mapping[str, Any]] = None) -> "ModelDeployment":
+        args: ModelDeploymentArgs = {
+            "device_plugin": addons.device_plugin, "dcgm_exporter": addons.dcgm_exporter, "keda": addons.keda,
+        }
+        return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks)
+
+    @classmethod
+    def from_spec_file(cls, name: Optional[str], path: Union[str, Path], opts: Optional[pulumi.ResourceOptions] = None,
+                       **kwargs: Any) -> "ModelDeployment":
+        """Load and plan a spec file; `name` defaults to the spec's name."""
+        plan = plan_from_args({"spec_path": str(path)})
+        return cls.from_plan(name or plan.spec.name, plan, opts, **kwargs)
+
+
+def _extra(extra: Optional[ExtraObjects], plan: Plan, placement: PlacementPlan) -> Sequence[dict]:
+    if extra is None:
+        return ()
+    return extra(plan, placement) if callable(extra) else extra
+
+
+def _require_deployable(plan: Plan) -> None:
+    blocking = [f for f in plan.findings if f.blocking]
+    if blocking:
+        raise pulumi.InputPropertiesError(
+            f"the plan for {plan.spec.name!r} is not deployable (run `inferstack plan` for details)",
+            [{"property_path": f.code, "reason": f.message} for f in blocking],
+        )
+
+
+__all__ = ["InferenceService", "ModelDeployment", "ModelDeploymentArgs", "child_name", "plan_from_args"]

@@ -1,0 +1,85 @@
+"""The Pulumi program a stack runs: spec file(s) in, one `ModelDeployment` per spec, stack outputs out.
+
+`stacks/__main__.py` calls `run(config value, base=stacks dir)`. The value of `inferstack:spec` is a
+spec file, a folder of spec files (every `*.yaml`, sorted), or a JSON list of either; relative paths
+are resolved against `base` (the folder holding the `Pulumi.<stack>.yaml` files), never silently
+against anything else. Every spec is loaded and planned before any resource is registered, so a bad
+spec or an undeployable plan fails the whole run up front with every problem listed.
+
+Stack outputs, keyed by deployment name: `endpoints` (per placement), `clusterNames`,
+`monthlyCostMax`, and `kubeconfigs` (secret).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from inferstack.plan import Plan, plan
+from inferstack.spec import DeploymentSpec, load_spec
+
+CONFIG_NAMESPACE = "inferstack"
+CONFIG_KEY = "spec"
+
+
+def spec_paths(value: str | Sequence[str], base: Path) -> list[Path]:
+    """The spec files a config value names (file, folder, or a JSON list of those)."""
+    if isinstance(value, str):
+        text = value.strip()
+        items: Sequence[str] = json.loads(text) if text.startswith("[") else [text]
+    else:
+        items = value
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        path = path if path.is_absolute() else (base / path)
+        if path.is_dir():
+            found = sorted(path.glob("*.yaml"))
+            if not found:
+                raise FileNotFoundError(f"{CONFIG_NAMESPACE}:{CONFIG_KEY}: folder {path} holds no *.yaml spec")
+            paths += found
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise FileNotFoundError(
+                f"{CONFIG_NAMESPACE}:{CONFIG_KEY} = {item!r}: no such file or folder ({path}); relative paths are "
+                f"relative to {base}"
+            )
+    return paths
+
+
+def plans(specs: Iterable[DeploymentSpec]) -> list[Plan]:
+    """Plan every spec; names must be unique (they name every resource)."""
+    result = [plan(s) for s in specs]
+    names = [p.spec.name for p in result]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"spec names must be unique in one stack; repeated: {', '.join(duplicates)}")
+    return result
+
+
+def deploy(deployment_plans: Sequence[Plan], **kwargs):
+    """One `ModelDeployment` per plan, named after its spec; exports the stack outputs."""
+    import pulumi
+
+    from inferstack.deployment import ModelDeployment
+
+    deployments = [ModelDeployment.from_plan(p.spec.name, p, **kwargs) for p in deployment_plans]
+    pulumi.export("endpoints", {d.plan.spec.name: d.endpoints for d in deployments})
+    pulumi.export("clusterNames", {d.plan.spec.name: d.cluster_names for d in deployments})
+    pulumi.export("monthlyCostMax", {d.plan.spec.name: d.monthly_cost_max for d in deployments})
+    pulumi.export("kubeconfigs", pulumi.Output.secret({d.plan.spec.name: d.kubeconfigs for d in deployments}))
+    return deployments
+
+
+def run(value: str | Sequence[str], base: Path | str = ".", **kwargs):
+    """Load, plan and deploy the specs the config value names."""
+    return deploy(plans(load_spec(p) for p in spec_paths(value, Path(base))), **kwargs)
+
+
+def main(base: Path | str) -> None:
+    """Entry point of `stacks/__main__.py`: reads `inferstack:spec`, nothing else."""
+    import pulumi
+
+    run(pulumi.Config(CONFIG_NAMESPACE).require(CONFIG_KEY), base)
