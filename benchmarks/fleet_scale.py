@@ -35,7 +35,7 @@ def one(size: int) -> dict:
     import inferstack.deployment  # noqa: F401
     from inferstack.program import deploy, plans
     from inferstack.spec import load_spec
-    from tests.components.harness import RecordingMocks
+    from inferstack.offline import RecordingMocks
 
     imported = time.perf_counter()
     base = load_spec(ROOT / "specs" / "quickstart.yaml")

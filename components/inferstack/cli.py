@@ -1,7 +1,8 @@
-"""The `inferstack` command: plan and schema (render and check build on these).
+"""The `inferstack` command: plan, render, check and schema.
 
-Exit codes: 0 the plan is deployable, 1 it is not (the reason is printed), 2 the spec is invalid.
-Cloud SDKs are never imported on these paths, so the commands start fast and need no account.
+Exit codes: 0 deployable (check: compliant), 1 not deployable (check: a mandatory violation), 2 the
+spec is invalid. `plan` and `render` never import a cloud SDK, so they start fast; `check` runs the
+Pulumi program under the SDK's mocks. None of them needs a cloud account.
 """
 
 from __future__ import annotations
@@ -75,6 +76,39 @@ def render(
         task = progress.add_task("rendering", total=len(result.placements))
         files = write(result, out, lambda name: progress.update(task, advance=1, description=f"rendering {name}"))
     err.print(f"wrote {len(files)} files to {out}", highlight=False)
+
+
+@app.command()
+def check(
+    spec: SpecPath,
+    policy: Annotated[Path | None, typer.Option("--policy", help="Organisation policy (YAML, the spec's compliance fields); default: the spec's own.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="text, json, sarif or junit.")] = "text",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file instead of stdout.")] = None,
+) -> None:
+    """Run every compliance rule on every resource the Pulumi program would create (no cloud account)."""
+    from inferstack.compliance.check import NotDeployable, check as run_check
+    from inferstack.compliance.report import FORMATS
+
+    err = Console(stderr=True)
+    if output_format not in FORMATS:
+        err.print(f"[bold red]--format {output_format!r}[/] is not a report format; allowed: {', '.join(FORMATS)}")
+        raise typer.Exit(EXIT_BAD_SPEC)
+    try:
+        result = run_check(spec, policy)
+    except SpecError as exc:
+        err.print(f"[bold red]Invalid spec[/] {exc.render()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_SPEC) from None
+    except NotDeployable as exc:
+        err.print(f"[bold red]Not deployable[/], nothing to check: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_NOT_DEPLOYABLE) from None
+    report = FORMATS[output_format](result.findings, result.resources_checked, result.source)
+    if output:
+        output.write_text(report)
+        err.print(f"wrote {output_format} report to {output}", highlight=False)
+    else:
+        typer.echo(report, nl=False)
+    if not result.passed:
+        raise typer.Exit(EXIT_NOT_DEPLOYABLE)
 
 
 @app.command()

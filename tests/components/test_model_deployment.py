@@ -188,7 +188,7 @@ def test_gcp_private_cluster_gpu_pool_and_filestore():
     assert cluster["privateClusterConfig"]["enablePrivateNodes"] is True
     assert cluster["privateClusterConfig"]["enablePrivateEndpoint"] is True
     assert cluster["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": f"{prefix}-cluster-key_id"}
-    assert cluster["workloadIdentityConfig"] == {"workloadPool": "inferstack-test.svc.id.goog"}
+    assert cluster["workloadIdentityConfig"] == {"workloadPool": "inferstack-offline.svc.id.goog"}
     assert cluster["datapathProvider"] == "ADVANCED_DATAPATH"
     assert cluster["removeDefaultNodePool"] is True
     assert run.one("gcp:kms/keyRing:KeyRing", f"{prefix}-cluster-keyring").inputs["location"] == "europe-west4"

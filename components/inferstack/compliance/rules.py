@@ -192,8 +192,27 @@ def _containers(resource: Resource) -> list[dict]:
     return list(pod.get("initContainers") or []) + list(pod.get("containers") or [])
 
 
+def provisions_gpus(resource: Resource) -> bool:
+    """Whether a node group/pool is GPU capacity: a GPU AMI, a GPU taint or label, accelerators, or a
+    GPU instance type. CPU-only system pools are not; an unknown AMI or machine type counts as GPU
+    (fail closed)."""
+    if resource.type == EKS_NODE_GROUP:
+        ami, types = resource.get("amiType"), resource.get("instanceTypes")
+        gpu_types = {o.node_type for o in catalog.offerings() if o.cloud == "aws"}
+        return (is_unknown(ami) or "NVIDIA" in str(ami) or "GPU" in str(ami)
+                or any(t.get("key") == "nvidia.com/gpu" for t in resource.get("taints") or [])
+                or not isinstance(types, list) or any(t in gpu_types for t in types))
+    if resource.type == GKE_NODE_POOL:
+        machine = resource.get("nodeConfig", "machineType")
+        gpu_machines = {o.node_type for o in catalog.offerings() if o.cloud == "gcp"}
+        return bool(resource.get("nodeConfig", "guestAccelerators")) or is_unknown(machine) or machine in gpu_machines
+    return False
+
+
 def _gpus_of(resource: Resource) -> list[tuple[str, Any]]:
     """(where, GPU SKU or unknown) for every GPU a resource provisions or requests."""
+    if resource.type in (EKS_NODE_GROUP, GKE_NODE_POOL) and not provisions_gpus(resource):
+        return []
     if resource.type == EKS_NODE_GROUP:
         types = resource.get("instanceTypes")
         types = types if isinstance(types, list) and types else [None]
@@ -328,17 +347,22 @@ def _monthly_cost(resource: Resource) -> tuple[float | None, str]:
         kind, max_size = (resource.get("instanceTypes") or [None])[0], resource.get("scalingConfig", "maxSize")
         price = prices.get(("aws", kind))
     elif resource.type == GKE_NODE_POOL:
-        kind, max_size = resource.get("nodeConfig", "machineType"), resource.get("autoscaling", "maxNodeCount")
+        kind = resource.get("nodeConfig", "machineType")
+        max_size = resource.get("autoscaling", "totalMaxNodeCount")
+        if is_unknown(max_size):  # per-zone bounds: the total is unknown without the zone count
+            max_size = resource.get("autoscaling", "maxNodeCount")
+            zones = resource.get("nodeLocations")
+            max_size = None if is_unknown(max_size) or not isinstance(zones, list) else max_size * len(zones)
         price = prices.get(("gcp", kind))
     else:
         annotations = resource.get("metadata", "annotations") or {}
         price_text, replicas = annotations.get(ANN + "gpu-hour-price"), annotations.get(ANN + "replicas-max")
         gpus = annotations.get(ANN + "gpus-per-replica")
         if None in (price_text, replicas, gpus):
-            return None, "an existing-cluster workload without a GPU-hour price"
+            return None, "a workload on an existing cluster has no GPU-hour price. Fix: set placements[].price_per_gpu_hour"
         return float(price_text) * float(gpus) * float(replicas) * HOURS_PER_MONTH, ""
     if price is None or is_unknown(max_size):
-        return None, f"node type {kind!r} with max size {_show(max_size)} has no known price"
+        return None, f"node type {kind!r} with max size {_show(max_size)} has no known price. Fix: use a catalog node type"
     return price * float(max_size) * HOURS_PER_MONTH, ""
 
 
@@ -352,15 +376,13 @@ def monthly_budget(resources: list[Resource], policy: Compliance) -> Iterator[tu
         return
     total = 0.0
     for resource in resources:
-        on_existing_cluster = resource.type == K8S_DEPLOYMENT and ANN + "gpu-hour-price" in (
-            resource.get("metadata", "annotations") or {})
-        if resource.type not in (EKS_NODE_GROUP, GKE_NODE_POOL) and not on_existing_cluster:
+        on_existing_cluster = resource.type == K8S_DEPLOYMENT and (
+            resource.get("metadata", "annotations") or {}).get(ANN + "capacity") == "existing-cluster"
+        if not (provisions_gpus(resource) or on_existing_cluster):
             continue
-        if resource.type == GKE_NODE_POOL and not resource.get("nodeConfig", "guestAccelerators"):
-            continue  # system pools carry no GPU
         cost, reason = _monthly_cost(resource)
         if cost is None:
-            yield resource, f"cost unknown: {reason}; a budget cannot be proven. Fix: use a catalog node type"
+            yield resource, f"a budget cannot be proven: {reason}"
             return
         total += cost
     if total > policy.monthly_budget:

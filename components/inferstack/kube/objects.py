@@ -215,6 +215,7 @@ def provenance(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
     """What is served, from where, at which revision, and what it may cost: a record on the
     Deployment that reviewers and compliance rules read (absent values are omitted, never guessed)."""
     spec, node = plan.spec, placement.node
+    existing = next(p for p in spec.placements if p.name == placement.name).cluster.kind == "existing"
     record = {
         "engine": spec.engine.name,
         "engine-version": spec.engine.version,
@@ -224,8 +225,9 @@ def provenance(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
         "gpu": plan.fit.gpu,
         "gpus-per-replica": str(plan.fit.tp),
         "replicas-max": str(placement.replicas_max),
+        "capacity": "existing-cluster" if existing else "node-pool",
         "gpu-hour-price": f"{node.price_per_node_hour / node.gpus_per_node:.4f}"
-        if placement.cloud == "kubernetes" and node and node.price_per_node_hour else None,
+        if existing and node and node.price_per_node_hour else None,
     }
     return {PROVENANCE_PREFIX + k: v for k, v in record.items() if v is not None}
 

@@ -158,8 +158,9 @@ def parse_spec(data: object, source: str = "<spec>", base: Path | None = None) -
         raise SpecError(source, violations) from None
 
 
-def load_spec(path: str | Path) -> DeploymentSpec:
-    """Read and validate a spec file; raises SpecError listing every problem found."""
+def read_spec_data(path: str | Path) -> object:
+    """The parsed YAML of a spec file (not yet validated); raises SpecError for unreadable files and
+    invalid or ambiguous YAML."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -168,11 +169,16 @@ def load_spec(path: str | Path) -> DeploymentSpec:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), [Violation("(file)", str(path), f"cannot read the file ({exc.__class__.__name__})")]) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
         raise SpecError(str(path), [Violation(where, None, f"invalid YAML: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise SpecError(str(path), [Violation("(file)", None, f"invalid YAML: {exc}")]) from None
-    return parse_spec(data, str(path), path.parent)
+
+
+def load_spec(path: str | Path) -> DeploymentSpec:
+    """Read and validate a spec file; raises SpecError listing every problem found."""
+    path = Path(path)
+    return parse_spec(read_spec_data(path), str(path), path.parent)

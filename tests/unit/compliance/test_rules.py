@@ -191,6 +191,13 @@ def test_unknown_values_fail_closed(rule_id):
     assert _messages(rule_id, resource) == [expected]
 
 
+def test_cpu_system_node_groups_are_not_gpu_capacity():
+    system = Resource(NODE_GROUP.type, "system", {"amiType": "AL2023_x86_64_STANDARD", "instanceTypes": ["m6i.large"],
+                                                  "scalingConfig": {"maxSize": 3}}, {"region": "eu-west-1"})
+    assert _messages("INF006", system) == []
+    assert [f.message for f in STACK_RULES[0].evaluate([system, NODE_GROUP], STRICT)] == []
+
+
 def test_rules_describe_themselves():
     for rule in RESOURCE_RULES + STACK_RULES:
         assert rule.id.startswith("INF") and rule.description and rule.severity in ("mandatory", "advisory")
@@ -212,8 +219,8 @@ def test_budget_fails_closed_on_unknown_size():
     unknown = _without(NODE_GROUP, "scalingConfig", "maxSize")
     findings = BUDGET.evaluate([unknown], STRICT)
     assert [(f.resource_name, f.message) for f in findings] == [(
-        "ng", "cost unknown: node type 'p5.48xlarge' with max size unknown (not computed at preview) has no "
-        "known price; a budget cannot be proven. Fix: use a catalog node type")]
+        "ng", "a budget cannot be proven: node type 'p5.48xlarge' with max size unknown (not computed at preview) "
+        "has no known price. Fix: use a catalog node type")]
 
 
 def test_evaluate_runs_resource_and_stack_rules_in_order():

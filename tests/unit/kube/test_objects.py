@@ -141,4 +141,5 @@ def test_deployment_carries_a_provenance_record():
         "inferstack.dev/gpu": "L4",
         "inferstack.dev/gpus-per-replica": "1",
         "inferstack.dev/replicas-max": "2",
+        "inferstack.dev/capacity": "node-pool",
     }

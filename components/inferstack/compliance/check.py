@@ -1,0 +1,101 @@
+"""`inferstack check`: the compliance gate that needs no cloud account and no Pulumi CLI.
+
+The spec is planned, the Pulumi program is run under the SDK's mocks, and every rule is evaluated on
+every registered resource with the engine's own property names, as the policy pack would see them.
+
+The policy is the spec's `compliance` section, or an organisation's policy file (`--policy`, the same
+fields). A spec whose only problems are compliance violations is still built, with its compliance
+rules set aside, so that every violation is reported against the resource that carries it; a spec
+with any other problem is rejected as `inferstack plan` rejects it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from inferstack.compliance.model import Finding, Resource, evaluate
+from inferstack.plan import Plan, plan
+from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
+from inferstack.spec.loader import read_spec_data
+from inferstack.spec.models import Compliance
+
+#: Compliance fields that shape what is built (not only what is allowed); kept when set aside.
+BUILD_SETTINGS = ("private_networking", "encryption")
+
+
+class NotDeployable(Exception):
+    """The plan cannot be built (no fit, no offering); there is nothing to check."""
+
+    def __init__(self, plan: Plan):
+        super().__init__("; ".join(f.message for f in plan.findings if f.blocking))
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    source: str
+    findings: list[Finding]
+    resources_checked: int
+
+    @property
+    def passed(self) -> bool:
+        return not any(f.severity == "mandatory" for f in self.findings)
+
+
+def load_policy(path: str | Path) -> Compliance:
+    """An organisation's policy file: YAML with the fields of the spec's compliance section."""
+    data = read_spec_data(path)
+    try:
+        return Compliance.model_validate(data or {})
+    except Exception as exc:  # pydantic ValidationError, reported like a spec problem
+        raise SpecError(str(path), [Violation("(policy)", None, str(exc).splitlines()[0])]) from None
+
+
+def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
+    """The spec to build and the policy to judge it by (see the module docstring)."""
+    path = Path(path)
+    data = read_spec_data(path)
+    try:
+        spec = parse_spec(copy.deepcopy(data), str(path), path.parent)
+        return spec, spec.compliance
+    except SpecError as strict:
+        if not isinstance(data, dict):
+            raise
+        lenient = copy.deepcopy(data)
+        rules = lenient.get("compliance") or {}
+        lenient["compliance"] = {k: rules[k] for k in BUILD_SETTINGS if k in rules}
+        try:
+            spec = parse_spec(lenient, str(path), path.parent)
+            policy = Compliance.model_validate(rules)
+        except (SpecError, ValueError):
+            raise strict from None
+        return spec, policy
+
+
+def registered_resources(deployment_plan: Plan) -> list[Resource]:
+    """Every resource the Pulumi program registers for a plan, with its provider's inputs."""
+    from inferstack.offline import deploy_offline
+
+    run = deploy_offline([deployment_plan])
+    providers = {(r.typ, r.name): r.inputs for r in run.resources if r.typ.startswith("pulumi:providers:")}
+
+    def provider_inputs(registered) -> dict:
+        if not registered.provider:
+            return {}
+        provider_type = registered.provider.rsplit("::", 1)[0].rsplit("::", 2)[-2]
+        return providers.get((provider_type, registered.provider_name), {})
+
+    return [Resource(r.typ, r.name, r.inputs, provider_inputs(r)) for r in run.resources]
+
+
+def check(path: str | Path, policy_path: str | Path | None = None) -> CheckResult:
+    spec, policy = spec_and_policy(path)
+    if policy_path is not None:
+        policy = load_policy(policy_path)
+    deployment_plan = plan(spec)
+    if not deployment_plan.deployable:
+        raise NotDeployable(deployment_plan)
+    resources = registered_resources(deployment_plan)
+    return CheckResult(str(path), evaluate(resources, policy), len(resources))

@@ -1,0 +1,135 @@
+"""Run the Pulumi program in-process under the SDK's mocks and record every registered resource.
+
+No Pulumi CLI, engine or cloud account is involved: `pulumi.runtime.set_mocks` answers each
+registration. Mocks echo inputs back (camelCased, whole numbers as floats) and add the few outputs
+the program reads (cluster endpoints and CAs, a Filestore IP, launch template versions); invokes
+answer availability zones and the GCP project. `inferstack check` evaluates the compliance rules on
+what this records; the component tests assert on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from inferstack.plan import Plan
+
+GCP_PROJECT = ("inferstack-offline", "123456789")
+
+
+@dataclass
+class Registered:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str | None
+
+    @property
+    def provider_name(self) -> str | None:
+        """The provider resource's logical name (`urn:...::<type>::<name>::<id>`)."""
+        if not self.provider:
+            return None
+        urn = self.provider.rsplit("::", 1)[0]
+        return urn.rsplit("::", 1)[-1]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Registered] = []
+        self.calls: list[tuple[str, dict]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
+        outputs = dict(args.inputs)
+        if args.typ.startswith("aws:"):
+            outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
+        if args.typ == "aws:eks/cluster:Cluster":
+            outputs.update(endpoint=f"https://{args.name}.eks.example", certificateAuthority={"data": "Q0E="})
+        elif args.typ == "gcp:container/cluster:Cluster":
+            outputs.update(endpoint="10.0.0.2", masterAuth={"clusterCaCertificate": "Q0E="})
+        elif args.typ == "gcp:filestore/instance:Instance":
+            outputs["name"] = args.name
+            outputs["networks"] = [{**n, "ipAddresses": ["10.1.0.2"]} for n in outputs.get("networks", [])]
+        elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            outputs["latestVersion"] = 1
+        elif args.typ == "aws:ec2/vpc:Vpc":
+            outputs["cidrBlock"] = args.inputs.get("cidrBlock")
+        return f"{args.name}_id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            region = args.args.get("region", "us-east-1")
+            return {"names": [f"{region}{s}" for s in "abc"], "zoneIds": [], "groupNames": [], "id": region}
+        if args.token == "gcp:organizations/getProject:getProject":
+            return {"projectId": GCP_PROJECT[0], "number": GCP_PROJECT[1], "id": f"projects/{GCP_PROJECT[0]}"}
+        raise NotImplementedError(f"no offline answer for invoke {args.token}")
+
+
+@dataclass
+class Run:
+    mocks: RecordingMocks
+    deployments: list
+    serving_options: dict[str, tuple[dict, pulumi.ResourceOptions]] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resources(self) -> list[Registered]:
+        return self.mocks.resources
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str, name: str) -> Registered:
+        found = [r for r in self.resources if r.typ == typ and r.name == name]
+        assert len(found) == 1, f"expected one {typ} named {name}, found {len(found)}"
+        return found[0]
+
+    def type_names(self) -> list[list[str]]:
+        return sorted([r.typ, r.name] for r in self.resources)
+
+
+def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
+    """Run `program(**kwargs)` (returning ModelDeployments) under mocks; returns what was registered.
+
+    With `record_serving_options`, the resource options each serving object got (protect,
+    depends_on, timeouts), which mocks do not see, are recorded too.
+    """
+    from inferstack.deployment import InferenceService
+
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="inferstack", stack="offline", preview=False)
+    result = Run(mocks, [])
+    original = InferenceService.__dict__["_create"]
+
+    def recording(name: str, obj: dict, opts: pulumi.ResourceOptions):
+        result.serving_options[name] = (obj, opts)
+        return original.__func__(name, obj, opts)
+
+    if record_serving_options:
+        InferenceService._create = staticmethod(recording)
+
+    @pulumi.runtime.test
+    def run():
+        result.deployments = program(**kwargs)
+        return pulumi.Output.all(
+            *[pulumi.Output.all(d.endpoints, d.cluster_names, d.monthly_cost_max, d.kubeconfigs) for d in result.deployments]
+        ).apply(lambda values: result.outputs.update(
+            {d.plan.spec.name: v for d, v in zip(result.deployments, values)}
+        ))
+
+    try:
+        run()
+    finally:
+        InferenceService._create = original
+    return result
+
+
+def deploy_offline(plans: Sequence[Plan]) -> Run:
+    """Register the ModelDeployments of `plans` under mocks (what `pulumi up` would register)."""
+    from inferstack.program import deploy
+
+    return run_offline(deploy, deployment_plans=plans)
