@@ -153,6 +153,9 @@ class ModelDeploymentArgs(TypedDict, total=False):
     """Install NVIDIA's DCGM exporter for GPU metrics (default true)."""
     keda: bool
     """Install KEDA, which scales replicas on engine metrics (default true)."""
+    prometheus_stack: bool
+    """Install kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, Grafana), which the
+    monitoring objects need, on clusters inferstack creates (default true)."""
 
 
 def plan_from_args(args: Mapping[str, Any]) -> Plan:
@@ -200,6 +203,7 @@ class ModelDeployment(pulumi.ComponentResource):
             device_plugin=(args or {}).get("device_plugin", True),
             dcgm_exporter=(args or {}).get("dcgm_exporter", True),
             keda=(args or {}).get("keda", True),
+            prometheus_stack=(args or {}).get("prometheus_stack", True),
         )
         self.plan = plan
         self.infra: dict[str, PlacementInfra] = {}
@@ -258,8 +262,11 @@ class ModelDeployment(pulumi.ComponentResource):
 
 
 def _extra(extra: Optional[ExtraObjects], plan: Plan, placement: PlacementPlan) -> Sequence[dict]:
+    """The placement's extra objects; by default its monitoring (pass [] to leave monitoring out)."""
     if extra is None:
-        return ()
+        from inferstack.monitoring import placement_monitoring
+
+        return placement_monitoring(plan, placement.name)
     return extra(plan, placement) if callable(extra) else extra
 
 

@@ -163,7 +163,8 @@ def test_aws_add_ons_include_device_plugin_and_cluster_autoscaler():
     run = program_run("aws-llama-8b-us")
     charts = {(r.inputs["chart"], r.inputs["version"]) for r in run.of_type("kubernetes:helm.sh/v3:Release")
               if r.name.startswith("llama-8b-us-us-east-")}
-    assert {c for c, _ in charts} == {"nvidia-device-plugin", "dcgm-exporter", "keda", "cluster-autoscaler"}
+    assert {c for c, _ in charts} == {"nvidia-device-plugin", "dcgm-exporter", "keda", "cluster-autoscaler",
+                                      "kube-prometheus-stack"}
     assert all(v and v[0].isdigit() for _, v in charts)  # pinned
 
 
@@ -201,7 +202,7 @@ def test_gcp_private_cluster_gpu_pool_and_filestore():
     sc = run.one("kubernetes:storage.k8s.io/v1:StorageClass", f"{prefix}-cache-storage-class").inputs
     assert sc["metadata"]["name"] == "inferstack-filestore" and sc["provisioner"] == "filestore.csi.storage.gke.io"
     releases = {r.inputs["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")}
-    assert releases == {"dcgm-exporter", "keda"}  # GKE ships the device plugin
+    assert releases == {"dcgm-exporter", "keda", "kube-prometheus-stack"}  # GKE ships the device plugin
 
 
 def test_quickstart_has_a_public_endpoint_only_because_the_spec_allows_it():
@@ -241,11 +242,12 @@ def test_existing_cluster_creates_no_cloud_resources_and_uses_the_context():
 @pytest.mark.parametrize("spec", EXAMPLE_SPECS, ids=lambda p: p.stem)
 def test_serving_objects_match_the_rendered_dicts_and_carry_the_right_options(spec: Path):
     from inferstack.kube import placement_objects
+    from inferstack.monitoring import placement_monitoring
 
     run, plan = program_run(spec.stem), plan_of(spec.stem)
     for placement in plan.placements:
         prefix = f"{plan.spec.name}-{placement.name}-serving"
-        expected = placement_objects(plan, placement)
+        expected = placement_objects(plan, placement) + placement_monitoring(plan, placement.name)
         recorded = {n: v for n, v in run.serving_options.items() if n.startswith(prefix + "-")}
         assert [o for o, _ in recorded.values()] == expected
         by_kind = {obj["kind"]: (name, opts) for name, (obj, opts) in recorded.items()}
@@ -335,7 +337,7 @@ def test_component_package_schema_is_inferred():
                              analyzed["type_definitions"], analyzed["dependencies"]).to_json()
     resource = schema["resources"]["inferstack:index:ModelDeployment"]
     assert resource["isComponent"] is True
-    assert set(resource["inputProperties"]) == {"specYaml", "specPath", "devicePlugin", "dcgmExporter", "keda"}
+    assert set(resource["inputProperties"]) == {"specYaml", "specPath", "devicePlugin", "dcgmExporter", "keda", "prometheusStack"}
     assert all(p["plain"] and p["description"] for p in resource["inputProperties"].values())
     assert resource["properties"]["endpoints"]["additionalProperties"]["type"] == "string"
     assert resource["properties"]["monthlyCostMax"]["type"] == "number"

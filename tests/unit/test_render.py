@@ -24,6 +24,7 @@ UPDATE = os.environ.get("INFERSTACK_UPDATE_GOLDEN") == "1"
 CRD_KINDS = {
     "ScaledObject": "KEDA's CRD schema is not bundled with kubernetes-validate",
     "PodMonitor": "prometheus-operator CRD, not bundled; tests/unit/monitoring asserts its fields",
+    "ServiceMonitor": "prometheus-operator CRD, not bundled; tests/unit/monitoring asserts its fields",
     "PrometheusRule": "prometheus-operator CRD, not bundled; promtool checks the rules it carries",
 }
 

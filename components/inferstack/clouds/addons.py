@@ -36,6 +36,8 @@ CHARTS: dict[str, HelmChart] = {
     "nvidia-device-plugin": HelmChart("https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.17.1", "kube-system"),
     "dcgm-exporter": HelmChart("https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.1.3", "gpu-operator"),
     "keda": HelmChart("https://kedacore.github.io/charts", "keda", "2.17.0", "keda"),
+    "kube-prometheus-stack": HelmChart(
+        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "79.12.0", "monitoring"),
     "cluster-autoscaler": HelmChart("https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.46.6", "kube-system"),
 }
 
@@ -96,5 +98,17 @@ class ClusterAddons(pulumi.ComponentResource):
         if settings.keda:
             self.releases["keda"] = helm_release(f"{name}-keda", "keda", {
                 "podSecurityContext": {"operator": {"runAsNonRoot": True}, "metricServer": {"runAsNonRoot": True}},
+            }, child)
+        if settings.prometheus_stack:
+            # The Prometheus Operator, Prometheus (service `prometheus-operated`, which KEDA queries),
+            # Alertmanager and Grafana with its dashboard sidecar. Selectors are opened so the
+            # PodMonitors, ServiceMonitors and PrometheusRules inferstack ships are all picked up.
+            self.releases["kube-prometheus-stack"] = helm_release(f"{name}-kube-prometheus-stack", "kube-prometheus-stack", {
+                "prometheus": {"prometheusSpec": {
+                    "podMonitorSelectorNilUsesHelmValues": False,
+                    "serviceMonitorSelectorNilUsesHelmValues": False,
+                    "ruleSelectorNilUsesHelmValues": False,
+                }},
+                "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}}},
             }, child)
         self.register_outputs({"releases": {k: r.status for k, r in self.releases.items()}})

@@ -19,6 +19,7 @@ branches on a cloud name. Every child is parented to the placement's component a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ class AddonSettings:
     device_plugin: bool = True
     dcgm_exporter: bool = True
     keda: bool = True
+    prometheus_stack: bool = True
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ class Cloud(ABC):
 
         settings = ctx.addons
         if self.device_plugin_builtin and settings.device_plugin:
-            settings = AddonSettings(device_plugin=False, dcgm_exporter=settings.dcgm_exporter, keda=settings.keda)
+            settings = dataclasses.replace(settings, device_plugin=False)
         component = ClusterAddons(
             f"{ctx.name}-addons", gpu_sku=ctx.gpu_sku, settings=settings,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after),

@@ -109,10 +109,16 @@ def queries(plan: Plan) -> list[tuple[str, str]]:
 
 def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
     """The monitoring objects one placement ships: its PodMonitor, the deployment's PrometheusRule,
-    and its engine dashboard as a ConfigMap for the Grafana sidecar."""
-    name = f"{plan.spec.name}-engine"
-    return [
+    its engine dashboard as a ConfigMap for the Grafana sidecar, and, on clusters inferstack creates
+    (where it installs the DCGM exporter), the exporter's ServiceMonitor."""
+    from inferstack.monitoring._common import placement as spec_placement
+
+    where = spec_placement(plan.spec, placement_name)
+    objects = [
         pod_monitor(plan, placement_name),
         prometheus_rule(plan),
-        grafana_configmap(name, plan.spec.name, engine_dashboard(plan), folder="inferstack"),
+        grafana_configmap(f"{plan.spec.name}-engine", plan.spec.name, engine_dashboard(plan), folder="inferstack"),
     ]
+    if where.cluster.kind == "new":
+        objects.append(dcgm_service_monitor(cluster_name(plan.spec, where)))
+    return objects

@@ -65,8 +65,8 @@ def pod_monitor(plan: Plan, placement_name: str) -> dict:
 
 
 def dcgm_service_monitor(cluster: str | None = None) -> dict:
-    """ServiceMonitor for the GPU Operator's DCGM exporter (namespace gpu-operator, label
-    app=nvidia-dcgm-exporter, port ``metrics``). ``honorLabels`` keeps the exporter's own
+    """ServiceMonitor for the DCGM exporter chart's Service (namespace gpu-operator, label
+    app.kubernetes.io/name=dcgm-exporter, port ``metrics``). ``honorLabels`` keeps the exporter's own
     ``namespace``/``pod``/``container`` labels (the workload the GPU is allocated to), which the waste
     alert and GPU dashboard rely on; only the four DCGM series inferstack uses are kept. ``cluster``
     adds a ``cluster`` label, as the engine PodMonitors do."""
@@ -94,7 +94,7 @@ def dcgm_service_monitor(cluster: str | None = None) -> dict:
             "labels": {"app": DCGM_APP_LABEL, "app.kubernetes.io/managed-by": "inferstack"},
         },
         "spec": {
-            "selector": {"matchLabels": {"app": DCGM_APP_LABEL}},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "dcgm-exporter"}},
             "namespaceSelector": {"matchNames": [DCGM_NAMESPACE]},
             "endpoints": [endpoint],
         },

@@ -50,7 +50,7 @@ def test_dcgm_service_monitor():
     monitor = dcgm_service_monitor(cluster="c1")
     assert monitor["kind"] == "ServiceMonitor"
     assert monitor["metadata"]["namespace"] == "gpu-operator"
-    assert monitor["spec"]["selector"] == {"matchLabels": {"app": "nvidia-dcgm-exporter"}}
+    assert monitor["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "dcgm-exporter"}}
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["gpu-operator"]}
     [endpoint] = monitor["spec"]["endpoints"]
     assert endpoint["port"] == "metrics"

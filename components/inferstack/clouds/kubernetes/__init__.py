@@ -43,7 +43,7 @@ class ExistingCluster(Cloud):
 
         return [ClusterAddons(
             f"{ctx.name}-addons", gpu_sku=ctx.gpu_sku,
-            settings=AddonSettings(device_plugin=False, dcgm_exporter=False, keda=True),
+            settings=AddonSettings(device_plugin=False, dcgm_exporter=False, keda=True, prometheus_stack=False),
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after),
         )]
 
