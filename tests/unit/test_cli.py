@@ -72,3 +72,13 @@ def test_plan_path_imports_no_cloud_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_package_exports_components_lazily():
+    code = (
+        "import sys, inferstack; before = any(m.startswith('pulumi') for m in sys.modules); "
+        "from inferstack import ModelDeployment, load_spec; "
+        "print(before, ModelDeployment.__name__, callable(load_spec))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "ModelDeployment", "True"]
