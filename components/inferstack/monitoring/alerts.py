@@ -89,20 +89,18 @@ def slo_rules(plan: Plan) -> list[dict]:
     spec, metrics = plan.spec, adapter(plan).metrics
     sel, slo, name = model_selector(plan), spec.slo, spec.served_name
     rules: list[dict] = []
-    if metrics.ttft_seconds:
-        limit = num(slo.ttft_p95_ms / 1000)
+    latency_slos = (
+        (metrics.ttft_seconds, slo.ttft_p95_ms, "InferenceTTFTP95High", "time to first token", "TTFT"),
+        (metrics.e2e_seconds, slo.e2e_p95_ms, "InferenceE2ELatencyP95High", "end-to-end latency", "end-to-end latency"),
+    )
+    for histogram, slo_ms, alert, what, short in latency_slos:
+        if not histogram:
+            continue
+        limit = num(slo_ms / 1000)
         rules.append(_rule(
-            plan, "InferenceTTFTP95High", f"{_p95(metrics.ttft_seconds, sel)} > {limit}", "10m", "warning",
-            f"{name}: p95 time to first token above the {num(slo.ttft_p95_ms)} ms SLO",
-            f"p95 TTFT of {name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) is "
-            f"{{{{ $value | humanizeDuration }}}}, above the SLO of {limit}s for 10 minutes.",
-        ))
-    if metrics.e2e_seconds:
-        limit = num(slo.e2e_p95_ms / 1000)
-        rules.append(_rule(
-            plan, "InferenceE2ELatencyP95High", f"{_p95(metrics.e2e_seconds, sel)} > {limit}", "10m", "warning",
-            f"{name}: p95 end-to-end latency above the {num(slo.e2e_p95_ms)} ms SLO",
-            f"p95 end-to-end latency of {name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) is "
+            plan, alert, f"{_p95(histogram, sel)} > {limit}", "10m", "warning",
+            f"{name}: p95 {what} above the {num(slo_ms)} ms SLO",
+            f"p95 {short} of {name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) is "
             f"{{{{ $value | humanizeDuration }}}}, above the SLO of {limit}s for 10 minutes.",
         ))
     if (ratio := error_ratio(plan)) is not None:
