@@ -1,6 +1,6 @@
 """inferstack's Pulumi program: deploys the spec(s) named by the stack config `inferstack:spec`.
 
-    pulumi config set inferstack:spec ../specs/quickstart.yaml   # relative to this folder
+    pulumi config set inferstack:spec specs/quickstart.yaml   # relative to the project root
     pulumi up
 
 Nothing else is read from config here; everything comes from the spec (cloud credentials and the GCP
@@ -11,4 +11,4 @@ from pathlib import Path
 
 from inferstack.program import main
 
-main(Path(__file__).resolve().parent)
+main(Path(__file__).resolve().parent.parent)  # the project root, where Pulumi.yaml lives

@@ -1,9 +1,9 @@
 """The Pulumi program a stack runs: spec file(s) in, one `ModelDeployment` per spec, stack outputs out.
 
-`stacks/__main__.py` calls `run(config value, base=stacks dir)`. The value of `inferstack:spec` is a
+`stacks/__main__.py` calls `run(config value, base=project root)`. The value of `inferstack:spec` is a
 spec file, a folder of spec files (every `*.yaml`, sorted), or a JSON list of either; relative paths
-are resolved against `base` (the folder holding the `Pulumi.<stack>.yaml` files), never silently
-against anything else. Every spec is loaded and planned before any resource is registered, so a bad
+are resolved against `base` (the project root, where `Pulumi.yaml` lives, as in
+`pulumi config set inferstack:spec specs/x.yaml`), never against the working directory. Every spec is loaded and planned before any resource is registered, so a bad
 spec or an undeployable plan fails the whole run up front with every problem listed.
 
 Stack outputs, keyed by deployment name: `endpoints` (per placement), `clusterNames`,

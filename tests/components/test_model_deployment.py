@@ -308,19 +308,19 @@ def test_unknown_cloud_is_an_error_with_a_suggestion():
     assert type(cloud_for("aws")).__name__ == "AwsCloud"
 
 
-def test_program_resolves_spec_paths_against_the_stacks_folder(tmp_path):
+def test_program_resolves_spec_paths_against_the_project_root(tmp_path):
+    import yaml
+
     from inferstack.program import spec_paths
 
-    stacks = ROOT / "stacks"
-    assert spec_paths("../specs/quickstart.yaml", stacks) == [stacks / "../specs/quickstart.yaml"]
-    assert len(spec_paths('["../specs/quickstart.yaml", "../specs/aws-llama-8b-us.yaml"]', stacks)) == 2
+    assert spec_paths("specs/quickstart.yaml", ROOT) == [ROOT / "specs/quickstart.yaml"]
+    assert len(spec_paths('["specs/quickstart.yaml", "specs/aws-llama-8b-us.yaml"]', ROOT)) == 2
+    assert len(spec_paths("specs", ROOT)) == len(EXAMPLE_SPECS)
     with pytest.raises(FileNotFoundError, match="relative to"):
-        spec_paths("specs/quickstart.yaml", stacks)
-    for stack in sorted(stacks.glob("Pulumi.*.yaml")):
-        import yaml
-
+        spec_paths("quickstart.yaml", ROOT)
+    for stack in sorted((ROOT / "stacks").glob("Pulumi.*.yaml")):
         value = yaml.safe_load(stack.read_text())["config"]["inferstack:spec"]
-        assert spec_paths(value, stacks), stack.name
+        assert spec_paths(value, ROOT), stack.name
 
 
 def test_component_package_schema_is_inferred():
