@@ -1,7 +1,7 @@
 """The `inferstack` command: plan, render, check and schema.
 
 Exit codes: 0 deployable (check: compliant), 1 not deployable (check: a mandatory violation), 2 the
-spec is invalid. `plan` and `render` never import a cloud SDK, so they start fast; `check` runs the
+input is invalid (spec, policy file, option or output path). `plan` and `render` never import a cloud SDK, so they start fast; `check` runs the
 Pulumi program under the SDK's mocks. None of them needs a cloud account.
 """
 
@@ -33,6 +33,13 @@ def _load(path: Path, console: Console):
     except SpecError as exc:
         console.print(f"[bold red]Invalid spec[/] {exc.render()}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_SPEC) from None
+
+
+def _cannot_write(err: Console, path: Path, exc: OSError) -> None:
+    reason = exc.strerror or exc.__class__.__name__
+    err.print(f"[bold red]Cannot write[/] {path}: {reason} ({exc.filename}). Fix: choose a folder you can write to.",
+              highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_SPEC) from None
 
 
 @app.command()
@@ -72,9 +79,12 @@ def render(
 
         print_plan(result, err)
         raise typer.Exit(EXIT_NOT_DEPLOYABLE)
-    with Progress(console=err, transient=True, disable=len(result.placements) < 2) as progress:
-        task = progress.add_task("rendering", total=len(result.placements))
-        files = write(result, out, lambda name: progress.update(task, advance=1, description=f"rendering {name}"))
+    try:
+        with Progress(console=err, transient=True, disable=len(result.placements) < 2) as progress:
+            task = progress.add_task("rendering", total=len(result.placements))
+            files = write(result, out, lambda name: progress.update(task, advance=1, description=f"rendering {name}"))
+    except OSError as exc:
+        _cannot_write(err, out, exc)
     err.print(f"wrote {len(files)} files to {out}", highlight=False)
 
 
@@ -96,14 +106,17 @@ def check(
     try:
         result = run_check(spec, policy)
     except SpecError as exc:
-        err.print(f"[bold red]Invalid spec[/] {exc.render()}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]Invalid input[/] {exc.render()}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_SPEC) from None
     except NotDeployable as exc:
         err.print(f"[bold red]Not deployable[/], nothing to check: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_NOT_DEPLOYABLE) from None
     report = FORMATS[output_format](result.findings, result.resources_checked, result.source)
     if output:
-        output.write_text(report)
+        try:
+            output.write_text(report)
+        except OSError as exc:
+            _cannot_write(err, output, exc)
         err.print(f"wrote {output_format} report to {output}", highlight=False)
     else:
         typer.echo(report, nl=False)

@@ -37,9 +37,30 @@ def file_name(index: int, obj: dict) -> str:
     return f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
+MANIFEST = ".inferstack-render.json"
+
+
+def _remove_stale(out: Path, written: list[Path]) -> None:
+    """Delete what the previous render into `out` wrote and this one did not (renamed or removed
+    objects and placements), so `kubectl apply -R` never re-applies them. Other files are kept."""
+    manifest = out / MANIFEST
+    previous = json.loads(manifest.read_text()) if manifest.is_file() else []
+    current = {str(p.relative_to(out)) for p in written}
+    for relative in sorted(set(previous) - current):
+        stale = out / relative
+        if stale.is_file():
+            stale.unlink()
+        folder = stale.parent
+        while folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    manifest.write_text(json.dumps(sorted(current), indent=1) + "\n")
+
+
 def render(plan: Plan, out: Path, progress: Callable[[str], None] = lambda _: None) -> list[Path]:
     """Write every object of every placement under `out`, then the dashboards as JSON, the alert rules
-    as a plain Prometheus rule file (for promtool), and the plan report; returns the files written."""
+    as a plain Prometheus rule file (for promtool), and the plan report; returns the files written.
+    Files an earlier render wrote that this one does not are removed (see `_remove_stale`)."""
     from inferstack.report import plan_text
 
     out.mkdir(parents=True, exist_ok=True)
@@ -48,8 +69,6 @@ def render(plan: Plan, out: Path, progress: Callable[[str], None] = lambda _: No
         progress(placement.name)
         folder = out / placement.name
         folder.mkdir(exist_ok=True)
-        for stale in folder.glob("*.yaml"):  # objects renamed or removed since the last render
-            stale.unlink()
         objects = placement_objects(plan, placement) + placement_monitoring(plan, placement.name)
         for index, obj in enumerate(objects, start=1):
             path = folder / file_name(index, obj)
@@ -70,4 +89,6 @@ def render(plan: Plan, out: Path, progress: Callable[[str], None] = lambda _: No
     report_json.write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
     report_text = out / "plan.txt"
     report_text.write_text(plan_text(plan))
-    return written + [report_json, report_text]
+    written += [report_json, report_text]
+    _remove_stale(out, written)
+    return written

@@ -1,6 +1,7 @@
 """Fetch a model checkpoint into the weight cache once, resumably, and verify every file.
 
 Usage: fetch.py --source hf://org/name --revision <sha> --dest /models/<dir> [--marker NAME] [--extra SRC]...
+(extras, LoRA adapters, land in DEST/adapters/adapter-N; hf:// extras are written hf://org/name@<sha>)
 
 Contract:
 - Idempotent: when DEST/MARKER exists and records the same source and revision, and every file it
@@ -189,7 +190,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     try:
         fetch(args.source, args.revision, args.dest, args.marker, open_source(args.source, args.revision))
         for index, extra in enumerate(args.extra):
-            fetch(extra, None, args.dest / "adapters" / f"adapter-{index}", args.marker, open_source(extra, None))
+            source, _, revision = extra.partition("@") if extra.startswith("hf://") else (extra, "", "")
+            target = args.dest / "adapters" / f"adapter-{index}"
+            fetch(source, revision or None, target, args.marker, open_source(source, revision or None))
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

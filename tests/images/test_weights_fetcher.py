@@ -75,3 +75,17 @@ def test_corrupt_download_fails_and_leaves_no_marker(tmp_path):
 def test_cli_refuses_unpinned_hub_sources(tmp_path):
     with pytest.raises(SystemExit, match=r"hf:// sources need --revision"):
         fetch.main(["--source", "hf://org/m", "--dest", str(tmp_path)])
+
+
+def test_cli_fetches_pinned_adapters_beside_the_model(tmp_path, monkeypatch):
+    opened = []
+
+    def fake_open(uri, revision):
+        opened.append((uri, revision))
+        return MemorySource(BLOBS)
+
+    monkeypatch.setattr(fetch, "open_source", fake_open)
+    assert fetch.main(["--source", "hf://org/m", "--revision", "abc", "--dest", str(tmp_path),
+                       "--extra", "hf://org/lora@def", "--extra", "s3://bucket/lora"]) == 0
+    assert opened == [("hf://org/m", "abc"), ("hf://org/lora", "def"), ("s3://bucket/lora", None)]
+    assert (tmp_path / "adapters" / "adapter-1" / ".inferstack-complete").is_file()

@@ -82,3 +82,14 @@ def test_package_exports_components_lazily():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "ModelDeployment", "True"]
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["render", str(SPECS / "quickstart.yaml"), "-o", str(blocker)])
+    assert result.exit_code == 2
+    assert f"Cannot write {blocker}: File exists" in result.output
+    result = runner.invoke(app, ["check", str(SPECS / "quickstart.yaml"), "-o", str(tmp_path / "no" / "r.txt")])
+    assert result.exit_code == 2
+    assert "No such file or directory" in result.output

@@ -105,3 +105,12 @@ def test_checkov_reports_no_failed_check(rendered):
     failed = report["results"]["failed_checks"] if isinstance(report, dict) else report[0]["results"]["failed_checks"]
     assert [(f["check_id"], f["resource"]) for f in failed] == []
     assert summary["failed"] == 0 and summary["passed"] > 1000
+
+
+def test_rerender_removes_what_the_last_render_wrote_and_keeps_other_files(tmp_path):
+    _render(ROOT / "specs" / "multi-cloud-qwen.yaml", tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    _render(ROOT / "specs" / "quickstart.yaml", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".inferstack-render.json", "dashboards", "notes.txt", "plan.json", "plan.txt", "rules", "us-central"]
+    assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == ["fleet.json", "gpu.json", "quickstart-engine.json"]

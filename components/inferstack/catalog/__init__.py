@@ -226,12 +226,24 @@ def architecture_from_config(path: str | Path) -> Architecture:
         cfg = json.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigProblem(str(path), "file not found") from None
+    except IsADirectoryError:
+        raise ConfigProblem(str(path), "is a folder; name the config.json inside it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigProblem(str(path), f"cannot read it ({exc.__class__.__name__})") from None
     except json.JSONDecodeError as exc:
         raise ConfigProblem(str(path), f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(cfg, dict):
+        raise ConfigProblem(str(path), "is not a JSON object")
     needed = ["num_hidden_layers", "num_attention_heads", "hidden_size", "vocab_size", "intermediate_size"]
     missing = [k for k in needed if k not in cfg]
     if missing:
         raise ConfigProblem(str(path), "missing keys: " + ", ".join(missing), missing)
+    optional = ["num_key_value_heads", "head_dim", "moe_intermediate_size", "num_local_experts", "num_experts",
+                "num_experts_per_tok", "max_position_embeddings", "kv_lora_rank", "qk_rope_head_dim"]
+    bad = [k for k in needed + [o for o in optional if cfg.get(o) is not None]
+           if not (isinstance(cfg[k], int) and not isinstance(cfg[k], bool) and cfg[k] > 0)]
+    if bad:
+        raise ConfigProblem(str(path), "not positive whole numbers: " + ", ".join(f"{k}={cfg[k]!r}" for k in bad))
     layers, heads, hidden = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["hidden_size"]
     kv_heads = cfg.get("num_key_value_heads") or heads
     head_dim = cfg.get("head_dim") or hidden // heads

@@ -15,10 +15,12 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from inferstack.compliance.model import Finding, Resource, evaluate
 from inferstack.plan import Plan, plan
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
-from inferstack.spec.loader import read_spec_data
+from inferstack.spec.loader import read_spec_data, violations_from
 from inferstack.spec.models import Compliance
 
 #: Compliance fields that shape what is built (not only what is allowed); kept when set aside.
@@ -47,10 +49,15 @@ class CheckResult:
 def load_policy(path: str | Path) -> Compliance:
     """An organisation's policy file: YAML with the fields of the spec's compliance section."""
     data = read_spec_data(path)
+    if not isinstance(data, dict):
+        raise SpecError(str(path), [Violation(
+            "(top level)", None, "the policy is not a mapping",
+            hint="write the fields of a spec's compliance section at the top level (residency, allowed_gpus, ...)",
+        )])
     try:
-        return Compliance.model_validate(data or {})
-    except Exception as exc:  # pydantic ValidationError, reported like a spec problem
-        raise SpecError(str(path), [Violation("(policy)", None, str(exc).splitlines()[0])]) from None
+        return Compliance.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(str(path), violations_from(exc, Compliance)) from None
 
 
 def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
@@ -94,7 +101,9 @@ def check(path: str | Path, policy_path: str | Path | None = None) -> CheckResul
     spec, policy = spec_and_policy(path)
     if policy_path is not None:
         policy = load_policy(policy_path)
-    deployment_plan = plan(spec)
+    # The budget is judged by rule INF012 on the resources, so it must not stop the build here.
+    unbudgeted = spec.model_copy(update={"compliance": spec.compliance.model_copy(update={"monthly_budget": None})})
+    deployment_plan = plan(unbudgeted)
     if not deployment_plan.deployable:
         raise NotDeployable(deployment_plan)
     resources = registered_resources(deployment_plan)

@@ -68,6 +68,7 @@ class EngineAdapter:
     command: tuple[str, ...]
     shutdown_seconds: int
     scaling_metrics: dict[str, str] = field(default_factory=dict)
+    serves_lora: bool = True
 
     def image(self, plan: Plan) -> str:
         """The spec's image if given (kept verbatim, digest included), else the official tag."""
@@ -131,6 +132,11 @@ def model_path(plan: Plan) -> str:
     if model.scheme == "pvc":
         return f"{MODELS_DIR}/{model.location.split('/', 1)[1] if '/' in model.location else ''}".rstrip("/")
     return f"{MODELS_DIR}/{cache_subpath(plan)}"
+
+
+def adapter_paths(plan: Plan) -> list[tuple[str, str]]:
+    """(served name, path in the container) of each LoRA adapter the prefetch job fetched."""
+    return [(f"adapter-{i}", f"{model_path(plan)}/adapters/adapter-{i}") for i in range(len(plan.spec.model.lora_adapters))]
 
 
 def cache_subpath(plan: Plan) -> str:

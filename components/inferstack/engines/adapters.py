@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from inferstack import catalog
-from inferstack.engines import EngineAdapter, Metrics, Probes, register
+from inferstack.engines import EngineAdapter, Metrics, Probes, adapter_paths, register
 from inferstack.plan.memory import GIB
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ def _served_quantization(plan: Plan) -> str | None:
 
 
 def _lora_modules(plan: Plan) -> list[str]:
-    return [f"adapter-{i}={src}" for i, src in enumerate(plan.spec.model.lora_adapters)]
+    """name=path for each adapter the prefetch job put in the cache."""
+    return [f"{name}={path}" for name, path in adapter_paths(plan)]
 
 
 @dataclass(frozen=True)
@@ -232,4 +233,5 @@ TRTLLM = register(TrtLlm(
         request_success="trtllm_request_success_total",
     ),
     scaling_metrics={},
+    serves_lora=False,
 ))

@@ -71,9 +71,9 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The spec model class that owns the field at `loc`, walking nested models and lists."""
-    model: Any = DeploymentSpec
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    """The model class that owns the field at `loc` below `root`, walking nested models and lists."""
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -94,13 +94,18 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _from_pydantic(error: dict[str, Any]) -> list[Violation]:
+def violations_from(exc: ValidationError, root: type[BaseModel] = DeploymentSpec) -> list[Violation]:
+    """Every error of a pydantic validation of `root` as user-facing violations."""
+    return [v for error in exc.errors() for v in _from_pydantic(error, root)]
+
+
+def _from_pydantic(error: dict[str, Any], root: type[BaseModel]) -> list[Violation]:
     loc, kind, ctx = tuple(error["loc"]), error["type"], error.get("ctx") or {}
     original = ctx.get("error")
     if isinstance(original, RuleViolations):
         return original.violations
     if kind == "extra_forbidden":
-        owner = _model_at(loc[:-1])
+        owner = _model_at(loc[:-1], root)
         fields = sorted(owner.model_fields) if owner else []
         return [Violation(
             _path(loc), None, f"unknown field {loc[-1]!r}", ", ".join(fields),
@@ -154,8 +159,7 @@ def parse_spec(data: object, source: str = "<spec>", base: Path | None = None) -
     try:
         return DeploymentSpec.model_validate(data)
     except ValidationError as exc:
-        violations = [v for error in exc.errors() for v in _from_pydantic(error)]
-        raise SpecError(source, violations) from None
+        raise SpecError(source, violations_from(exc)) from None
 
 
 def read_spec_data(path: str | Path) -> object:
@@ -176,6 +180,8 @@ def read_spec_data(path: str | Path) -> object:
         raise SpecError(str(path), [Violation(where, None, f"invalid YAML: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise SpecError(str(path), [Violation("(file)", None, f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError(str(path), [Violation("(file)", None, "the YAML is nested too deeply to be a spec")]) from None
 
 
 def load_spec(path: str | Path) -> DeploymentSpec:

@@ -31,6 +31,18 @@ _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([.-]?[a-z0-9.]+)?$")
 FP8_WEIGHT_FORMATS = {"fp8", "nvfp4"}
 
 
+_IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+
+
+def _image_reference(value: str | None) -> str | None:
+    if value is not None and not _IMAGE.match(value):
+        raise FieldProblem(
+            "not an image reference", "registry/repository:tag, optionally followed by @sha256:<64 hex>",
+            "copy the reference your registry shows",
+        )
+    return value
+
+
 def is_pinned(image: str | None) -> bool:
     """True for an image reference that ends in a sha256 digest."""
     return bool(image and _DIGEST.search(image))
@@ -106,10 +118,12 @@ class Model(Strict):
         default=None, description="Model name clients send in requests; defaults to the spec name."
     )
     max_context: int = Field(
-        default=8192, gt=0, description="Longest sequence (prompt + output) a request may use, in tokens."
+        default=8192, gt=0, strict=True, description="Longest sequence (prompt + output) a request may use, in tokens."
     )
     lora_adapters: list[str] = Field(
-        default_factory=list, description="LoRA adapter sources (hf://, s3://, gs://) served beside the base model."
+        default_factory=list,
+        description="LoRA adapters served beside the base model: hf://org/name@<40-hex commit>, s3://bucket/prefix "
+        "or gs://bucket/prefix. The prefetch job fetches them into the cache; they are served as adapter-0, adapter-1, ...",
     )
 
     @field_validator("source")
@@ -124,6 +138,23 @@ class Model(Strict):
             )
         if scheme == "hf" and rest.count("/") != 1:
             raise FieldProblem("a Hugging Face source names one repository", "hf://org/name")
+        return value
+
+    @field_validator("lora_adapters")
+    @classmethod
+    def _adapters(cls, value: list[str]) -> list[str]:
+        for adapter in value:
+            scheme, sep, rest = adapter.partition("://")
+            if not sep or scheme not in ("hf", "s3", "gs") or not rest.strip("/"):
+                raise FieldProblem(
+                    f"unsupported LoRA adapter source {adapter!r}", "hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix",
+                )
+            repo, at, revision = rest.partition("@")
+            if scheme == "hf" and (repo.count("/") != 1 or not _SHA1.match(revision)):
+                raise FieldProblem(
+                    f"Hugging Face adapter {adapter!r} is not pinned", "hf://org/name@<40-hex commit>",
+                    "append @ and the adapter's commit hash",
+                )
         return value
 
     @property
@@ -166,6 +197,11 @@ class Engine(Strict):
             )
         return value
 
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return _image_reference(value)
+
     @property
     def pinned(self) -> bool:
         return is_pinned(self.image)
@@ -176,7 +212,7 @@ class GpuRequest(Strict):
 
     sku: str = Field(description="GPU model, e.g. H100, H200, A100-80GB, L40S, L4.")
     count: int | None = Field(
-        default=None, ge=1, le=8, description="GPUs per replica (the tensor-parallel size); omit to let the planner choose."
+        default=None, ge=1, le=8, strict=True, description="GPUs per replica (the tensor-parallel size); omit to let the planner choose."
     )
 
     @field_validator("sku")
@@ -195,7 +231,7 @@ def _parse_gpu(value: object) -> object:
         sku, sep, count = value.partition(":")
         if not sep:
             return {"sku": sku}
-        if not count.strip().isdigit():
+        if not (count.strip().isascii() and count.strip().isdigit()):
             raise FieldProblem("GPU count is not a whole number", "SKU or SKU:COUNT, e.g. H100 or H100:8")
         return {"sku": sku, "count": int(count)}
     return value
@@ -215,8 +251,12 @@ class Resources(Strict):
 class Replicas(Strict):
     """Replica bounds for one placement."""
 
-    min: int = Field(default=1, ge=0, description="Replicas kept running (0 allows scale to zero).")
-    max: int = Field(default=1, ge=1, description="Most replicas the autoscaler may run.")
+    min: int = Field(
+        default=1, ge=1, strict=True,
+        description="Replicas kept running, at least 1: scaling reads the engine's own metrics, so from zero "
+        "replicas there would be no signal to scale up on.",
+    )
+    max: int = Field(default=1, ge=1, strict=True, description="Most replicas the autoscaler may run.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Replicas:
@@ -254,7 +294,8 @@ class Placement(Strict):
     cluster: Cluster = Field(default_factory=Cluster, description="New or existing cluster.")
     replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds in this placement.")
     price_per_gpu_hour: float | None = Field(
-        default=None, gt=0, description="Existing clusters: what a GPU-hour costs you, for cost estimates and budgets."
+        default=None, gt=0, le=1000, allow_inf_nan=False,
+        description="kubernetes placements: what a GPU-hour costs you, USD, for cost estimates and budgets.",
     )
 
     @field_validator("name")
@@ -268,19 +309,27 @@ class Autoscaling(Strict):
 
     enabled: bool = Field(default=True, description="Scale on the engine's signal (KEDA).")
     signal: ScalingSignal = Field(default="queue_depth", description="queue_depth, kv_cache_usage or running_requests.")
-    target: float = Field(default=4.0, gt=0, description="Signal value per replica at which to add a replica.")
-    scale_down_delay_seconds: int = Field(default=600, ge=0, description="Quiet time before removing a replica.")
+    target: float = Field(
+        default=4.0, gt=0, allow_inf_nan=False,
+        description="Signal value per replica at which to add a replica (kv_cache_usage: a fraction, 0 to 1).",
+    )
+    scale_down_delay_seconds: int = Field(default=600, ge=0, strict=True, description="Quiet time before removing a replica.")
 
 
 class Cache(Strict):
     """Where cached weights live so replicas start without re-downloading."""
 
     kind: CacheKind = Field(default="shared_volume", description="shared_volume: a ReadWriteMany file system filled once by a prefetch job.")
-    size_gib: int | None = Field(default=None, gt=0, description="Volume size; defaults to 1.25x the checkpoint, rounded up.")
+    size_gib: int | None = Field(default=None, gt=0, strict=True, description="Volume size; defaults to 1.25x the checkpoint, rounded up.")
     fetcher_image: str = Field(
         default="ghcr.io/inferstack/weights-fetcher:0.1.0",
         description="Image of the prefetch job (built from images/weights-fetcher); append @sha256:<digest> to pin it.",
     )
+    @field_validator("fetcher_image")
+    @classmethod
+    def _fetcher_image(cls, value: str) -> str:
+        return _image_reference(value)
+
     storage_class: str | None = Field(
         default=None, description="StorageClass of the cache volume; defaults to the one inferstack creates per cloud."
     )

@@ -147,6 +147,11 @@ def placements_valid(spec: DeploymentSpec) -> Iterator[Violation]:
                     f"zones of {placement.region}, e.g. {placement.region}{'a' if placement.cloud == 'aws' else '-a'}",
                 )
         cluster = placement.cluster
+        if placement.price_per_gpu_hour is not None and placement.cloud != "kubernetes":
+            yield Violation(
+                f"{at}.price_per_gpu_hour", placement.price_per_gpu_hour,
+                f"{placement.cloud} placements are priced from the catalog", hint="remove it",
+            )
         if placement.cloud == "kubernetes" and cluster.kind != "existing":
             yield Violation(
                 f"{at}.cluster.kind", cluster.kind, "inferstack creates clusters on aws and gcp only",
@@ -252,4 +257,34 @@ def autoscaling_signal_supported(spec: DeploymentSpec) -> Iterator[Violation]:
             "autoscaling.signal", scaling.signal,
             f"{spec.engine.name} exports no Prometheus metric for this signal",
             ", ".join(supported) or "none: set autoscaling.enabled to false",
+        )
+    if scaling.signal == "kv_cache_usage" and scaling.target > 1:
+        yield Violation(
+            "autoscaling.target", scaling.target, "KV-cache usage is a fraction of the pool",
+            "greater than 0, at most 1", "for 80 % write 0.8",
+        )
+
+
+@rule
+def lora_supported(spec: DeploymentSpec) -> Iterator[Violation]:
+    from inferstack.engines import adapter_for
+
+    if spec.model.lora_adapters and spec.model.scheme == "pvc":
+        yield Violation(
+            "model.lora_adapters", spec.model.lora_adapters, "adapters are fetched by the prefetch job, which pvc:// models do not have",
+            hint="put the adapters on the volume and name them in engine.extra_args",
+        )
+    if spec.model.lora_adapters and not adapter_for(spec.engine.name).serves_lora:
+        yield Violation(
+            "model.lora_adapters", spec.model.lora_adapters, f"{spec.engine.name} cannot serve LoRA adapters here",
+            "vllm, sglang, tgi", "merge the adapters into the checkpoint or choose another engine",
+        )
+
+
+@rule
+def one_architecture_source(spec: DeploymentSpec) -> Iterator[Violation]:
+    if spec.model.architecture is not None and spec.model.config is not None:
+        yield Violation(
+            "model.config", spec.model.config, "both model.architecture and model.config are set",
+            hint="keep one: the catalog name, or the checkpoint's config.json",
         )

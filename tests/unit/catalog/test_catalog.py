@@ -116,3 +116,24 @@ def test_config_json_problems_are_named(tmp_path):
     assert caught.value.reason == (
         "missing keys: num_attention_heads, hidden_size, vocab_size, intermediate_size"
     )
+
+
+@pytest.mark.parametrize("content, reason", [
+    ('{"num_hidden_layers": "32", "num_attention_heads": 2, "hidden_size": 128, "vocab_size": 10, "intermediate_size": 8}',
+     "not positive whole numbers: num_hidden_layers='32'"),
+    ('{"num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 0, "hidden_size": 128, "vocab_size": 10, '
+     '"intermediate_size": 8}', "not positive whole numbers: num_key_value_heads=0"),
+    ("[1, 2]", "is not a JSON object"),
+])
+def test_config_json_values_are_checked(tmp_path, content, reason):
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    with pytest.raises(catalog.ConfigProblem) as caught:
+        catalog.architecture_from_config(path)
+    assert caught.value.reason == reason
+
+
+def test_config_path_that_is_a_folder(tmp_path):
+    with pytest.raises(catalog.ConfigProblem) as caught:
+        catalog.architecture_from_config(tmp_path)
+    assert caught.value.reason == "is a folder; name the config.json inside it"

@@ -75,3 +75,20 @@ def test_bad_format_and_bad_spec_exit_2(tmp_path):
     bad.write_text("name: x\n")
     result = runner.invoke(app, ["check", str(bad)])
     assert result.exit_code == 2 and "model: required field is missing" in result.output
+
+
+def test_policy_file_problems_name_the_field(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("residencyy: eu\nallowed_gpus: [X1]\n")
+    result = runner.invoke(app, ["check", str(EXAMPLE_SPECS[0]), "--policy", str(policy)])
+    assert result.exit_code == 2
+    assert "residencyy: unknown field 'residencyy'. Did you mean 'residency'?" in result.output
+    assert "allowed_gpus = ['X1']: unknown GPU." in result.output
+
+
+def test_a_spec_over_its_own_budget_is_reported_by_the_budget_rule(tmp_path):
+    spec = tmp_path / "over.yaml"
+    spec.write_text((ROOT / "specs" / "quickstart.yaml").read_text().replace("monthly_budget: 5000", "monthly_budget: 100"))
+    result = runner.invoke(app, ["check", str(spec)])
+    assert result.exit_code == 1
+    assert "GPU capacity at max size costs 1,032 USD/month, over the budget of 100 USD" in result.output

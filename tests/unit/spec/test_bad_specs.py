@@ -61,7 +61,7 @@ CASES = {
     ),
     "negative_replicas": (
         lambda d: d["placements"][0].update(replicas={"min": -1, "max": 2}),
-        'placements[0].replicas.min = -1: out of range. Allowed: at least 0.',
+        'placements[0].replicas.min = -1: out of range. Allowed: at least 1.',
     ),
     "min_over_max": (
         lambda d: d["placements"][0].update(replicas={"min": 3, "max": 2}),
@@ -151,6 +151,42 @@ CASES = {
     "bad_engine_version": (
         lambda d: d["engine"].update(version="latest"),
         "engine.version = 'latest': not a release number. Allowed: a release such as 0.32.0. Fix: name the exact release so the image and memory calibration are known.",
+    ),
+    "lora_bad_scheme": (
+        lambda d: d["model"].update(lora_adapters=["ftp://x"]),
+        "model.lora_adapters = ['ftp://x']: unsupported LoRA adapter source 'ftp://x'. Allowed: hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix.",
+    ),
+    "lora_unpinned_hub": (
+        lambda d: d["model"].update(lora_adapters=["hf://acme/lora"]),
+        "model.lora_adapters = ['hf://acme/lora']: Hugging Face adapter 'hf://acme/lora' is not pinned. Allowed: hf://org/name@<40-hex commit>. Fix: append @ and the adapter's commit hash.",
+    ),
+    "lora_on_trtllm": (
+        lambda d: (d["model"].update(lora_adapters=["s3://b/lora"]), d["engine"].update(name="trtllm", version="1.0.0"), d.update(autoscaling={"enabled": False})),
+        "model.lora_adapters = ['s3://b/lora']: trtllm cannot serve LoRA adapters here. Allowed: vllm, sglang, tgi. Fix: merge the adapters into the checkpoint or choose another engine.",
+    ),
+    "kv_usage_target_percent": (
+        lambda d: d.update(autoscaling={"signal": "kv_cache_usage", "target": 80}),
+        'autoscaling.target = 80.0: KV-cache usage is a fraction of the pool. Allowed: greater than 0, at most 1. Fix: for 80 % write 0.8.',
+    ),
+    "price_on_cloud_placement": (
+        lambda d: d["placements"][0].update(price_per_gpu_hour=2.5),
+        'placements[0].price_per_gpu_hour = 2.5: gcp placements are priced from the catalog. Fix: remove it.',
+    ),
+    "architecture_and_config": (
+        lambda d: d["model"].update(architecture="llama-3.1-8b", config="/nonexistent/config.json"),
+        "model.config = '/nonexistent/config.json': both model.architecture and model.config are set. Fix: keep one: the catalog name, or the checkpoint's config.json.",
+    ),
+    "replicas_min_zero": (
+        lambda d: d["placements"][0].update(replicas={"min": 0, "max": 2}),
+        'placements[0].replicas.min = 0: out of range. Allowed: at least 1.',
+    ),
+    "empty_image": (
+        lambda d: d["engine"].update(image=""),
+        "engine.image = '': not an image reference. Allowed: registry/repository:tag, optionally followed by @sha256:<64 hex>. Fix: copy the reference your registry shows.",
+    ),
+    "boolean_context": (
+        lambda d: d["model"].update(max_context=True),
+        'model.max_context = True: input should be a valid integer.',
     ),
 }
 
