@@ -205,9 +205,9 @@ def test_gcp_private_cluster_gpu_pool_and_filestore():
     assert releases == {"dcgm-exporter", "keda", "kube-prometheus-stack"}  # GKE ships the device plugin
 
 
-def test_quickstart_has_a_public_endpoint_only_because_the_spec_allows_it():
+def test_cluster_endpoint_is_private_by_default():
     cluster = program_run("quickstart").one("gcp:container/cluster:Cluster", "quickstart-us-central-cluster-gke").inputs
-    # compliance.private_networking defaults to true: quickstart is private too.
+    # quickstart does not set compliance.private_networking; it defaults to true.
     assert cluster["privateClusterConfig"]["enablePrivateEndpoint"] is True
 
 
