@@ -69,6 +69,8 @@ class EngineAdapter:
     shutdown_seconds: int
     scaling_metrics: dict[str, str] = field(default_factory=dict)
     serves_lora: bool = True
+    #: Weight formats the engine can be told to serve (the spec's engine.quantization).
+    quantizations: frozenset[str] = frozenset({"none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"})
 
     def image(self, plan: Plan) -> str:
         """The spec's image if given (kept verbatim, digest included), else the official tag."""

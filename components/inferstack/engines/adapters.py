@@ -57,6 +57,10 @@ class Vllm(EngineAdapter):
         return args + list(spec.engine.extra_args)
 
 
+#: Our weight-format names where SGLang's --quantization spells them differently.
+SGLANG_QUANTIZATION = {"int8": "w8a8_int8", "nvfp4": "modelopt_fp4"}
+
+
 @dataclass(frozen=True)
 class Sglang(EngineAdapter):
     """SGLang's server; the pool is pinned through --mem-fraction-static (weights + KV share)."""
@@ -76,7 +80,7 @@ class Sglang(EngineAdapter):
             "--enable-metrics",
         ]
         if quant := _served_quantization(plan):
-            args += ["--quantization", quant]
+            args += ["--quantization", SGLANG_QUANTIZATION.get(quant, quant)]
         if spec.engine.kv_cache_dtype == "fp8":
             args += ["--kv-cache-dtype", "fp8_e4m3"]
         if not spec.engine.prefix_caching:
@@ -208,6 +212,7 @@ TGI = register(Tgi(
         request_success="tgi_request_success",
     ),
     scaling_metrics={"queue_depth": "tgi_queue_size", "running_requests": "tgi_batch_current_size"},
+    quantizations=frozenset({"none", "fp8", "int8", "awq", "gptq"}),
 ))
 
 TRTLLM = register(TrtLlm(
@@ -234,4 +239,6 @@ TRTLLM = register(TrtLlm(
     ),
     scaling_metrics={},
     serves_lora=False,
+    # trtllm-serve reads the format from the checkpoint; it has no flag to quantize at load time.
+    quantizations=frozenset({"none"}),
 ))

@@ -282,6 +282,19 @@ def lora_supported(spec: DeploymentSpec) -> Iterator[Violation]:
 
 
 @rule
+def quantization_supported_by_engine(spec: DeploymentSpec) -> Iterator[Violation]:
+    from inferstack.engines import adapter_for
+
+    supported = adapter_for(spec.engine.name).quantizations
+    wanted = spec.engine.quantization
+    if wanted is not None and wanted not in supported:
+        yield Violation(
+            "engine.quantization", wanted, f"{spec.engine.name} cannot quantize weights to {wanted} at load time",
+            ", ".join(sorted(supported)), "serve a checkpoint already in that format (leave engine.quantization unset)",
+        )
+
+
+@rule
 def one_architecture_source(spec: DeploymentSpec) -> Iterator[Violation]:
     if spec.model.architecture is not None and spec.model.config is not None:
         yield Violation(

@@ -161,7 +161,7 @@ CASES = {
         "model.lora_adapters = ['hf://acme/lora']: Hugging Face adapter 'hf://acme/lora' is not pinned. Allowed: hf://org/name@<40-hex commit>. Fix: append @ and the adapter's commit hash.",
     ),
     "lora_on_trtllm": (
-        lambda d: (d["model"].update(lora_adapters=["s3://b/lora"]), d["engine"].update(name="trtllm", version="1.0.0"), d.update(autoscaling={"enabled": False})),
+        lambda d: (d["model"].update(lora_adapters=["s3://b/lora"]), d["engine"].update(name="trtllm", version="1.0.0"), d["engine"].pop("quantization"), d.update(autoscaling={"enabled": False})),
         "model.lora_adapters = ['s3://b/lora']: trtllm cannot serve LoRA adapters here. Allowed: vllm, sglang, tgi. Fix: merge the adapters into the checkpoint or choose another engine.",
     ),
     "kv_usage_target_percent": (
@@ -179,6 +179,10 @@ CASES = {
     "replicas_min_zero": (
         lambda d: d["placements"][0].update(replicas={"min": 0, "max": 2}),
         'placements[0].replicas.min = 0: out of range. Allowed: at least 1.',
+    ),
+    "quantization_the_engine_cannot_do": (
+        lambda d: (d["engine"].update(name="trtllm", version="1.0.0"), d.update(autoscaling={"enabled": False})),
+        "engine.quantization = 'fp8': trtllm cannot quantize weights to fp8 at load time. Allowed: none. Fix: serve a checkpoint already in that format (leave engine.quantization unset).",
     ),
     "empty_image": (
         lambda d: d["engine"].update(image=""),
