@@ -78,3 +78,21 @@ def test_promtool_check_rules(example_plans, promtool, tmp_path):
         result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"SUCCESS: {len(_rules(rules_file(plan)))} rules found" in result.stdout
+
+
+def test_every_runbook_link_has_a_section():
+    import re
+
+    from inferstack.monitoring import prometheus_rule
+    from inferstack.plan import plan
+    from inferstack.spec import load_spec
+    from tests.conftest import EXAMPLE_SPECS, ROOT
+
+    text = (ROOT / "docs" / "runbooks.md").read_text()
+    anchors = {heading.lower() for heading in re.findall(r"^## (\w+)$", text, flags=re.M)}
+    for spec in EXAMPLE_SPECS:
+        for group in prometheus_rule(plan(load_spec(spec)))["spec"]["groups"]:
+            for rule in group["rules"]:
+                url = rule["annotations"]["runbook_url"]
+                assert url.endswith("docs/runbooks.md#" + rule["alert"].lower())
+                assert rule["alert"].lower() in anchors, rule["alert"]
