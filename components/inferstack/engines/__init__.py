@@ -34,6 +34,9 @@ class Metrics:
     generation_tokens: str | None
     preemptions: str | None
     request_success: str | None
+    #: Label matcher that selects failed requests within `request_success` (engines that count every
+    #: finished request there, by reason); None when failures can only be inferred.
+    failure_matcher: str | None = None
 
     def declared(self) -> set[str]:
         """Every series name these metrics produce (histograms as _bucket/_sum/_count)."""

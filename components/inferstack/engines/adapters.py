@@ -152,6 +152,9 @@ VLLM = register(Vllm(
         generation_tokens="vllm:generation_tokens_total",
         preemptions="vllm:num_preemptions_total",
         request_success="vllm:request_success_total",
+        # vLLM counts every finished request by finished_reason (stop, length, abort, error, repetition);
+        # "error" is a server-side failure, returned as HTTP 500 (vllm/v1/engine FinishReason).
+        failure_matcher='finished_reason="error"',
     ),
     scaling_metrics={
         "queue_depth": "vllm:num_requests_waiting",

@@ -59,8 +59,13 @@ def num(value: float) -> str:
 
 
 def error_ratio_expr(metrics: Metrics, selector: str, window: str, by: str) -> str | None:
-    """``1 - success/finished`` per ``by`` group; None when the engine lacks either counter. The
-    denominator is the end-to-end histogram's ``_count`` (every finished request)."""
+    """Failed over finished requests per ``by`` group. Engines that label failures in their request
+    counter (`failure_matcher`) give it directly; otherwise ``1 - success/finished``, with the
+    end-to-end histogram's ``_count`` as every finished request. None when neither can be built."""
+    if metrics.request_success is not None and metrics.failure_matcher is not None:
+        failed = ", ".join(part for part in (selector, metrics.failure_matcher) if part)
+        return (f"sum by ({by}) (rate({metrics.request_success}{{{failed}}}[{window}]))"
+                f" / sum by ({by}) (rate({metrics.request_success}{{{selector}}}[{window}]))")
     if metrics.request_success is None or metrics.e2e_seconds is None:
         return None
     return (f"1 - (sum by ({by}) (rate({metrics.request_success}{{{selector}}}[{window}]))"

@@ -27,8 +27,9 @@ def _series(**breach) -> list[dict]:
     """Healthy series for every signal, with the named ones breaching."""
     series = _histogram("vllm:time_to_first_token_seconds", "2.5" if breach.get("ttft") else None)
     series += _histogram("vllm:e2e_request_latency_seconds", "30" if breach.get("e2e") else None)
-    success = 5 if breach.get("errors") else 10
-    series.append({"series": f"vllm:request_success_total{{{LABELS}}}", "values": f"0+{success}x{STEPS}"})
+    failed = 5 if breach.get("errors") else 0
+    series.append({"series": f'vllm:request_success_total{{{LABELS}, finished_reason="stop"}}', "values": f"0+{10 - failed}x{STEPS}"})
+    series.append({"series": f'vllm:request_success_total{{{LABELS}, finished_reason="error"}}', "values": f"0+{failed}x{STEPS}"})
     if not breach.get("absent"):
         series.append({"series": f"up{{{LABELS}}}", "values": f"{0 if breach.get('down') else 1}x{STEPS}"})
     series.append({"series": f"vllm:kv_cache_usage_perc{{{LABELS}}}", "values": f"{0.95 if breach.get('kv') else 0.5}x{STEPS}"})
