@@ -122,13 +122,13 @@ def slo_rules(plan: Plan) -> list[dict]:
             f"{num(factor)}x the budget of the {num(slo.availability * 100)}% availability SLO over both "
             f"{long} and {short}.",
         ))
-    if all(p.replicas.min >= 1 for p in spec.placements):
-        rules.append(_rule(
-            plan, "InferenceTargetsAbsent", f'absent(up{{job="{name}"}})', "10m", "critical",
-            f"{name}: no serving pod is being scraped",
-            f"Prometheus has no scrape target for {name} although every placement keeps at least one "
-            f"replica: pods are gone, or the PodMonitor no longer matches them.",
-        ))
+    # Every placement keeps at least one replica (the spec requires replicas.min >= 1).
+    rules.append(_rule(
+        plan, "InferenceTargetsAbsent", f'absent(up{{job="{name}"}})', "10m", "critical",
+        f"{name}: no serving pod is being scraped",
+        f"Prometheus has no scrape target for {name} although every placement keeps at least one "
+        f"replica: pods are gone, or the PodMonitor no longer matches them.",
+    ))
     return rules
 
 
@@ -171,7 +171,7 @@ def waste_rules(plan: Plan) -> list[dict]:
         "1h", "info",
         f"{spec.served_name}: GPUs allocated but idle",
         f"GPUs of {{{{ $labels.pod }}}} ({{{{ $labels.cluster }}}}) averaged {{{{ $value }}}}% utilization for "
-        f"an hour: lower replicas.min or enable scale-to-zero.",
+        f"an hour: lower replicas.min or move the model to a smaller GPU.",
     )]
 
 

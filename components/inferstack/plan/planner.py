@@ -164,7 +164,7 @@ def plan(spec: DeploymentSpec) -> Plan:
     )
     cold = estimate_cold_start(fit.weights_bytes, spec.model.scheme, spec.cache.kind, fit.tp)
     cache_gib = spec.cache.size_gib or int(math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB))
-    findings = _findings(spec, fit, placements, cache_gib)
+    findings = _findings(spec, fit, placements, cache_gib, cold)
     assumptions = [
         f"engine overhead for {engine.name} {engine.version}: activation {fit.overhead.activation_gib} GiB + "
         f"non-torch {fit.overhead.non_torch_gib} GiB per GPU, calibration row since {fit.overhead.calibrated_since} "
@@ -182,7 +182,8 @@ def plan(spec: DeploymentSpec) -> Plan:
     )
 
 
-def _findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], cache_gib: int) -> list[Finding]:
+def _findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], cache_gib: int,
+              cold: ColdStart) -> list[Finding]:
     out: list[Finding] = []
     if not fit.fits:
         hint = (
@@ -199,7 +200,15 @@ def _findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], c
     for p in placements:
         if p.problem:
             out.append(Finding("no-offering", f"placement {p.name}: {p.problem}", True))
-        elif p.idle_gpus_at_min:
+        elif p.replicas_min == 1:
+            out.append(Finding(
+                "single-replica",
+                f"placement {p.name}: one replica, so every rollout and node drain is an outage of about "
+                f"{round(cold.replica_seconds)} s (rollouts never surge: that would need a spare GPU); "
+                "set replicas.min to 2 to keep serving through them",
+                False,
+            ))
+        if p.problem is None and p.idle_gpus_at_min:
             out.append(Finding(
                 "idle-gpus",
                 f"placement {p.name}: {p.idle_gpus_at_min} GPU(s) idle at min replicas on {p.nodes_min}x "
@@ -210,6 +219,15 @@ def _findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], c
             out.append(Finding(
                 "cost-unknown", f"placement {p.name}: no price known; set placements[].price_per_gpu_hour", False,
             ))
+    native = resolve_architecture(spec).native_quantization or "none"
+    if spec.engine.quantization and spec.engine.quantization != native:
+        out.append(Finding(
+            "quantized-at-load",
+            f"weights are served as {spec.engine.quantization} but the checkpoint is {native}: the engine "
+            "quantizes them at load, so quality may differ from the published model; evaluate it, or serve "
+            "a pre-quantized checkpoint",
+            False,
+        ))
     budget = spec.compliance.monthly_budget
     if budget is not None:
         total = total_monthly_cost(placements)

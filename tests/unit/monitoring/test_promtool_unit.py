@@ -76,7 +76,7 @@ CASES = {
     "InferenceGPUIdle": ({"idle": True}, "70m", _alert("InferenceGPUIdle", "info", cluster=CLUSTER, namespace=NAMESPACE,
                                                        pod=POD),
                          f"GPUs of {POD} ({CLUSTER}) averaged 1% utilization for an hour: lower replicas.min or "
-                         "enable scale-to-zero."),
+                         "move the model to a smaller GPU."),
 }
 
 

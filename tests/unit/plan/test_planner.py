@@ -111,16 +111,28 @@ def test_region_without_the_gpu_is_blocking_and_says_where_it_is_offered():
 
 def test_over_budget_is_blocking():
     result = plan(_spec(lambda d: d["compliance"].update(monthly_budget=100)))
-    assert [f.code for f in result.findings if f.blocking] == ["over-budget"]
-    assert "monthly cost at max replicas is 1,032 USD, over compliance.monthly_budget 100 USD" in result.findings[0].message
+    blocking = [f for f in result.findings if f.blocking]
+    assert [f.code for f in blocking] == ["over-budget"]
+    assert "monthly cost at max replicas is 1,032 USD, over compliance.monthly_budget 100 USD" in blocking[0].message
 
 
 def test_budget_with_unknown_price_fails_closed():
     def change(d):
         d["placements"][0].update(cloud="kubernetes", region="us-east-1", cluster={"kind": "existing", "context": "lab"})
     result = plan(_spec(change))
-    assert {f.code for f in result.findings} == {"cost-unknown", "budget-unknown"}
+    assert {f.code for f in result.findings if f.blocking} == {"budget-unknown"}
+    assert {f.code for f in result.findings} >= {"cost-unknown", "budget-unknown"}
     assert not result.deployable
+
+
+def test_single_replica_and_load_time_quantization_are_noted():
+    findings = {f.code: f for f in plan(_spec()).findings}
+    assert findings["single-replica"].message == (
+        "placement us-central: one replica, so every rollout and node drain is an outage of about 201 s "
+        "(rollouts never surge: that would need a spare GPU); set replicas.min to 2 to keep serving through them"
+    )
+    assert findings["quantized-at-load"].message.startswith("weights are served as fp8 but the checkpoint is none")
+    assert not findings["single-replica"].blocking and not findings["quantized-at-load"].blocking
 
 
 def test_cold_start_budget_grows_with_checkpoint_and_tp():
