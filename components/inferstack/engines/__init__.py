@@ -72,6 +72,8 @@ class EngineAdapter:
     shutdown_seconds: int
     scaling_metrics: dict[str, str] = field(default_factory=dict)
     serves_lora: bool = True
+    #: The engine's flag for the most requests a replica runs at once.
+    concurrency_flag: str = "--max-num-seqs"
     #: Weight formats the engine can be told to serve (the spec's engine.quantization).
     quantizations: frozenset[str] = frozenset({"none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"})
 
@@ -83,6 +85,13 @@ class EngineAdapter:
         return model_path(plan)
 
     def args(self, plan: Plan) -> list[str]:
+        """Every argument: the engine's own (`engine_args`), the concurrency cap, then the spec's extras."""
+        args = self.engine_args(plan)
+        if (limit := plan.spec.engine.max_concurrent_requests) is not None:
+            args += [self.concurrency_flag, str(limit)]
+        return args + list(plan.spec.engine.extra_args)
+
+    def engine_args(self, plan: Plan) -> list[str]:
         raise NotImplementedError
 
     def env(self, plan: Plan) -> dict[str, str]:

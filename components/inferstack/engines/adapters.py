@@ -35,7 +35,7 @@ class Vllm(EngineAdapter):
     """vLLM's OpenAI server. The KV pool is pinned with --kv-cache-memory-bytes (vLLM PR #21489) so the
     engine allocates exactly what the plan computed instead of re-deriving it by profiling."""
 
-    def args(self, plan: Plan) -> list[str]:
+    def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
         args = [
             "--model", self.model_path(plan),
@@ -54,7 +54,7 @@ class Vllm(EngineAdapter):
             args.append("--enable-prefix-caching")
         if modules := _lora_modules(plan):
             args += ["--enable-lora", "--lora-modules", *modules]
-        return args + list(spec.engine.extra_args)
+        return args
 
 
 #: Our weight-format names where SGLang's --quantization spells them differently.
@@ -65,7 +65,7 @@ SGLANG_QUANTIZATION = {"int8": "w8a8_int8", "nvfp4": "modelopt_fp4"}
 class Sglang(EngineAdapter):
     """SGLang's server; the pool is pinned through --mem-fraction-static (weights + KV share)."""
 
-    def args(self, plan: Plan) -> list[str]:
+    def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
         total = plan.fit.kv_pool_bytes + plan.fit.weights_per_gpu_bytes
         fraction = int(total / (catalog.gpus()[plan.fit.gpu].memory_gib * GIB) * 1000) / 1000
@@ -87,14 +87,14 @@ class Sglang(EngineAdapter):
             args.append("--disable-radix-cache")
         if spec.model.lora_adapters:
             args += ["--lora-paths", *_lora_modules(plan)]
-        return args + list(spec.engine.extra_args)
+        return args
 
 
 @dataclass(frozen=True)
 class Tgi(EngineAdapter):
     """Hugging Face text-generation-inference launcher; the pool is pinned as a token budget."""
 
-    def args(self, plan: Plan) -> list[str]:
+    def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
         args = [
             "--model-id", self.model_path(plan),
@@ -111,14 +111,14 @@ class Tgi(EngineAdapter):
             args += ["--kv-cache-dtype", "fp8_e4m3fn"]
         if spec.model.lora_adapters:
             args += ["--lora-adapters", ",".join(_lora_modules(plan))]
-        return args + list(spec.engine.extra_args)
+        return args
 
 
 @dataclass(frozen=True)
 class TrtLlm(EngineAdapter):
     """NVIDIA TensorRT-LLM's `trtllm-serve` (PyTorch backend)."""
 
-    def args(self, plan: Plan) -> list[str]:
+    def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
         args = [
             self.model_path(plan),
@@ -128,7 +128,7 @@ class TrtLlm(EngineAdapter):
             "--max_seq_len", str(spec.model.max_context),
             "--kv_cache_free_gpu_memory_fraction", "0.9",
         ]
-        return args + list(spec.engine.extra_args)
+        return args
 
 
 VLLM = register(Vllm(
@@ -165,6 +165,7 @@ VLLM = register(Vllm(
 
 SGLANG = register(Sglang(
     name="sglang",
+    concurrency_flag="--max-running-requests",
     image_repository="lmsysorg/sglang",
     image_tag_format="v{version}",
     port=30000,
@@ -194,6 +195,7 @@ SGLANG = register(Sglang(
 
 TGI = register(Tgi(
     name="tgi",
+    concurrency_flag="--max-concurrent-requests",
     image_repository="ghcr.io/huggingface/text-generation-inference",
     image_tag_format="{version}",
     port=8080,
@@ -220,6 +222,7 @@ TGI = register(Tgi(
 
 TRTLLM = register(TrtLlm(
     name="trtllm",
+    concurrency_flag="--max_batch_size",
     image_repository="nvcr.io/nvidia/tensorrt-llm/release",
     image_tag_format="{version}",
     port=8000,

@@ -160,7 +160,8 @@ def plan(spec: DeploymentSpec) -> Plan:
     )
     placements = [plan_placement(p, gpu.sku, fit.tp) for p in spec.placements]
     throughput = estimate_throughput(
-        fit, gpu, arch.active_parameters, arch.parameters, spec.cost.throughput_tokens_per_s
+        fit, gpu, arch.active_parameters, arch.parameters, spec.cost.throughput_tokens_per_s,
+        engine.max_concurrent_requests,
     )
     cold = estimate_cold_start(fit.weights_bytes, spec.model.scheme, spec.cache.kind, fit.tp)
     cache_gib = spec.cache.size_gib or int(math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB))

@@ -183,6 +183,11 @@ class Engine(Strict):
     )
     kv_cache_dtype: KvCacheDtype = Field(default="auto", description="KV cache element type: auto (model dtype) or fp8.")
     prefix_caching: bool = Field(default=True, description="Reuse KV blocks across requests sharing a prefix.")
+    max_concurrent_requests: int | None = Field(
+        default=None, ge=1, le=4096, strict=True,
+        description="Most requests a replica runs at once (the decode batch): larger raises throughput and "
+        "lowers per-request speed. Defaults to the engine's own limit (vLLM 256).",
+    )
     extra_args: list[str] = Field(
         default_factory=list, description="Additional engine flags, appended verbatim after the planned ones."
     )

@@ -76,8 +76,10 @@ def _vllm_parse(arg_lists):
 def test_vllm_accepts_every_generated_argument_list():
     plans = [plan(load_spec(s)) for s in EXAMPLE_SPECS if load_spec(s).engine.name == "vllm"]
     assert len(plans) == len(EXAMPLE_SPECS)
+    capped = plans[0].spec.model_copy(update={"engine": plans[0].spec.engine.model_copy(update={"max_concurrent_requests": 64})})
     bad_flag = adapter_for("vllm").args(plans[0]) + ["--kv-cache-memroy", "1"]
-    results = _vllm_parse([adapter_for("vllm").args(p) for p in plans] + [bad_flag])
+    results = _vllm_parse([adapter_for("vllm").args(p) for p in plans] + [adapter_for("vllm").args(plan(capped)), bad_flag])
+    assert results[-2]["ok"] and results[-2]["parsed"]["max_num_seqs"] == 64
     for p, result in zip(plans, results):
         assert result["ok"], (p.spec.name, result)
         parsed = result["parsed"]

@@ -15,7 +15,7 @@ ENGINES = {"sglang": "0.5.23", "tgi": "3.3.6", "trtllm": "1.0.0"}
 
 def _as_engine(spec, engine):
     """The spec served by another engine, where that engine can serve it at all."""
-    update = {"name": engine, "version": ENGINES[engine], "image": None}
+    update = {"name": engine, "version": ENGINES[engine], "image": None, "max_concurrent_requests": 64}
     if engine == "trtllm":
         update["quantization"] = None
     try:
@@ -35,8 +35,10 @@ def test_generated_arguments_fit_the_engine_surface(engine):
         spec = _as_engine(load_spec(path), engine)
         if spec is None:
             continue
-        args = adapter_for(engine).args(plan(spec))
+        adapter = adapter_for(engine)
+        args = adapter.args(plan(spec))
         assert argument_problems(surface, args) == [], (path.name, args)
+        assert args[args.index(adapter.concurrency_flag) + 1] == "64"
         checked += 1
     assert checked >= 4
 

@@ -162,3 +162,10 @@ def test_calibration_is_keyed_by_engine_version():
     v0 = plan(_spec(lambda d: d["engine"].update(version="0.6.6"))).fit.overhead
     assert (v1.calibrated_since, v0.calibrated_since) == ("0.8.0", "0.0.0")
     assert v0.activation_gib > v1.activation_gib
+
+
+def test_concurrency_cap_bounds_the_throughput_batch():
+    uncapped = plan(_spec()).throughput
+    capped = plan(_spec(lambda d: d["engine"].update(max_concurrent_requests=4))).throughput
+    assert uncapped.batch > 4 and capped.batch == 4
+    assert capped.tokens_per_second < uncapped.tokens_per_second
