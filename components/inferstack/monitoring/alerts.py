@@ -92,9 +92,10 @@ def slo_rules(plan: Plan) -> list[dict]:
     latency_slos = (
         (metrics.ttft_seconds, slo.ttft_p95_ms, "InferenceTTFTP95High", "time to first token", "TTFT"),
         (metrics.e2e_seconds, slo.e2e_p95_ms, "InferenceE2ELatencyP95High", "end-to-end latency", "end-to-end latency"),
+        (metrics.inter_token_seconds, slo.itl_p95_ms, "InferenceITLP95High", "inter-token latency", "inter-token latency"),
     )
     for histogram, slo_ms, alert, what, short in latency_slos:
-        if not histogram:
+        if not histogram or slo_ms is None:
             continue
         limit = num(slo_ms / 1000)
         rules.append(_rule(

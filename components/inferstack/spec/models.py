@@ -374,6 +374,11 @@ class Slo(Strict):
 
     ttft_p95_ms: float = Field(default=2000, gt=0, description="95th percentile time to first token, milliseconds.")
     e2e_p95_ms: float = Field(default=30000, gt=0, description="95th percentile end-to-end request latency, milliseconds.")
+    itl_p95_ms: float | None = Field(
+        default=None, gt=0,
+        description="95th percentile inter-token latency (the per-request streaming speed), milliseconds; "
+        "no alert when unset.",
+    )
     error_rate: float = Field(default=0.01, gt=0, lt=1, description="Largest tolerated fraction of failed requests.")
     availability: float = Field(default=0.995, gt=0, lt=1, description="Fraction of time the endpoint must serve.")
 

@@ -96,3 +96,22 @@ def test_every_runbook_link_has_a_section():
                 url = rule["annotations"]["runbook_url"]
                 assert url.endswith("docs/runbooks.md#" + rule["alert"].lower())
                 assert rule["alert"].lower() in anchors, rule["alert"]
+
+
+def test_inter_token_latency_alert_only_when_the_spec_sets_its_slo():
+    from inferstack.monitoring import prometheus_rule
+    from inferstack.plan import plan
+    from inferstack.spec import load_spec
+    from tests.conftest import SPECS
+
+    def alerts(name):
+        rule = prometheus_rule(plan(load_spec(SPECS / name)))
+        return {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+
+    assert "InferenceITLP95High" not in alerts("quickstart.yaml")
+    itl = alerts("aws-llama-8b-us.yaml")["InferenceITLP95High"]
+    assert itl["expr"] == (
+        'histogram_quantile(0.95, sum by (le, cluster, placement) '
+        '(rate(vllm:inter_token_latency_seconds_bucket{model_name="llama-3.1-8b"}[5m]))) > 0.06'
+    )
+    assert itl["for"] == "10m" and itl["labels"]["severity"] == "warning"
