@@ -1,7 +1,7 @@
 """Fetch a model checkpoint into the weight cache once, resumably, and verify every file.
 
 Usage: fetch.py --source hf://org/name --revision <sha> --dest /models/<dir> [--marker NAME] [--extra SRC]...
-(extras, LoRA adapters, land in DEST/adapters/adapter-N; hf:// extras are written hf://org/name@<sha>)
+(extras, LoRA adapters, are NAME=SOURCE and land in DEST/adapters/NAME; hf:// sources carry @<sha>)
 
 Contract:
 - Idempotent: when DEST/MARKER exists and records the same source and revision, and every file it
@@ -189,10 +189,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         fetch(args.source, args.revision, args.dest, args.marker, open_source(args.source, args.revision))
-        for index, extra in enumerate(args.extra):
-            source, _, revision = extra.partition("@") if extra.startswith("hf://") else (extra, "", "")
-            target = args.dest / "adapters" / f"adapter-{index}"
-            fetch(source, revision or None, target, args.marker, open_source(source, revision or None))
+        for extra in args.extra:
+            name, _, uri = extra.partition("=")
+            source, _, revision = uri.partition("@") if uri.startswith("hf://") else (uri, "", "")
+            fetch(source, revision or None, args.dest / "adapters" / name, args.marker, open_source(source, revision or None))
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -86,6 +86,6 @@ def test_cli_fetches_pinned_adapters_beside_the_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fetch, "open_source", fake_open)
     assert fetch.main(["--source", "hf://org/m", "--revision", "abc", "--dest", str(tmp_path),
-                       "--extra", "hf://org/lora@def", "--extra", "s3://bucket/lora"]) == 0
+                       "--extra", "chat=hf://org/lora@def", "--extra", "sql=s3://bucket/lora"]) == 0
     assert opened == [("hf://org/m", "abc"), ("hf://org/lora", "def"), ("s3://bucket/lora", None)]
-    assert (tmp_path / "adapters" / "adapter-1" / ".inferstack-complete").is_file()
+    assert (tmp_path / "adapters" / "sql" / ".inferstack-complete").is_file()

@@ -150,7 +150,7 @@ def model_path(plan: Plan) -> str:
 
 def adapter_paths(plan: Plan) -> list[tuple[str, str]]:
     """(served name, path in the container) of each LoRA adapter the prefetch job fetched."""
-    return [(f"adapter-{i}", f"{model_path(plan)}/adapters/adapter-{i}") for i in range(len(plan.spec.model.lora_adapters))]
+    return [(a.name, f"{model_path(plan)}/adapters/{a.name}") for a in plan.spec.model.lora_adapters]
 
 
 def cache_subpath(plan: Plan) -> str:

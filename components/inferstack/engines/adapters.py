@@ -53,7 +53,8 @@ class Vllm(EngineAdapter):
         if spec.engine.prefix_caching:
             args.append("--enable-prefix-caching")
         if modules := _lora_modules(plan):
-            args += ["--enable-lora", "--lora-modules", *modules]
+            args += ["--enable-lora", "--max-loras", str(len(modules)), "--max-lora-rank", str(spec.model.lora_max_rank),
+                     "--lora-modules", *modules]
         return args
 
 
@@ -85,8 +86,9 @@ class Sglang(EngineAdapter):
             args += ["--kv-cache-dtype", "fp8_e4m3"]
         if not spec.engine.prefix_caching:
             args.append("--disable-radix-cache")
-        if spec.model.lora_adapters:
-            args += ["--lora-paths", *_lora_modules(plan)]
+        if modules := _lora_modules(plan):
+            args += ["--enable-lora", "--max-loras-per-batch", str(len(modules)),
+                     "--max-lora-rank", str(spec.model.lora_max_rank), "--lora-paths", *modules]
         return args
 
 

@@ -126,7 +126,7 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
     if model.revision:
         args += ["--revision", model.revision]
     for adapter in model.lora_adapters:
-        args += ["--extra", adapter]
+        args += ["--extra", f"{adapter.name}={adapter.source}"]
     name = f"{plan.spec.name}-prefetch"
     pod_labels = labels(plan, placement, "prefetch")
     container = {

@@ -92,6 +92,37 @@ def _dns_name(value: str, what: str) -> str:
     return value
 
 
+LORA_RANKS = (8, 16, 32, 64, 128, 256)
+
+
+class LoraAdapter(Strict):
+    """One LoRA adapter: the name clients request it by, and where its weights are."""
+
+    name: str = Field(description="Name clients use as the model in requests (a DNS label).")
+    source: str = Field(description="hf://org/name@<40-hex commit>, s3://bucket/prefix or gs://bucket/prefix.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value, "adapter name")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("hf", "s3", "gs") or not rest.strip("/"):
+            raise FieldProblem(
+                "unsupported LoRA adapter source", "hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix",
+            )
+        repo, _, revision = rest.partition("@")
+        if scheme == "hf" and (repo.count("/") != 1 or not _SHA1.match(revision)):
+            raise FieldProblem(
+                "Hugging Face adapter is not pinned", "hf://org/name@<40-hex commit>",
+                "append @ and the adapter's commit hash",
+            )
+        return value
+
+
 class Model(Strict):
     """Which checkpoint to serve and how it is identified."""
 
@@ -120,10 +151,14 @@ class Model(Strict):
     max_context: int = Field(
         default=8192, gt=0, strict=True, description="Longest sequence (prompt + output) a request may use, in tokens."
     )
-    lora_adapters: list[str] = Field(
+    lora_adapters: list[LoraAdapter] = Field(
         default_factory=list,
-        description="LoRA adapters served beside the base model: hf://org/name@<40-hex commit>, s3://bucket/prefix "
-        "or gs://bucket/prefix. The prefetch job fetches them into the cache; they are served as adapter-0, adapter-1, ...",
+        description="LoRA adapters served beside the base model, each {name, source} (or the shorthand "
+        "'name=source'); clients select one by name. The prefetch job fetches them into the cache.",
+    )
+    lora_max_rank: int = Field(
+        default=16, strict=True,
+        description="Largest LoRA rank among the adapters (8, 16, 32, 64, 128 or 256); engines size adapter slots by it.",
     )
 
     @field_validator("source")
@@ -140,21 +175,32 @@ class Model(Strict):
             raise FieldProblem("a Hugging Face source names one repository", "hf://org/name")
         return value
 
+    @field_validator("lora_adapters", mode="before")
+    @classmethod
+    def _adapter_shorthand(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        for item in value:
+            if isinstance(item, str) and "=" not in item:
+                raise FieldProblem(
+                    f"adapter {item!r} has no name", "name=source, or {name: ..., source: ...}",
+                    "name it: clients select an adapter by name",
+                )
+        return [dict(zip(("name", "source"), item.split("=", 1))) if isinstance(item, str) else item for item in value]
+
     @field_validator("lora_adapters")
     @classmethod
-    def _adapters(cls, value: list[str]) -> list[str]:
-        for adapter in value:
-            scheme, sep, rest = adapter.partition("://")
-            if not sep or scheme not in ("hf", "s3", "gs") or not rest.strip("/"):
-                raise FieldProblem(
-                    f"unsupported LoRA adapter source {adapter!r}", "hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix",
-                )
-            repo, at, revision = rest.partition("@")
-            if scheme == "hf" and (repo.count("/") != 1 or not _SHA1.match(revision)):
-                raise FieldProblem(
-                    f"Hugging Face adapter {adapter!r} is not pinned", "hf://org/name@<40-hex commit>",
-                    "append @ and the adapter's commit hash",
-                )
+    def _unique_adapters(cls, value: list[LoraAdapter]) -> list[LoraAdapter]:
+        names = [a.name for a in value]
+        if len(set(names)) != len(names):
+            raise FieldProblem("adapter names must be unique", hint="rename the repeated adapter")
+        return value
+
+    @field_validator("lora_max_rank")
+    @classmethod
+    def _rank(cls, value: int) -> int:
+        if value not in LORA_RANKS:
+            raise FieldProblem("not a LoRA rank engines accept", ", ".join(map(str, LORA_RANKS)))
         return value
 
     @property

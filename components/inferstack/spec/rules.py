@@ -269,14 +269,15 @@ def autoscaling_signal_supported(spec: DeploymentSpec) -> Iterator[Violation]:
 def lora_supported(spec: DeploymentSpec) -> Iterator[Violation]:
     from inferstack.engines import adapter_for
 
-    if spec.model.lora_adapters and spec.model.scheme == "pvc":
+    adapters = [f"{a.name}={a.source}" for a in spec.model.lora_adapters]
+    if adapters and spec.model.scheme == "pvc":
         yield Violation(
-            "model.lora_adapters", spec.model.lora_adapters, "adapters are fetched by the prefetch job, which pvc:// models do not have",
+            "model.lora_adapters", adapters, "adapters are fetched by the prefetch job, which pvc:// models do not have",
             hint="put the adapters on the volume and name them in engine.extra_args",
         )
-    if spec.model.lora_adapters and not adapter_for(spec.engine.name).serves_lora:
+    if adapters and not adapter_for(spec.engine.name).serves_lora:
         yield Violation(
-            "model.lora_adapters", spec.model.lora_adapters, f"{spec.engine.name} cannot serve LoRA adapters here",
+            "model.lora_adapters", adapters, f"{spec.engine.name} cannot serve LoRA adapters here",
             "vllm, sglang, tgi", "merge the adapters into the checkpoint or choose another engine",
         )
 

@@ -10,9 +10,11 @@ import pytest
 from inferstack.engines import REGISTRY, UnknownEngine, UnsupportedFeature, adapter_for
 from inferstack.plan import plan
 from inferstack.spec import load_spec
+from inferstack.spec.models import LoraAdapter
 from tests.conftest import EXAMPLE_SPECS, ROOT, SPECS
 
 VLLM_PYTHON = ROOT / ".tools" / "vllm" / "bin" / "python"
+LORAS = [LoraAdapter(name="sql", source="s3://acme/sql-lora"), LoraAdapter(name="chat", source="hf://acme/chat-lora@" + "c" * 40)]
 
 
 def test_registry_has_the_four_engines_and_no_fallback():
@@ -76,10 +78,14 @@ def _vllm_parse(arg_lists):
 def test_vllm_accepts_every_generated_argument_list():
     plans = [plan(load_spec(s)) for s in EXAMPLE_SPECS if load_spec(s).engine.name == "vllm"]
     assert len(plans) == len(EXAMPLE_SPECS)
-    capped = plans[0].spec.model_copy(update={"engine": plans[0].spec.engine.model_copy(update={"max_concurrent_requests": 64})})
+    capped = plans[0].spec.model_copy(update={
+        "engine": plans[0].spec.engine.model_copy(update={"max_concurrent_requests": 64}),
+        "model": plans[0].spec.model.model_copy(update={"lora_adapters": LORAS, "lora_max_rank": 64}),
+    })
     bad_flag = adapter_for("vllm").args(plans[0]) + ["--kv-cache-memroy", "1"]
     results = _vllm_parse([adapter_for("vllm").args(p) for p in plans] + [adapter_for("vllm").args(plan(capped)), bad_flag])
-    assert results[-2]["ok"] and results[-2]["parsed"]["max_num_seqs"] == 64
+    assert results[-2]["ok"], results[-2]
+    assert results[-2]["parsed"]["max_num_seqs"] == 64 and results[-2]["parsed"]["max_lora_rank"] == 64
     for p, result in zip(plans, results):
         assert result["ok"], (p.spec.name, result)
         parsed = result["parsed"]
@@ -90,3 +96,21 @@ def test_vllm_accepts_every_generated_argument_list():
     # The check has teeth: a misspelled flag is rejected by vLLM and named in the error.
     assert results[-1]["ok"] is False
     assert "--kv-cache-memroy" in results[-1]["error"]
+
+
+def test_adapters_are_served_by_name_from_where_the_prefetch_job_puts_them():
+    from inferstack.kube import placement_objects
+
+    spec = load_spec(SPECS / "quickstart.yaml")
+    spec = spec.model_copy(update={"model": spec.model.model_copy(update={"lora_adapters": LORAS})})
+    result = plan(spec)
+    args = adapter_for("vllm").args(result)
+    modules = args[args.index("--lora-modules") + 1:args.index("--lora-modules") + 3]
+    base = "/models/hf--meta-llama--Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659"
+    assert modules == [f"sql={base}/adapters/sql", f"chat={base}/adapters/chat"]
+    assert args[args.index("--max-loras") + 1] == "2" and args[args.index("--max-lora-rank") + 1] == "16"
+    job = next(o for o in placement_objects(result, result.placements[0]) if o["kind"] == "Job")
+    fetch_args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert fetch_args[fetch_args.index("--dest") + 1] == base
+    assert [fetch_args[i + 1] for i, a in enumerate(fetch_args) if a == "--extra"] == [
+        "sql=s3://acme/sql-lora", "chat=hf://acme/chat-lora@" + "c" * 40]

@@ -8,6 +8,7 @@ from inferstack.engines import adapter_for
 from inferstack.engines.surface import argument_problems, load_surface
 from inferstack.plan import plan
 from inferstack.spec import SpecError, load_spec
+from inferstack.spec.models import LoraAdapter
 from tests.conftest import EXAMPLE_SPECS
 
 ENGINES = {"sglang": "0.5.23", "tgi": "3.3.6", "trtllm": "1.0.0"}
@@ -19,7 +20,9 @@ def _as_engine(spec, engine):
     if engine == "trtllm":
         update["quantization"] = None
     try:
-        changed = spec.model_copy(update={"engine": spec.engine.model_copy(update=update),
+        loras = [LoraAdapter(name="sql", source="s3://acme/sql-lora")] if engine != "trtllm" else []
+        model = spec.model.model_copy(update={"lora_adapters": loras}) if spec.model.scheme != "pvc" else spec.model
+        changed = spec.model_copy(update={"engine": spec.engine.model_copy(update=update), "model": model,
                                           "autoscaling": spec.autoscaling.model_copy(
                                               update={"enabled": engine != "trtllm"})})
         return type(spec).model_validate(changed.model_dump())

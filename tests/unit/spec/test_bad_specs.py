@@ -25,7 +25,7 @@ CASES = {
     ),
     "unknown_nested_field": (
         lambda d: d["model"].update(revison="x"),
-        "model.revison: unknown field 'revison'. Did you mean 'revision'? Allowed: architecture, config, lora_adapters, max_context, revision, served_name, source. Fix: remove it or correct its name.",
+        "model.revison: unknown field 'revison'. Did you mean 'revision'? Allowed: architecture, config, lora_adapters, lora_max_rank, max_context, revision, served_name, source. Fix: remove it or correct its name.",
     ),
     "typo_gpu": (
         lambda d: d["resources"].update(gpu="H1000:1"),
@@ -153,16 +153,24 @@ CASES = {
         "engine.version = 'latest': not a release number. Allowed: a release such as 0.32.0. Fix: name the exact release so the image and memory calibration are known.",
     ),
     "lora_bad_scheme": (
-        lambda d: d["model"].update(lora_adapters=["ftp://x"]),
-        "model.lora_adapters = ['ftp://x']: unsupported LoRA adapter source 'ftp://x'. Allowed: hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix.",
+        lambda d: d["model"].update(lora_adapters=["chat=ftp://x"]),
+        "model.lora_adapters[0].source = 'ftp://x': unsupported LoRA adapter source. Allowed: hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix.",
     ),
     "lora_unpinned_hub": (
-        lambda d: d["model"].update(lora_adapters=["hf://acme/lora"]),
-        "model.lora_adapters = ['hf://acme/lora']: Hugging Face adapter 'hf://acme/lora' is not pinned. Allowed: hf://org/name@<40-hex commit>. Fix: append @ and the adapter's commit hash.",
+        lambda d: d["model"].update(lora_adapters=[{"name": "chat", "source": "hf://acme/lora"}]),
+        "model.lora_adapters[0].source = 'hf://acme/lora': Hugging Face adapter is not pinned. Allowed: hf://org/name@<40-hex commit>. Fix: append @ and the adapter's commit hash.",
+    ),
+    "lora_without_name": (
+        lambda d: d["model"].update(lora_adapters=["s3://b/lora"]),
+        "model.lora_adapters = ['s3://b/lora']: adapter 's3://b/lora' has no name. Allowed: name=source, or {name: ..., source: ...}. Fix: name it: clients select an adapter by name.",
+    ),
+    "lora_rank": (
+        lambda d: d["model"].update(lora_max_rank=48),
+        "model.lora_max_rank = 48: not a LoRA rank engines accept. Allowed: 8, 16, 32, 64, 128, 256.",
     ),
     "lora_on_trtllm": (
-        lambda d: (d["model"].update(lora_adapters=["s3://b/lora"]), d["engine"].update(name="trtllm", version="1.0.0"), d["engine"].pop("quantization"), d.update(autoscaling={"enabled": False})),
-        "model.lora_adapters = ['s3://b/lora']: trtllm cannot serve LoRA adapters here. Allowed: vllm, sglang, tgi. Fix: merge the adapters into the checkpoint or choose another engine.",
+        lambda d: (d["model"].update(lora_adapters=["sql=s3://b/lora"]), d["engine"].update(name="trtllm", version="1.0.0"), d["engine"].pop("quantization"), d.update(autoscaling={"enabled": False})),
+        "model.lora_adapters = ['sql=s3://b/lora']: trtllm cannot serve LoRA adapters here. Allowed: vllm, sglang, tgi. Fix: merge the adapters into the checkpoint or choose another engine.",
     ),
     "kv_usage_target_percent": (
         lambda d: d.update(autoscaling={"signal": "kv_cache_usage", "target": 80}),
