@@ -93,3 +93,23 @@ def test_unwritable_output_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["check", str(SPECS / "quickstart.yaml"), "-o", str(tmp_path / "no" / "r.txt")])
     assert result.exit_code == 2
     assert "No such file or directory" in result.output
+
+
+def test_readme_commands_and_spec_stay_true():
+    import re
+
+    import yaml
+
+    from inferstack.plan import plan
+    from inferstack.spec import load_spec, parse_spec
+
+    readme = (SPECS.parent / "README.md").read_text()
+    first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert first_block == [
+        "scripts/setup.sh && .venv/bin/inferstack plan specs/quickstart.yaml && "
+        ".venv/bin/inferstack render specs/quickstart.yaml -o build/quickstart",
+        "scripts/test.sh",
+    ]
+    assert (SPECS.parent / ".ci" / "run").read_text().rstrip().endswith("scripts/test.sh")
+    inline = yaml.safe_load(re.search(r"```yaml\n(.*?)```", readme, re.S).group(1))
+    assert plan(parse_spec(inline)).to_dict() == plan(load_spec(SPECS / "quickstart.yaml")).to_dict()
