@@ -74,6 +74,8 @@ class EngineAdapter:
     serves_lora: bool = True
     #: The engine's flag for the most requests a replica runs at once.
     concurrency_flag: str = "--max-num-seqs"
+    #: Speculative-decoding methods the engine runs (see `speculative_args`).
+    speculative_methods: frozenset[str] = frozenset({"ngram"})
     #: Weight formats the engine can be told to serve (the spec's engine.quantization).
     quantizations: frozenset[str] = frozenset({"none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"})
 
@@ -89,7 +91,12 @@ class EngineAdapter:
         args = self.engine_args(plan)
         if (limit := plan.spec.engine.max_concurrent_requests) is not None:
             args += [self.concurrency_flag, str(limit)]
+        if (speculative := plan.spec.engine.speculative) is not None:
+            args += self.speculative_args(speculative.method, speculative.num_tokens)
         return args + list(plan.spec.engine.extra_args)
+
+    def speculative_args(self, method: str, num_tokens: int) -> list[str]:
+        raise UnsupportedFeature(self.name, f"speculative decoding ({method})", sorted(self.speculative_methods))
 
     def engine_args(self, plan: Plan) -> list[str]:
         raise NotImplementedError

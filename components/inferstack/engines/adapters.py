@@ -3,6 +3,7 @@ and parsers for the versions named; vLLM's are checked against its real parser i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,10 @@ class Vllm(EngineAdapter):
                      "--lora-modules", *modules]
         return args
 
+    def speculative_args(self, method: str, num_tokens: int) -> list[str]:
+        config = {"method": method, "num_speculative_tokens": num_tokens, "prompt_lookup_max": 4, "prompt_lookup_min": 2}
+        return ["--speculative-config", json.dumps(config, separators=(",", ":"))]
+
 
 #: Our weight-format names where SGLang's --quantization spells them differently.
 SGLANG_QUANTIZATION = {"int8": "w8a8_int8", "nvfp4": "modelopt_fp4"}
@@ -92,6 +97,10 @@ class Sglang(EngineAdapter):
         return args
 
 
+    def speculative_args(self, method: str, num_tokens: int) -> list[str]:
+        return ["--speculative-algorithm", method.upper(), "--speculative-num-draft-tokens", str(num_tokens)]
+
+
 @dataclass(frozen=True)
 class Tgi(EngineAdapter):
     """Hugging Face text-generation-inference launcher; the pool is pinned as a token budget."""
@@ -114,6 +123,11 @@ class Tgi(EngineAdapter):
         if spec.model.lora_adapters:
             args += ["--lora-adapters", ",".join(_lora_modules(plan))]
         return args
+
+
+    def speculative_args(self, method: str, num_tokens: int) -> list[str]:
+        # Without Medusa heads in the checkpoint, --speculate drafts from n-grams of the prompt.
+        return ["--speculate", str(num_tokens)]
 
 
 @dataclass(frozen=True)
@@ -247,6 +261,7 @@ TRTLLM = register(TrtLlm(
     ),
     scaling_metrics={},
     serves_lora=False,
+    speculative_methods=frozenset(),
     # trtllm-serve reads the format from the checkpoint; it has no flag to quantize at load time.
     quantizations=frozenset({"none"}),
 ))

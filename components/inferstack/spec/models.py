@@ -212,6 +212,17 @@ class Model(Strict):
         return self.source.split("://", 1)[1]
 
 
+class Speculative(Strict):
+    """Speculative decoding: draft tokens are proposed cheaply and verified by the model in one step,
+    so outputs are exactly what the model alone would produce, only faster."""
+
+    method: Literal["ngram"] = Field(
+        default="ngram",
+        description="ngram: drafts come from n-gram matches in the prompt (no draft model, no extra memory).",
+    )
+    num_tokens: int = Field(default=4, ge=1, le=10, strict=True, description="Draft tokens proposed per step.")
+
+
 class Engine(Strict):
     """The inference server and how it runs the model."""
 
@@ -229,6 +240,7 @@ class Engine(Strict):
     )
     kv_cache_dtype: KvCacheDtype = Field(default="auto", description="KV cache element type: auto (model dtype) or fp8.")
     prefix_caching: bool = Field(default=True, description="Reuse KV blocks across requests sharing a prefix.")
+    speculative: Speculative | None = Field(default=None, description="Speculative decoding; off when unset.")
     max_concurrent_requests: int | None = Field(
         default=None, ge=1, le=4096, strict=True,
         description="Most requests a replica runs at once (the decode batch): larger raises throughput and "

@@ -296,6 +296,19 @@ def quantization_supported_by_engine(spec: DeploymentSpec) -> Iterator[Violation
 
 
 @rule
+def speculative_supported(spec: DeploymentSpec) -> Iterator[Violation]:
+    from inferstack.engines import adapter_for
+
+    speculative = spec.engine.speculative
+    methods = adapter_for(spec.engine.name).speculative_methods
+    if speculative is not None and speculative.method not in methods:
+        yield Violation(
+            "engine.speculative.method", speculative.method, f"{spec.engine.name} does not run this speculative decoding",
+            ", ".join(sorted(methods)) or "none: remove engine.speculative",
+        )
+
+
+@rule
 def one_architecture_source(spec: DeploymentSpec) -> Iterator[Violation]:
     if spec.model.architecture is not None and spec.model.config is not None:
         yield Violation(

@@ -10,7 +10,7 @@ import pytest
 from inferstack.engines import REGISTRY, UnknownEngine, UnsupportedFeature, adapter_for
 from inferstack.plan import plan
 from inferstack.spec import load_spec
-from inferstack.spec.models import LoraAdapter
+from inferstack.spec.models import LoraAdapter, Speculative
 from tests.conftest import EXAMPLE_SPECS, ROOT, SPECS
 
 VLLM_PYTHON = ROOT / ".tools" / "vllm" / "bin" / "python"
@@ -79,13 +79,15 @@ def test_vllm_accepts_every_generated_argument_list():
     plans = [plan(load_spec(s)) for s in EXAMPLE_SPECS if load_spec(s).engine.name == "vllm"]
     assert len(plans) == len(EXAMPLE_SPECS)
     capped = plans[0].spec.model_copy(update={
-        "engine": plans[0].spec.engine.model_copy(update={"max_concurrent_requests": 64}),
+        "engine": plans[0].spec.engine.model_copy(update={"max_concurrent_requests": 64, "speculative": Speculative(num_tokens=3)}),
         "model": plans[0].spec.model.model_copy(update={"lora_adapters": LORAS, "lora_max_rank": 64}),
     })
     bad_flag = adapter_for("vllm").args(plans[0]) + ["--kv-cache-memroy", "1"]
     results = _vllm_parse([adapter_for("vllm").args(p) for p in plans] + [adapter_for("vllm").args(plan(capped)), bad_flag])
     assert results[-2]["ok"], results[-2]
     assert results[-2]["parsed"]["max_num_seqs"] == 64 and results[-2]["parsed"]["max_lora_rank"] == 64
+    assert results[-2]["parsed"]["speculative_config"] == {
+        "method": "ngram", "num_speculative_tokens": 3, "prompt_lookup_max": 4, "prompt_lookup_min": 2}
     for p, result in zip(plans, results):
         assert result["ok"], (p.spec.name, result)
         parsed = result["parsed"]

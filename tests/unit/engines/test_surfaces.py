@@ -8,7 +8,7 @@ from inferstack.engines import adapter_for
 from inferstack.engines.surface import argument_problems, load_surface
 from inferstack.plan import plan
 from inferstack.spec import SpecError, load_spec
-from inferstack.spec.models import LoraAdapter
+from inferstack.spec.models import LoraAdapter, Speculative
 from tests.conftest import EXAMPLE_SPECS
 
 ENGINES = {"sglang": "0.5.23", "tgi": "3.3.6", "trtllm": "1.0.0"}
@@ -16,7 +16,8 @@ ENGINES = {"sglang": "0.5.23", "tgi": "3.3.6", "trtllm": "1.0.0"}
 
 def _as_engine(spec, engine):
     """The spec served by another engine, where that engine can serve it at all."""
-    update = {"name": engine, "version": ENGINES[engine], "image": None, "max_concurrent_requests": 64}
+    update = {"name": engine, "version": ENGINES[engine], "image": None, "max_concurrent_requests": 64,
+              "speculative": Speculative(num_tokens=3) if engine != "trtllm" else None}
     if engine == "trtllm":
         update["quantization"] = None
     try:

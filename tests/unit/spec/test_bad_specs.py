@@ -192,6 +192,10 @@ CASES = {
         lambda d: (d["engine"].update(name="trtllm", version="1.0.0"), d.update(autoscaling={"enabled": False})),
         "engine.quantization = 'fp8': trtllm cannot quantize weights to fp8 at load time. Allowed: none. Fix: serve a checkpoint already in that format (leave engine.quantization unset).",
     ),
+    "speculative_on_trtllm": (
+        lambda d: (d["engine"].update(name="trtllm", version="1.0.0", speculative={"num_tokens": 4}), d["engine"].pop("quantization"), d.update(autoscaling={"enabled": False})),
+        "engine.speculative.method = 'ngram': trtllm does not run this speculative decoding. Allowed: none: remove engine.speculative.",
+    ),
     "empty_image": (
         lambda d: d["engine"].update(image=""),
         "engine.image = '': not an image reference. Allowed: registry/repository:tag, optionally followed by @sha256:<64 hex>. Fix: copy the reference your registry shows.",
