@@ -250,6 +250,7 @@ class ModelDeployment(pulumi.ComponentResource):
                   networks: Optional[Mapping[str, Any]] = None) -> "ModelDeployment":
         args: ModelDeploymentArgs = {
             "device_plugin": addons.device_plugin, "dcgm_exporter": addons.dcgm_exporter, "keda": addons.keda,
+            "prometheus_stack": addons.prometheus_stack,
         }
         return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks)
 

@@ -343,3 +343,19 @@ def test_component_package_schema_is_inferred():
     assert resource["properties"]["monthlyCostMax"]["type"] == "number"
     assert set(resource["required"]) == {"endpoints", "kubeconfigs", "clusterNames", "monthlyCostMax"}
     assert (ROOT / "components" / "PulumiPlugin.yaml").read_text().count("name: python") == 1
+
+
+def test_operator_ranges_reach_the_private_cluster_apis():
+    from inferstack.offline import deploy_offline
+    from inferstack.plan import plan
+    from inferstack.spec import load_spec
+
+    spec = load_spec(SPECS / "multi-cloud-qwen.yaml")
+    placements = [p.model_copy(update={"cluster": p.cluster.model_copy(update={"operator_cidrs": ["10.8.0.0/16"]})})
+                  for p in spec.placements]
+    run = deploy_offline([plan(spec.model_copy(update={"placements": placements}))])
+    rule = run.one("aws:ec2/securityGroupRule:SecurityGroupRule", "qwen3-32b-aws-us-east-cluster-operators-0").inputs
+    assert (rule["type"], rule["fromPort"], rule["toPort"], rule["cidrBlocks"]) == ("ingress", 443, 443, ["10.8.0.0/16"])
+    gke = run.one("gcp:container/cluster:Cluster", "qwen3-32b-gcp-us-central-cluster-gke").inputs
+    blocks = [b["cidrBlock"] for b in gke["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
+    assert blocks[1:] == ["10.8.0.0/16"]

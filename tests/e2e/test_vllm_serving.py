@@ -116,7 +116,9 @@ def _tiny_spec(root: Path) -> Path:
         "engine": {"name": "vllm", "version": "0.32.0"},
         "resources": {"gpu": "L4:1"},
         "placements": [{"name": "local", "cloud": "kubernetes", "region": "us-east-1",
-                        "cluster": {"kind": "existing", "context": "e2e"}, "replicas": {"min": 1, "max": 2}}],
+                        "cluster": {"kind": "existing", "context": "e2e", "prometheus_operator": True,
+                                    "prometheus_url": "http://127.0.0.1:9090"},
+                        "replicas": {"min": 1, "max": 2}}],
     }
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))

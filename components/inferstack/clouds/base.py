@@ -79,6 +79,10 @@ class PlacementContext:
         return self.plan.spec.compliance.private_networking
 
     @property
+    def operator_cidrs(self) -> tuple[str, ...]:
+        return tuple(self.spec_placement.cluster.operator_cidrs)
+
+    @property
     def encrypted(self) -> bool:
         return self.plan.spec.compliance.encryption
 

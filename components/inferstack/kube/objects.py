@@ -20,6 +20,7 @@ UID = 10001
 PRESTOP_SLEEP_SECONDS = 15
 PROBE_PERIOD_SECONDS = 10
 COMPLETE_MARKER = ".inferstack-complete"
+#: The Prometheus of kube-prometheus-stack, which inferstack installs on the clusters it creates.
 PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
 #: Share of a node's CPU and memory left to serving pods after system daemons (kubelet, CNI, drivers).
 NODE_ALLOCATABLE = 0.85
@@ -174,10 +175,14 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
     }
 
 
+def _spec_placement(plan: Plan, placement: PlacementPlan):
+    return next(p for p in plan.spec.placements if p.name == placement.name)
+
+
 def _node_placement(plan: Plan, placement: PlacementPlan) -> tuple[dict, list[dict]]:
     """Node selector and tolerations that land pods on this placement's GPU nodes."""
     tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    spec_placement = next(p for p in plan.spec.placements if p.name == placement.name)
+    spec_placement = _spec_placement(plan, placement)
     if placement.cloud == "kubernetes":
         return dict(sorted(spec_placement.cluster.gpu_node_labels.items())), tolerations
     node = placement.node
@@ -215,7 +220,7 @@ def provenance(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
     """What is served, from where, at which revision, and what it may cost: a record on the
     Deployment that reviewers and compliance rules read (absent values are omitted, never guessed)."""
     spec, node = plan.spec, placement.node
-    existing = next(p for p in spec.placements if p.name == placement.name).cluster.kind == "existing"
+    existing = _spec_placement(plan, placement).cluster.kind == "existing"
     record = {
         "engine": spec.engine.name,
         "engine-version": spec.engine.version,
@@ -400,7 +405,7 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
             "triggers": [{
                 "type": "prometheus",
                 "metadata": {
-                    "serverAddress": PROMETHEUS_URL,
+                    "serverAddress": _spec_placement(plan, placement).cluster.prometheus_url or PROMETHEUS_URL,
                     "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
                     "threshold": f"{scaling.target:g}",
                 },

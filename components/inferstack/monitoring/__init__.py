@@ -110,15 +110,15 @@ def queries(plan: Plan) -> list[tuple[str, str]]:
 def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
     """The monitoring objects one placement ships: its PodMonitor, the deployment's PrometheusRule,
     its engine dashboard as a ConfigMap for the Grafana sidecar, and, on clusters inferstack creates
-    (where it installs the DCGM exporter), the exporter's ServiceMonitor."""
+    (where it installs the DCGM exporter), the exporter's ServiceMonitor. Existing clusters get the
+    Prometheus Operator kinds only when the spec says the cluster runs the operator."""
     from inferstack.monitoring._common import placement as spec_placement
 
     where = spec_placement(plan.spec, placement_name)
-    objects = [
-        pod_monitor(plan, placement_name),
-        prometheus_rule(plan),
-        grafana_configmap(f"{plan.spec.name}-engine", plan.spec.name, engine_dashboard(plan), folder="inferstack"),
-    ]
+    dashboard = grafana_configmap(f"{plan.spec.name}-engine", plan.spec.name, engine_dashboard(plan), folder="inferstack")
+    if where.cluster.kind == "existing" and not where.cluster.prometheus_operator:
+        return [dashboard]  # no Prometheus Operator there: its kinds would not exist
+    objects = [pod_monitor(plan, placement_name), prometheus_rule(plan), dashboard]
     if where.cluster.kind == "new":
         objects.append(dcgm_service_monitor(cluster_name(plan.spec, where)))
     return objects

@@ -7,6 +7,7 @@ can report each one with its own field path.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -345,6 +346,30 @@ class Cluster(Strict):
     instance_type: str | None = Field(
         default=None, description="New clusters: node type to use instead of the planner's choice."
     )
+    operator_cidrs: list[str] = Field(
+        default_factory=list,
+        description="New clusters: address ranges (VPN, CI runners) allowed to reach the private cluster API, "
+        "where `pulumi up` must run from.",
+    )
+    prometheus_operator: bool = Field(
+        default=False,
+        description="Existing clusters: the cluster runs the Prometheus Operator, so PodMonitors and "
+        "PrometheusRules can be created (new clusters get kube-prometheus-stack).",
+    )
+    prometheus_url: str | None = Field(
+        default=None,
+        description="Existing clusters: the Prometheus that scrapes the cluster, which KEDA queries to scale.",
+    )
+
+    @field_validator("operator_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise FieldProblem(f"{cidr!r} is not an address range", "CIDR notation such as 10.8.0.0/16") from None
+        return value
 
 
 class Placement(Strict):

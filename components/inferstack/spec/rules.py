@@ -167,6 +167,28 @@ def placements_valid(spec: DeploymentSpec) -> Iterator[Violation]:
                 f"{at}.cluster.name", None, f"an existing {placement.cloud} cluster is looked up by name",
                 hint="set cluster.name to the cluster's name",
             )
+        if cluster.kind == "new" and (cluster.prometheus_operator or cluster.prometheus_url):
+            yield Violation(
+                f"{at}.cluster", None, "prometheus_operator and prometheus_url describe existing clusters",
+                hint="remove them: new clusters get kube-prometheus-stack",
+            )
+        if cluster.kind == "existing" and cluster.operator_cidrs:
+            yield Violation(
+                f"{at}.cluster.operator_cidrs", cluster.operator_cidrs, "inferstack does not manage an existing cluster's API access",
+                hint="remove it",
+            )
+        scales = spec.autoscaling.enabled and placement.replicas.max > placement.replicas.min
+        if cluster.kind == "existing" and scales and not cluster.prometheus_url:
+            yield Violation(
+                f"{at}.cluster.prometheus_url", None, "KEDA scales on the engine's metrics and needs the cluster's Prometheus",
+                hint="set cluster.prometheus_url (e.g. http://prometheus-operated.monitoring.svc:9090), "
+                "or set autoscaling.enabled: false",
+            )
+        if placement.cloud == "aws" and len(placement.zones) == 1:
+            yield Violation(
+                f"{at}.zones", placement.zones, "EKS needs subnets in at least two zones",
+                f"two or three zones of {placement.region}", "add a zone, or omit zones to use the region's first three",
+            )
         if cluster.instance_type is not None:
             shapes = sorted(
                 o.node_type for o in catalog.offerings()

@@ -143,3 +143,20 @@ def test_deployment_carries_a_provenance_record():
         "inferstack.dev/replicas-max": "2",
         "inferstack.dev/capacity": "node-pool",
     }
+
+
+def test_existing_cluster_scales_on_its_own_prometheus():
+    _, objects = _objects("existing-cluster.yaml")
+    trigger = objects[("ScaledObject", "mistral-7b")]["spec"]["triggers"][0]["metadata"]
+    assert trigger["serverAddress"] == "http://prometheus-operated.monitoring.svc:9090"
+
+
+def test_existing_cluster_without_the_operator_gets_no_operator_kinds():
+    from inferstack.monitoring import placement_monitoring
+
+    result = plan(load_spec(SPECS / "existing-cluster.yaml"))
+    spec = result.spec
+    cluster = spec.placements[0].cluster.model_copy(update={"prometheus_operator": False})
+    spec = spec.model_copy(update={"placements": [spec.placements[0].model_copy(update={"cluster": cluster})]})
+    assert [o["kind"] for o in placement_monitoring(plan(spec), "onprem-fra")] == ["ConfigMap"]
+    assert [o["kind"] for o in placement_monitoring(result, "onprem-fra")] == ["PodMonitor", "PrometheusRule", "ConfigMap"]

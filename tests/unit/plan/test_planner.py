@@ -118,7 +118,8 @@ def test_over_budget_is_blocking():
 
 def test_budget_with_unknown_price_fails_closed():
     def change(d):
-        d["placements"][0].update(cloud="kubernetes", region="us-east-1", cluster={"kind": "existing", "context": "lab"})
+        d["placements"][0].update(cloud="kubernetes", region="us-east-1", cluster={
+            "kind": "existing", "context": "lab", "prometheus_url": "http://prometheus.lab:9090"})
     result = plan(_spec(change))
     assert {f.code for f in result.findings if f.blocking} == {"budget-unknown"}
     assert {f.code for f in result.findings} >= {"cost-unknown", "budget-unknown"}

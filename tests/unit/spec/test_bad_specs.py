@@ -204,6 +204,18 @@ CASES = {
         lambda d: d["model"].update(max_context=True),
         'model.max_context = True: input should be a valid integer.',
     ),
+    "aws_single_zone": (
+        lambda d: (d["placements"][0].update(cloud="aws", region="us-east-1", zones=["us-east-1a"]), d["resources"].update(gpu="L40S:1")),
+        "placements[0].zones = ['us-east-1a']: EKS needs subnets in at least two zones. Allowed: two or three zones of us-east-1. Fix: add a zone, or omit zones to use the region's first three.",
+    ),
+    "existing_cluster_without_prometheus": (
+        lambda d: d["placements"][0].update(cloud="kubernetes", region="us-east-1", cluster={"kind": "existing", "context": "lab"}),
+        "placements[0].cluster.prometheus_url: KEDA scales on the engine's metrics and needs the cluster's Prometheus. Fix: set cluster.prometheus_url (e.g. http://prometheus-operated.monitoring.svc:9090), or set autoscaling.enabled: false.",
+    ),
+    "bad_operator_cidr": (
+        lambda d: d["placements"][0].update(cluster={"operator_cidrs": ["10.0.0.0/33"]}),
+        "placements[0].cluster.operator_cidrs = ['10.0.0.0/33']: '10.0.0.0/33' is not an address range. Allowed: CIDR notation such as 10.8.0.0/16.",
+    ),
 }
 
 

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.clouds.addons import helm_release
-from inferstack.clouds.aws.cluster import EksCluster, EksClusterSettings
+from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClusterSettings
 from inferstack.clouds.aws.iam import role
 from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, zone_slots
 from inferstack.clouds.aws.node_pool import EksGpuNodePool
@@ -66,7 +66,8 @@ class AwsCloud(Cloud):
     def cluster(self, ctx: PlacementContext, network: _Network) -> ClusterHandle:
         eks = EksCluster(
             f"{ctx.name}-cluster",
-            EksClusterSettings(ctx.cluster_name, ctx.region, private_endpoint=ctx.private, encrypt_secrets=ctx.encrypted),
+            EksClusterSettings(ctx.cluster_name, ctx.region, private_endpoint=ctx.private, encrypt_secrets=ctx.encrypted,
+                               operator_cidrs=ctx.operator_cidrs),
             network.network.private_subnet_ids, ctx.tags,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
@@ -114,6 +115,8 @@ class AwsCloud(Cloud):
         )
         release = helm_release(f"{ctx.name}-cluster-autoscaler", "cluster-autoscaler", {
             "autoDiscovery": {"clusterName": ctx.cluster_name},
+            # The autoscaler supports only the Kubernetes minor it was built for: match the cluster's.
+            "image": {"tag": f"v{KUBERNETES_VERSION}.0"},
             "awsRegion": ctx.region,
             "rbac": {"serviceAccount": {"create": True, "name": "cluster-autoscaler"}},
             "extraArgs": {"balance-similar-node-groups": True, "skip-nodes-with-system-pods": False,

@@ -31,6 +31,7 @@ class EksClusterSettings:
     region: str
     private_endpoint: bool
     encrypt_secrets: bool
+    operator_cidrs: tuple[str, ...] = ()
 
 
 def launch_template(name: str, region: str, volume_gib: int, tags: dict[str, str],
@@ -124,6 +125,13 @@ class EksCluster(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create="60m", update="90m", delete="30m"),
             ),
         )
+        for i, cidr in enumerate(settings.operator_cidrs):
+            # The private endpoint answers inside the VPC; operators on VPN or peered networks need 443.
+            aws.ec2.SecurityGroupRule(
+                f"{name}-operators-{i}", type="ingress", protocol="tcp", from_port=443, to_port=443,
+                cidr_blocks=[cidr], security_group_id=cluster.vpc_config.cluster_security_group_id,
+                description="inferstack: operators reach the cluster API", region=region, opts=child,
+            )
         addon_opts = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
         vpc_cni = aws.eks.Addon(
             f"{name}-vpc-cni", cluster_name=cluster.name, addon_name="vpc-cni", region=region,

@@ -43,7 +43,8 @@ class GcpCloud(Cloud):
     def cluster(self, ctx: PlacementContext, network: _Network) -> ClusterHandle:
         gke = GkeCluster(
             f"{ctx.name}-cluster",
-            GkeClusterSettings(ctx.cluster_name, ctx.region, private_endpoint=ctx.private, encrypt_secrets=ctx.encrypted),
+            GkeClusterSettings(ctx.cluster_name, ctx.region, private_endpoint=ctx.private, encrypt_secrets=ctx.encrypted,
+                               operator_cidrs=ctx.operator_cidrs),
             network.network, ctx.tags,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )

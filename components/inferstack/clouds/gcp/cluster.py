@@ -34,6 +34,7 @@ class GkeClusterSettings:
     region: str
     private_endpoint: bool
     encrypt_secrets: bool
+    operator_cidrs: tuple[str, ...] = ()
 
 
 def node_config_base(service_account: pulumi.Input[str], labels: dict[str, str]) -> dict:
@@ -130,7 +131,9 @@ class GkeCluster(pulumi.ComponentResource):
             master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                 cidr_blocks=[gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
                     cidr_block=network.subnetwork_cidr, display_name="cluster subnet",
-                )],
+                )] + [gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                    cidr_block=cidr, display_name=f"operators {i}",
+                ) for i, cidr in enumerate(settings.operator_cidrs)],
             ),
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=project.project_id.apply(lambda p: f"{p}.svc.id.goog"),
