@@ -268,12 +268,18 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
                 )
 
 
-@rule
-def autoscaling_signal_supported(spec: DeploymentSpec) -> Iterator[Violation]:
+def _engine(spec: DeploymentSpec):
+    """The spec's engine adapter (imported here: the engines package imports the planner, which
+    imports the spec models)."""
     from inferstack.engines import adapter_for
 
+    return adapter_for(spec.engine.name)
+
+
+@rule
+def autoscaling_signal_supported(spec: DeploymentSpec) -> Iterator[Violation]:
     scaling = spec.autoscaling
-    supported = sorted(adapter_for(spec.engine.name).scaling_metrics)
+    supported = sorted(_engine(spec).scaling_metrics)
     if scaling.enabled and scaling.signal not in supported:
         yield Violation(
             "autoscaling.signal", scaling.signal,
@@ -289,15 +295,13 @@ def autoscaling_signal_supported(spec: DeploymentSpec) -> Iterator[Violation]:
 
 @rule
 def lora_supported(spec: DeploymentSpec) -> Iterator[Violation]:
-    from inferstack.engines import adapter_for
-
     adapters = [f"{a.name}={a.source}" for a in spec.model.lora_adapters]
     if adapters and spec.model.scheme == "pvc":
         yield Violation(
             "model.lora_adapters", adapters, "adapters are fetched by the prefetch job, which pvc:// models do not have",
             hint="put the adapters on the volume and name them in engine.extra_args",
         )
-    if adapters and not adapter_for(spec.engine.name).serves_lora:
+    if adapters and not _engine(spec).serves_lora:
         yield Violation(
             "model.lora_adapters", adapters, f"{spec.engine.name} cannot serve LoRA adapters here",
             "vllm, sglang, tgi", "merge the adapters into the checkpoint or choose another engine",
@@ -306,9 +310,7 @@ def lora_supported(spec: DeploymentSpec) -> Iterator[Violation]:
 
 @rule
 def quantization_supported_by_engine(spec: DeploymentSpec) -> Iterator[Violation]:
-    from inferstack.engines import adapter_for
-
-    supported = adapter_for(spec.engine.name).quantizations
+    supported = _engine(spec).quantizations
     wanted = spec.engine.quantization
     if wanted is not None and wanted not in supported:
         yield Violation(
@@ -319,10 +321,8 @@ def quantization_supported_by_engine(spec: DeploymentSpec) -> Iterator[Violation
 
 @rule
 def speculative_supported(spec: DeploymentSpec) -> Iterator[Violation]:
-    from inferstack.engines import adapter_for
-
     speculative = spec.engine.speculative
-    methods = adapter_for(spec.engine.name).speculative_methods
+    methods = _engine(spec).speculative_methods
     if speculative is not None and speculative.method not in methods:
         yield Violation(
             "engine.speculative.method", speculative.method, f"{spec.engine.name} does not run this speculative decoding",
