@@ -60,6 +60,12 @@ def print_plan(result: Plan, console: Console) -> None:
             place.add_row("problem", f"[red]{p['problem']}[/]")
         console.print(place)
     console.print(f"throughput: {data['throughput']['output_tokens_per_second']:,} output tokens/s per replica", highlight=False)
+    if (workload := data["workload"]) is not None:
+        console.print(
+            f"peak workload: {workload['required_output_tokens_per_second']:,} output tokens/s needs about "
+            f"{workload['replicas_needed']} replica(s); the placements allow {workload['replicas_max']}",
+            highlight=False,
+        )
 
     cold = data["cold_start"]
     console.print(

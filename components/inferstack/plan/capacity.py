@@ -126,17 +126,19 @@ class Throughput:
 
 
 def estimate_throughput(fit: Fit, gpu: catalog.Gpu, active_parameters: float | None, parameters: float,
-                        measured: float | None, max_batch: int | None = None) -> Throughput:
+                        measured: float | None, max_batch: int | None = None,
+                        context_tokens: int | None = None) -> Throughput:
     """Output tokens/s per replica: the spec's measured figure, else a decode roofline.
 
     Roofline: each decode step reads the weights each GPU holds (MoE: only the active experts'
     share, bounded by all of them) plus the KV of every running sequence, at
-    DECODE_BANDWIDTH_EFFICIENCY of HBM bandwidth; the batch is the sequences the pool holds at half
-    the max context, capped at `max_batch` (the spec's engine.max_concurrent_requests) or MAX_BATCH.
+    DECODE_BANDWIDTH_EFFICIENCY of HBM bandwidth; the batch is the sequences the pool holds at
+    `context_tokens` each (the workload's mean context while decoding, else half the max context),
+    capped at `max_batch` (the spec's engine.max_concurrent_requests) or MAX_BATCH.
     """
     if measured:
         return Throughput(measured, 0, "measured throughput from spec cost.throughput_tokens_per_s")
-    half = max(fit.max_context // 2, 1)
+    half = max(context_tokens or fit.max_context // 2, 1)
     cap = max_batch or MAX_BATCH
     batch = max(1, min(cap, int(max(fit.kv_pool_bytes, 0) // max(fit.kv.sequence_bytes(half), 1))))
     weights = fit.weights_per_gpu_bytes

@@ -56,6 +56,14 @@ class Plan:
     def monthly_cost_max(self) -> float | None:
         return total_monthly_cost(self.placements)
 
+    @property
+    def required_output_tokens_per_s(self) -> float | None:
+        return required_output_tokens_per_s(self.spec)
+
+    @property
+    def replicas_needed(self) -> int | None:
+        return replicas_needed(self.spec, self.throughput)
+
     def cost_per_million_tokens(self, placement: PlacementPlan) -> float | None:
         node = placement.node
         if node is None or node.price_per_node_hour is None:
@@ -98,6 +106,11 @@ class Plan:
                 "output_tokens_per_second": round(self.throughput.tokens_per_second, 1),
                 "assumption": self.throughput.assumption,
             },
+            "workload": None if self.spec.workload is None else {
+                "required_output_tokens_per_second": round(self.required_output_tokens_per_s, 1),
+                "replicas_needed": self.replicas_needed,
+                "replicas_max": sum(p.replicas_max for p in self.placements),
+            },
             "placements": [
                 {
                     "name": p.name,
@@ -134,6 +147,20 @@ class Plan:
         }
 
 
+def required_output_tokens_per_s(spec: DeploymentSpec) -> float | None:
+    """Output tokens per second the stated peak asks for (None without a workload)."""
+    workload = spec.workload
+    return workload.peak_requests_per_s * workload.output_tokens if workload else None
+
+
+def replicas_needed(spec: DeploymentSpec, throughput: Throughput) -> int | None:
+    """Replicas the stated peak needs at the estimated decode throughput (None without a workload)."""
+    required = required_output_tokens_per_s(spec)
+    if required is None or throughput.tokens_per_second <= 0:
+        return None
+    return math.ceil(required / throughput.tokens_per_second)
+
+
 def total_monthly_cost(placements: list[PlacementPlan]) -> float | None:
     """Monthly cost at max replicas over all placements; None when any placement has no price."""
     costs = [p.monthly_cost_max for p in placements]
@@ -159,13 +186,15 @@ def plan(spec: DeploymentSpec) -> Plan:
         spec.model.max_context, spec.resources.gpu.count,
     )
     placements = [plan_placement(p, gpu.sku, fit.tp) for p in spec.placements]
+    workload = spec.workload
     throughput = estimate_throughput(
         fit, gpu, arch.active_parameters, arch.parameters, spec.cost.throughput_tokens_per_s,
         engine.max_concurrent_requests,
+        workload.prompt_tokens + workload.output_tokens // 2 if workload else None,
     )
     cold = estimate_cold_start(fit.weights_bytes, spec.model.scheme, spec.cache.kind, fit.tp)
     cache_gib = spec.cache.size_gib or int(math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB))
-    findings = _findings(spec, fit, placements, cache_gib, cold)
+    findings = _findings(spec, fit, placements, cache_gib, cold, throughput)
     assumptions = [
         f"engine overhead for {engine.name} {engine.version}: activation {fit.overhead.activation_gib} GiB + "
         f"non-torch {fit.overhead.non_torch_gib} GiB per GPU, calibration row since {fit.overhead.calibrated_since} "
@@ -184,8 +213,17 @@ def plan(spec: DeploymentSpec) -> Plan:
 
 
 def _findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], cache_gib: int,
-              cold: ColdStart) -> list[Finding]:
+              cold: ColdStart, throughput: Throughput) -> list[Finding]:
     out: list[Finding] = []
+    needed, allowed = replicas_needed(spec, throughput), sum(p.replicas_max for p in placements)
+    if needed is not None and fit.fits and needed > allowed:
+        out.append(Finding(
+            "under-provisioned",
+            f"the stated peak needs about {needed} replicas ({required_output_tokens_per_s(spec):,.0f} output "
+            f"tokens/s at {throughput.tokens_per_second:,.0f} per replica) but the placements allow {allowed}; "
+            "raise replicas.max or add a placement",
+            False,
+        ))
     if not fit.fits:
         hint = (
             "use more GPUs per replica, a larger GPU, a smaller quantization, or a shorter max_context"

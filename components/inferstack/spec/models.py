@@ -466,6 +466,14 @@ class Slo(Strict):
     availability: float = Field(default=0.995, gt=0, lt=1, description="Fraction of time the endpoint must serve.")
 
 
+class Workload(Strict):
+    """The traffic the deployment must carry at peak, so the plan can size replicas and throughput."""
+
+    peak_requests_per_s: float = Field(gt=0, allow_inf_nan=False, description="Requests per second at the busiest time, all placements together.")
+    prompt_tokens: int = Field(gt=0, strict=True, description="Typical prompt length, tokens.")
+    output_tokens: int = Field(gt=0, strict=True, description="Typical output length, tokens.")
+
+
 class CostAssumptions(Strict):
     """Overrides for the cost estimate."""
 
@@ -487,6 +495,7 @@ class DeploymentSpec(Strict):
     compliance: Compliance = Field(default_factory=Compliance, description="Compliance rules.")
     slo: Slo = Field(default_factory=Slo, description="Service objectives.")
     cost: CostAssumptions = Field(default_factory=CostAssumptions, description="Cost estimate overrides.")
+    workload: Workload | None = Field(default=None, description="Peak traffic; sizes replicas when given.")
 
     @field_validator("name")
     @classmethod

@@ -337,3 +337,14 @@ def one_architecture_source(spec: DeploymentSpec) -> Iterator[Violation]:
             "model.config", spec.model.config, "both model.architecture and model.config are set",
             hint="keep one: the catalog name, or the checkpoint's config.json",
         )
+
+
+@rule
+def workload_fits_context(spec: DeploymentSpec) -> Iterator[Violation]:
+    workload = spec.workload
+    if workload is not None and workload.prompt_tokens + workload.output_tokens > spec.model.max_context:
+        yield Violation(
+            "workload", workload.prompt_tokens + workload.output_tokens,
+            f"prompt plus output tokens exceed model.max_context ({spec.model.max_context})",
+            f"at most {spec.model.max_context} tokens in all", "raise model.max_context or correct the workload",
+        )

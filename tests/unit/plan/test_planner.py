@@ -170,3 +170,22 @@ def test_concurrency_cap_bounds_the_throughput_batch():
     capped = plan(_spec(lambda d: d["engine"].update(max_concurrent_requests=4))).throughput
     assert uncapped.batch > 4 and capped.batch == 4
     assert capped.tokens_per_second < uncapped.tokens_per_second
+
+
+def test_workload_sizes_replicas_and_flags_too_few():
+    def peak(rps):
+        return lambda d: d.update(workload={"peak_requests_per_s": rps, "prompt_tokens": 1000, "output_tokens": 200})
+
+    light = plan(_spec(peak(0.1)))
+    assert light.required_output_tokens_per_s == 20.0
+    assert light.replicas_needed == 1
+    assert "under-provisioned" not in {f.code for f in light.findings}
+    heavy = plan(_spec(peak(10)))
+    needed = heavy.replicas_needed
+    assert needed == -(-2000 // heavy.throughput.tokens_per_second) and needed > 2
+    finding = next(f for f in heavy.findings if f.code == "under-provisioned")
+    assert finding.message.startswith(f"the stated peak needs about {needed} replicas (2,000 output tokens/s")
+    assert finding.message.endswith("but the placements allow 2; raise replicas.max or add a placement")
+    assert "at 1,100 tokens" in heavy.throughput.assumption  # mean decode context: 1000 + 200 / 2
+    assert heavy.to_dict()["workload"] == {"required_output_tokens_per_second": 2000.0, "replicas_needed": needed,
+                                           "replicas_max": 2}

@@ -21,7 +21,7 @@ def _mutated(change):
 CASES = {
     "unknown_top_field": (
         lambda d: d.update(replica=2),
-        "replica: unknown field 'replica'. Allowed: autoscaling, cache, compliance, cost, engine, model, name, placements, resources, slo. Fix: remove it or correct its name.",
+        "replica: unknown field 'replica'. Allowed: autoscaling, cache, compliance, cost, engine, model, name, placements, resources, slo, workload. Fix: remove it or correct its name.",
     ),
     "unknown_nested_field": (
         lambda d: d["model"].update(revison="x"),
@@ -215,6 +215,10 @@ CASES = {
     "bad_operator_cidr": (
         lambda d: d["placements"][0].update(cluster={"operator_cidrs": ["10.0.0.0/33"]}),
         "placements[0].cluster.operator_cidrs = ['10.0.0.0/33']: '10.0.0.0/33' is not an address range. Allowed: CIDR notation such as 10.8.0.0/16.",
+    ),
+    "workload_longer_than_context": (
+        lambda d: d.update(workload={"peak_requests_per_s": 5, "prompt_tokens": 8000, "output_tokens": 500}),
+        'workload = 8500: prompt plus output tokens exceed model.max_context (8192). Allowed: at most 8192 tokens in all. Fix: raise model.max_context or correct the workload.',
     ),
 }
 
