@@ -359,3 +359,12 @@ def test_operator_ranges_reach_the_private_cluster_apis():
     gke = run.one("gcp:container/cluster:Cluster", "qwen3-32b-gcp-us-central-cluster-gke").inputs
     blocks = [b["cidrBlock"] for b in gke["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
     assert blocks[1:] == ["10.8.0.0/16"]
+
+
+def test_gke_dcgm_exporter_mounts_the_host_driver_libraries():
+    release = program_run("quickstart").one("kubernetes:helm.sh/v3:Release", "quickstart-us-central-addons-dcgm-exporter").inputs
+    values = release["values"]
+    assert values["extraHostVolumes"] == [{"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"}]
+    assert values["extraVolumeMounts"][0]["mountPath"] == "/usr/local/nvidia"
+    aws = program_run("aws-llama-8b-us").one("kubernetes:helm.sh/v3:Release", "llama-8b-us-us-east-addons-dcgm-exporter").inputs
+    assert "extraHostVolumes" not in aws["values"]

@@ -75,7 +75,7 @@ class ClusterAddons(pulumi.ComponentResource):
     releases: dict[str, k8s.helm.v3.Release]
 
     def __init__(self, name: str, gpu_sku: str, settings: AddonSettings = AddonSettings(),
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None, dcgm_values: dict | None = None) -> None:
         super().__init__("inferstack:kubernetes:ClusterAddons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.releases = {}
@@ -94,6 +94,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 # inferstack.monitoring ships its own ServiceMonitor (and the CRD may not exist yet).
                 "serviceMonitor": {"enabled": False},
                 "kubernetes": {"enablePodLabels": False},
+                **(dcgm_values or {}),
             }, child)
         if settings.keda:
             self.releases["keda"] = helm_release(f"{name}-keda", "keda", {

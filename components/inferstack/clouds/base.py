@@ -160,6 +160,8 @@ class Cloud(ABC):
     name: ClassVar[str]
     #: True where the platform installs the NVIDIA device plugin itself (GKE).
     device_plugin_builtin: ClassVar[bool] = False
+    #: Extra values for the DCGM exporter chart on this platform (e.g. where its driver libraries live).
+    dcgm_exporter_values: ClassVar[dict] = {}
 
     @abstractmethod
     def network(self, ctx: PlacementContext) -> Any:
@@ -185,7 +187,7 @@ class Cloud(ABC):
         if self.device_plugin_builtin and settings.device_plugin:
             settings = dataclasses.replace(settings, device_plugin=False)
         component = ClusterAddons(
-            f"{ctx.name}-addons", gpu_sku=ctx.gpu_sku, settings=settings,
+            f"{ctx.name}-addons", gpu_sku=ctx.gpu_sku, settings=settings, dcgm_values=self.dcgm_exporter_values,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after),
         )
         return [component]

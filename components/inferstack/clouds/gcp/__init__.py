@@ -26,6 +26,13 @@ class _Network:
 class GcpCloud(Cloud):
     name = "gcp"
     device_plugin_builtin = True
+    # GKE installs the NVIDIA driver on the host and injects its libraries only into pods that request
+    # a GPU; the exporter requests none, so it mounts them itself (NVIDIA/dcgm-exporter#484, #59).
+    dcgm_exporter_values = {
+        "securityContext": {"privileged": True},
+        "extraHostVolumes": [{"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"}],
+        "extraVolumeMounts": [{"name": "nvidia-install-dir-host", "mountPath": "/usr/local/nvidia", "readOnly": True}],
+    }
 
     def __init__(self) -> None:
         self._gke: dict[str, GkeCluster] = {}
