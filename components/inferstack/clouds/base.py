@@ -64,7 +64,7 @@ class PlacementContext:
 
     @property
     def spec_placement(self) -> Placement:
-        return next(p for p in self.plan.spec.placements if p.name == self.placement.name)
+        return self.plan.spec.placement(self.placement.name)
 
     @property
     def region(self) -> str:

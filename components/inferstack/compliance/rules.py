@@ -10,7 +10,7 @@ from typing import Any
 from inferstack import catalog
 from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
 from inferstack.plan.capacity import HOURS_PER_MONTH
-from inferstack.spec.models import Compliance, is_pinned
+from inferstack.spec.models import Compliance, is_commit, is_pinned
 from inferstack.spec.rules import describe_lock, region_allowed
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
@@ -37,7 +37,6 @@ GCP_LOCATED = (
 #: AWS types with no region: identity and account-wide objects.
 AWS_GLOBAL_PREFIXES = ("aws:iam/", "aws:organizations/", "aws:route53/", "aws:cloudfront/")
 _ZONE = re.compile(r"^(?P<region>[a-z]+-[a-z]+\d+)-[a-z]$")
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 ANN = "inferstack.dev/"
 
 
@@ -291,7 +290,7 @@ def pinned_revisions(resource: Resource, policy: Compliance) -> Iterator[str]:
     revision = annotations.get(ANN + "model-revision")
     if is_unknown(source):
         yield f"model source is {_show(source)}; the serving workload must record it. Fix: deploy through inferstack"
-    elif source.startswith("hf://") and not (isinstance(revision, str) and _SHA1.match(revision)):
+    elif source.startswith("hf://") and not is_commit(revision):
         yield f"model revision {_show(revision)} is not a commit; allowed: a 40-hex commit. Fix: pin model.revision"
 
 

@@ -175,14 +175,10 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
     }
 
 
-def _spec_placement(plan: Plan, placement: PlacementPlan):
-    return next(p for p in plan.spec.placements if p.name == placement.name)
-
-
 def _node_placement(plan: Plan, placement: PlacementPlan) -> tuple[dict, list[dict]]:
     """Node selector and tolerations that land pods on this placement's GPU nodes."""
     tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    spec_placement = _spec_placement(plan, placement)
+    spec_placement = plan.spec.placement(placement.name)
     if placement.cloud == "kubernetes":
         return dict(sorted(spec_placement.cluster.gpu_node_labels.items())), tolerations
     node = placement.node
@@ -220,7 +216,7 @@ def provenance(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
     """What is served, from where, at which revision, and what it may cost: a record on the
     Deployment that reviewers and compliance rules read (absent values are omitted, never guessed)."""
     spec, node = plan.spec, placement.node
-    existing = _spec_placement(plan, placement).cluster.kind == "existing"
+    existing = plan.spec.placement(placement.name).cluster.kind == "existing"
     record = {
         "engine": spec.engine.name,
         "engine-version": spec.engine.version,
@@ -405,7 +401,7 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
             "triggers": [{
                 "type": "prometheus",
                 "metadata": {
-                    "serverAddress": _spec_placement(plan, placement).cluster.prometheus_url or PROMETHEUS_URL,
+                    "serverAddress": plan.spec.placement(placement.name).cluster.prometheus_url or PROMETHEUS_URL,
                     "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
                     "threshold": f"{scaling.target:g}",
                 },

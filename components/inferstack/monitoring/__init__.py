@@ -112,9 +112,7 @@ def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
     its engine dashboard as a ConfigMap for the Grafana sidecar, and, on clusters inferstack creates
     (where it installs the DCGM exporter), the exporter's ServiceMonitor. Existing clusters get the
     Prometheus Operator kinds only when the spec says the cluster runs the operator."""
-    from inferstack.monitoring._common import placement as spec_placement
-
-    where = spec_placement(plan.spec, placement_name)
+    where = plan.spec.placement(placement_name)
     dashboard = grafana_configmap(f"{plan.spec.name}-engine", plan.spec.name, engine_dashboard(plan), folder="inferstack")
     if where.cluster.kind == "existing" and not where.cluster.prometheus_operator:
         return [dashboard]  # no Prometheus Operator there: its kinds would not exist

@@ -39,14 +39,6 @@ def model_selector(plan: Plan) -> str:
     return f'{adapter(plan).metrics.model_label}="{plan.spec.served_name}"'
 
 
-def placement(spec: DeploymentSpec, name: str) -> Placement:
-    for candidate in spec.placements:
-        if candidate.name == name:
-            return candidate
-    known = ", ".join(p.name for p in spec.placements)
-    raise ValueError(f"spec {spec.name!r} has no placement named {name!r}; placements: {known}")
-
-
 def cluster_name(spec: DeploymentSpec, placement: Placement) -> str:
     """The ``cluster`` label value: the cluster's own name or kubeconfig context when the spec gives
     one (existing clusters), else ``<spec.name>-<placement.name>`` (the cluster inferstack creates)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from inferstack.monitoring._common import DCGM_METRICS, adapter, cluster_name, placement
+from inferstack.monitoring._common import DCGM_METRICS, adapter, cluster_name
 
 if TYPE_CHECKING:
     from inferstack.plan import Plan
@@ -31,7 +31,7 @@ def _static_label(target: str, value: str) -> dict:
 def pod_monitor(plan: Plan, placement_name: str) -> dict:
     """The PodMonitor that scrapes one placement's serving pods."""
     spec = plan.spec
-    where = placement(spec, placement_name)
+    where = spec.placement(placement_name)
     instance = f"{spec.name}-{where.name}"
     labels = {
         "app.kubernetes.io/name": spec.name,

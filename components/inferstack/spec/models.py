@@ -44,6 +44,11 @@ def _image_reference(value: str | None) -> str | None:
     return value
 
 
+def is_commit(revision: object) -> bool:
+    """True for a full 40-hex commit hash."""
+    return isinstance(revision, str) and bool(_SHA1.match(revision))
+
+
 def is_pinned(image: str | None) -> bool:
     """True for an image reference that ends in a sha256 digest."""
     return bool(image and _DIGEST.search(image))
@@ -116,7 +121,7 @@ class LoraAdapter(Strict):
                 "unsupported LoRA adapter source", "hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix",
             )
         repo, _, revision = rest.partition("@")
-        if scheme == "hf" and (repo.count("/") != 1 or not _SHA1.match(revision)):
+        if scheme == "hf" and (repo.count("/") != 1 or not is_commit(revision)):
             raise FieldProblem(
                 "Hugging Face adapter is not pinned", "hf://org/name@<40-hex commit>",
                 "append @ and the adapter's commit hash",
@@ -505,6 +510,14 @@ class DeploymentSpec(Strict):
     @property
     def served_name(self) -> str:
         return self.model.served_name or self.name
+
+    def placement(self, name: str) -> Placement:
+        """The placement called `name`; ValueError naming the placements there are."""
+        for candidate in self.placements:
+            if candidate.name == name:
+                return candidate
+        known = ", ".join(p.name for p in self.placements)
+        raise ValueError(f"spec {self.name!r} has no placement named {name!r}; placements: {known}")
 
     @property
     def quantization(self) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from inferstack import catalog
 from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
-from inferstack.spec.models import _SHA1, FP8_WEIGHT_FORMATS, Violation, is_pinned
+from inferstack.spec.models import FP8_WEIGHT_FORMATS, Violation, is_commit, is_pinned
 from inferstack.spec.suggest import closest
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def revision_pinned(spec: DeploymentSpec) -> Iterator[Violation]:
             "model.revision", None, "hf:// models need a revision",
             "a 40-hex commit hash", "copy the commit from the model page's 'Files and versions' tab",
         )
-    elif spec.compliance.pin_revisions and not _SHA1.match(model.revision):
+    elif spec.compliance.pin_revisions and not is_commit(model.revision):
         yield Violation(
             "model.revision", model.revision, "compliance.pin_revisions requires a commit hash, not a branch or tag",
             "a 40-hex commit hash (lower case)", "replace it with the commit it points to today",
