@@ -31,11 +31,11 @@ def one(size: int) -> dict:
     started = time.perf_counter()
     import pulumi
 
-    import inferstack.clouds.gcp  # noqa: F401 - imported up front so `run s` is planning + registering
+    import inferstack.clouds.gcp
     import inferstack.deployment  # noqa: F401
+    from inferstack.offline import RecordingMocks
     from inferstack.program import deploy, plans
     from inferstack.spec import load_spec
-    from inferstack.offline import RecordingMocks
 
     imported = time.perf_counter()
     base = load_spec(ROOT / "specs" / "quickstart.yaml")
@@ -52,8 +52,11 @@ def one(size: int) -> dict:
     done = time.perf_counter()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "deployments": size, "resources": len(mocks.resources), "import_s": imported - started,
-        "run_s": done - imported, "peak_rss_mib": peak_kib / 1024,
+        "deployments": size,
+        "resources": len(mocks.resources),
+        "import_s": imported - started,
+        "run_s": done - imported,
+        "peak_rss_mib": peak_kib / 1024,
     }
 
 
@@ -62,14 +65,18 @@ def main(argv: list[str]) -> int:
         print(json.dumps(one(int(argv[1]))))
         return 0
     sizes = [int(a) for a in argv] or list(SIZES)
-    header = f"{'deployments':>11} {'resources':>9} {'run s':>7} {'ms/deployment':>13} {'peak RSS MiB':>12} {'imports s':>9}"
+    header = (
+        f"{'deployments':>11} {'resources':>9} {'run s':>7} {'ms/deployment':>13} {'peak RSS MiB':>12} {'imports s':>9}"
+    )
     print(header)
     print("-" * len(header))
     for size in sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(size)], capture_output=True, text=True, check=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{row['deployments']:>11} {row['resources']:>9} {row['run_s']:>7.2f} "
-              f"{1000 * row['run_s'] / size:>13.0f} {row['peak_rss_mib']:>12.0f} {row['import_s']:>9.2f}")
+        print(
+            f"{row['deployments']:>11} {row['resources']:>9} {row['run_s']:>7.2f} "
+            f"{1000 * row['run_s'] / size:>13.0f} {row['peak_rss_mib']:>12.0f} {row['import_s']:>9.2f}"
+        )
     return 0
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.reference import reference_points, reference_spec  # noqa: E402
-from inferstack.plan import plan  # noqa: E402
-from inferstack.plan.memory import GIB  # noqa: E402
+from benchmarks.reference import reference_points, reference_spec
+from inferstack.plan import plan
+from inferstack.plan.memory import GIB
 
 
 def main() -> int:

@@ -24,7 +24,14 @@ def sglang_parser() -> argparse.ArgumentParser:
     return parser
 
 
-PARSERS = {"sglang": (sglang_parser, "sglang", "python3 -m sglang.launch_server", "sglang.srt.server_args.ServerArgs.add_cli_args")}
+PARSERS = {
+    "sglang": (
+        sglang_parser,
+        "sglang",
+        "python3 -m sglang.launch_server",
+        "sglang.srt.server_args.ServerArgs.add_cli_args",
+    )
+}
 
 
 def surface(parser: argparse.ArgumentParser) -> dict[str, dict]:
@@ -43,14 +50,18 @@ def surface(parser: argparse.ArgumentParser) -> dict[str, dict]:
 
 def main(engine: str) -> None:
     make, distribution, command, source = PARSERS[engine]
-    json.dump({
-        "engine": engine,
-        "version": version(distribution),
-        "command": command,
-        "source": f"generated from {source} by scripts/snapshot_engine_cli.py",
-        "positionals": [],
-        "flags": surface(make()),
-    }, sys.stdout, indent=2)
+    json.dump(
+        {
+            "engine": engine,
+            "version": version(distribution),
+            "command": command,
+            "source": f"generated from {source} by scripts/snapshot_engine_cli.py",
+            "positionals": [],
+            "flags": surface(make()),
+        },
+        sys.stdout,
+        indent=2,
+    )
     sys.stdout.write("\n")
 
 

@@ -37,8 +37,11 @@ def _load(path: Path, console: Console):
 
 def _cannot_write(err: Console, path: Path, exc: OSError) -> None:
     reason = exc.strerror or exc.__class__.__name__
-    err.print(f"[bold red]Cannot write[/] {path}: {reason} ({exc.filename}). Fix: choose a folder you can write to.",
-              highlight=False, soft_wrap=True)
+    err.print(
+        f"[bold red]Cannot write[/] {path}: {reason} ({exc.filename}). Fix: choose a folder you can write to.",
+        highlight=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(EXIT_BAD_SPEC) from None
 
 
@@ -64,7 +67,9 @@ def plan(
 @app.command()
 def render(
     spec: SpecPath,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per placement).")] = Path("build"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per placement).")] = Path(
+        "build"
+    ),
 ) -> None:
     """Write the Kubernetes manifests and the plan report for review or GitOps."""
     from rich.progress import Progress
@@ -91,12 +96,20 @@ def render(
 @app.command()
 def check(
     spec: SpecPath,
-    policy: Annotated[Path | None, typer.Option("--policy", help="Organisation policy (YAML, the spec's compliance fields); default: the spec's own.")] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="Organisation policy (YAML, the spec's compliance fields); default: the spec's own."
+        ),
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", help="text, json, sarif or junit.")] = "text",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to a file instead of stdout.")
+    ] = None,
 ) -> None:
     """Run every compliance rule on every resource the Pulumi program would create (no cloud account)."""
-    from inferstack.compliance.check import NotDeployable, check as run_check
+    from inferstack.compliance.check import NotDeployable
+    from inferstack.compliance.check import check as run_check
     from inferstack.compliance.report import FORMATS
 
     err = Console(stderr=True)

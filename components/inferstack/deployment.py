@@ -90,10 +90,19 @@ class InferenceService(pulumi.ComponentResource):
     endpoint: Optional[pulumi.Output[str]]
     resources: dict[str, pulumi.CustomResource]
 
-    def __init__(self, name: str, objects: Sequence[dict], *, provider: k8s.Provider,
-                 prefetch_timeout_seconds: int, rollout_timeout_seconds: int,
-                 infra_ready: Sequence[pulumi.Resource] = (), storage_ready: Sequence[pulumi.Resource] = (),
-                 retain_cache: bool = False, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        objects: Sequence[dict],
+        *,
+        provider: k8s.Provider,
+        prefetch_timeout_seconds: int,
+        rollout_timeout_seconds: int,
+        infra_ready: Sequence[pulumi.Resource] = (),
+        storage_ready: Sequence[pulumi.Resource] = (),
+        retain_cache: bool = False,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
         super().__init__("inferstack:kubernetes:InferenceService", name, None, opts)
         self.resources = {}
         by_kind: dict[str, list[pulumi.CustomResource]] = {}
@@ -108,11 +117,18 @@ class InferenceService(pulumi.ComponentResource):
             elif kind == "Job":
                 depends += [*by_kind.get("ServiceAccount", []), *by_kind.get("PersistentVolumeClaim", []), *infra_ready]
                 timeout = _minutes(prefetch_timeout_seconds + 60)
-                extra = {"custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout),
-                         "replace_on_changes": ["spec"], "delete_before_replace": True}
+                extra = {
+                    "custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout),
+                    "replace_on_changes": ["spec"],
+                    "delete_before_replace": True,
+                }
             elif kind == "Deployment":
-                depends += [*by_kind.get("ServiceAccount", []), *by_kind.get("PersistentVolumeClaim", []),
-                            *by_kind.get("Job", []), *infra_ready]
+                depends += [
+                    *by_kind.get("ServiceAccount", []),
+                    *by_kind.get("PersistentVolumeClaim", []),
+                    *by_kind.get("Job", []),
+                    *infra_ready,
+                ]
                 timeout = _minutes(rollout_timeout_seconds)
                 extra = {"custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout)}
                 if scaled:
@@ -135,7 +151,11 @@ class InferenceService(pulumi.ComponentResource):
         body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
         if cls is None:
             return k8s.apiextensions.CustomResource(
-                name, api_version=obj["apiVersion"], kind=obj["kind"], opts=opts, **body,
+                name,
+                api_version=obj["apiVersion"],
+                kind=obj["kind"],
+                opts=opts,
+                **body,
             )
         return cls(name, opts=opts, **{_snake(k): v for k, v in body.items()})
 
@@ -167,9 +187,15 @@ def plan_from_args(args: Mapping[str, Any]) -> Plan:
 
     text, path = args.get("spec_yaml"), args.get("spec_path")
     if (text is None) == (path is None):
-        raise pulumi.InputPropertiesError("ModelDeployment needs exactly one spec", [
-            {"property_path": "specYaml", "reason": "give the spec as YAML text in specYaml, or a file in specPath, not both"},
-        ])
+        raise pulumi.InputPropertiesError(
+            "ModelDeployment needs exactly one spec",
+            [
+                {
+                    "property_path": "specYaml",
+                    "reason": "give the spec as YAML text in specYaml, or a file in specPath, not both",
+                },
+            ],
+        )
     prop = "specYaml" if text is not None else "specPath"
     try:
         spec = parse_spec(yaml.safe_load(text), "specYaml") if text is not None else load_spec(path)
@@ -193,9 +219,16 @@ class ModelDeployment(pulumi.ComponentResource):
     monthly_cost_max: pulumi.Output[float]
     """Estimated GPU node cost per month at max replicas, USD (-1 when some placement has no price)."""
 
-    def __init__(self, name: str, args: ModelDeploymentArgs, opts: Optional[pulumi.ResourceOptions] = None, *,
-                 plan: Optional[Plan] = None, extra_objects: Optional[ExtraObjects] = None,
-                 networks: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: ModelDeploymentArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        plan: Optional[Plan] = None,
+        extra_objects: Optional[ExtraObjects] = None,
+        networks: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         super().__init__(TYPE, name, None, opts)
         plan = plan if plan is not None else plan_from_args(args or {})
         _require_deployable(plan)
@@ -218,7 +251,8 @@ class ModelDeployment(pulumi.ComponentResource):
             objects = list(placement_objects(plan, placement)) + list(_extra(extra_objects, plan, placement))
             existing = ctx.spec_placement.cluster.kind == "existing"
             service = InferenceService(
-                f"{prefix}-serving", objects,
+                f"{prefix}-serving",
+                objects,
                 provider=infra.cluster.provider,
                 prefetch_timeout_seconds=plan.cold_start.prefetch_deadline_seconds,
                 rollout_timeout_seconds=plan.cold_start.first_rollout_seconds,
@@ -239,24 +273,38 @@ class ModelDeployment(pulumi.ComponentResource):
         self.kubeconfigs = pulumi.Output.secret(kubeconfigs)
         self.cluster_names = pulumi.Output.from_input(clusters)
         self.monthly_cost_max = pulumi.Output.from_input(round(cost, 2) if cost is not None else -1.0)
-        self.register_outputs({
-            "endpoints": self.endpoints, "kubeconfigs": self.kubeconfigs,
-            "cluster_names": self.cluster_names, "monthly_cost_max": self.monthly_cost_max,
-        })
+        self.register_outputs(
+            {
+                "endpoints": self.endpoints,
+                "kubeconfigs": self.kubeconfigs,
+                "cluster_names": self.cluster_names,
+                "monthly_cost_max": self.monthly_cost_max,
+            }
+        )
 
     @classmethod
-    def from_plan(cls, name: str, plan: Plan, opts: Optional[pulumi.ResourceOptions] = None, *,
-                  addons: AddonSettings = AddonSettings(), extra_objects: Optional[ExtraObjects] = None,
-                  networks: Optional[Mapping[str, Any]] = None) -> "ModelDeployment":
+    def from_plan(
+        cls,
+        name: str,
+        plan: Plan,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        addons: AddonSettings = AddonSettings(),
+        extra_objects: Optional[ExtraObjects] = None,
+        networks: Optional[Mapping[str, Any]] = None,
+    ) -> "ModelDeployment":
         args: ModelDeploymentArgs = {
-            "device_plugin": addons.device_plugin, "dcgm_exporter": addons.dcgm_exporter, "keda": addons.keda,
+            "device_plugin": addons.device_plugin,
+            "dcgm_exporter": addons.dcgm_exporter,
+            "keda": addons.keda,
             "prometheus_stack": addons.prometheus_stack,
         }
         return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks)
 
     @classmethod
-    def from_spec_file(cls, name: Optional[str], path: Union[str, Path], opts: Optional[pulumi.ResourceOptions] = None,
-                       **kwargs: Any) -> "ModelDeployment":
+    def from_spec_file(
+        cls, name: Optional[str], path: Union[str, Path], opts: Optional[pulumi.ResourceOptions] = None, **kwargs: Any
+    ) -> "ModelDeployment":
         """Load and plan a spec file; `name` defaults to the spec's name."""
         plan = plan_from_args({"spec_path": str(path)})
         return cls.from_plan(name or plan.spec.name, plan, opts, **kwargs)

@@ -35,31 +35,50 @@ def print_plan(result: Plan, console: Console) -> None:
 
     table = Table(title="Fit per replica", show_header=False, title_justify="left")
     table.add_row("verdict", "[green]fits[/]" if fit["fits"] else "[red]does not fit[/]")
-    table.add_row("GPUs", f"{fit['tensor_parallel_size']}x {fit['gpu']} (tensor parallel {fit['tensor_parallel_size']})")
+    table.add_row(
+        "GPUs", f"{fit['tensor_parallel_size']}x {fit['gpu']} (tensor parallel {fit['tensor_parallel_size']})"
+    )
     table.add_row("weights", f"{fit['weights_gib']} GiB total, {fit['weights_per_gpu_gib']} GiB per GPU")
-    table.add_row("engine overhead", f"{fit['activation_gib']} GiB activation + {fit['non_torch_gib']} GiB non-torch per GPU")
+    table.add_row(
+        "engine overhead", f"{fit['activation_gib']} GiB activation + {fit['non_torch_gib']} GiB non-torch per GPU"
+    )
     table.add_row("KV pool", f"{fit['kv_pool_per_gpu_gib']} GiB per GPU, {fit['kv_cache_tokens']:,} tokens")
-    table.add_row("KV per token", f"{fit['kv_bytes_per_token']:,} B (model), {fit['kv_bytes_per_token_per_gpu']:,} B per GPU")
+    table.add_row(
+        "KV per token", f"{fit['kv_bytes_per_token']:,} B (model), {fit['kv_bytes_per_token_per_gpu']:,} B per GPU"
+    )
     table.add_row("concurrency", f"{fit['max_concurrency']} sequences at {model['max_context']:,} tokens")
     table.add_row("why", fit["reason"])
     if len(fit["tried"]) > 1:
-        table.add_row("TP tried", ", ".join(f"{t['tensor_parallel_size']}:{'fits' if t['fits'] else 'no'}" for t in fit["tried"]))
+        table.add_row(
+            "TP tried", ", ".join(f"{t['tensor_parallel_size']}:{'fits' if t['fits'] else 'no'}" for t in fit["tried"])
+        )
     console.print(table)
 
     for p in data["placements"]:
         node = p["node_type"] or ("existing nodes" if p["cloud"] == "kubernetes" else "none available")
         place = Table(title=f"Placement {p['name']}", show_header=False, title_justify="left")
         place.add_row("where", f"{p['cloud']} {p['region']}")
-        place.add_row("node", f"{node} ({p['gpus_per_node']} GPU, {p['replicas_per_node']} replica(s) per node)"
-                      if p["gpus_per_node"] else node)
-        place.add_row("replicas / nodes", f"{p['replicas']['min']}-{p['replicas']['max']} / {p['nodes']['min']}-{p['nodes']['max']}")
-        place.add_row("cost per hour", f"{_money(p['cost_per_hour']['min'])} at min, {_money(p['cost_per_hour']['max'])} at max")
+        place.add_row(
+            "node",
+            f"{node} ({p['gpus_per_node']} GPU, {p['replicas_per_node']} replica(s) per node)"
+            if p["gpus_per_node"]
+            else node,
+        )
+        place.add_row(
+            "replicas / nodes",
+            f"{p['replicas']['min']}-{p['replicas']['max']} / {p['nodes']['min']}-{p['nodes']['max']}",
+        )
+        place.add_row(
+            "cost per hour", f"{_money(p['cost_per_hour']['min'])} at min, {_money(p['cost_per_hour']['max'])} at max"
+        )
         place.add_row("cost per month (max)", _money(p["monthly_cost_max"]))
         place.add_row("cost per 1M output tokens", _money(p["cost_per_million_output_tokens"]))
         if p["problem"]:
             place.add_row("problem", f"[red]{p['problem']}[/]")
         console.print(place)
-    console.print(f"throughput: {data['throughput']['output_tokens_per_second']:,} output tokens/s per replica", highlight=False)
+    console.print(
+        f"throughput: {data['throughput']['output_tokens_per_second']:,} output tokens/s per replica", highlight=False
+    )
     if (workload := data["workload"]) is not None:
         console.print(
             f"peak workload: {workload['required_output_tokens_per_second']:,} output tokens/s needs about "

@@ -20,9 +20,10 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 CHUNK = 8 * 1024 * 1024
 
@@ -49,10 +50,7 @@ class HuggingFaceSource:
 
     def files(self) -> list[RemoteFile]:
         info = self.api.model_info(self.repo, revision=self.revision, files_metadata=True)
-        return [
-            RemoteFile(s.rfilename, s.size or 0, s.lfs.sha256 if s.lfs else None)
-            for s in info.siblings
-        ]
+        return [RemoteFile(s.rfilename, s.size or 0, s.lfs.sha256 if s.lfs else None) for s in info.siblings]
 
     def download(self, remote: RemoteFile, target: Path) -> None:
         from huggingface_hub import hf_hub_download
@@ -72,7 +70,7 @@ class S3Source:
             for obj in page.get("Contents", []):
                 etag = obj["ETag"].strip('"')
                 md5 = None if "-" in etag else etag  # multipart ETags are not an MD5
-                out.append(RemoteFile(obj["Key"][len(self.prefix):], obj["Size"], md5=md5))
+                out.append(RemoteFile(obj["Key"][len(self.prefix) :], obj["Size"], md5=md5))
         return out
 
     def download(self, remote: RemoteFile, target: Path) -> None:
@@ -88,7 +86,9 @@ class GcsSource:
 
     def files(self) -> list[RemoteFile]:
         return [
-            RemoteFile(b.name[len(self.prefix):], b.size, md5=base64.b64decode(b.md5_hash).hex() if b.md5_hash else None)
+            RemoteFile(
+                b.name[len(self.prefix) :], b.size, md5=base64.b64decode(b.md5_hash).hex() if b.md5_hash else None
+            )
             for b in self.bucket.list_blobs(prefix=self.prefix)
         ]
 
@@ -144,11 +144,14 @@ def marker_is_current(marker: Path, source: str, revision: str | None) -> bool:
     if (record.get("source"), record.get("revision")) != (source, revision):
         return False
     root = marker.parent
-    return all((root / name).is_file() and (root / name).stat().st_size == size for name, size in record["files"].items())
+    return all(
+        (root / name).is_file() and (root / name).stat().st_size == size for name, size in record["files"].items()
+    )
 
 
-def fetch(source_uri: str, revision: str | None, dest: Path, marker_name: str, source: Source,
-          log=print) -> dict[str, int]:
+def fetch(
+    source_uri: str, revision: str | None, dest: Path, marker_name: str, source: Source, log=print
+) -> dict[str, int]:
     """Make DEST hold a verified copy of the source; returns {file: size}. Raises on any mismatch."""
     marker = dest / marker_name
     if marker_is_current(marker, source_uri, revision):
@@ -192,7 +195,13 @@ def main(argv: Iterable[str] | None = None) -> int:
         for extra in args.extra:
             name, _, uri = extra.partition("=")
             source, _, revision = uri.partition("@") if uri.startswith("hf://") else (uri, "", "")
-            fetch(source, revision or None, args.dest / "adapters" / name, args.marker, open_source(source, revision or None))
+            fetch(
+                source,
+                revision or None,
+                args.dest / "adapters" / name,
+                args.marker,
+                open_source(source, revision or None),
+            )
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

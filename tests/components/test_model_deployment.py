@@ -22,8 +22,14 @@ UPDATE = os.environ.get("INFERSTACK_UPDATE_GOLDEN") == "1"
 #: AWS resources that are global (IAM) and so carry no region.
 AWS_GLOBAL = ("aws:iam/",)
 #: GCP resources that are global or project-level and so carry no region/location.
-GCP_GLOBAL = ("gcp:compute/network:Network", "gcp:serviceaccount/", "gcp:projects/", "gcp:kms/cryptoKey:",
-              "gcp:kms/cryptoKeyIAMMember:", "gcp:container/nodePool:")
+GCP_GLOBAL = (
+    "gcp:compute/network:Network",
+    "gcp:serviceaccount/",
+    "gcp:projects/",
+    "gcp:kms/cryptoKey:",
+    "gcp:kms/cryptoKeyIAMMember:",
+    "gcp:container/nodePool:",
+)
 
 _runs: dict[str, Run] = {}
 
@@ -109,20 +115,37 @@ def test_aws_gpu_node_group_launch_template_and_cluster():
         assert group["labels"]["inferstack.dev/gpu"] == "L40S"
         assert group["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
         assert group["scalingConfig"] == {
-            "minSize": placement.nodes_min, "desiredSize": placement.nodes_min, "maxSize": placement.nodes_max,
+            "minSize": placement.nodes_min,
+            "desiredSize": placement.nodes_min,
+            "maxSize": placement.nodes_max,
         }
         assert "diskSize" not in group  # the launch template owns the root volume
         template = run.one("aws:ec2/launchTemplate:LaunchTemplate", f"{prefix}-gpu-lt").inputs
-        assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+        assert template["metadataOptions"] == {
+            "httpEndpoint": "enabled",
+            "httpTokens": "required",
+            "httpPutResponseHopLimit": 1,
+        }
         (root,) = template["blockDeviceMappings"]
-        assert root["ebs"] == {"volumeSize": 200, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
+        assert root["ebs"] == {
+            "volumeSize": 200,
+            "volumeType": "gp3",
+            "encrypted": "true",
+            "deleteOnTermination": "true",
+        }
         cluster = run.one("aws:eks/cluster:Cluster", f"{prefix}-cluster-eks").inputs
         assert cluster["name"] == prefix
         assert cluster["vpcConfig"]["endpointPublicAccess"] is False  # compliance.private_networking
         assert cluster["vpcConfig"]["endpointPrivateAccess"] is True
         assert cluster["encryptionConfig"]["resources"] == ["secrets"]
         assert cluster["encryptionConfig"]["provider"]["keyArn"] == f"arn:aws:mock:::{prefix}-cluster-kms"
-        assert set(cluster["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+        assert set(cluster["enabledClusterLogTypes"]) == {
+            "api",
+            "audit",
+            "authenticator",
+            "controllerManager",
+            "scheduler",
+        }
         assert run.one("aws:kms/key:Key", f"{prefix}-cluster-kms").inputs["enableKeyRotation"] is True
         cni = run.one("aws:eks/addon:Addon", f"{prefix}-cluster-vpc-cni").inputs
         assert json.loads(cni["configurationValues"]) == {"enableNetworkPolicy": "true"}
@@ -130,10 +153,15 @@ def test_aws_gpu_node_group_launch_template_and_cluster():
 
 def test_aws_network_spreads_private_subnets_over_the_spec_zones():
     run = program_run("aws-llama-8b-us")
-    east = sorted(r.inputs["availabilityZone"] for r in run.of_type("aws:ec2/subnet:Subnet")
-                  if r.name.startswith("llama-8b-us-us-east-network-private-"))
+    east = sorted(
+        r.inputs["availabilityZone"]
+        for r in run.of_type("aws:ec2/subnet:Subnet")
+        if r.name.startswith("llama-8b-us-us-east-network-private-")
+    )
     assert east == ["us-east-1a", "us-east-1b"]
-    west = [r for r in run.of_type("aws:ec2/subnet:Subnet") if r.name.startswith("llama-8b-us-us-west-network-private-")]
+    west = [
+        r for r in run.of_type("aws:ec2/subnet:Subnet") if r.name.startswith("llama-8b-us-us-west-network-private-")
+    ]
     assert len(west) == 3  # no zones in the spec: the region's first three available
     assert all(r.inputs["mapPublicIpOnLaunch"] is False for r in run.of_type("aws:ec2/subnet:Subnet"))
     assert len([r for r in run.of_type("aws:ec2/natGateway:NatGateway") if "us-east" in r.name]) == 2
@@ -161,10 +189,18 @@ def test_aws_weight_cache_is_encrypted_efs_with_storage_class_and_reserved_volum
 
 def test_aws_add_ons_include_device_plugin_and_cluster_autoscaler():
     run = program_run("aws-llama-8b-us")
-    charts = {(r.inputs["chart"], r.inputs["version"]) for r in run.of_type("kubernetes:helm.sh/v3:Release")
-              if r.name.startswith("llama-8b-us-us-east-")}
-    assert {c for c, _ in charts} == {"nvidia-device-plugin", "dcgm-exporter", "keda", "cluster-autoscaler",
-                                      "kube-prometheus-stack"}
+    charts = {
+        (r.inputs["chart"], r.inputs["version"])
+        for r in run.of_type("kubernetes:helm.sh/v3:Release")
+        if r.name.startswith("llama-8b-us-us-east-")
+    }
+    assert {c for c, _ in charts} == {
+        "nvidia-device-plugin",
+        "dcgm-exporter",
+        "keda",
+        "cluster-autoscaler",
+        "kube-prometheus-stack",
+    }
     assert all(v and v[0].isdigit() for _, v in charts)  # pinned
 
 
@@ -175,9 +211,13 @@ def test_gcp_private_cluster_gpu_pool_and_filestore():
     pool = run.one("gcp:container/nodePool:NodePool", f"{prefix}-gpu").inputs
     config = pool["nodeConfig"]
     assert config["machineType"] == placement.node.node_type == "a3-highgpu-2g"
-    assert config["guestAccelerators"] == [{
-        "type": "nvidia-h100-80gb", "count": 2, "gpuDriverInstallationConfig": {"gpuDriverVersion": "LATEST"},
-    }]
+    assert config["guestAccelerators"] == [
+        {
+            "type": "nvidia-h100-80gb",
+            "count": 2,
+            "gpuDriverInstallationConfig": {"gpuDriverVersion": "LATEST"},
+        }
+    ]
     assert config["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
     assert config["labels"]["inferstack.dev/gpu"] == "H100"
     assert config["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
@@ -225,7 +265,9 @@ def test_multi_cloud_creates_both_clouds_stacks():
 
 def test_existing_cluster_creates_no_cloud_resources_and_uses_the_context():
     run = program_run("existing-cluster")
-    assert not [r for r in run.resources if r.typ.startswith(("aws:", "gcp:", "pulumi:providers:aws", "pulumi:providers:gcp"))]
+    assert not [
+        r for r in run.resources if r.typ.startswith(("aws:", "gcp:", "pulumi:providers:aws", "pulumi:providers:gcp"))
+    ]
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["context"] == "fra-gpu-prod"
     releases = {r.inputs["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")}
@@ -276,14 +318,20 @@ def test_outputs_endpoint_per_placement_kubeconfig_secret_and_cost():
 
 
 def test_extra_objects_join_each_placement(monkeypatch):
-    extra = lambda plan, placement: [{  # noqa: E731
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
-        "metadata": {"name": f"{plan.spec.name}-{placement.name}", "namespace": plan.spec.name}, "spec": {},
-    }]
+    extra = lambda plan, placement: [
+        {  # noqa: E731
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PodMonitor",
+            "metadata": {"name": f"{plan.spec.name}-{placement.name}", "namespace": plan.spec.name},
+            "spec": {},
+        }
+    ]
     run = run_program(str(SPECS / "aws-llama-8b-us.yaml"), ROOT, monkeypatch, extra_objects=extra)
     monitors = sorted(r.name for r in run.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor"))
-    assert monitors == ["llama-8b-us-us-east-serving-podmonitor-llama-8b-us-us-east",
-                        "llama-8b-us-us-west-serving-podmonitor-llama-8b-us-us-west"]
+    assert monitors == [
+        "llama-8b-us-us-east-serving-podmonitor-llama-8b-us-us-east",
+        "llama-8b-us-us-west-serving-podmonitor-llama-8b-us-us-west",
+    ]
 
 
 def test_spec_yaml_args_and_errors_name_the_property():
@@ -333,11 +381,24 @@ def test_component_package_schema_is_inferred():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # guarded by __name__: does not start the provider
     analyzed = Analyzer("inferstack").analyze(module.COMPONENTS)
-    schema = generate_schema("inferstack", "0.1.0", None, analyzed["component_definitions"],
-                             analyzed["type_definitions"], analyzed["dependencies"]).to_json()
+    schema = generate_schema(
+        "inferstack",
+        "0.1.0",
+        None,
+        analyzed["component_definitions"],
+        analyzed["type_definitions"],
+        analyzed["dependencies"],
+    ).to_json()
     resource = schema["resources"]["inferstack:index:ModelDeployment"]
     assert resource["isComponent"] is True
-    assert set(resource["inputProperties"]) == {"specYaml", "specPath", "devicePlugin", "dcgmExporter", "keda", "prometheusStack"}
+    assert set(resource["inputProperties"]) == {
+        "specYaml",
+        "specPath",
+        "devicePlugin",
+        "dcgmExporter",
+        "keda",
+        "prometheusStack",
+    }
     assert all(p["plain"] and p["description"] for p in resource["inputProperties"].values())
     assert resource["properties"]["endpoints"]["additionalProperties"]["type"] == "string"
     assert resource["properties"]["monthlyCostMax"]["type"] == "number"
@@ -351,20 +412,37 @@ def test_operator_ranges_reach_the_private_cluster_apis():
     from inferstack.spec import load_spec
 
     spec = load_spec(SPECS / "multi-cloud-qwen.yaml")
-    placements = [p.model_copy(update={"cluster": p.cluster.model_copy(update={"operator_cidrs": ["10.8.0.0/16"]})})
-                  for p in spec.placements]
+    placements = [
+        p.model_copy(update={"cluster": p.cluster.model_copy(update={"operator_cidrs": ["10.8.0.0/16"]})})
+        for p in spec.placements
+    ]
     run = deploy_offline([plan(spec.model_copy(update={"placements": placements}))])
     rule = run.one("aws:ec2/securityGroupRule:SecurityGroupRule", "qwen3-32b-aws-us-east-cluster-operators-0").inputs
-    assert (rule["type"], rule["fromPort"], rule["toPort"], rule["cidrBlocks"]) == ("ingress", 443, 443, ["10.8.0.0/16"])
+    assert (rule["type"], rule["fromPort"], rule["toPort"], rule["cidrBlocks"]) == (
+        "ingress",
+        443,
+        443,
+        ["10.8.0.0/16"],
+    )
     gke = run.one("gcp:container/cluster:Cluster", "qwen3-32b-gcp-us-central-cluster-gke").inputs
     blocks = [b["cidrBlock"] for b in gke["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
     assert blocks[1:] == ["10.8.0.0/16"]
 
 
 def test_gke_dcgm_exporter_mounts_the_host_driver_libraries():
-    release = program_run("quickstart").one("kubernetes:helm.sh/v3:Release", "quickstart-us-central-addons-dcgm-exporter").inputs
+    release = (
+        program_run("quickstart")
+        .one("kubernetes:helm.sh/v3:Release", "quickstart-us-central-addons-dcgm-exporter")
+        .inputs
+    )
     values = release["values"]
-    assert values["extraHostVolumes"] == [{"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"}]
+    assert values["extraHostVolumes"] == [
+        {"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"}
+    ]
     assert values["extraVolumeMounts"][0]["mountPath"] == "/usr/local/nvidia"
-    aws = program_run("aws-llama-8b-us").one("kubernetes:helm.sh/v3:Release", "llama-8b-us-us-east-addons-dcgm-exporter").inputs
+    aws = (
+        program_run("aws-llama-8b-us")
+        .one("kubernetes:helm.sh/v3:Release", "llama-8b-us-us-east-addons-dcgm-exporter")
+        .inputs
+    )
     assert "extraHostVolumes" not in aws["values"]

@@ -23,9 +23,14 @@ corpus = [
 tokenizer = Tokenizer(models.BPE(unk_token=None))
 tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
 tokenizer.decoder = decoders.ByteLevel()
-tokenizer.train_from_iterator(corpus, trainers.BpeTrainer(
-    vocab_size=512, special_tokens=["<s>", "</s>", "<pad>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-))
+tokenizer.train_from_iterator(
+    corpus,
+    trainers.BpeTrainer(
+        vocab_size=512,
+        special_tokens=["<s>", "</s>", "<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    ),
+)
 fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
 fast.chat_template = (
     "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}"
@@ -35,10 +40,18 @@ fast.save_pretrained(out)
 
 torch.manual_seed(0)
 config = LlamaConfig(
-    vocab_size=len(fast), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-    num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-    bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
-    tie_word_embeddings=False, torch_dtype="bfloat16",
+    vocab_size=len(fast),
+    hidden_size=128,
+    intermediate_size=256,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    max_position_embeddings=512,
+    bos_token_id=fast.bos_token_id,
+    eos_token_id=fast.eos_token_id,
+    pad_token_id=fast.pad_token_id,
+    tie_word_embeddings=False,
+    torch_dtype="bfloat16",
 )
 LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(out)
 print(out)

@@ -111,14 +111,28 @@ def _stop(process: subprocess.Popen) -> None:
 def _tiny_spec(root: Path) -> Path:
     spec = {
         "name": "tiny",
-        "model": {"source": "pvc://e2e-models/tiny", "config": "models/tiny/config.json",
-                  "served_name": "tiny-llama", "max_context": 256},
+        "model": {
+            "source": "pvc://e2e-models/tiny",
+            "config": "models/tiny/config.json",
+            "served_name": "tiny-llama",
+            "max_context": 256,
+        },
         "engine": {"name": "vllm", "version": "0.32.0"},
         "resources": {"gpu": "L4:1"},
-        "placements": [{"name": "local", "cloud": "kubernetes", "region": "us-east-1",
-                        "cluster": {"kind": "existing", "context": "e2e", "prometheus_operator": True,
-                                    "prometheus_url": "http://127.0.0.1:9090"},
-                        "replicas": {"min": 1, "max": 2}}],
+        "placements": [
+            {
+                "name": "local",
+                "cloud": "kubernetes",
+                "region": "us-east-1",
+                "cluster": {
+                    "kind": "existing",
+                    "context": "e2e",
+                    "prometheus_operator": True,
+                    "prometheus_url": "http://127.0.0.1:9090",
+                },
+                "replicas": {"min": 1, "max": 2},
+            }
+        ],
     }
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -128,7 +142,9 @@ def _tiny_spec(root: Path) -> Path:
 def server_command(container: dict, models_dir: Path, port: int) -> list[str]:
     """The rendered container command with a pod's substitutions applied, and only those."""
     command = [str(VLLM_PYTHON) if part == "python3" else part for part in container["command"]]
-    args = [arg.replace("/models", str(models_dir), 1) if arg.startswith("/models") else arg for arg in container["args"]]
+    args = [
+        arg.replace("/models", str(models_dir), 1) if arg.startswith("/models") else arg for arg in container["args"]
+    ]
     args[args.index("--host") + 1] = "127.0.0.1"
     args[args.index("--port") + 1] = str(port)
     return command + args
@@ -144,15 +160,24 @@ def prometheus_config(pod_monitor: dict, target: str, container: str) -> dict:
     ]
     return {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{
-            "job_name": f"podMonitor/{meta['namespace']}/{meta['name']}/0",
-            "metrics_path": endpoint["path"],
-            "static_configs": [{"targets": [target], "labels": {
-                "namespace": meta["namespace"], "pod": f"{meta['namespace']}-0", "container": container,
-                "endpoint": endpoint["port"],
-            }}],
-            "relabel_configs": relabel,
-        }],
+        "scrape_configs": [
+            {
+                "job_name": f"podMonitor/{meta['namespace']}/{meta['name']}/0",
+                "metrics_path": endpoint["path"],
+                "static_configs": [
+                    {
+                        "targets": [target],
+                        "labels": {
+                            "namespace": meta["namespace"],
+                            "pod": f"{meta['namespace']}-0",
+                            "container": container,
+                            "endpoint": endpoint["port"],
+                        },
+                    }
+                ],
+                "relabel_configs": relabel,
+            }
+        ],
     }
 
 
@@ -213,8 +238,12 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     timings: dict[str, float] = {}
     started = time.monotonic()
-    subprocess.run([str(VLLM_PYTHON), str(Path(__file__).with_name("make_tiny_model.py")), str(root / "models" / "tiny")],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(VLLM_PYTHON), str(Path(__file__).with_name("make_tiny_model.py")), str(root / "models" / "tiny")],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     timings["make_model_s"] = time.monotonic() - started
 
     result = plan(load_spec(_tiny_spec(root)))
@@ -228,8 +257,13 @@ def served(tmp_path_factory):
     env["HOME"] = env["XDG_CACHE_HOME"] = str(root / "home")
     env["HF_HOME"] = str(root / "hf-home")
     log = (root / "vllm.log").open("w")
-    server = subprocess.Popen(server_command(container, root / "models", port), env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        server_command(container, root / "models", port),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     processes = [server]
     try:
         base = f"http://127.0.0.1:{port}"
@@ -241,16 +275,29 @@ def served(tmp_path_factory):
         config = root / "prometheus.yml"
         config.write_text(yaml.safe_dump(prometheus_config(pod_monitor, f"127.0.0.1:{port}", container["name"])))
         prometheus = subprocess.Popen(
-            [prometheus_bin, f"--config.file={config}", f"--storage.tsdb.path={root / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}"],
-            stdout=(root / "prometheus.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                prometheus_bin,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={root / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=(root / "prometheus.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         processes.append(prometheus)
         prom = f"http://127.0.0.1:{prom_port}"
         wait_until_healthy(prom, "/-/ready", 60, prometheus)
         timings["first_scrape_s"] = wait_for_series(prom, f'up{{job="{result.spec.served_name}"}} == 1', 60)
-        yield {"base": base, "prom": prom, "plan": result, "container": container, "timings": timings,
-               "root": root, "budget": budget}
+        yield {
+            "base": base,
+            "prom": prom,
+            "plan": result,
+            "container": container,
+            "timings": timings,
+            "root": root,
+            "budget": budget,
+        }
     finally:
         for process in reversed(processes):
             _stop(process)
@@ -272,8 +319,10 @@ def test_completion_and_chat(served):
     base = served["base"]
     completion = _post(base + "/v1/completions", {"model": "tiny-llama", "prompt": "Hello world", "max_tokens": 8})
     assert completion["choices"][0]["text"] is not None and completion["usage"]["completion_tokens"] >= 1
-    chat = _post(base + "/v1/chat/completions", {
-        "model": "tiny-llama", "max_tokens": 8, "messages": [{"role": "user", "content": "How are you?"}]})
+    chat = _post(
+        base + "/v1/chat/completions",
+        {"model": "tiny-llama", "max_tokens": 8, "messages": [{"role": "user", "content": "How are you?"}]},
+    )
     assert chat["choices"][0]["message"]["role"] == "assistant"
 
 
@@ -282,7 +331,12 @@ def test_every_shipped_query_returns_data(served):
     started = time.monotonic()
     prompts = [f"Serving request {i}: the quick brown fox" for i in range(24)]
     with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(lambda p: _post(base + "/v1/completions", {"model": "tiny-llama", "prompt": p, "max_tokens": 24}), prompts))
+        list(
+            pool.map(
+                lambda p: _post(base + "/v1/completions", {"model": "tiny-llama", "prompt": p, "max_tokens": 24}),
+                prompts,
+            )
+        )
     timings["burst_s"] = time.monotonic() - started
     started = time.monotonic()
     wait_for_series(prom, f"sum(vllm:request_success_total) >= {len(prompts)}", 60)

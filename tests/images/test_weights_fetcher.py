@@ -85,7 +85,22 @@ def test_cli_fetches_pinned_adapters_beside_the_model(tmp_path, monkeypatch):
         return MemorySource(BLOBS)
 
     monkeypatch.setattr(fetch, "open_source", fake_open)
-    assert fetch.main(["--source", "hf://org/m", "--revision", "abc", "--dest", str(tmp_path),
-                       "--extra", "chat=hf://org/lora@def", "--extra", "sql=s3://bucket/lora"]) == 0
+    assert (
+        fetch.main(
+            [
+                "--source",
+                "hf://org/m",
+                "--revision",
+                "abc",
+                "--dest",
+                str(tmp_path),
+                "--extra",
+                "chat=hf://org/lora@def",
+                "--extra",
+                "sql=s3://bucket/lora",
+            ]
+        )
+        == 0
+    )
     assert opened == [("hf://org/m", "abc"), ("hf://org/lora", "def"), ("s3://bucket/lora", None)]
     assert (tmp_path / "adapters" / "sql" / ".inferstack-complete").is_file()

@@ -27,8 +27,11 @@ def _opts():
 
 
 def _args(type_, props, config, provider_region=None):
-    provider = (PolicyProviderResource("pulumi:providers:aws", {"region": provider_region}, "urn:p", "p")
-                if provider_region else None)
+    provider = (
+        PolicyProviderResource("pulumi:providers:aws", {"region": provider_region}, "urn:p", "p")
+        if provider_region
+        else None
+    )
     return ResourceValidationArgs(type_, props, f"urn:{type_}", "res", _opts(), provider, config)
 
 
@@ -63,13 +66,24 @@ def test_missing_provider_region_fails_closed():
 
 def test_stack_policy_sums_node_groups_against_the_budget():
     node_group = PolicyResource(
-        "aws:eks/nodeGroup:NodeGroup", {"instanceTypes": ["p5.48xlarge"], "scalingConfig": {"maxSize": 2}},
-        "urn:ng", "ng", _opts(), None, None, [], {},
+        "aws:eks/nodeGroup:NodeGroup",
+        {"instanceTypes": ["p5.48xlarge"], "scalingConfig": {"maxSize": 2}},
+        "urn:ng",
+        "ng",
+        _opts(),
+        None,
+        None,
+        [],
+        {},
     )
     found = []
-    BY_NAME["inf012-monthly-budget"].validate(StackValidationArgs([node_group], EU), lambda m, urn=None: found.append(m))
-    assert found == ["GPU capacity at max size costs 80,358 USD/month, over the budget of 50,000 USD. "
-                     "Fix: lower replicas.max or choose cheaper GPUs"]
+    BY_NAME["inf012-monthly-budget"].validate(
+        StackValidationArgs([node_group], EU), lambda m, urn=None: found.append(m)
+    )
+    assert found == [
+        "GPU capacity at max size costs 80,358 USD/month, over the budget of 50,000 USD. "
+        "Fix: lower replicas.max or choose cheaper GPUs"
+    ]
 
 
 def test_pulumi_enforcement_level_in_config_is_ignored_by_the_rules():

@@ -33,8 +33,14 @@ def test_every_example_spec_plans_as_deployable(spec):
 
 def test_example_specs_cover_the_promised_scenarios():
     names = {p.name for p in EXAMPLE_SPECS}
-    assert {"quickstart.yaml", "aws-llama-8b-us.yaml", "gcp-llama-70b-eu-strict.yaml", "deepseek-v3-h200.yaml",
-            "multi-cloud-qwen.yaml", "existing-cluster.yaml"} <= names
+    assert {
+        "quickstart.yaml",
+        "aws-llama-8b-us.yaml",
+        "gcp-llama-70b-eu-strict.yaml",
+        "deepseek-v3-h200.yaml",
+        "multi-cloud-qwen.yaml",
+        "existing-cluster.yaml",
+    } <= names
 
 
 def test_not_deployable_exits_1_with_the_reason(tmp_path):

@@ -96,9 +96,20 @@ def _checkov() -> str | None:
 
 def test_checkov_reports_no_failed_check(rendered):
     result = subprocess.run(
-        [_checkov(), "-d", str(rendered), "--framework", "kubernetes", "--skip-download", "--compact",
-         "--quiet", "--output", "json"],
-        capture_output=True, text=True,
+        [
+            _checkov(),
+            "-d",
+            str(rendered),
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "--compact",
+            "--quiet",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
     )
     report = json.loads(result.stdout)
     summary = report["summary"] if isinstance(report, dict) else report[0]["summary"]
@@ -112,5 +123,16 @@ def test_rerender_removes_what_the_last_render_wrote_and_keeps_other_files(tmp_p
     (tmp_path / "notes.txt").write_text("mine")
     _render(ROOT / "specs" / "quickstart.yaml", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".inferstack-render.json", "dashboards", "notes.txt", "plan.json", "plan.txt", "rules", "us-central"]
-    assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == ["fleet.json", "gpu.json", "quickstart-engine.json"]
+        ".inferstack-render.json",
+        "dashboards",
+        "notes.txt",
+        "plan.json",
+        "plan.txt",
+        "rules",
+        "us-central",
+    ]
+    assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == [
+        "fleet.json",
+        "gpu.json",
+        "quickstart-engine.json",
+    ]

@@ -238,10 +238,22 @@ def architecture_from_config(path: str | Path) -> Architecture:
     missing = [k for k in needed if k not in cfg]
     if missing:
         raise ConfigProblem(str(path), "missing keys: " + ", ".join(missing), missing)
-    optional = ["num_key_value_heads", "head_dim", "moe_intermediate_size", "num_local_experts", "num_experts",
-                "num_experts_per_tok", "max_position_embeddings", "kv_lora_rank", "qk_rope_head_dim"]
-    bad = [k for k in needed + [o for o in optional if cfg.get(o) is not None]
-           if not (isinstance(cfg[k], int) and not isinstance(cfg[k], bool) and cfg[k] > 0)]
+    optional = [
+        "num_key_value_heads",
+        "head_dim",
+        "moe_intermediate_size",
+        "num_local_experts",
+        "num_experts",
+        "num_experts_per_tok",
+        "max_position_embeddings",
+        "kv_lora_rank",
+        "qk_rope_head_dim",
+    ]
+    bad = [
+        k
+        for k in needed + [o for o in optional if cfg.get(o) is not None]
+        if not (isinstance(cfg[k], int) and not isinstance(cfg[k], bool) and cfg[k] > 0)
+    ]
     if bad:
         raise ConfigProblem(str(path), "not positive whole numbers: " + ", ".join(f"{k}={cfg[k]!r}" for k in bad))
     layers, heads, hidden = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["hidden_size"]
@@ -257,9 +269,7 @@ def architecture_from_config(path: str | Path) -> Architecture:
     embeddings = vocab * hidden * (1 if tied else 2)
     per_layer_norms = 2 * hidden
     parameters = layers * (attention + mlp + per_layer_norms) + embeddings + hidden
-    active = (
-        layers * (attention + active_mlp + per_layer_norms) + embeddings + hidden if active_mlp else None
-    )
+    active = layers * (attention + active_mlp + per_layer_norms) + embeddings + hidden if active_mlp else None
     window = cfg.get("sliding_window")
     layer_types = cfg.get("layer_types") or []
     window_layers = sum(1 for t in layer_types if t == "sliding_attention") if window else 0

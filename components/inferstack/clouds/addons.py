@@ -33,21 +33,34 @@ class HelmChart:
 #: Pinned charts. The DCGM exporter lives in `gpu-operator`, where inferstack.monitoring's
 #: ServiceMonitor looks for it.
 CHARTS: dict[str, HelmChart] = {
-    "nvidia-device-plugin": HelmChart("https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.17.1", "kube-system"),
-    "dcgm-exporter": HelmChart("https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.1.3", "gpu-operator"),
+    "nvidia-device-plugin": HelmChart(
+        "https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.17.1", "kube-system"
+    ),
+    "dcgm-exporter": HelmChart(
+        "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.1.3", "gpu-operator"
+    ),
     "keda": HelmChart("https://kedacore.github.io/charts", "keda", "2.17.0", "keda"),
     "kube-prometheus-stack": HelmChart(
-        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "79.12.0", "monitoring"),
-    "cluster-autoscaler": HelmChart("https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.46.6", "kube-system"),
+        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "79.12.0", "monitoring"
+    ),
+    "cluster-autoscaler": HelmChart(
+        "https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.46.6", "kube-system"
+    ),
 }
 
 _GPU_TOLERATIONS = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
 
 
 def _gpu_node_affinity() -> dict[str, Any]:
-    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-        {"matchExpressions": [{"key": GPU_NODE_LABEL, "operator": "Exists"}]},
-    ]}}}
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": GPU_NODE_LABEL, "operator": "Exists"}]},
+                ]
+            }
+        }
+    }
 
 
 def helm_release(name: str, key: str, values: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
@@ -74,42 +87,74 @@ class ClusterAddons(pulumi.ComponentResource):
 
     releases: dict[str, k8s.helm.v3.Release]
 
-    def __init__(self, name: str, gpu_sku: str, settings: AddonSettings = AddonSettings(),
-                 opts: pulumi.ResourceOptions | None = None, dcgm_values: dict | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        gpu_sku: str,
+        settings: AddonSettings = AddonSettings(),
+        opts: pulumi.ResourceOptions | None = None,
+        dcgm_values: dict | None = None,
+    ) -> None:
         super().__init__("inferstack:kubernetes:ClusterAddons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.releases = {}
         if settings.device_plugin:
-            self.releases["nvidia-device-plugin"] = helm_release(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", {
-                "affinity": _gpu_node_affinity(),
-                "tolerations": _GPU_TOLERATIONS,
-                "priorityClassName": "system-node-critical",
-            }, child)
+            self.releases["nvidia-device-plugin"] = helm_release(
+                f"{name}-nvidia-device-plugin",
+                "nvidia-device-plugin",
+                {
+                    "affinity": _gpu_node_affinity(),
+                    "tolerations": _GPU_TOLERATIONS,
+                    "priorityClassName": "system-node-critical",
+                },
+                child,
+            )
         if settings.dcgm_exporter:
-            self.releases["dcgm-exporter"] = helm_release(f"{name}-dcgm-exporter", "dcgm-exporter", {
-                "fullnameOverride": "nvidia-dcgm-exporter",
-                "podLabels": {"app": "nvidia-dcgm-exporter"},
-                "affinity": _gpu_node_affinity(),
-                "tolerations": _GPU_TOLERATIONS,
-                # inferstack.monitoring ships its own ServiceMonitor (and the CRD may not exist yet).
-                "serviceMonitor": {"enabled": False},
-                "kubernetes": {"enablePodLabels": False},
-                **(dcgm_values or {}),
-            }, child)
+            self.releases["dcgm-exporter"] = helm_release(
+                f"{name}-dcgm-exporter",
+                "dcgm-exporter",
+                {
+                    "fullnameOverride": "nvidia-dcgm-exporter",
+                    "podLabels": {"app": "nvidia-dcgm-exporter"},
+                    "affinity": _gpu_node_affinity(),
+                    "tolerations": _GPU_TOLERATIONS,
+                    # inferstack.monitoring ships its own ServiceMonitor (and the CRD may not exist yet).
+                    "serviceMonitor": {"enabled": False},
+                    "kubernetes": {"enablePodLabels": False},
+                    **(dcgm_values or {}),
+                },
+                child,
+            )
         if settings.keda:
-            self.releases["keda"] = helm_release(f"{name}-keda", "keda", {
-                "podSecurityContext": {"operator": {"runAsNonRoot": True}, "metricServer": {"runAsNonRoot": True}},
-            }, child)
+            self.releases["keda"] = helm_release(
+                f"{name}-keda",
+                "keda",
+                {
+                    "podSecurityContext": {"operator": {"runAsNonRoot": True}, "metricServer": {"runAsNonRoot": True}},
+                },
+                child,
+            )
         if settings.prometheus_stack:
             # The Prometheus Operator, Prometheus (service `prometheus-operated`, which KEDA queries),
             # Alertmanager and Grafana with its dashboard sidecar. Selectors are opened so the
             # PodMonitors, ServiceMonitors and PrometheusRules inferstack ships are all picked up.
-            self.releases["kube-prometheus-stack"] = helm_release(f"{name}-kube-prometheus-stack", "kube-prometheus-stack", {
-                "prometheus": {"prometheusSpec": {
-                    "podMonitorSelectorNilUsesHelmValues": False,
-                    "serviceMonitorSelectorNilUsesHelmValues": False,
-                    "ruleSelectorNilUsesHelmValues": False,
-                }},
-                "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}}},
-            }, child)
+            self.releases["kube-prometheus-stack"] = helm_release(
+                f"{name}-kube-prometheus-stack",
+                "kube-prometheus-stack",
+                {
+                    "prometheus": {
+                        "prometheusSpec": {
+                            "podMonitorSelectorNilUsesHelmValues": False,
+                            "serviceMonitorSelectorNilUsesHelmValues": False,
+                            "ruleSelectorNilUsesHelmValues": False,
+                        }
+                    },
+                    "grafana": {
+                        "sidecar": {
+                            "dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}
+                        }
+                    },
+                },
+                child,
+            )
         self.register_outputs({"releases": {k: r.status for k, r in self.releases.items()}})

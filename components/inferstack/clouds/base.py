@@ -18,8 +18,8 @@ branches on a cloud name. Every child is parented to the placement's component a
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -179,7 +179,9 @@ class Cloud(ABC):
     def weight_cache(self, ctx: PlacementContext, network: Any, cluster: ClusterHandle) -> CacheStorage:
         """ReadWriteMany storage for the weights and its StorageClass."""
 
-    def addons(self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
+    def addons(
+        self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
         """Helm add-ons; clouds add their own (e.g. the cluster autoscaler on EKS) by overriding."""
         from inferstack.clouds.addons import ClusterAddons
 
@@ -187,8 +189,13 @@ class Cloud(ABC):
         if self.device_plugin_builtin and settings.device_plugin:
             settings = dataclasses.replace(settings, device_plugin=False)
         component = ClusterAddons(
-            f"{ctx.name}-addons", gpu_sku=ctx.gpu_sku, settings=settings, dcgm_values=self.dcgm_exporter_values,
-            opts=pulumi.ResourceOptions(parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after),
+            f"{ctx.name}-addons",
+            gpu_sku=ctx.gpu_sku,
+            settings=settings,
+            dcgm_values=self.dcgm_exporter_values,
+            opts=pulumi.ResourceOptions(
+                parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after
+            ),
         )
         return [component]
 
@@ -197,14 +204,20 @@ class Cloud(ABC):
         network = self.network(ctx)
         cluster = self.cluster(ctx, network)
         node_pool = self.gpu_node_pool(ctx, network, cluster)
-        cache = self.weight_cache(ctx, network, cluster) if ctx.creates_cache_storage else CacheStorage(ctx.storage_class)
+        cache = (
+            self.weight_cache(ctx, network, cluster) if ctx.creates_cache_storage else CacheStorage(ctx.storage_class)
+        )
         after = [*cluster.ready, *([node_pool] if node_pool else [])]
         addons = self.addons(ctx, cluster, after)
         return PlacementInfra(cluster=cluster, cache=cache, node_pool=node_pool, addons=addons)
 
 
-def kubernetes_provider(ctx: PlacementContext, kubeconfig: pulumi.Input[str] | None = None,
-                        context: str | None = None, depends_on: list[pulumi.Resource] | None = None) -> k8s.Provider:
+def kubernetes_provider(
+    ctx: PlacementContext,
+    kubeconfig: pulumi.Input[str] | None = None,
+    context: str | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> k8s.Provider:
     """The provider every Kubernetes object of this placement uses (server-side apply, no default
     namespace so every object names its own)."""
     return k8s.Provider(
@@ -216,9 +229,15 @@ def kubernetes_provider(ctx: PlacementContext, kubeconfig: pulumi.Input[str] | N
     )
 
 
-def static_cache_volume(ctx: PlacementContext, name: str, storage_class: str, csi: dict[str, Any],
-                        provider: k8s.Provider, depends_on: list[pulumi.Resource],
-                        parent: pulumi.Resource) -> k8s.core.v1.PersistentVolume:
+def static_cache_volume(
+    ctx: PlacementContext,
+    name: str,
+    storage_class: str,
+    csi: dict[str, Any],
+    provider: k8s.Provider,
+    depends_on: list[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> k8s.core.v1.PersistentVolume:
     """A PersistentVolume reserved (claimRef) for the plan's cache claim, so the claim binds to the
     storage inferstack created and sized, never to a dynamically provisioned one. Reclaim policy
     Retain: deleting the claim never deletes the weights."""
@@ -227,11 +246,14 @@ def static_cache_volume(ctx: PlacementContext, name: str, storage_class: str, cs
     plan = ctx.plan
     return k8s.core.v1.PersistentVolume(
         name,
-        metadata={"name": f"{plan.spec.name}-weights-{ctx.placement.name}", "labels": {
-            "app.kubernetes.io/name": plan.spec.name,
-            "app.kubernetes.io/component": "weight-cache",
-            "app.kubernetes.io/managed-by": "inferstack",
-        }},
+        metadata={
+            "name": f"{plan.spec.name}-weights-{ctx.placement.name}",
+            "labels": {
+                "app.kubernetes.io/name": plan.spec.name,
+                "app.kubernetes.io/component": "weight-cache",
+                "app.kubernetes.io/managed-by": "inferstack",
+            },
+        },
         spec={
             "capacity": {"storage": f"{plan.cache_size_gib}Gi"},
             "accessModes": ["ReadWriteMany"],
@@ -245,6 +267,16 @@ def static_cache_volume(ctx: PlacementContext, name: str, storage_class: str, cs
 
 
 __all__ = [
-    "AddonSettings", "CacheStorage", "Cloud", "ClusterHandle", "GPU_NODE_LABEL", "GPU_ROOT_VOLUME_GIB",
-    "GPU_TAINT_KEY", "PlacementContext", "PlacementInfra", "UID", "kubernetes_provider", "static_cache_volume",
+    "GPU_NODE_LABEL",
+    "GPU_ROOT_VOLUME_GIB",
+    "GPU_TAINT_KEY",
+    "UID",
+    "AddonSettings",
+    "CacheStorage",
+    "Cloud",
+    "ClusterHandle",
+    "PlacementContext",
+    "PlacementInfra",
+    "kubernetes_provider",
+    "static_cache_volume",
 ]

@@ -16,5 +16,14 @@ from inferstack.compliance.model import (
     is_unknown,
 )
 
-__all__ = ["RESOURCE_RULES", "STACK_RULES", "UNKNOWN_SENTINEL", "Finding", "Resource", "Rule", "StackRule",
-           "evaluate", "is_unknown"]
+__all__ = [
+    "RESOURCE_RULES",
+    "STACK_RULES",
+    "UNKNOWN_SENTINEL",
+    "Finding",
+    "Resource",
+    "Rule",
+    "StackRule",
+    "evaluate",
+    "is_unknown",
+]

@@ -50,10 +50,17 @@ def load_policy(path: str | Path) -> Compliance:
     """An organisation's policy file: YAML with the fields of the spec's compliance section."""
     data = read_spec_data(path)
     if not isinstance(data, dict):
-        raise SpecError(str(path), [Violation(
-            "(top level)", None, "the policy is not a mapping",
-            hint="write the fields of a spec's compliance section at the top level (residency, allowed_gpus, ...)",
-        )])
+        raise SpecError(
+            str(path),
+            [
+                Violation(
+                    "(top level)",
+                    None,
+                    "the policy is not a mapping",
+                    hint="write the fields of a spec's compliance section at the top level (residency, allowed_gpus, ...)",
+                )
+            ],
+        )
     try:
         return Compliance.model_validate(data)
     except ValidationError as exc:

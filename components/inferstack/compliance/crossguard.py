@@ -55,20 +55,28 @@ def resource_policy(rule: Rule) -> ResourceValidationPolicy:
             report_violation(finding.message, None)
 
     return ResourceValidationPolicy(
-        name=_name(rule), description=rule.description, validate=validate,
-        enforcement_level=LEVELS[rule.severity], config_schema=config_schema(),
+        name=_name(rule),
+        description=rule.description,
+        validate=validate,
+        enforcement_level=LEVELS[rule.severity],
+        config_schema=config_schema(),
     )
 
 
 def stack_policy(rule: StackRule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation) -> None:
-        resources = [Resource(r.resource_type, r.name, dict(r.props), _provider_inputs(r.provider)) for r in args.resources]
+        resources = [
+            Resource(r.resource_type, r.name, dict(r.props), _provider_inputs(r.provider)) for r in args.resources
+        ]
         for finding in rule.evaluate(resources, compliance_from_config(args.get_config())):
             report_violation(finding.message, None)
 
     return StackValidationPolicy(
-        name=_name(rule), description=rule.description, validate=validate,
-        enforcement_level=LEVELS[rule.severity], config_schema=config_schema(),
+        name=_name(rule),
+        description=rule.description,
+        validate=validate,
+        enforcement_level=LEVELS[rule.severity],
+        config_schema=config_schema(),
     )
 
 

@@ -84,20 +84,32 @@ class StackRule:
 
     def evaluate(self, resources: list[Resource], policy: Compliance) -> Iterator[Finding]:
         for resource, message in self.check(resources, policy):
-            yield Finding(self.id, self.severity, resource.type if resource else "stack",
-                          resource.name if resource else "stack", message)
+            yield Finding(
+                self.id,
+                self.severity,
+                resource.type if resource else "stack",
+                resource.name if resource else "stack",
+                message,
+            )
 
 
 RESOURCE_RULES: list[Rule] = []
 STACK_RULES: list[StackRule] = []
 
 
-def resource_rule(id: str, name: str, description: str, types: tuple[str, ...],
-                  severity: Severity = "mandatory", enforced_in: tuple[str, ...] = ("check", "policy-pack")):
+def resource_rule(
+    id: str,
+    name: str,
+    description: str,
+    types: tuple[str, ...],
+    severity: Severity = "mandatory",
+    enforced_in: tuple[str, ...] = ("check", "policy-pack"),
+):
     def register(fn: Callable[[Resource, Compliance], Iterable[str]]) -> Rule:
         rule = Rule(id, name, description, severity, types, fn, enforced_in)
         RESOURCE_RULES.append(rule)
         return rule
+
     return register
 
 
@@ -106,6 +118,7 @@ def stack_rule(id: str, name: str, description: str, severity: Severity = "manda
         rule = StackRule(id, name, description, severity, fn)
         STACK_RULES.append(rule)
         return rule
+
     return register
 
 

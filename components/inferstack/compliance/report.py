@@ -36,12 +36,18 @@ def as_text(findings: list[Finding], checked: int, source: str) -> str:
 
 
 def as_json(findings: list[Finding], checked: int, source: str) -> str:
-    return json.dumps({
-        "source": source,
-        "resources_checked": checked,
-        "passed": not any(f.severity == "mandatory" for f in findings),
-        "findings": [f.__dict__ for f in findings],
-    }, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "source": source,
+                "resources_checked": checked,
+                "passed": not any(f.severity == "mandatory" for f in findings),
+                "findings": [f.__dict__ for f in findings],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def as_sarif(findings: list[Finding], checked: int, source: str) -> str:
@@ -60,29 +66,51 @@ def as_sarif(findings: list[Finding], checked: int, source: str) -> str:
             "ruleId": f.rule,
             "level": "error" if f.severity == "mandatory" else "warning",
             "message": {"text": f"{f.resource_type} {f.resource_name!r}: {f.message}"},
-            "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": source}, "region": {"startLine": 1}},
-                "logicalLocations": [{"name": f.resource_name, "kind": "resource", "fullyQualifiedName": f"{f.resource_type}::{f.resource_name}"}],
-            }],
+            "locations": [
+                {
+                    "physicalLocation": {"artifactLocation": {"uri": source}, "region": {"startLine": 1}},
+                    "logicalLocations": [
+                        {
+                            "name": f.resource_name,
+                            "kind": "resource",
+                            "fullyQualifiedName": f"{f.resource_type}::{f.resource_name}",
+                        }
+                    ],
+                }
+            ],
         }
         for f in findings
     ]
-    run = {"tool": {"driver": {"name": "inferstack", "informationUri": "https://github.com/inferstack/inferstack", "rules": rules}},
-           "results": results, "properties": {"resourcesChecked": checked}}
+    run = {
+        "tool": {
+            "driver": {
+                "name": "inferstack",
+                "informationUri": "https://github.com/inferstack/inferstack",
+                "rules": rules,
+            }
+        },
+        "results": results,
+        "properties": {"resourcesChecked": checked},
+    }
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
 
 def as_junit(findings: list[Finding], checked: int, source: str) -> str:
     grouped = _by_rule(findings)
     failures = sum(1 for r in _rules() if any(f.severity == "mandatory" for f in grouped.get(r.id, [])))
-    suite = ElementTree.Element("testsuite", name=f"inferstack check {source}", tests=str(len(_rules())),
-                                failures=str(failures), errors="0")
+    suite = ElementTree.Element(
+        "testsuite", name=f"inferstack check {source}", tests=str(len(_rules())), failures=str(failures), errors="0"
+    )
     for rule in _rules():
-        case = ElementTree.SubElement(suite, "testcase", classname="inferstack.compliance", name=f"{rule.id} {rule.name}")
+        case = ElementTree.SubElement(
+            suite, "testcase", classname="inferstack.compliance", name=f"{rule.id} {rule.name}"
+        )
         hits = grouped.get(rule.id, [])
         if hits:
             tag = "failure" if rule.severity == "mandatory" else "system-out"
-            element = ElementTree.SubElement(case, tag, **({"message": f"{len(hits)} violation(s)"} if tag == "failure" else {}))
+            element = ElementTree.SubElement(
+                case, tag, **({"message": f"{len(hits)} violation(s)"} if tag == "failure" else {})
+            )
             element.text = "\n".join(f"{f.resource_type} {f.resource_name!r}: {f.message}" for f in hits)
     ElementTree.indent(suite)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -30,9 +30,16 @@ WORKLOADS = (K8S_DEPLOYMENT, K8S_JOB, "kubernetes:apps/v1:StatefulSet", "kuberne
 #: GCP resource types that live in a region or zone (global ones such as networks and IAM bindings
 #: hold no data in a location and are not region-locked).
 GCP_LOCATED = (
-    GKE_CLUSTER, GKE_NODE_POOL, GCS_BUCKET, "gcp:filestore/instance:Instance", "gcp:compute/subnetwork:Subnetwork",
-    "gcp:compute/router:Router", "gcp:compute/routerNat:RouterNat", "gcp:kms/keyRing:KeyRing",
-    "gcp:compute/instance:Instance", "gcp:compute/disk:Disk",
+    GKE_CLUSTER,
+    GKE_NODE_POOL,
+    GCS_BUCKET,
+    "gcp:filestore/instance:Instance",
+    "gcp:compute/subnetwork:Subnetwork",
+    "gcp:compute/router:Router",
+    "gcp:compute/routerNat:RouterNat",
+    "gcp:kms/keyRing:KeyRing",
+    "gcp:compute/instance:Instance",
+    "gcp:compute/disk:Disk",
 )
 #: AWS types with no region: identity and account-wide objects.
 AWS_GLOBAL_PREFIXES = ("aws:iam/", "aws:organizations/", "aws:route53/", "aws:cloudfront/")
@@ -49,6 +56,7 @@ def _show(value: Any) -> str:
 
 
 # --- region lock --------------------------------------------------------------------------------
+
 
 def resource_region(resource: Resource) -> Any:
     """The region a resource lives in: its own region/location/zone, else its provider's region."""
@@ -69,7 +77,8 @@ def _located(resource: Resource) -> bool:
 
 
 @resource_rule(
-    "INF001", "region-lock",
+    "INF001",
+    "region-lock",
     "Every location-bearing AWS and GCP resource, and every provider, stays inside the residency group "
     "or allowed regions; the resource's own region/location/zone is checked, then its provider's.",
     ("aws:*", "gcp:*", "pulumi:providers:aws", "pulumi:providers:gcp"),
@@ -87,19 +96,26 @@ def region_lock(resource: Resource, policy: Compliance) -> Iterator[str]:
 
 
 @resource_rule(
-    "INF002", "allowed-clouds", "Resources belong only to the clouds compliance allows.", ("aws:*", "gcp:*"),
+    "INF002",
+    "allowed-clouds",
+    "Resources belong only to the clouds compliance allows.",
+    ("aws:*", "gcp:*"),
     enforced_in=("spec", "check", "policy-pack"),
 )
 def allowed_clouds(resource: Resource, policy: Compliance) -> Iterator[str]:
     if policy.allowed_clouds and resource.package not in policy.allowed_clouds:
-        yield (f"cloud {resource.package!r} is not allowed; allowed: {', '.join(policy.allowed_clouds)}. "
-               "Fix: remove the placement on this cloud")
+        yield (
+            f"cloud {resource.package!r} is not allowed; allowed: {', '.join(policy.allowed_clouds)}. "
+            "Fix: remove the placement on this cloud"
+        )
 
 
 # --- networking ---------------------------------------------------------------------------------
 
+
 @resource_rule(
-    "INF003", "private-networking",
+    "INF003",
+    "private-networking",
     "No public cluster endpoint, private nodes, no public node IPs, no public load balancer.",
     (EKS_CLUSTER, GKE_CLUSTER, LAUNCH_TEMPLATE, K8S_SERVICE),
 )
@@ -109,8 +125,10 @@ def private_networking(resource: Resource, policy: Compliance) -> Iterator[str]:
     if resource.type == EKS_CLUSTER:
         public = resource.get("vpcConfig", "endpointPublicAccess")
         if is_unknown(public) or _truthy(public):
-            yield (f"EKS endpointPublicAccess is {_show(public)}; allowed: false. "
-                   "Fix: set vpcConfig.endpointPublicAccess=false and endpointPrivateAccess=true")
+            yield (
+                f"EKS endpointPublicAccess is {_show(public)}; allowed: false. "
+                "Fix: set vpcConfig.endpointPublicAccess=false and endpointPrivateAccess=true"
+            )
     elif resource.type == GKE_CLUSTER:
         for key in ("enablePrivateNodes", "enablePrivateEndpoint"):
             value = resource.get("privateClusterConfig", key)
@@ -119,21 +137,29 @@ def private_networking(resource: Resource, policy: Compliance) -> Iterator[str]:
     elif resource.type == LAUNCH_TEMPLATE:
         for i, nic in enumerate(resource.get("networkInterfaces") or []):
             if _truthy(nic.get("associatePublicIpAddress")):
-                yield (f"networkInterfaces[{i}].associatePublicIpAddress is true; allowed: false. "
-                       "Fix: place nodes in private subnets without public IPs")
+                yield (
+                    f"networkInterfaces[{i}].associatePublicIpAddress is true; allowed: false. "
+                    "Fix: place nodes in private subnets without public IPs"
+                )
     elif resource.type == K8S_SERVICE and resource.get("spec", "type") == "LoadBalancer":
         annotations = resource.get("metadata", "annotations") or {}
-        internal = (annotations.get("service.beta.kubernetes.io/aws-load-balancer-scheme") == "internal"
-                    or annotations.get("networking.gke.io/load-balancer-type") == "Internal")
+        internal = (
+            annotations.get("service.beta.kubernetes.io/aws-load-balancer-scheme") == "internal"
+            or annotations.get("networking.gke.io/load-balancer-type") == "Internal"
+        )
         if not internal:
-            yield ("Service type LoadBalancer is public; allowed: ClusterIP or an internal load balancer. "
-                   "Fix: annotate it as internal or use ClusterIP")
+            yield (
+                "Service type LoadBalancer is public; allowed: ClusterIP or an internal load balancer. "
+                "Fix: annotate it as internal or use ClusterIP"
+            )
 
 
 # --- encryption ---------------------------------------------------------------------------------
 
+
 @resource_rule(
-    "INF004", "encryption-at-rest",
+    "INF004",
+    "encryption-at-rest",
     "Cluster secrets are envelope-encrypted with a KMS key; cache file systems and node disks are encrypted.",
     (EKS_CLUSTER, GKE_CLUSTER, EFS, LAUNCH_TEMPLATE),
 )
@@ -162,8 +188,10 @@ def encryption_at_rest(resource: Resource, policy: Compliance) -> Iterator[str]:
 
 
 @resource_rule(
-    "INF005", "no-public-buckets",
-    "Buckets block every form of public access.", (S3_PUBLIC_ACCESS_BLOCK, S3_BUCKET, S3_BUCKET_V2, GCS_BUCKET),
+    "INF005",
+    "no-public-buckets",
+    "Buckets block every form of public access.",
+    (S3_PUBLIC_ACCESS_BLOCK, S3_BUCKET, S3_BUCKET_V2, GCS_BUCKET),
 )
 def no_public_buckets(resource: Resource, policy: Compliance) -> Iterator[str]:
     if resource.type == S3_PUBLIC_ACCESS_BLOCK:
@@ -182,6 +210,7 @@ def no_public_buckets(resource: Resource, policy: Compliance) -> Iterator[str]:
 
 # --- what runs ----------------------------------------------------------------------------------
 
+
 def _pod_spec(resource: Resource) -> dict:
     return resource.get("spec", "template", "spec") or {}
 
@@ -198,9 +227,14 @@ def provisions_gpus(resource: Resource) -> bool:
     if resource.type == EKS_NODE_GROUP:
         ami, types = resource.get("amiType"), resource.get("instanceTypes")
         gpu_types = {o.node_type for o in catalog.offerings() if o.cloud == "aws"}
-        return (is_unknown(ami) or "NVIDIA" in str(ami) or "GPU" in str(ami)
-                or any(t.get("key") == "nvidia.com/gpu" for t in resource.get("taints") or [])
-                or not isinstance(types, list) or any(t in gpu_types for t in types))
+        return (
+            is_unknown(ami)
+            or "NVIDIA" in str(ami)
+            or "GPU" in str(ami)
+            or any(t.get("key") == "nvidia.com/gpu" for t in resource.get("taints") or [])
+            or not isinstance(types, list)
+            or any(t in gpu_types for t in types)
+        )
     if resource.type == GKE_NODE_POOL:
         machine = resource.get("nodeConfig", "machineType")
         gpu_machines = {o.node_type for o in catalog.offerings() if o.cloud == "gcp"}
@@ -219,8 +253,10 @@ def _gpus_of(resource: Resource) -> list[tuple[str, Any]]:
         return [(f"instanceTypes[{i}]={t!r}", by_type.get(t)) for i, t in enumerate(types)]
     if resource.type == GKE_NODE_POOL:
         accelerators = resource.get("nodeConfig", "guestAccelerators") or []
-        return [(f"guestAccelerators[{i}].type={a.get('type')!r}", catalog.resolve_gpu(str(a.get("type"))))
-                for i, a in enumerate(accelerators)]
+        return [
+            (f"guestAccelerators[{i}].type={a.get('type')!r}", catalog.resolve_gpu(str(a.get("type"))))
+            for i, a in enumerate(accelerators)
+        ]
     if resource.type == K8S_DEPLOYMENT and _requests_gpu(resource):
         sku = (resource.get("metadata", "annotations") or {}).get(ANN + "gpu")
         return [(f"annotation {ANN}gpu={sku!r}", sku)]
@@ -232,10 +268,12 @@ def _requests_gpu(resource: Resource) -> bool:
 
 
 @resource_rule(
-    "INF006", "allowed-gpus",
+    "INF006",
+    "allowed-gpus",
     "Node groups, node pools and serving workloads use only allowed GPU SKUs (read from instance and "
     "machine types, accelerator types, and the workload's provenance record).",
-    (EKS_NODE_GROUP, GKE_NODE_POOL, K8S_DEPLOYMENT), enforced_in=("spec", "check", "policy-pack"),
+    (EKS_NODE_GROUP, GKE_NODE_POOL, K8S_DEPLOYMENT),
+    enforced_in=("spec", "check", "policy-pack"),
 )
 def allowed_gpus(resource: Resource, policy: Compliance) -> Iterator[str]:
     if not policy.allowed_gpus:
@@ -248,9 +286,11 @@ def allowed_gpus(resource: Resource, policy: Compliance) -> Iterator[str]:
 
 
 @resource_rule(
-    "INF007", "allowed-engines-and-quantizations",
+    "INF007",
+    "allowed-engines-and-quantizations",
     "Serving workloads run only allowed engines and weight formats (from the provenance record).",
-    (K8S_DEPLOYMENT,), enforced_in=("spec", "check", "policy-pack"),
+    (K8S_DEPLOYMENT,),
+    enforced_in=("spec", "check", "policy-pack"),
 )
 def allowed_engines(resource: Resource, policy: Compliance) -> Iterator[str]:
     if not _requests_gpu(resource):
@@ -259,12 +299,17 @@ def allowed_engines(resource: Resource, policy: Compliance) -> Iterator[str]:
     for key, allowed in (("engine", policy.allowed_engines), ("quantization", policy.allowed_quantizations)):
         value = annotations.get(ANN + key)
         if allowed and value not in allowed:
-            yield (f"{key} {_show(value)} is not allowed; allowed: {', '.join(allowed)}. "
-                   f"Fix: change engine.{'name' if key == 'engine' else key} in the spec")
+            yield (
+                f"{key} {_show(value)} is not allowed; allowed: {', '.join(allowed)}. "
+                f"Fix: change engine.{'name' if key == 'engine' else key} in the spec"
+            )
 
 
 @resource_rule(
-    "INF008", "pinned-images", "Every container image is pinned by sha256 digest.", WORKLOADS,
+    "INF008",
+    "pinned-images",
+    "Every container image is pinned by sha256 digest.",
+    WORKLOADS,
     enforced_in=("spec", "check", "policy-pack"),
 )
 def pinned_images(resource: Resource, policy: Compliance) -> Iterator[str]:
@@ -273,13 +318,17 @@ def pinned_images(resource: Resource, policy: Compliance) -> Iterator[str]:
     for container in _containers(resource):
         image = container.get("image")
         if not is_pinned(image if isinstance(image, str) else None):
-            yield (f"container {container.get('name')!r} image {_show(image)} is not pinned; allowed: "
-                   "an image reference ending in @sha256:<digest>. Fix: pin it by digest")
+            yield (
+                f"container {container.get('name')!r} image {_show(image)} is not pinned; allowed: "
+                "an image reference ending in @sha256:<digest>. Fix: pin it by digest"
+            )
 
 
 @resource_rule(
-    "INF009", "pinned-model-revisions",
-    "Hugging Face models are served at a 40-hex commit (from the provenance record).", (K8S_DEPLOYMENT,),
+    "INF009",
+    "pinned-model-revisions",
+    "Hugging Face models are served at a 40-hex commit (from the provenance record).",
+    (K8S_DEPLOYMENT,),
     enforced_in=("spec", "check", "policy-pack"),
 )
 def pinned_revisions(resource: Resource, policy: Compliance) -> Iterator[str]:
@@ -295,8 +344,10 @@ def pinned_revisions(resource: Resource, policy: Compliance) -> Iterator[str]:
 
 
 @resource_rule(
-    "INF010", "instance-metadata",
-    "Nodes require IMDSv2 tokens (AWS) or the GKE metadata server (GCP).", (LAUNCH_TEMPLATE, GKE_NODE_POOL),
+    "INF010",
+    "instance-metadata",
+    "Nodes require IMDSv2 tokens (AWS) or the GKE metadata server (GCP).",
+    (LAUNCH_TEMPLATE, GKE_NODE_POOL),
 )
 def instance_metadata(resource: Resource, policy: Compliance) -> Iterator[str]:
     if resource.type == LAUNCH_TEMPLATE:
@@ -310,9 +361,11 @@ def instance_metadata(resource: Resource, policy: Compliance) -> Iterator[str]:
 
 
 @resource_rule(
-    "INF011", "workload-hardening",
+    "INF011",
+    "workload-hardening",
     "Pods run as non-root without privilege escalation, with RuntimeDefault seccomp, CPU and memory "
-    "limits, no hostPath volumes and no service-account token.", WORKLOADS,
+    "limits, no hostPath volumes and no service-account token.",
+    WORKLOADS,
 )
 def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
     pod = _pod_spec(resource)
@@ -339,6 +392,7 @@ def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
 
 # --- cost ---------------------------------------------------------------------------------------
 
+
 def _monthly_cost(resource: Resource) -> tuple[float | None, str]:
     """Monthly cost at max size of one GPU capacity resource, or None with the reason."""
     prices = {(o.cloud, o.node_type): o.price_per_hour for o in catalog.offerings()}
@@ -358,15 +412,22 @@ def _monthly_cost(resource: Resource) -> tuple[float | None, str]:
         price_text, replicas = annotations.get(ANN + "gpu-hour-price"), annotations.get(ANN + "replicas-max")
         gpus = annotations.get(ANN + "gpus-per-replica")
         if None in (price_text, replicas, gpus):
-            return None, "a workload on an existing cluster has no GPU-hour price. Fix: set placements[].price_per_gpu_hour"
+            return (
+                None,
+                "a workload on an existing cluster has no GPU-hour price. Fix: set placements[].price_per_gpu_hour",
+            )
         return float(price_text) * float(gpus) * float(replicas) * HOURS_PER_MONTH, ""
     if price is None or is_unknown(max_size):
-        return None, f"node type {kind!r} with max size {_show(max_size)} has no known price. Fix: use a catalog node type"
+        return (
+            None,
+            f"node type {kind!r} with max size {_show(max_size)} has no known price. Fix: use a catalog node type",
+        )
     return price * float(max_size) * HOURS_PER_MONTH, ""
 
 
 @stack_rule(
-    "INF012", "monthly-budget",
+    "INF012",
+    "monthly-budget",
     "GPU capacity at max size (node groups, node pools, existing-cluster workloads) costs no more per "
     "month than compliance.monthly_budget; capacity with no known price fails the check.",
 )
@@ -375,8 +436,10 @@ def monthly_budget(resources: list[Resource], policy: Compliance) -> Iterator[tu
         return
     total = 0.0
     for resource in resources:
-        on_existing_cluster = resource.type == K8S_DEPLOYMENT and (
-            resource.get("metadata", "annotations") or {}).get(ANN + "capacity") == "existing-cluster"
+        on_existing_cluster = (
+            resource.type == K8S_DEPLOYMENT
+            and (resource.get("metadata", "annotations") or {}).get(ANN + "capacity") == "existing-cluster"
+        )
         if not (provisions_gpus(resource) or on_existing_cluster):
             continue
         cost, reason = _monthly_cost(resource)
@@ -385,5 +448,10 @@ def monthly_budget(resources: list[Resource], policy: Compliance) -> Iterator[tu
             return
         total += cost
     if total > policy.monthly_budget:
-        yield None, (f"GPU capacity at max size costs {total:,.0f} USD/month, over the budget of "
-                     f"{policy.monthly_budget:,.0f} USD. Fix: lower replicas.max or choose cheaper GPUs")
+        yield (
+            None,
+            (
+                f"GPU capacity at max size costs {total:,.0f} USD/month, over the budget of "
+                f"{policy.monthly_budget:,.0f} USD. Fix: lower replicas.max or choose cheaper GPUs"
+            ),
+        )

@@ -41,8 +41,15 @@ class Metrics:
     def declared(self) -> set[str]:
         """Every series name these metrics produce (histograms as _bucket/_sum/_count)."""
         names: set[str] = set()
-        for key in ("requests_running", "requests_waiting", "kv_cache_usage", "prompt_tokens",
-                    "generation_tokens", "preemptions", "request_success"):
+        for key in (
+            "requests_running",
+            "requests_waiting",
+            "kv_cache_usage",
+            "prompt_tokens",
+            "generation_tokens",
+            "preemptions",
+            "request_success",
+        ):
             if (name := getattr(self, key)) is not None:
                 names.add(name)
         for key in ("ttft_seconds", "inter_token_seconds", "e2e_seconds"):
@@ -81,7 +88,10 @@ class EngineAdapter:
 
     def image(self, plan: Plan) -> str:
         """The spec's image if given (kept verbatim, digest included), else the official tag."""
-        return plan.spec.engine.image or f"{self.image_repository}:{self.image_tag_format.format(version=plan.spec.engine.version)}"
+        return (
+            plan.spec.engine.image
+            or f"{self.image_repository}:{self.image_tag_format.format(version=plan.spec.engine.version)}"
+        )
 
     def model_path(self, plan: Plan) -> str:
         return model_path(plan)

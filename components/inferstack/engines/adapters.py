@@ -39,13 +39,20 @@ class Vllm(EngineAdapter):
     def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
         args = [
-            "--model", self.model_path(plan),
-            "--served-model-name", spec.served_name,
-            "--host", "0.0.0.0",
-            "--port", str(self.port),
-            "--tensor-parallel-size", str(plan.fit.tp),
-            "--max-model-len", str(spec.model.max_context),
-            "--kv-cache-memory-bytes", str(_kv_pool_bytes(plan)),
+            "--model",
+            self.model_path(plan),
+            "--served-model-name",
+            spec.served_name,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(self.port),
+            "--tensor-parallel-size",
+            str(plan.fit.tp),
+            "--max-model-len",
+            str(spec.model.max_context),
+            "--kv-cache-memory-bytes",
+            str(_kv_pool_bytes(plan)),
         ]
         if quant := _served_quantization(plan):
             args += ["--quantization", quant]
@@ -54,12 +61,24 @@ class Vllm(EngineAdapter):
         if spec.engine.prefix_caching:
             args.append("--enable-prefix-caching")
         if modules := _lora_modules(plan):
-            args += ["--enable-lora", "--max-loras", str(len(modules)), "--max-lora-rank", str(spec.model.lora_max_rank),
-                     "--lora-modules", *modules]
+            args += [
+                "--enable-lora",
+                "--max-loras",
+                str(len(modules)),
+                "--max-lora-rank",
+                str(spec.model.lora_max_rank),
+                "--lora-modules",
+                *modules,
+            ]
         return args
 
     def speculative_args(self, method: str, num_tokens: int) -> list[str]:
-        config = {"method": method, "num_speculative_tokens": num_tokens, "prompt_lookup_max": 4, "prompt_lookup_min": 2}
+        config = {
+            "method": method,
+            "num_speculative_tokens": num_tokens,
+            "prompt_lookup_max": 4,
+            "prompt_lookup_min": 2,
+        }
         return ["--speculative-config", json.dumps(config, separators=(",", ":"))]
 
 
@@ -76,13 +95,20 @@ class Sglang(EngineAdapter):
         total = plan.fit.kv_pool_bytes + plan.fit.weights_per_gpu_bytes
         fraction = int(total / (catalog.gpus()[plan.fit.gpu].memory_gib * GIB) * 1000) / 1000
         args = [
-            "--model-path", self.model_path(plan),
-            "--served-model-name", spec.served_name,
-            "--host", "0.0.0.0",
-            "--port", str(self.port),
-            "--tp-size", str(plan.fit.tp),
-            "--context-length", str(spec.model.max_context),
-            "--mem-fraction-static", f"{fraction:.3f}",
+            "--model-path",
+            self.model_path(plan),
+            "--served-model-name",
+            spec.served_name,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(self.port),
+            "--tp-size",
+            str(plan.fit.tp),
+            "--context-length",
+            str(spec.model.max_context),
+            "--mem-fraction-static",
+            f"{fraction:.3f}",
             "--enable-metrics",
         ]
         if quant := _served_quantization(plan):
@@ -92,10 +118,16 @@ class Sglang(EngineAdapter):
         if not spec.engine.prefix_caching:
             args.append("--disable-radix-cache")
         if modules := _lora_modules(plan):
-            args += ["--enable-lora", "--max-loras-per-batch", str(len(modules)),
-                     "--max-lora-rank", str(spec.model.lora_max_rank), "--lora-paths", *modules]
+            args += [
+                "--enable-lora",
+                "--max-loras-per-batch",
+                str(len(modules)),
+                "--max-lora-rank",
+                str(spec.model.lora_max_rank),
+                "--lora-paths",
+                *modules,
+            ]
         return args
-
 
     def speculative_args(self, method: str, num_tokens: int) -> list[str]:
         return ["--speculative-algorithm", method.upper(), "--speculative-num-draft-tokens", str(num_tokens)]
@@ -108,13 +140,20 @@ class Tgi(EngineAdapter):
     def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
         args = [
-            "--model-id", self.model_path(plan),
-            "--hostname", "0.0.0.0",
-            "--port", str(self.port),
-            "--num-shard", str(plan.fit.tp),
-            "--max-total-tokens", str(spec.model.max_context),
-            "--max-input-tokens", str(spec.model.max_context - 1),
-            "--max-batch-total-tokens", str(plan.fit.kv_tokens),
+            "--model-id",
+            self.model_path(plan),
+            "--hostname",
+            "0.0.0.0",
+            "--port",
+            str(self.port),
+            "--num-shard",
+            str(plan.fit.tp),
+            "--max-total-tokens",
+            str(spec.model.max_context),
+            "--max-input-tokens",
+            str(spec.model.max_context - 1),
+            "--max-batch-total-tokens",
+            str(plan.fit.kv_tokens),
         ]
         if quant := _served_quantization(plan):
             args += ["--quantize", {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "int8": "eetq"}.get(quant, quant)]
@@ -123,7 +162,6 @@ class Tgi(EngineAdapter):
         if spec.model.lora_adapters:
             args += ["--lora-adapters", ",".join(_lora_modules(plan))]
         return args
-
 
     def speculative_args(self, method: str, num_tokens: int) -> list[str]:
         # Without Medusa heads in the checkpoint, --speculate drafts from n-grams of the prompt.
@@ -138,130 +176,143 @@ class TrtLlm(EngineAdapter):
         spec = plan.spec
         args = [
             self.model_path(plan),
-            "--host", "0.0.0.0",
-            "--port", str(self.port),
-            "--tp_size", str(plan.fit.tp),
-            "--max_seq_len", str(spec.model.max_context),
-            "--kv_cache_free_gpu_memory_fraction", "0.9",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(self.port),
+            "--tp_size",
+            str(plan.fit.tp),
+            "--max_seq_len",
+            str(spec.model.max_context),
+            "--kv_cache_free_gpu_memory_fraction",
+            "0.9",
         ]
         return args
 
 
-VLLM = register(Vllm(
-    name="vllm",
-    image_repository="vllm/vllm-openai",
-    image_tag_format="v{version}",
-    port=8000,
-    probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
-    command=("python3", "-m", "vllm.entrypoints.openai.api_server"),
-    shutdown_seconds=30,
-    metrics=Metrics(
-        path="/metrics",
-        model_label="model_name",
-        requests_running="vllm:num_requests_running",
-        requests_waiting="vllm:num_requests_waiting",
-        kv_cache_usage="vllm:kv_cache_usage_perc",
-        ttft_seconds="vllm:time_to_first_token_seconds",
-        inter_token_seconds="vllm:inter_token_latency_seconds",
-        e2e_seconds="vllm:e2e_request_latency_seconds",
-        prompt_tokens="vllm:prompt_tokens_total",
-        generation_tokens="vllm:generation_tokens_total",
-        preemptions="vllm:num_preemptions_total",
-        request_success="vllm:request_success_total",
-        # vLLM counts every finished request by finished_reason (stop, length, abort, error, repetition);
-        # "error" is a server-side failure, returned as HTTP 500 (vllm/v1/engine FinishReason).
-        failure_matcher='finished_reason="error"',
-    ),
-    scaling_metrics={
-        "queue_depth": "vllm:num_requests_waiting",
-        "running_requests": "vllm:num_requests_running",
-        "kv_cache_usage": "vllm:kv_cache_usage_perc",
-    },
-))
+VLLM = register(
+    Vllm(
+        name="vllm",
+        image_repository="vllm/vllm-openai",
+        image_tag_format="v{version}",
+        port=8000,
+        probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
+        command=("python3", "-m", "vllm.entrypoints.openai.api_server"),
+        shutdown_seconds=30,
+        metrics=Metrics(
+            path="/metrics",
+            model_label="model_name",
+            requests_running="vllm:num_requests_running",
+            requests_waiting="vllm:num_requests_waiting",
+            kv_cache_usage="vllm:kv_cache_usage_perc",
+            ttft_seconds="vllm:time_to_first_token_seconds",
+            inter_token_seconds="vllm:inter_token_latency_seconds",
+            e2e_seconds="vllm:e2e_request_latency_seconds",
+            prompt_tokens="vllm:prompt_tokens_total",
+            generation_tokens="vllm:generation_tokens_total",
+            preemptions="vllm:num_preemptions_total",
+            request_success="vllm:request_success_total",
+            # vLLM counts every finished request by finished_reason (stop, length, abort, error, repetition);
+            # "error" is a server-side failure, returned as HTTP 500 (vllm/v1/engine FinishReason).
+            failure_matcher='finished_reason="error"',
+        ),
+        scaling_metrics={
+            "queue_depth": "vllm:num_requests_waiting",
+            "running_requests": "vllm:num_requests_running",
+            "kv_cache_usage": "vllm:kv_cache_usage_perc",
+        },
+    )
+)
 
-SGLANG = register(Sglang(
-    name="sglang",
-    concurrency_flag="--max-running-requests",
-    image_repository="lmsysorg/sglang",
-    image_tag_format="v{version}",
-    port=30000,
-    probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
-    command=("python3", "-m", "sglang.launch_server"),
-    shutdown_seconds=30,
-    metrics=Metrics(
-        path="/metrics",
-        model_label="model_name",
-        requests_running="sglang:num_running_reqs",
-        requests_waiting="sglang:num_queue_reqs",
-        kv_cache_usage="sglang:token_usage",
-        ttft_seconds="sglang:time_to_first_token_seconds",
-        inter_token_seconds="sglang:inter_token_latency_seconds",
-        e2e_seconds="sglang:e2e_request_latency_seconds",
-        prompt_tokens="sglang:prompt_tokens_total",
-        generation_tokens="sglang:generation_tokens_total",
-        preemptions=None,
-        request_success="sglang:num_requests_total",
-    ),
-    scaling_metrics={
-        "queue_depth": "sglang:num_queue_reqs",
-        "running_requests": "sglang:num_running_reqs",
-        "kv_cache_usage": "sglang:token_usage",
-    },
-))
+SGLANG = register(
+    Sglang(
+        name="sglang",
+        concurrency_flag="--max-running-requests",
+        image_repository="lmsysorg/sglang",
+        image_tag_format="v{version}",
+        port=30000,
+        probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
+        command=("python3", "-m", "sglang.launch_server"),
+        shutdown_seconds=30,
+        metrics=Metrics(
+            path="/metrics",
+            model_label="model_name",
+            requests_running="sglang:num_running_reqs",
+            requests_waiting="sglang:num_queue_reqs",
+            kv_cache_usage="sglang:token_usage",
+            ttft_seconds="sglang:time_to_first_token_seconds",
+            inter_token_seconds="sglang:inter_token_latency_seconds",
+            e2e_seconds="sglang:e2e_request_latency_seconds",
+            prompt_tokens="sglang:prompt_tokens_total",
+            generation_tokens="sglang:generation_tokens_total",
+            preemptions=None,
+            request_success="sglang:num_requests_total",
+        ),
+        scaling_metrics={
+            "queue_depth": "sglang:num_queue_reqs",
+            "running_requests": "sglang:num_running_reqs",
+            "kv_cache_usage": "sglang:token_usage",
+        },
+    )
+)
 
-TGI = register(Tgi(
-    name="tgi",
-    concurrency_flag="--max-concurrent-requests",
-    image_repository="ghcr.io/huggingface/text-generation-inference",
-    image_tag_format="{version}",
-    port=8080,
-    probes=Probes(startup="/health", readiness="/health", liveness="/health"),
-    command=("text-generation-launcher",),
-    shutdown_seconds=30,
-    metrics=Metrics(
-        path="/metrics",
-        model_label="job",
-        requests_running="tgi_batch_current_size",
-        requests_waiting="tgi_queue_size",
-        kv_cache_usage=None,
-        ttft_seconds=None,
-        inter_token_seconds="tgi_request_mean_time_per_token_duration",
-        e2e_seconds="tgi_request_duration",
-        prompt_tokens=None,
-        generation_tokens=None,
-        preemptions=None,
-        request_success="tgi_request_success",
-    ),
-    scaling_metrics={"queue_depth": "tgi_queue_size", "running_requests": "tgi_batch_current_size"},
-    quantizations=frozenset({"none", "fp8", "int8", "awq", "gptq"}),
-))
+TGI = register(
+    Tgi(
+        name="tgi",
+        concurrency_flag="--max-concurrent-requests",
+        image_repository="ghcr.io/huggingface/text-generation-inference",
+        image_tag_format="{version}",
+        port=8080,
+        probes=Probes(startup="/health", readiness="/health", liveness="/health"),
+        command=("text-generation-launcher",),
+        shutdown_seconds=30,
+        metrics=Metrics(
+            path="/metrics",
+            model_label="job",
+            requests_running="tgi_batch_current_size",
+            requests_waiting="tgi_queue_size",
+            kv_cache_usage=None,
+            ttft_seconds=None,
+            inter_token_seconds="tgi_request_mean_time_per_token_duration",
+            e2e_seconds="tgi_request_duration",
+            prompt_tokens=None,
+            generation_tokens=None,
+            preemptions=None,
+            request_success="tgi_request_success",
+        ),
+        scaling_metrics={"queue_depth": "tgi_queue_size", "running_requests": "tgi_batch_current_size"},
+        quantizations=frozenset({"none", "fp8", "int8", "awq", "gptq"}),
+    )
+)
 
-TRTLLM = register(TrtLlm(
-    name="trtllm",
-    concurrency_flag="--max_batch_size",
-    image_repository="nvcr.io/nvidia/tensorrt-llm/release",
-    image_tag_format="{version}",
-    port=8000,
-    probes=Probes(startup="/health", readiness="/health", liveness="/health"),
-    command=("trtllm-serve",),
-    shutdown_seconds=30,
-    metrics=Metrics(
-        path="/prometheus/metrics",
-        model_label="model_name",
-        requests_running=None,
-        requests_waiting=None,
-        kv_cache_usage=None,
-        ttft_seconds="trtllm_time_to_first_token_seconds",
-        inter_token_seconds="trtllm_time_per_output_token_seconds",
-        e2e_seconds="trtllm_e2e_request_latency_seconds",
-        prompt_tokens=None,
-        generation_tokens=None,
-        preemptions=None,
-        request_success="trtllm_request_success_total",
-    ),
-    scaling_metrics={},
-    serves_lora=False,
-    speculative_methods=frozenset(),
-    # trtllm-serve reads the format from the checkpoint; it has no flag to quantize at load time.
-    quantizations=frozenset({"none"}),
-))
+TRTLLM = register(
+    TrtLlm(
+        name="trtllm",
+        concurrency_flag="--max_batch_size",
+        image_repository="nvcr.io/nvidia/tensorrt-llm/release",
+        image_tag_format="{version}",
+        port=8000,
+        probes=Probes(startup="/health", readiness="/health", liveness="/health"),
+        command=("trtllm-serve",),
+        shutdown_seconds=30,
+        metrics=Metrics(
+            path="/prometheus/metrics",
+            model_label="model_name",
+            requests_running=None,
+            requests_waiting=None,
+            kv_cache_usage=None,
+            ttft_seconds="trtllm_time_to_first_token_seconds",
+            inter_token_seconds="trtllm_time_per_output_token_seconds",
+            e2e_seconds="trtllm_e2e_request_latency_seconds",
+            prompt_tokens=None,
+            generation_tokens=None,
+            preemptions=None,
+            request_success="trtllm_request_success_total",
+        ),
+        scaling_metrics={},
+        serves_lora=False,
+        speculative_methods=frozenset(),
+        # trtllm-serve reads the format from the checkpoint; it has no flag to quantize at load time.
+        quantizations=frozenset({"none"}),
+    )
+)

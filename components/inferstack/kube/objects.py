@@ -81,11 +81,14 @@ def _pod_security() -> dict:
 
 
 def namespace(plan: Plan, placement: PlacementPlan) -> dict:
-    meta = {"name": plan.spec.name, "labels": {
-        **labels(plan, placement, "namespace"),
-        "pod-security.kubernetes.io/enforce": "restricted",
-        "pod-security.kubernetes.io/enforce-version": "latest",
-    }}
+    meta = {
+        "name": plan.spec.name,
+        "labels": {
+            **labels(plan, placement, "namespace"),
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+        },
+    }
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
@@ -138,7 +141,12 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
         "env": [
             {"name": "HOME", "value": "/tmp"},
             {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
-            {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": f"{plan.spec.name}-hub-token", "key": "token", "optional": True}}},
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {
+                    "secretKeyRef": {"name": f"{plan.spec.name}-hub-token", "key": "token", "optional": True}
+                },
+            },
         ],
         "resources": {
             "requests": {"cpu": "2", "memory": "4Gi"},
@@ -150,10 +158,20 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _meta(plan, placement, name, "prefetch", _skip_annotations(is_pinned(plan.spec.cache.fetcher_image), (
-            "CKV_K8S_35", "the optional hub token is read by huggingface_hub from the HF_TOKEN variable, "
-            "its documented interface; the secret is namespaced and only this job mounts it",
-        ))),
+        "metadata": _meta(
+            plan,
+            placement,
+            name,
+            "prefetch",
+            _skip_annotations(
+                is_pinned(plan.spec.cache.fetcher_image),
+                (
+                    "CKV_K8S_35",
+                    "the optional hub token is read by huggingface_hub from the HF_TOKEN variable, "
+                    "its documented interface; the secret is namespaced and only this job mounts it",
+                ),
+            ),
+        ),
         "spec": {
             "backoffLimit": 6,
             "activeDeadlineSeconds": plan.cold_start.prefetch_deadline_seconds,
@@ -228,7 +246,8 @@ def provenance(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
         "replicas-max": str(placement.replicas_max),
         "capacity": "existing-cluster" if existing else "node-pool",
         "gpu-hour-price": f"{node.price_per_node_hour / node.gpus_per_node:.4f}"
-        if existing and node and node.price_per_node_hour else None,
+        if existing and node and node.price_per_node_hour
+        else None,
     }
     return {PROVENANCE_PREFIX + k: v for k, v in record.items() if v is not None}
 
@@ -263,15 +282,20 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
     init = []
     if spec.model.scheme != "pvc":
         marker = f"{model_path(plan)}/{COMPLETE_MARKER}"
-        init.append({
-            "name": "wait-for-weights",
-            "image": adapter.image(plan),
-            "imagePullPolicy": "IfNotPresent",
-            "command": ["sh", "-c", f"until [ -f '{marker}' ]; do echo waiting for {marker}; sleep 10; done"],
-            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
-            "securityContext": _container_security(),
-            "volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": True}],
-        })
+        init.append(
+            {
+                "name": "wait-for-weights",
+                "image": adapter.image(plan),
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["sh", "-c", f"until [ -f '{marker}' ]; do echo waiting for {marker}; sleep 10; done"],
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "64Mi"},
+                    "limits": {"cpu": "100m", "memory": "64Mi"},
+                },
+                "securityContext": _container_security(),
+                "volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": True}],
+            }
+        )
     pod_spec = {
         "serviceAccountName": spec.name,
         "automountServiceAccountToken": False,
@@ -280,8 +304,12 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
         "nodeSelector": selector,
         "tolerations": tolerations,
         "topologySpreadConstraints": [
-            {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
-             "labelSelector": {"matchLabels": pod_labels}}
+            {
+                "maxSkew": 1,
+                "topologyKey": key,
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": pod_labels},
+            }
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ],
         **({"initContainers": init} if init else {}),
@@ -295,8 +323,13 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(plan, placement, spec.name, "inference",
-                          {**provenance(plan, placement), **_skip_annotations(spec.engine.pinned)}),
+        "metadata": _meta(
+            plan,
+            placement,
+            spec.name,
+            "inference",
+            {**provenance(plan, placement), **_skip_annotations(spec.engine.pinned)},
+        ),
         "spec": {
             "replicas": placement.replicas_min,
             "selector": {"matchLabels": pod_labels},
@@ -341,8 +374,12 @@ def disruption_budget(plan: Plan, placement: PlacementPlan) -> dict:
 
 
 _DNS_EGRESS = {
-    "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ],
     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
 }
 
@@ -352,8 +389,7 @@ def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
     namespaces; outbound DNS only (weights are local). Prefetch pods: outbound DNS and HTTPS only."""
     adapter = adapter_for(plan.spec.engine.name)
     sources = [{"podSelector": {}}] + [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-        for ns in ("ingress", "monitoring")
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in ("ingress", "monitoring")
     ]
     serving = {
         "apiVersion": "networking.k8s.io/v1",
@@ -368,17 +404,19 @@ def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
     }
     policies = [serving]
     if plan.spec.model.scheme != "pvc":
-        policies.append({
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": _meta(plan, placement, f"{plan.spec.name}-prefetch", "prefetch"),
-            "spec": {
-                "podSelector": {"matchLabels": labels(plan, placement, "prefetch")},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [],
-                "egress": [_DNS_EGRESS, {"ports": [{"protocol": "TCP", "port": 443}]}],
-            },
-        })
+        policies.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": _meta(plan, placement, f"{plan.spec.name}-prefetch", "prefetch"),
+                "spec": {
+                    "podSelector": {"matchLabels": labels(plan, placement, "prefetch")},
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [],
+                    "egress": [_DNS_EGRESS, {"ports": [{"protocol": "TCP", "port": 443}]}],
+                },
+            }
+        )
     return policies
 
 
@@ -398,14 +436,16 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
             "maxReplicaCount": placement.replicas_max,
             "pollingInterval": 15,
             "cooldownPeriod": scaling.scale_down_delay_seconds,
-            "triggers": [{
-                "type": "prometheus",
-                "metadata": {
-                    "serverAddress": plan.spec.placement(placement.name).cluster.prometheus_url or PROMETHEUS_URL,
-                    "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
-                    "threshold": f"{scaling.target:g}",
-                },
-            }],
+            "triggers": [
+                {
+                    "type": "prometheus",
+                    "metadata": {
+                        "serverAddress": plan.spec.placement(placement.name).cluster.prometheus_url or PROMETHEUS_URL,
+                        "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
+                        "threshold": f"{scaling.target:g}",
+                    },
+                }
+            ],
         },
     }
 

@@ -38,8 +38,8 @@ __all__ = [
     "gpu_dashboard",
     "grafana_configmap",
     "metric_names",
-    "placement_monitoring",
     "parse",
+    "placement_monitoring",
     "pod_monitor",
     "prometheus_rule",
     "queries",
@@ -53,6 +53,7 @@ _GRAFANA_VARIABLE = re.compile(r"\$(?:\{(\w+)(?::\w+)?\}|(\w+))")
 
 def _concrete(expr: str) -> str:
     """Replace Grafana variables (``$__rate_interval``, ``$model``, ``${cluster}``) with plain values."""
+
     def value(match: re.Match) -> str:
         name = match.group(1) or match.group(2)
         return _GRAFANA_BUILTINS.get(name, "placeholder")
@@ -101,7 +102,9 @@ def queries(plan: Plan) -> list[tuple[str, str]]:
     scaling = plan.spec.autoscaling
     if scaling.enabled:
         try:
-            out.append((f"autoscaler:{scaling.signal}", adapter(plan).scaling_query(scaling.signal, plan.spec.served_name)))
+            out.append(
+                (f"autoscaler:{scaling.signal}", adapter(plan).scaling_query(scaling.signal, plan.spec.served_name))
+            )
         except UnsupportedFeature:
             pass  # the serving layer reports it; there is no autoscaler query to check
     return out
@@ -113,7 +116,9 @@ def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
     (where it installs the DCGM exporter), the exporter's ServiceMonitor. Existing clusters get the
     Prometheus Operator kinds only when the spec says the cluster runs the operator."""
     where = plan.spec.placement(placement_name)
-    dashboard = grafana_configmap(f"{plan.spec.name}-engine", plan.spec.name, engine_dashboard(plan), folder="inferstack")
+    dashboard = grafana_configmap(
+        f"{plan.spec.name}-engine", plan.spec.name, engine_dashboard(plan), folder="inferstack"
+    )
     if where.cluster.kind == "existing" and not where.cluster.prometheus_operator:
         return [dashboard]  # no Prometheus Operator there: its kinds would not exist
     objects = [pod_monitor(plan, placement_name), prometheus_rule(plan), dashboard]

@@ -56,9 +56,13 @@ def error_ratio_expr(metrics: Metrics, selector: str, window: str, by: str) -> s
     end-to-end histogram's ``_count`` as every finished request. None when neither can be built."""
     if metrics.request_success is not None and metrics.failure_matcher is not None:
         failed = ", ".join(part for part in (selector, metrics.failure_matcher) if part)
-        return (f"sum by ({by}) (rate({metrics.request_success}{{{failed}}}[{window}]))"
-                f" / sum by ({by}) (rate({metrics.request_success}{{{selector}}}[{window}]))")
+        return (
+            f"sum by ({by}) (rate({metrics.request_success}{{{failed}}}[{window}]))"
+            f" / sum by ({by}) (rate({metrics.request_success}{{{selector}}}[{window}]))"
+        )
     if metrics.request_success is None or metrics.e2e_seconds is None:
         return None
-    return (f"1 - (sum by ({by}) (rate({metrics.request_success}{{{selector}}}[{window}]))"
-            f" / sum by ({by}) (rate({metrics.e2e_seconds}_count{{{selector}}}[{window}])))")
+    return (
+        f"1 - (sum by ({by}) (rate({metrics.request_success}{{{selector}}}[{window}]))"
+        f" / sum by ({by}) (rate({metrics.e2e_seconds}_count{{{selector}}}[{window}])))"
+    )

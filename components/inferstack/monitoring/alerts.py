@@ -92,44 +92,73 @@ def slo_rules(plan: Plan) -> list[dict]:
     latency_slos = (
         (metrics.ttft_seconds, slo.ttft_p95_ms, "InferenceTTFTP95High", "time to first token", "TTFT"),
         (metrics.e2e_seconds, slo.e2e_p95_ms, "InferenceE2ELatencyP95High", "end-to-end latency", "end-to-end latency"),
-        (metrics.inter_token_seconds, slo.itl_p95_ms, "InferenceITLP95High", "inter-token latency", "inter-token latency"),
+        (
+            metrics.inter_token_seconds,
+            slo.itl_p95_ms,
+            "InferenceITLP95High",
+            "inter-token latency",
+            "inter-token latency",
+        ),
     )
     for histogram, slo_ms, alert, what, short in latency_slos:
         if not histogram or slo_ms is None:
             continue
         limit = num(slo_ms / 1000)
-        rules.append(_rule(
-            plan, alert, f"{_p95(histogram, sel)} > {limit}", "10m", "warning",
-            f"{name}: p95 {what} above the {num(slo_ms)} ms SLO",
-            f"p95 {short} of {name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) is "
-            f"{{{{ $value | humanizeDuration }}}}, above the SLO of {limit}s for 10 minutes.",
-        ))
+        rules.append(
+            _rule(
+                plan,
+                alert,
+                f"{_p95(histogram, sel)} > {limit}",
+                "10m",
+                "warning",
+                f"{name}: p95 {what} above the {num(slo_ms)} ms SLO",
+                f"p95 {short} of {name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) is "
+                f"{{{{ $value | humanizeDuration }}}}, above the SLO of {limit}s for 10 minutes.",
+            )
+        )
     if (ratio := error_ratio(plan)) is not None:
-        rules.append(_rule(
-            plan, "InferenceErrorRateHigh", f"({ratio}) > {num(slo.error_rate)}", "10m", "critical",
-            f"{name}: error ratio above the {num(slo.error_rate * 100)}% SLO",
-            f"{{{{ $value | humanizePercentage }}}} of {name}'s requests in {{{{ $labels.placement }}}} "
-            f"({{{{ $labels.cluster }}}}) failed over 10 minutes; the SLO allows {num(slo.error_rate * 100)}%.",
-        ))
+        rules.append(
+            _rule(
+                plan,
+                "InferenceErrorRateHigh",
+                f"({ratio}) > {num(slo.error_rate)}",
+                "10m",
+                "critical",
+                f"{name}: error ratio above the {num(slo.error_rate * 100)}% SLO",
+                f"{{{{ $value | humanizePercentage }}}} of {name}'s requests in {{{{ $labels.placement }}}} "
+                f"({{{{ $labels.cluster }}}}) failed over 10 minutes; the SLO allows {num(slo.error_rate * 100)}%.",
+            )
+        )
     budget = num(1 - slo.availability)
     for speed, long, short, factor, for_ in BURN_RATES:
         down = [f'1 - avg by ({BY}) (avg_over_time(up{{job="{name}"}}[{w}]))' for w in (long, short)]
         threshold = f"({num(factor)} * {budget})"
-        rules.append(_rule(
-            plan, f"InferenceAvailabilityBurn{speed}",
-            f"({down[0]}) > {threshold} and ({down[1]}) > {threshold}", for_, "critical",
-            f"{name}: availability error budget burning {num(factor)}x too fast",
-            f"{name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) was unavailable more than "
-            f"{num(factor)}x the budget of the {num(slo.availability * 100)}% availability SLO over both "
-            f"{long} and {short}.",
-        ))
+        rules.append(
+            _rule(
+                plan,
+                f"InferenceAvailabilityBurn{speed}",
+                f"({down[0]}) > {threshold} and ({down[1]}) > {threshold}",
+                for_,
+                "critical",
+                f"{name}: availability error budget burning {num(factor)}x too fast",
+                f"{name} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) was unavailable more than "
+                f"{num(factor)}x the budget of the {num(slo.availability * 100)}% availability SLO over both "
+                f"{long} and {short}.",
+            )
+        )
     # Every placement keeps at least one replica (the spec requires replicas.min >= 1).
-    rules.append(_rule(
-        plan, "InferenceTargetsAbsent", f'absent(up{{job="{name}"}})', "10m", "critical",
-        f"{name}: no serving pod is being scraped",
-        f"Prometheus has no scrape target for {name} although every placement keeps at least one "
-        f"replica: pods are gone, or the PodMonitor no longer matches them.",
-    ))
+    rules.append(
+        _rule(
+            plan,
+            "InferenceTargetsAbsent",
+            f'absent(up{{job="{name}"}})',
+            "10m",
+            "critical",
+            f"{name}: no serving pod is being scraped",
+            f"Prometheus has no scrape target for {name} although every placement keeps at least one "
+            f"replica: pods are gone, or the PodMonitor no longer matches them.",
+        )
+    )
     return rules
 
 
@@ -137,43 +166,62 @@ def saturation_rules(plan: Plan) -> list[dict]:
     metrics, sel, name = adapter(plan).metrics, model_selector(plan), plan.spec.served_name
     rules: list[dict] = []
     if metrics.kv_cache_usage:
-        rules.append(_rule(
-            plan, "InferenceKVCacheNearlyFull",
-            f"max by ({BY}, pod) ({metrics.kv_cache_usage}{{{sel}}}) > {num(KV_CACHE_THRESHOLD)}", "15m", "warning",
-            f"{name}: KV cache above {num(KV_CACHE_THRESHOLD * 100)}%",
-            f"KV cache of {{{{ $labels.pod }}}} in {{{{ $labels.placement }}}} is "
-            f"{{{{ $value | humanizePercentage }}}} full for 15 minutes; requests will queue or be preempted.",
-        ))
+        rules.append(
+            _rule(
+                plan,
+                "InferenceKVCacheNearlyFull",
+                f"max by ({BY}, pod) ({metrics.kv_cache_usage}{{{sel}}}) > {num(KV_CACHE_THRESHOLD)}",
+                "15m",
+                "warning",
+                f"{name}: KV cache above {num(KV_CACHE_THRESHOLD * 100)}%",
+                "KV cache of {{ $labels.pod }} in {{ $labels.placement }} is "
+                "{{ $value | humanizePercentage }} full for 15 minutes; requests will queue or be preempted.",
+            )
+        )
     if metrics.requests_waiting:
         limit = num(queue_threshold(plan))
-        rules.append(_rule(
-            plan, "InferenceQueueBacklog",
-            f"avg by ({BY}) ({metrics.requests_waiting}{{{sel}}}) > {limit}", "10m", "warning",
-            f"{name}: requests queueing faster than replicas are added",
-            f"{name} in {{{{ $labels.placement }}}} has {{{{ $value }}}} waiting requests per replica "
-            f"(more than {limit}) for 10 minutes: the autoscaler is at its maximum or cannot get GPUs.",
-        ))
+        rules.append(
+            _rule(
+                plan,
+                "InferenceQueueBacklog",
+                f"avg by ({BY}) ({metrics.requests_waiting}{{{sel}}}) > {limit}",
+                "10m",
+                "warning",
+                f"{name}: requests queueing faster than replicas are added",
+                f"{name} in {{{{ $labels.placement }}}} has {{{{ $value }}}} waiting requests per replica "
+                f"(more than {limit}) for 10 minutes: the autoscaler is at its maximum or cannot get GPUs.",
+            )
+        )
     if metrics.preemptions:
-        rules.append(_rule(
-            plan, "InferencePreemptions",
-            f"sum by ({BY}, pod) (rate({metrics.preemptions}{{{sel}}}[{RATE_WINDOW}])) > 0", "15m", "warning",
-            f"{name}: requests are being preempted",
-            f"{{{{ $labels.pod }}}} in {{{{ $labels.placement }}}} preempts {{{{ $value }}}} requests/s for "
-            f"15 minutes: the KV cache is too small for the load.",
-        ))
+        rules.append(
+            _rule(
+                plan,
+                "InferencePreemptions",
+                f"sum by ({BY}, pod) (rate({metrics.preemptions}{{{sel}}}[{RATE_WINDOW}])) > 0",
+                "15m",
+                "warning",
+                f"{name}: requests are being preempted",
+                "{{ $labels.pod }} in {{ $labels.placement }} preempts {{ $value }} requests/s for "
+                "15 minutes: the KV cache is too small for the load.",
+            )
+        )
     return rules
 
 
 def waste_rules(plan: Plan) -> list[dict]:
     spec = plan.spec
-    return [_rule(
-        plan, "InferenceGPUIdle",
-        f'avg by (cluster, namespace, pod) ({DCGM_GPU_UTIL}{{namespace="{spec.name}"}}) < {GPU_IDLE_PERCENT}',
-        "1h", "info",
-        f"{spec.served_name}: GPUs allocated but idle",
-        f"GPUs of {{{{ $labels.pod }}}} ({{{{ $labels.cluster }}}}) averaged {{{{ $value }}}}% utilization for "
-        f"an hour: lower replicas.min or move the model to a smaller GPU.",
-    )]
+    return [
+        _rule(
+            plan,
+            "InferenceGPUIdle",
+            f'avg by (cluster, namespace, pod) ({DCGM_GPU_UTIL}{{namespace="{spec.name}"}}) < {GPU_IDLE_PERCENT}',
+            "1h",
+            "info",
+            f"{spec.served_name}: GPUs allocated but idle",
+            "GPUs of {{ $labels.pod }} ({{ $labels.cluster }}) averaged {{ $value }}% utilization for "
+            "an hour: lower replicas.min or move the model to a smaller GPU.",
+        )
+    ]
 
 
 def groups(plan: Plan) -> list[dict]:

@@ -68,8 +68,15 @@ def _uid(text: str) -> str:
 
 def _build(spec: PanelSpec, panel_id: int):
     builder = {"timeseries": timeseries.Panel, "stat": stat.Panel, "gauge": gauge.Panel}[spec.kind]()
-    builder = (builder.id(panel_id).title(spec.title).description(spec.description).datasource(DATASOURCE)
-               .unit(spec.unit).height(spec.height).span(spec.width))
+    builder = (
+        builder.id(panel_id)
+        .title(spec.title)
+        .description(spec.description)
+        .datasource(DATASOURCE)
+        .unit(spec.unit)
+        .height(spec.height)
+        .span(spec.width)
+    )
     if spec.min is not None:
         builder = builder.min(spec.min)
     if spec.max is not None:
@@ -79,18 +86,26 @@ def _build(spec: PanelSpec, panel_id: int):
     builder = builder.thresholds(gdash.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps))
     for index, (expr, legend) in enumerate(spec.targets):
         builder = builder.with_target(
-            prometheus.Dataquery().ref_id(chr(ord("A") + index)).expr(expr).legend_format(legend)
-            .datasource(DATASOURCE)
+            prometheus.Dataquery().ref_id(chr(ord("A") + index)).expr(expr).legend_format(legend).datasource(DATASOURCE)
         )
     return builder
 
 
 def _variables(model_variable) -> list:
     """datasource, cluster, namespace (both from the engines' ``up`` series) and the model variable."""
+
     def query(name: str, expr: str):
-        return (gdash.QueryVariable(name).label(name.capitalize()).datasource(DATASOURCE).query(expr)
-                .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(model.VariableSort.ALPHABETICAL_ASC)
-                .multi(True).include_all(True).all_value(".*"))
+        return (
+            gdash.QueryVariable(name)
+            .label(name.capitalize())
+            .datasource(DATASOURCE)
+            .query(expr)
+            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(model.VariableSort.ALPHABETICAL_ASC)
+            .multi(True)
+            .include_all(True)
+            .all_value(".*")
+        )
 
     return [
         gdash.DatasourceVariable("datasource").label("Data source").type("prometheus"),
@@ -101,8 +116,16 @@ def _variables(model_variable) -> list:
 
 
 def _dashboard(uid: str, title: str, description: str, variables: list, panels: Sequence[PanelSpec]) -> dict:
-    builder = (gdash.Dashboard(title).uid(uid).description(description).tags(TAGS).editable()
-               .time("now-6h", "now").refresh("30s").timezone("browser"))
+    builder = (
+        gdash.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(TAGS)
+        .editable()
+        .time("now-6h", "now")
+        .refresh("30s")
+        .timezone("browser")
+    )
     for variable in variables:
         builder = builder.with_variable(variable)
     for panel_id, spec in enumerate(panels, start=1):
@@ -114,55 +137,147 @@ def _quantile(q: float, histogram: str, sel: str, by: str) -> str:
     return f"histogram_quantile({num(q)}, sum by (le, {by}) (rate({histogram}_bucket{{{sel}}}[{RATE}])))"
 
 
-def _engine_panels(adapter: EngineAdapter, sel: str, by: str, legend: str,
-                   ttft_slo: float | None, e2e_slo: float | None, error_slo: float | None) -> list[PanelSpec]:
+def _engine_panels(
+    adapter: EngineAdapter,
+    sel: str,
+    by: str,
+    legend: str,
+    ttft_slo: float | None,
+    e2e_slo: float | None,
+    error_slo: float | None,
+) -> list[PanelSpec]:
     """The per-engine panels; `sel` filters, `by` groups, SLO thresholds in seconds/fraction (or None)."""
     m = adapter.metrics
     red = lambda value: [(value, "red")] if value is not None else []  # noqa: E731
     panels: list[PanelSpec] = []
     finished = m.request_success or (f"{m.e2e_seconds}_count" if m.e2e_seconds else None)
     if finished:
-        panels.append(PanelSpec("timeseries", "Requests per second", "Finished requests per second.", "reqps",
-                                [(f"sum by ({by}) (rate({finished}{{{sel}}}[{RATE}]))", legend)], min=0))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "Requests per second",
+                "Finished requests per second.",
+                "reqps",
+                [(f"sum by ({by}) (rate({finished}{{{sel}}}[{RATE}]))", legend)],
+                min=0,
+            )
+        )
     if m.ttft_seconds:
-        panels.append(PanelSpec(
-            "timeseries", "Time to first token", "p50 and p95 time to first token; red line: the TTFT SLO.", "s",
-            [(_quantile(0.5, m.ttft_seconds, sel, by), f"p50 {legend}"),
-             (_quantile(0.95, m.ttft_seconds, sel, by), f"p95 {legend}")],
-            thresholds=red(ttft_slo), min=0))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "Time to first token",
+                "p50 and p95 time to first token; red line: the TTFT SLO.",
+                "s",
+                [
+                    (_quantile(0.5, m.ttft_seconds, sel, by), f"p50 {legend}"),
+                    (_quantile(0.95, m.ttft_seconds, sel, by), f"p95 {legend}"),
+                ],
+                thresholds=red(ttft_slo),
+                min=0,
+            )
+        )
     if m.inter_token_seconds:
-        panels.append(PanelSpec(
-            "timeseries", "Inter-token latency", "p50 and p95 time between output tokens.", "s",
-            [(_quantile(0.5, m.inter_token_seconds, sel, by), f"p50 {legend}"),
-             (_quantile(0.95, m.inter_token_seconds, sel, by), f"p95 {legend}")], min=0))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "Inter-token latency",
+                "p50 and p95 time between output tokens.",
+                "s",
+                [
+                    (_quantile(0.5, m.inter_token_seconds, sel, by), f"p50 {legend}"),
+                    (_quantile(0.95, m.inter_token_seconds, sel, by), f"p95 {legend}"),
+                ],
+                min=0,
+            )
+        )
     if m.e2e_seconds:
-        panels.append(PanelSpec(
-            "timeseries", "End-to-end latency p95", "p95 request latency; red line: the end-to-end SLO.", "s",
-            [(_quantile(0.95, m.e2e_seconds, sel, by), f"p95 {legend}")], thresholds=red(e2e_slo), min=0))
-    tokens = [(f"sum by ({by}) (rate({name}{{{sel}}}[{RATE}]))", f"{kind} {legend}")
-              for kind, name in (("prompt", m.prompt_tokens), ("generation", m.generation_tokens)) if name]
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "End-to-end latency p95",
+                "p95 request latency; red line: the end-to-end SLO.",
+                "s",
+                [(_quantile(0.95, m.e2e_seconds, sel, by), f"p95 {legend}")],
+                thresholds=red(e2e_slo),
+                min=0,
+            )
+        )
+    tokens = [
+        (f"sum by ({by}) (rate({name}{{{sel}}}[{RATE}]))", f"{kind} {legend}")
+        for kind, name in (("prompt", m.prompt_tokens), ("generation", m.generation_tokens))
+        if name
+    ]
     if tokens:
-        panels.append(PanelSpec("timeseries", "Tokens per second", "Prompt and generated tokens per second.",
-                                TOKENS_PER_SECOND, tokens, min=0))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "Tokens per second",
+                "Prompt and generated tokens per second.",
+                TOKENS_PER_SECOND,
+                tokens,
+                min=0,
+            )
+        )
     if m.requests_waiting:
-        panels.append(PanelSpec("timeseries", "Queue depth", "Requests waiting for a slot.", "short",
-                                [(f"sum by ({by}) ({m.requests_waiting}{{{sel}}})", legend)], min=0))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "Queue depth",
+                "Requests waiting for a slot.",
+                "short",
+                [(f"sum by ({by}) ({m.requests_waiting}{{{sel}}})", legend)],
+                min=0,
+            )
+        )
     if m.requests_running:
-        panels.append(PanelSpec("timeseries", "Running requests", "Requests being decoded.", "short",
-                                [(f"sum by ({by}) ({m.requests_running}{{{sel}}})", legend)], min=0))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "Running requests",
+                "Requests being decoded.",
+                "short",
+                [(f"sum by ({by}) ({m.requests_running}{{{sel}}})", legend)],
+                min=0,
+            )
+        )
     if m.kv_cache_usage:
-        panels.append(PanelSpec(
-            "timeseries", "KV cache usage", "Fullest replica's KV cache; above 90% requests queue or preempt.",
-            "percentunit", [(f"max by ({by}) ({m.kv_cache_usage}{{{sel}}})", legend)],
-            thresholds=[(0.75, "orange"), (0.9, "red")], min=0, max=1))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "KV cache usage",
+                "Fullest replica's KV cache; above 90% requests queue or preempt.",
+                "percentunit",
+                [(f"max by ({by}) ({m.kv_cache_usage}{{{sel}}})", legend)],
+                thresholds=[(0.75, "orange"), (0.9, "red")],
+                min=0,
+                max=1,
+            )
+        )
     if m.preemptions:
-        panels.append(PanelSpec("timeseries", "Preemptions", "Requests preempted per second (KV cache full).",
-                                "ops", [(f"sum by ({by}) (rate({m.preemptions}{{{sel}}}[{RATE}]))", legend)],
-                                thresholds=[(0.001, "red")], min=0))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "Preemptions",
+                "Requests preempted per second (KV cache full).",
+                "ops",
+                [(f"sum by ({by}) (rate({m.preemptions}{{{sel}}}[{RATE}]))", legend)],
+                thresholds=[(0.001, "red")],
+                min=0,
+            )
+        )
     if (ratio := error_ratio_expr(m, sel, RATE, by)) is not None:
-        panels.append(PanelSpec("timeseries", "Error rate", "Fraction of finished requests that failed; "
-                                "red line: the error-rate SLO.", "percentunit", [(ratio, legend)],
-                                thresholds=red(error_slo), min=0))
+        panels.append(
+            PanelSpec(
+                "timeseries",
+                "Error rate",
+                "Fraction of finished requests that failed; red line: the error-rate SLO.",
+                "percentunit",
+                [(ratio, legend)],
+                thresholds=red(error_slo),
+                min=0,
+            )
+        )
     return panels
 
 
@@ -178,30 +293,76 @@ def engine_dashboard(plan: Plan) -> dict:
     sel, by = _selector(m.model_label), "cluster, placement"
     headline: list[PanelSpec] = []
     if m.ttft_seconds:
-        headline.append(PanelSpec("stat", "TTFT p95", f"SLO: {num(slo.ttft_p95_ms)} ms.", "s",
-                                  [(_quantile(0.95, m.ttft_seconds, sel, "cluster"), "{{cluster}}")],
-                                  thresholds=[(slo.ttft_p95_ms / 1000, "red")], width=6, height=4))
+        headline.append(
+            PanelSpec(
+                "stat",
+                "TTFT p95",
+                f"SLO: {num(slo.ttft_p95_ms)} ms.",
+                "s",
+                [(_quantile(0.95, m.ttft_seconds, sel, "cluster"), "{{cluster}}")],
+                thresholds=[(slo.ttft_p95_ms / 1000, "red")],
+                width=6,
+                height=4,
+            )
+        )
     if m.e2e_seconds:
-        headline.append(PanelSpec("stat", "End-to-end p95", f"SLO: {num(slo.e2e_p95_ms)} ms.", "s",
-                                  [(_quantile(0.95, m.e2e_seconds, sel, "cluster"), "{{cluster}}")],
-                                  thresholds=[(slo.e2e_p95_ms / 1000, "red")], width=6, height=4))
-    headline.append(PanelSpec("stat", "Replicas up", f"Serving pods scraped and up; availability SLO "
-                              f"{num(slo.availability * 100)}%.", "short",
-                              [(f'sum by (cluster) (up{{job=~"$model", cluster=~"$cluster", namespace=~"$namespace"}})',
-                                "{{cluster}}")], width=6, height=4))
+        headline.append(
+            PanelSpec(
+                "stat",
+                "End-to-end p95",
+                f"SLO: {num(slo.e2e_p95_ms)} ms.",
+                "s",
+                [(_quantile(0.95, m.e2e_seconds, sel, "cluster"), "{{cluster}}")],
+                thresholds=[(slo.e2e_p95_ms / 1000, "red")],
+                width=6,
+                height=4,
+            )
+        )
+    headline.append(
+        PanelSpec(
+            "stat",
+            "Replicas up",
+            f"Serving pods scraped and up; availability SLO {num(slo.availability * 100)}%.",
+            "short",
+            [('sum by (cluster) (up{job=~"$model", cluster=~"$cluster", namespace=~"$namespace"})', "{{cluster}}")],
+            width=6,
+            height=4,
+        )
+    )
     if m.kv_cache_usage:
-        headline.append(PanelSpec("gauge", "KV cache (fullest replica)", "Highest KV cache usage of any replica.",
-                                  "percentunit", [(f"max({m.kv_cache_usage}{{{sel}}})", "max")],
-                                  thresholds=[(0.75, "orange"), (0.9, "red")], min=0, max=1, width=6, height=4))
-    panels = headline + _engine_panels(adapter, sel, by, "{{placement}}", slo.ttft_p95_ms / 1000,
-                                       slo.e2e_p95_ms / 1000, slo.error_rate)
-    model_variable = (gdash.QueryVariable("model").label("Model").datasource(DATASOURCE)
-                      .query('label_values(up{cluster=~"$cluster", namespace=~"$namespace"}, job)')
-                      .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-                      .current(model.VariableOption(selected=True, text=spec.served_name, value=spec.served_name)))
-    return _dashboard(_uid(spec.name), f"inferstack / {spec.name}",
-                      f"{spec.served_name} on {spec.engine.name} {spec.engine.version}: latency against SLOs, "
-                      "throughput, queueing and KV cache.", _variables(model_variable), panels)
+        headline.append(
+            PanelSpec(
+                "gauge",
+                "KV cache (fullest replica)",
+                "Highest KV cache usage of any replica.",
+                "percentunit",
+                [(f"max({m.kv_cache_usage}{{{sel}}})", "max")],
+                thresholds=[(0.75, "orange"), (0.9, "red")],
+                min=0,
+                max=1,
+                width=6,
+                height=4,
+            )
+        )
+    panels = headline + _engine_panels(
+        adapter, sel, by, "{{placement}}", slo.ttft_p95_ms / 1000, slo.e2e_p95_ms / 1000, slo.error_rate
+    )
+    model_variable = (
+        gdash.QueryVariable("model")
+        .label("Model")
+        .datasource(DATASOURCE)
+        .query('label_values(up{cluster=~"$cluster", namespace=~"$namespace"}, job)')
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .current(model.VariableOption(selected=True, text=spec.served_name, value=spec.served_name))
+    )
+    return _dashboard(
+        _uid(spec.name),
+        f"inferstack / {spec.name}",
+        f"{spec.served_name} on {spec.engine.name} {spec.engine.version}: latency against SLOs, "
+        "throughput, queueing and KV cache.",
+        _variables(model_variable),
+        panels,
+    )
 
 
 def gpu_dashboard() -> dict:
@@ -210,28 +371,78 @@ def gpu_dashboard() -> dict:
     sel = 'cluster=~"$cluster", namespace=~"$namespace"'
     by, legend = "cluster, namespace, pod, gpu", "{{pod}} GPU {{gpu}}"
     panels = [
-        PanelSpec("timeseries", "GPU utilization", "DCGM_FI_DEV_GPU_UTIL per GPU; under 5% for an hour is waste.",
-                  "percent", [(f"avg by ({by}) ({DCGM_GPU_UTIL}{{{sel}}} {only})", legend)],
-                  thresholds=[(5, "blue")], min=0, max=100),
-        PanelSpec("timeseries", "GPU memory used", "Framebuffer memory in use per GPU.", "mbytes",
-                  [(f"max by ({by}) ({DCGM_FB_USED}{{{sel}}} {only})", legend)], min=0),
-        PanelSpec("timeseries", "GPU memory used (fraction)", "Used / (used + free) framebuffer per GPU.",
-                  "percentunit",
-                  [(f"max by ({by}) ({DCGM_FB_USED}{{{sel}}} {only}) / (max by ({by}) ({DCGM_FB_USED}{{{sel}}} {only})"
-                    f" + max by ({by}) ({DCGM_FB_FREE}{{{sel}}} {only}))", legend)],
-                  thresholds=[(0.95, "red")], min=0, max=1),
-        PanelSpec("timeseries", "GPU power", "Board power draw per GPU.", "watt",
-                  [(f"max by ({by}) ({DCGM_POWER}{{{sel}}} {only})", legend)], min=0),
-        PanelSpec("stat", "Mean GPU utilization", "Across the selected GPUs.", "percent",
-                  [(f"avg({DCGM_GPU_UTIL}{{{sel}}} {only})", "mean")], thresholds=[(5, "blue"), (30, "green")],
-                  min=0, max=100, width=24, height=4),
+        PanelSpec(
+            "timeseries",
+            "GPU utilization",
+            "DCGM_FI_DEV_GPU_UTIL per GPU; under 5% for an hour is waste.",
+            "percent",
+            [(f"avg by ({by}) ({DCGM_GPU_UTIL}{{{sel}}} {only})", legend)],
+            thresholds=[(5, "blue")],
+            min=0,
+            max=100,
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU memory used",
+            "Framebuffer memory in use per GPU.",
+            "mbytes",
+            [(f"max by ({by}) ({DCGM_FB_USED}{{{sel}}} {only})", legend)],
+            min=0,
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU memory used (fraction)",
+            "Used / (used + free) framebuffer per GPU.",
+            "percentunit",
+            [
+                (
+                    f"max by ({by}) ({DCGM_FB_USED}{{{sel}}} {only}) / (max by ({by}) ({DCGM_FB_USED}{{{sel}}} {only})"
+                    f" + max by ({by}) ({DCGM_FB_FREE}{{{sel}}} {only}))",
+                    legend,
+                )
+            ],
+            thresholds=[(0.95, "red")],
+            min=0,
+            max=1,
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU power",
+            "Board power draw per GPU.",
+            "watt",
+            [(f"max by ({by}) ({DCGM_POWER}{{{sel}}} {only})", legend)],
+            min=0,
+        ),
+        PanelSpec(
+            "stat",
+            "Mean GPU utilization",
+            "Across the selected GPUs.",
+            "percent",
+            [(f"avg({DCGM_GPU_UTIL}{{{sel}}} {only})", "mean")],
+            thresholds=[(5, "blue"), (30, "green")],
+            min=0,
+            max=100,
+            width=24,
+            height=4,
+        ),
     ]
-    model_variable = (gdash.QueryVariable("model").label("Model").datasource(DATASOURCE)
-                      .query('label_values(up{cluster=~"$cluster", namespace=~"$namespace"}, job)')
-                      .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).multi(True).include_all(True)
-                      .all_value(".*"))
-    return _dashboard(_uid("gpu"), "inferstack / GPUs", "NVIDIA DCGM metrics for GPUs allocated to serving pods.",
-                      _variables(model_variable), panels)
+    model_variable = (
+        gdash.QueryVariable("model")
+        .label("Model")
+        .datasource(DATASOURCE)
+        .query('label_values(up{cluster=~"$cluster", namespace=~"$namespace"}, job)')
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+    )
+    return _dashboard(
+        _uid("gpu"),
+        "inferstack / GPUs",
+        "NVIDIA DCGM metrics for GPUs allocated to serving pods.",
+        _variables(model_variable),
+        panels,
+    )
 
 
 def _shared(values: list[float]) -> float | None:
@@ -256,21 +467,59 @@ def fleet_dashboard(plans: Sequence[Plan]) -> dict:
                 merged[panel.title].targets += panel.targets
             else:
                 merged[panel.title] = panel
-    panels = [PanelSpec("stat", "Replicas up", "Serving pods up per deployment and placement.", "short",
-                        [('sum by (job, cluster, placement) (up{job=~"$model", cluster=~"$cluster", '
-                          'namespace=~"$namespace"})', legend)], width=24, height=4)]
+    panels = [
+        PanelSpec(
+            "stat",
+            "Replicas up",
+            "Serving pods up per deployment and placement.",
+            "short",
+            [
+                (
+                    'sum by (job, cluster, placement) (up{job=~"$model", cluster=~"$cluster", '
+                    'namespace=~"$namespace"})',
+                    legend,
+                )
+            ],
+            width=24,
+            height=4,
+        )
+    ]
     panels += list(merged.values())
-    panels.append(PanelSpec("timeseries", "GPU utilization", "Mean DCGM utilization of each deployment's GPUs.",
-                            "percent", [(f'avg by (cluster, namespace) ({DCGM_GPU_UTIL}{{cluster=~"$cluster", '
-                                         f'namespace=~"$namespace"}} and on (namespace, pod) up{{job=~"$model"}})',
-                                         "{{namespace}} ({{cluster}})")],
-                            thresholds=[(5, "blue")], min=0, max=100))
+    panels.append(
+        PanelSpec(
+            "timeseries",
+            "GPU utilization",
+            "Mean DCGM utilization of each deployment's GPUs.",
+            "percent",
+            [
+                (
+                    f'avg by (cluster, namespace) ({DCGM_GPU_UTIL}{{cluster=~"$cluster", '
+                    f'namespace=~"$namespace"}} and on (namespace, pod) up{{job=~"$model"}})',
+                    "{{namespace}} ({{cluster}})",
+                )
+            ],
+            thresholds=[(5, "blue")],
+            min=0,
+            max=100,
+        )
+    )
     names = sorted({p.spec.served_name for p in plans})
-    model_variable = (gdash.CustomVariable("model").label("Model").values(",".join(names))
-                      .multi(True).include_all(True).all_value(".*")
-                      .current(model.VariableOption(selected=True, text="All", value="$__all")))
-    return _dashboard(_uid("fleet"), "inferstack / fleet",
-                      "All inferstack deployments across clusters and placements.", _variables(model_variable), panels)
+    model_variable = (
+        gdash.CustomVariable("model")
+        .label("Model")
+        .values(",".join(names))
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    )
+    return _dashboard(
+        _uid("fleet"),
+        "inferstack / fleet",
+        "All inferstack deployments across clusters and placements.",
+        _variables(model_variable),
+        panels,
+    )
 
 
 def grafana_configmap(name: str, namespace: str, dashboard_json: dict, folder: str | None = None) -> dict:
@@ -296,5 +545,7 @@ def dashboard_queries(dashboard_json: dict) -> list[tuple[str, str]]:
     for panel in dashboard_json.get("panels", []):
         for target in panel.get("targets", []):
             if target.get("expr"):
-                out.append((f"dashboard:{dashboard_json['uid']}/{panel['title']}/{target.get('refId')}", target["expr"]))
+                out.append(
+                    (f"dashboard:{dashboard_json['uid']}/{panel['title']}/{target.get('refId')}", target["expr"])
+                )
     return out

@@ -49,17 +49,19 @@ def pod_monitor(plan: Plan, placement_name: str) -> dict:
         "spec": {
             "selector": {"matchLabels": labels},
             "namespaceSelector": {"matchNames": [spec.name]},
-            "podMetricsEndpoints": [{
-                "port": "http",
-                "path": adapter(plan).metrics.path,
-                "interval": SCRAPE_INTERVAL,
-                "scrapeTimeout": SCRAPE_TIMEOUT,
-                "relabelings": [
-                    _static_label("job", spec.served_name),
-                    _static_label("placement", where.name),
-                    _static_label("cluster", cluster_name(spec, where)),
-                ],
-            }],
+            "podMetricsEndpoints": [
+                {
+                    "port": "http",
+                    "path": adapter(plan).metrics.path,
+                    "interval": SCRAPE_INTERVAL,
+                    "scrapeTimeout": SCRAPE_TIMEOUT,
+                    "relabelings": [
+                        _static_label("job", spec.served_name),
+                        _static_label("placement", where.name),
+                        _static_label("cluster", cluster_name(spec, where)),
+                    ],
+                }
+            ],
         },
     }
 
@@ -77,11 +79,13 @@ def dcgm_service_monitor(cluster: str | None = None) -> dict:
         "interval": SCRAPE_INTERVAL,
         "scrapeTimeout": SCRAPE_TIMEOUT,
         "honorLabels": True,
-        "metricRelabelings": [{
-            "action": "keep",
-            "sourceLabels": ["__name__"],
-            "regex": "|".join(DCGM_METRICS),
-        }],
+        "metricRelabelings": [
+            {
+                "action": "keep",
+                "sourceLabels": ["__name__"],
+                "regex": "|".join(DCGM_METRICS),
+            }
+        ],
     }
     if relabelings:
         endpoint["relabelings"] = relabelings

@@ -83,22 +83,33 @@ def plan_placement(placement: Placement, gpu_sku: str, tp: int) -> PlacementPlan
     if placement.cloud == "kubernetes":
         price = placement.price_per_gpu_hour
         node = NodeChoice(
-            None, None, tp, 1, price * tp if price else None,
-            "spec: placements[].price_per_gpu_hour" if price else "no price given", "spec",
+            None,
+            None,
+            tp,
+            1,
+            price * tp if price else None,
+            "spec: placements[].price_per_gpu_hour" if price else "no price given",
+            "spec",
         )
         return PlacementPlan(placement.name, placement.cloud, placement.region, node, rmin, rmax, rmin, rmax, None)
     shapes = [
-        o for o in catalog.offerings()
-        if o.cloud == placement.cloud and o.gpu == gpu_sku and o.gpus >= tp
+        o
+        for o in catalog.offerings()
+        if o.cloud == placement.cloud
+        and o.gpu == gpu_sku
+        and o.gpus >= tp
         and placement.region in o.regions
         and (placement.cluster.instance_type in (None, o.node_type))
     ]
     if not shapes:
-        offered = sorted({r for o in catalog.offerings() if o.cloud == placement.cloud and o.gpu == gpu_sku for r in o.regions})
+        offered = sorted(
+            {r for o in catalog.offerings() if o.cloud == placement.cloud and o.gpu == gpu_sku for r in o.regions}
+        )
         wanted = placement.cluster.instance_type or f"node with at least {tp} {gpu_sku}"
-        problem = (
-            f"{placement.cloud} offers no {wanted} in {placement.region}; "
-            + (f"{gpu_sku} is offered in: {', '.join(offered)}" if offered else f"{gpu_sku} is not offered on {placement.cloud}")
+        problem = f"{placement.cloud} offers no {wanted} in {placement.region}; " + (
+            f"{gpu_sku} is offered in: {', '.join(offered)}"
+            if offered
+            else f"{gpu_sku} is not offered on {placement.cloud}"
         )
         return PlacementPlan(placement.name, placement.cloud, placement.region, None, rmin, rmax, 0, 0, problem)
 
@@ -109,12 +120,24 @@ def plan_placement(placement: Placement, gpu_sku: str, tp: int) -> PlacementPlan
     best = min(shapes, key=cost)
     per_node = best.gpus // tp
     node = NodeChoice(
-        best.node_type, best.accelerator, best.gpus, per_node, best.price_per_hour,
-        f"{best.price_source} ({best.price_region} on-demand)", best.price_date,
+        best.node_type,
+        best.accelerator,
+        best.gpus,
+        per_node,
+        best.price_per_hour,
+        f"{best.price_source} ({best.price_region} on-demand)",
+        best.price_date,
     )
     return PlacementPlan(
-        placement.name, placement.cloud, placement.region, node, rmin, rmax,
-        _nodes(rmin, per_node), _nodes(rmax, per_node), None,
+        placement.name,
+        placement.cloud,
+        placement.region,
+        node,
+        rmin,
+        rmax,
+        _nodes(rmin, per_node),
+        _nodes(rmax, per_node),
+        None,
     )
 
 
@@ -125,9 +148,15 @@ class Throughput:
     assumption: str
 
 
-def estimate_throughput(fit: Fit, gpu: catalog.Gpu, active_parameters: float | None, parameters: float,
-                        measured: float | None, max_batch: int | None = None,
-                        context_tokens: int | None = None) -> Throughput:
+def estimate_throughput(
+    fit: Fit,
+    gpu: catalog.Gpu,
+    active_parameters: float | None,
+    parameters: float,
+    measured: float | None,
+    max_batch: int | None = None,
+    context_tokens: int | None = None,
+) -> Throughput:
     """Output tokens/s per replica: the spec's measured figure, else a decode roofline.
 
     Roofline: each decode step reads the weights each GPU holds (MoE: only the active experts'
@@ -147,7 +176,8 @@ def estimate_throughput(fit: Fit, gpu: catalog.Gpu, active_parameters: float | N
     step_bytes = weights + batch * fit.kv.sequence_bytes(half)
     step_seconds = step_bytes / (gpu.bandwidth_gbps * 1e9 * DECODE_BANDWIDTH_EFFICIENCY)
     return Throughput(
-        batch / step_seconds, batch,
+        batch / step_seconds,
+        batch,
         f"decode roofline: {batch} sequences at {half:,} tokens, {DECODE_BANDWIDTH_EFFICIENCY:.0%} of "
         f"{gpu.sku} HBM bandwidth; measure and set cost.throughput_tokens_per_s for a real figure",
     )
@@ -157,4 +187,3 @@ def cost_per_million_tokens(price_per_replica_hour: float | None, throughput: Th
     if price_per_replica_hour is None or throughput.tokens_per_second <= 0:
         return None
     return price_per_replica_hour / (throughput.tokens_per_second * 3600) * 1e6
-

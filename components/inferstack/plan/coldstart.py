@@ -40,7 +40,9 @@ class ColdStart:
     @property
     def first_rollout_seconds(self) -> int:
         """New node, one prefetch, then a replica start: what `pulumi up` waits for the first time."""
-        return _round_up(self.node_provisioning_seconds + self.prefetch_deadline_seconds + self.startup_probe_seconds, 60)
+        return _round_up(
+            self.node_provisioning_seconds + self.prefetch_deadline_seconds + self.startup_probe_seconds, 60
+        )
 
 
 def _round_up(seconds: float, step: int) -> int:

@@ -78,9 +78,17 @@ def fit_at(
     else:
         reason = f"KV pool {pool / GIB:.2f} GiB/GPU holds {concurrency:.2f} sequences of {max_context:,} tokens"
     return Fit(
-        tp=tp, gpu=gpu.sku, fits=pool > 0 and concurrency >= 1, reason=reason,
-        weights_bytes=weights, weights_per_gpu_bytes=per_gpu, overhead=overhead,
-        kv_pool_bytes=pool, kv=layout, kv_tokens=tokens, max_context=max_context,
+        tp=tp,
+        gpu=gpu.sku,
+        fits=pool > 0 and concurrency >= 1,
+        reason=reason,
+        weights_bytes=weights,
+        weights_per_gpu_bytes=per_gpu,
+        overhead=overhead,
+        kv_pool_bytes=pool,
+        kv=layout,
+        kv_tokens=tokens,
+        max_context=max_context,
         concurrency=concurrency,
     )
 

@@ -106,7 +106,9 @@ class Plan:
                 "output_tokens_per_second": round(self.throughput.tokens_per_second, 1),
                 "assumption": self.throughput.assumption,
             },
-            "workload": None if self.spec.workload is None else {
+            "workload": None
+            if self.spec.workload is None
+            else {
                 "required_output_tokens_per_second": round(self.required_output_tokens_per_s, 1),
                 "replicas_needed": self.replicas_needed,
                 "replicas_max": sum(p.replicas_max for p in self.placements),
@@ -182,13 +184,23 @@ def plan(spec: DeploymentSpec) -> Plan:
     gpu = catalog.gpus()[spec.resources.gpu.sku]
     engine = spec.engine
     fit, tried = choose_tp(
-        arch, quant, engine.kv_cache_dtype, gpu, engine.name, engine.version,
-        spec.model.max_context, spec.resources.gpu.count,
+        arch,
+        quant,
+        engine.kv_cache_dtype,
+        gpu,
+        engine.name,
+        engine.version,
+        spec.model.max_context,
+        spec.resources.gpu.count,
     )
     placements = [plan_placement(p, gpu.sku, fit.tp) for p in spec.placements]
     workload = spec.workload
     throughput = estimate_throughput(
-        fit, gpu, arch.active_parameters, arch.parameters, spec.cost.throughput_tokens_per_s,
+        fit,
+        gpu,
+        arch.active_parameters,
+        arch.parameters,
+        spec.cost.throughput_tokens_per_s,
         engine.max_concurrent_requests,
         workload.prompt_tokens + workload.output_tokens // 2 if workload else None,
     )
@@ -205,84 +217,117 @@ def plan(spec: DeploymentSpec) -> Plan:
         "cost is on-demand list price at the catalog's price region; monthly figures assume 730 hours at max replicas",
     ]
     return Plan(
-        spec=spec, architecture=arch, quantization=quant, fit=fit, tried=tried,
-        kv_bytes_per_token=kv_bytes_per_token(arch, engine.kv_cache_dtype), placements=placements,
-        throughput=throughput, cold_start=cold, cache_size_gib=cache_gib,
-        findings=findings, assumptions=assumptions,
+        spec=spec,
+        architecture=arch,
+        quantization=quant,
+        fit=fit,
+        tried=tried,
+        kv_bytes_per_token=kv_bytes_per_token(arch, engine.kv_cache_dtype),
+        placements=placements,
+        throughput=throughput,
+        cold_start=cold,
+        cache_size_gib=cache_gib,
+        findings=findings,
+        assumptions=assumptions,
     )
 
 
-def _findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], cache_gib: int,
-              cold: ColdStart, throughput: Throughput) -> list[Finding]:
+def _findings(
+    spec: DeploymentSpec,
+    fit: Fit,
+    placements: list[PlacementPlan],
+    cache_gib: int,
+    cold: ColdStart,
+    throughput: Throughput,
+) -> list[Finding]:
     out: list[Finding] = []
     needed, allowed = replicas_needed(spec, throughput), sum(p.replicas_max for p in placements)
     if needed is not None and fit.fits and needed > allowed:
-        out.append(Finding(
-            "under-provisioned",
-            f"the stated peak needs about {needed} replicas ({required_output_tokens_per_s(spec):,.0f} output "
-            f"tokens/s at {throughput.tokens_per_second:,.0f} per replica) but the placements allow {allowed}; "
-            "raise replicas.max or add a placement",
-            False,
-        ))
+        out.append(
+            Finding(
+                "under-provisioned",
+                f"the stated peak needs about {needed} replicas ({required_output_tokens_per_s(spec):,.0f} output "
+                f"tokens/s at {throughput.tokens_per_second:,.0f} per replica) but the placements allow {allowed}; "
+                "raise replicas.max or add a placement",
+                False,
+            )
+        )
     if not fit.fits:
         hint = (
             "use more GPUs per replica, a larger GPU, a smaller quantization, or a shorter max_context"
-            if spec.resources.gpu.count else
-            "no tensor-parallel size up to 8 fits: use a larger GPU, a smaller quantization, or a shorter max_context"
+            if spec.resources.gpu.count
+            else "no tensor-parallel size up to 8 fits: use a larger GPU, a smaller quantization, or a shorter max_context"
         )
         out.append(Finding("no-fit", f"{spec.name} does not fit on {fit.tp}x {fit.gpu}: {fit.reason}; {hint}", True))
     weights_gib = fit.weights_bytes / GIB
     if spec.cache.size_gib is not None and cache_gib < weights_gib:
-        out.append(Finding(
-            "cache-too-small", f"cache.size_gib {cache_gib} is smaller than the checkpoint ({weights_gib:.1f} GiB)", True,
-        ))
+        out.append(
+            Finding(
+                "cache-too-small",
+                f"cache.size_gib {cache_gib} is smaller than the checkpoint ({weights_gib:.1f} GiB)",
+                True,
+            )
+        )
     for p in placements:
         if p.problem:
             out.append(Finding("no-offering", f"placement {p.name}: {p.problem}", True))
         elif p.replicas_min == 1:
-            out.append(Finding(
-                "single-replica",
-                f"placement {p.name}: one replica, so every rollout and node drain is an outage of about "
-                f"{round(cold.replica_seconds)} s (rollouts never surge: that would need a spare GPU); "
-                "set replicas.min to 2 to keep serving through them",
-                False,
-            ))
+            out.append(
+                Finding(
+                    "single-replica",
+                    f"placement {p.name}: one replica, so every rollout and node drain is an outage of about "
+                    f"{round(cold.replica_seconds)} s (rollouts never surge: that would need a spare GPU); "
+                    "set replicas.min to 2 to keep serving through them",
+                    False,
+                )
+            )
         if p.problem is None and p.idle_gpus_at_min:
-            out.append(Finding(
-                "idle-gpus",
-                f"placement {p.name}: {p.idle_gpus_at_min} GPU(s) idle at min replicas on {p.nodes_min}x "
-                f"{p.node.node_type or 'node'}; raise replicas.min or pick a smaller node type",
-                False,
-            ))
+            out.append(
+                Finding(
+                    "idle-gpus",
+                    f"placement {p.name}: {p.idle_gpus_at_min} GPU(s) idle at min replicas on {p.nodes_min}x "
+                    f"{p.node.node_type or 'node'}; raise replicas.min or pick a smaller node type",
+                    False,
+                )
+            )
         if p.node is not None and p.node.price_per_node_hour is None:
-            out.append(Finding(
-                "cost-unknown", f"placement {p.name}: no price known; set placements[].price_per_gpu_hour", False,
-            ))
+            out.append(
+                Finding(
+                    "cost-unknown",
+                    f"placement {p.name}: no price known; set placements[].price_per_gpu_hour",
+                    False,
+                )
+            )
     native = resolve_architecture(spec).native_quantization or "none"
     if spec.engine.quantization and spec.engine.quantization != native:
-        out.append(Finding(
-            "quantized-at-load",
-            f"weights are served as {spec.engine.quantization} but the checkpoint is {native}: the engine "
-            "quantizes them at load, so quality may differ from the published model; evaluate it, or serve "
-            "a pre-quantized checkpoint",
-            False,
-        ))
+        out.append(
+            Finding(
+                "quantized-at-load",
+                f"weights are served as {spec.engine.quantization} but the checkpoint is {native}: the engine "
+                "quantizes them at load, so quality may differ from the published model; evaluate it, or serve "
+                "a pre-quantized checkpoint",
+                False,
+            )
+        )
     budget = spec.compliance.monthly_budget
     if budget is not None:
         total = total_monthly_cost(placements)
         if total is None:
-            out.append(Finding(
-                "budget-unknown",
-                f"compliance.monthly_budget is {budget:,.0f} USD but the cost of some placement is unknown; "
-                "set placements[].price_per_gpu_hour",
-                True,
-            ))
+            out.append(
+                Finding(
+                    "budget-unknown",
+                    f"compliance.monthly_budget is {budget:,.0f} USD but the cost of some placement is unknown; "
+                    "set placements[].price_per_gpu_hour",
+                    True,
+                )
+            )
         elif total > budget:
-            out.append(Finding(
-                "over-budget",
-                f"monthly cost at max replicas is {total:,.0f} USD, over compliance.monthly_budget {budget:,.0f} USD; "
-                "lower replicas.max, choose a cheaper GPU, or raise the budget",
-                True,
-            ))
+            out.append(
+                Finding(
+                    "over-budget",
+                    f"monthly cost at max replicas is {total:,.0f} USD, over compliance.monthly_budget {budget:,.0f} USD; "
+                    "lower replicas.max, choose a cheaper GPU, or raise the budget",
+                    True,
+                )
+            )
     return out
-

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 class UnknownArchitecture(LookupError):
     """The spec names no architecture the planner can use; `field` is where to fix it."""
 
-    def __init__(self, field: str, value: object, problem: str, allowed: str = "", hint: str = "",
-                 suggestion: str | None = None):
+    def __init__(
+        self, field: str, value: object, problem: str, allowed: str = "", hint: str = "", suggestion: str | None = None
+    ):
         super().__init__(problem)
         self.field, self.value, self.problem = field, value, problem
         self.allowed, self.hint, self.suggestion = allowed, hint, suggestion
@@ -34,8 +35,11 @@ def resolve_architecture(spec: DeploymentSpec) -> catalog.Architecture:
     if model.architecture is not None:
         if model.architecture not in known:
             raise UnknownArchitecture(
-                "model.architecture", model.architecture, "not a catalog architecture",
-                ", ".join(sorted(known)), suggestion=closest(model.architecture, known),
+                "model.architecture",
+                model.architecture,
+                "not a catalog architecture",
+                ", ".join(sorted(known)),
+                suggestion=closest(model.architecture, known),
             )
         return known[model.architecture]
     if model.config is not None:

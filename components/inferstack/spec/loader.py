@@ -107,22 +107,40 @@ def _from_pydantic(error: dict[str, Any], root: type[BaseModel]) -> list[Violati
     if kind == "extra_forbidden":
         owner = _model_at(loc[:-1], root)
         fields = sorted(owner.model_fields) if owner else []
-        return [Violation(
-            _path(loc), None, f"unknown field {loc[-1]!r}", ", ".join(fields),
-            "remove it or correct its name", closest(loc[-1], fields),
-        )]
+        return [
+            Violation(
+                _path(loc),
+                None,
+                f"unknown field {loc[-1]!r}",
+                ", ".join(fields),
+                "remove it or correct its name",
+                closest(loc[-1], fields),
+            )
+        ]
     if kind == "missing":
         return [Violation(_path(loc), None, "required field is missing", hint=f"add {loc[-1]!r}")]
     if kind in ("literal_error", "enum"):
         expected = [s.strip().strip("'") for s in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
-        return [Violation(
-            _path(loc), error["input"], "not an allowed value", ", ".join(expected),
-            suggestion=closest(error["input"], expected),
-        )]
+        return [
+            Violation(
+                _path(loc),
+                error["input"],
+                "not an allowed value",
+                ", ".join(expected),
+                suggestion=closest(error["input"], expected),
+            )
+        ]
     if isinstance(original, FieldProblem):
-        return [Violation(
-            _path(loc), error["input"], original.problem, original.allowed, original.hint, original.suggestion,
-        )]
+        return [
+            Violation(
+                _path(loc),
+                error["input"],
+                original.problem,
+                original.allowed,
+                original.hint,
+                original.suggestion,
+            )
+        ]
     if kind in _BOUNDS:
         word, key = _BOUNDS[kind]
         bound = ctx[key]
@@ -151,10 +169,17 @@ def parse_spec(data: object, source: str = "<spec>", base: Path | None = None) -
     """Validate already-parsed YAML/JSON data; raises SpecError."""
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
-        raise SpecError(source, [Violation(
-            "(top level)", None, f"the spec is {kind}, not a mapping",
-            hint="start from specs/quickstart.yaml: the top level holds name, model, engine, resources, placements",
-        )])
+        raise SpecError(
+            source,
+            [
+                Violation(
+                    "(top level)",
+                    None,
+                    f"the spec is {kind}, not a mapping",
+                    hint="start from specs/quickstart.yaml: the top level holds name, model, engine, resources, placements",
+                )
+            ],
+        )
     _resolve_relative_paths(data, base or Path.cwd())
     try:
         return DeploymentSpec.model_validate(data)
@@ -171,9 +196,11 @@ def read_spec_data(path: str | Path) -> object:
     except FileNotFoundError:
         raise SpecError(str(path), [Violation("(file)", str(path), "file not found", hint="check the path")]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecError(str(path), [Violation("(file)", str(path), f"cannot read the file ({exc.__class__.__name__})")]) from None
+        raise SpecError(
+            str(path), [Violation("(file)", str(path), f"cannot read the file ({exc.__class__.__name__})")]
+        ) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"

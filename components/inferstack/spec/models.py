@@ -38,7 +38,8 @@ _IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256
 def _image_reference(value: str | None) -> str | None:
     if value is not None and not _IMAGE.match(value):
         raise FieldProblem(
-            "not an image reference", "registry/repository:tag, optionally followed by @sha256:<64 hex>",
+            "not an image reference",
+            "registry/repository:tag, optionally followed by @sha256:<64 hex>",
             "copy the reference your registry shows",
         )
     return value
@@ -118,12 +119,14 @@ class LoraAdapter(Strict):
         scheme, sep, rest = value.partition("://")
         if not sep or scheme not in ("hf", "s3", "gs") or not rest.strip("/"):
             raise FieldProblem(
-                "unsupported LoRA adapter source", "hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix",
+                "unsupported LoRA adapter source",
+                "hf://org/name@<commit>, s3://bucket/prefix, gs://bucket/prefix",
             )
         repo, _, revision = rest.partition("@")
         if scheme == "hf" and (repo.count("/") != 1 or not is_commit(revision)):
             raise FieldProblem(
-                "Hugging Face adapter is not pinned", "hf://org/name@<40-hex commit>",
+                "Hugging Face adapter is not pinned",
+                "hf://org/name@<40-hex commit>",
                 "append @ and the adapter's commit hash",
             )
         return value
@@ -163,7 +166,8 @@ class Model(Strict):
         "'name=source'); clients select one by name. The prefetch job fetches them into the cache.",
     )
     lora_max_rank: int = Field(
-        default=16, strict=True,
+        default=16,
+        strict=True,
         description="Largest LoRA rank among the adapters (8, 16, 32, 64, 128 or 256); engines size adapter slots by it.",
     )
 
@@ -189,7 +193,8 @@ class Model(Strict):
         for item in value:
             if isinstance(item, str) and "=" not in item:
                 raise FieldProblem(
-                    f"adapter {item!r} has no name", "name=source, or {name: ..., source: ...}",
+                    f"adapter {item!r} has no name",
+                    "name=source, or {name: ..., source: ...}",
                     "name it: clients select an adapter by name",
                 )
         return [dict(zip(("name", "source"), item.split("=", 1))) if isinstance(item, str) else item for item in value]
@@ -244,11 +249,16 @@ class Engine(Strict):
         description="Weight format to serve: none (16-bit), fp8, int8, awq, gptq, mxfp4 or nvfp4. Defaults "
         "to the checkpoint's own format.",
     )
-    kv_cache_dtype: KvCacheDtype = Field(default="auto", description="KV cache element type: auto (model dtype) or fp8.")
+    kv_cache_dtype: KvCacheDtype = Field(
+        default="auto", description="KV cache element type: auto (model dtype) or fp8."
+    )
     prefix_caching: bool = Field(default=True, description="Reuse KV blocks across requests sharing a prefix.")
     speculative: Speculative | None = Field(default=None, description="Speculative decoding; off when unset.")
     max_concurrent_requests: int | None = Field(
-        default=None, ge=1, le=4096, strict=True,
+        default=None,
+        ge=1,
+        le=4096,
+        strict=True,
         description="Most requests a replica runs at once (the decode batch): larger raises throughput and "
         "lowers per-request speed. Defaults to the engine's own limit (vLLM 256).",
     )
@@ -261,7 +271,8 @@ class Engine(Strict):
     def _version(cls, value: str) -> str:
         if not _VERSION.match(value):
             raise FieldProblem(
-                "not a release number", "a release such as 0.32.0",
+                "not a release number",
+                "a release such as 0.32.0",
                 "name the exact release so the image and memory calibration are known",
             )
         return value
@@ -281,7 +292,11 @@ class GpuRequest(Strict):
 
     sku: str = Field(description="GPU model, e.g. H100, H200, A100-80GB, L40S, L4.")
     count: int | None = Field(
-        default=None, ge=1, le=8, strict=True, description="GPUs per replica (the tensor-parallel size); omit to let the planner choose."
+        default=None,
+        ge=1,
+        le=8,
+        strict=True,
+        description="GPUs per replica (the tensor-parallel size); omit to let the planner choose.",
     )
 
     @field_validator("sku")
@@ -321,7 +336,9 @@ class Replicas(Strict):
     """Replica bounds for one placement."""
 
     min: int = Field(
-        default=1, ge=1, strict=True,
+        default=1,
+        ge=1,
+        strict=True,
         description="Replicas kept running, at least 1: scaling reads the engine's own metrics, so from zero "
         "replicas there would be no signal to scale up on.",
     )
@@ -331,7 +348,8 @@ class Replicas(Strict):
     def _ordered(self) -> Replicas:
         if self.min > self.max:
             raise FieldProblem(
-                f"replicas.min ({self.min}) is greater than replicas.max ({self.max})", "min <= max",
+                f"replicas.min ({self.min}) is greater than replicas.max ({self.max})",
+                "min <= max",
                 "lower min or raise max",
             )
         return self
@@ -340,7 +358,9 @@ class Replicas(Strict):
 class Cluster(Strict):
     """Create a new cluster, or use one that exists."""
 
-    kind: Literal["new", "existing"] = Field(default="new", description="new: inferstack creates it; existing: use it as is.")
+    kind: Literal["new", "existing"] = Field(
+        default="new", description="new: inferstack creates it; existing: use it as is."
+    )
     name: str | None = Field(default=None, description="Cluster name (existing clusters: the name to look up).")
     kubeconfig: str | None = Field(default=None, description="Existing clusters: path to a kubeconfig file.")
     context: str | None = Field(default=None, description="Existing clusters: kubeconfig context to use.")
@@ -382,12 +402,19 @@ class Placement(Strict):
 
     name: str = Field(description="Short DNS-safe name, used in resource names (e.g. us-east).")
     cloud: CloudName = Field(description="aws, gcp, or kubernetes (an existing cluster anywhere).")
-    region: str = Field(description="Cloud region code (us-east-1, europe-west4); for kubernetes, the region the cluster runs in.")
-    zones: list[str] = Field(default_factory=list, description="Zones to spread nodes over; defaults to the region's zones.")
+    region: str = Field(
+        description="Cloud region code (us-east-1, europe-west4); for kubernetes, the region the cluster runs in."
+    )
+    zones: list[str] = Field(
+        default_factory=list, description="Zones to spread nodes over; defaults to the region's zones."
+    )
     cluster: Cluster = Field(default_factory=Cluster, description="New or existing cluster.")
     replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds in this placement.")
     price_per_gpu_hour: float | None = Field(
-        default=None, gt=0, le=1000, allow_inf_nan=False,
+        default=None,
+        gt=0,
+        le=1000,
+        allow_inf_nan=False,
         description="kubernetes placements: what a GPU-hour costs you, USD, for cost estimates and budgets.",
     )
 
@@ -403,21 +430,30 @@ class Autoscaling(Strict):
     enabled: bool = Field(default=True, description="Scale on the engine's signal (KEDA).")
     signal: ScalingSignal = Field(default="queue_depth", description="queue_depth, kv_cache_usage or running_requests.")
     target: float = Field(
-        default=4.0, gt=0, allow_inf_nan=False,
+        default=4.0,
+        gt=0,
+        allow_inf_nan=False,
         description="Signal value per replica at which to add a replica (kv_cache_usage: a fraction, 0 to 1).",
     )
-    scale_down_delay_seconds: int = Field(default=600, ge=0, strict=True, description="Quiet time before removing a replica.")
+    scale_down_delay_seconds: int = Field(
+        default=600, ge=0, strict=True, description="Quiet time before removing a replica."
+    )
 
 
 class Cache(Strict):
     """Where cached weights live so replicas start without re-downloading."""
 
-    kind: CacheKind = Field(default="shared_volume", description="shared_volume: a ReadWriteMany file system filled once by a prefetch job.")
-    size_gib: int | None = Field(default=None, gt=0, strict=True, description="Volume size; defaults to 1.25x the checkpoint, rounded up.")
+    kind: CacheKind = Field(
+        default="shared_volume", description="shared_volume: a ReadWriteMany file system filled once by a prefetch job."
+    )
+    size_gib: int | None = Field(
+        default=None, gt=0, strict=True, description="Volume size; defaults to 1.25x the checkpoint, rounded up."
+    )
     fetcher_image: str = Field(
         default="ghcr.io/inferstack/weights-fetcher:0.1.0",
         description="Image of the prefetch job (built from images/weights-fetcher); append @sha256:<digest> to pin it.",
     )
+
     @field_validator("fetcher_image")
     @classmethod
     def _fetcher_image(cls, value: str) -> str:
@@ -431,17 +467,25 @@ class Cache(Strict):
 class Compliance(Strict):
     """Rules the deployment must keep; checked at load, in `inferstack check`, and by the policy pack."""
 
-    residency: str | None = Field(default=None, description="Residency group every region must belong to: us, eu, uk, ...")
-    allowed_regions: list[str] = Field(default_factory=list, description="Regions allowed in addition to the residency group.")
+    residency: str | None = Field(
+        default=None, description="Residency group every region must belong to: us, eu, uk, ..."
+    )
+    allowed_regions: list[str] = Field(
+        default_factory=list, description="Regions allowed in addition to the residency group."
+    )
     allowed_clouds: list[CloudName] = Field(default_factory=list, description="Clouds allowed; empty allows all.")
     allowed_gpus: list[str] = Field(default_factory=list, description="GPU SKUs allowed; empty allows all.")
     allowed_engines: list[EngineName] = Field(default_factory=list, description="Engines allowed; empty allows all.")
-    allowed_quantizations: list[Quantization] = Field(default_factory=list, description="Weight formats allowed; empty allows all.")
+    allowed_quantizations: list[Quantization] = Field(
+        default_factory=list, description="Weight formats allowed; empty allows all."
+    )
     private_networking: bool = Field(default=True, description="No public endpoints, load balancers or node IPs.")
     encryption: bool = Field(default=True, description="Encrypt cluster secrets, caches and buckets at rest.")
     pin_images: bool = Field(default=False, description="Require engine images pinned by @sha256 digest.")
     pin_revisions: bool = Field(default=True, description="Require hf:// models pinned to a 40-hex commit.")
-    monthly_budget: float | None = Field(default=None, gt=0, description="Most the deployment may cost per month at max replicas, USD.")
+    monthly_budget: float | None = Field(
+        default=None, gt=0, description="Most the deployment may cost per month at max replicas, USD."
+    )
 
     @field_validator("residency")
     @classmethod
@@ -461,9 +505,12 @@ class Slo(Strict):
     """Service objectives; alerts are derived from them."""
 
     ttft_p95_ms: float = Field(default=2000, gt=0, description="95th percentile time to first token, milliseconds.")
-    e2e_p95_ms: float = Field(default=30000, gt=0, description="95th percentile end-to-end request latency, milliseconds.")
+    e2e_p95_ms: float = Field(
+        default=30000, gt=0, description="95th percentile end-to-end request latency, milliseconds."
+    )
     itl_p95_ms: float | None = Field(
-        default=None, gt=0,
+        default=None,
+        gt=0,
         description="95th percentile inter-token latency (the per-request streaming speed), milliseconds; "
         "no alert when unset.",
     )
@@ -474,7 +521,9 @@ class Slo(Strict):
 class Workload(Strict):
     """The traffic the deployment must carry at peak, so the plan can size replicas and throughput."""
 
-    peak_requests_per_s: float = Field(gt=0, allow_inf_nan=False, description="Requests per second at the busiest time, all placements together.")
+    peak_requests_per_s: float = Field(
+        gt=0, allow_inf_nan=False, description="Requests per second at the busiest time, all placements together."
+    )
     prompt_tokens: int = Field(gt=0, strict=True, description="Typical prompt length, tokens.")
     output_tokens: int = Field(gt=0, strict=True, description="Typical output length, tokens.")
 
@@ -483,7 +532,9 @@ class CostAssumptions(Strict):
     """Overrides for the cost estimate."""
 
     throughput_tokens_per_s: float | None = Field(
-        default=None, gt=0, description="Measured output tokens/s per replica; replaces the planner's roofline estimate."
+        default=None,
+        gt=0,
+        description="Measured output tokens/s per replica; replaces the planner's roofline estimate.",
     )
 
 
@@ -494,7 +545,9 @@ class DeploymentSpec(Strict):
     model: Model = Field(description="The checkpoint to serve.")
     engine: Engine = Field(description="The inference engine.")
     resources: Resources = Field(description="GPUs per replica.")
-    placements: Annotated[list[Placement], Field(min_length=1)] = Field(description="Where replicas run (at least one).")
+    placements: Annotated[list[Placement], Field(min_length=1)] = Field(
+        description="Where replicas run (at least one)."
+    )
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Scaling on LLM signals.")
     cache: Cache = Field(default_factory=Cache, description="Weight cache.")
     compliance: Compliance = Field(default_factory=Compliance, description="Compliance rules.")

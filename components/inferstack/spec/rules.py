@@ -49,19 +49,27 @@ def revision_pinned(spec: DeploymentSpec) -> Iterator[Violation]:
     if model.scheme != "hf":
         if model.revision is not None:
             yield Violation(
-                "model.revision", model.revision, f"a revision applies to hf:// sources only, not {model.scheme}://",
+                "model.revision",
+                model.revision,
+                f"a revision applies to hf:// sources only, not {model.scheme}://",
                 hint="remove model.revision; pin object-store sources by a versioned prefix",
             )
         return
     if model.revision is None:
         yield Violation(
-            "model.revision", None, "hf:// models need a revision",
-            "a 40-hex commit hash", "copy the commit from the model page's 'Files and versions' tab",
+            "model.revision",
+            None,
+            "hf:// models need a revision",
+            "a 40-hex commit hash",
+            "copy the commit from the model page's 'Files and versions' tab",
         )
     elif spec.compliance.pin_revisions and not is_commit(model.revision):
         yield Violation(
-            "model.revision", model.revision, "compliance.pin_revisions requires a commit hash, not a branch or tag",
-            "a 40-hex commit hash (lower case)", "replace it with the commit it points to today",
+            "model.revision",
+            model.revision,
+            "compliance.pin_revisions requires a commit hash, not a branch or tag",
+            "a 40-hex commit hash (lower case)",
+            "replace it with the commit it points to today",
         )
 
 
@@ -73,9 +81,11 @@ def context_within_model(spec: DeploymentSpec) -> Iterator[Violation]:
         return
     if spec.model.max_context > arch.max_position:
         yield Violation(
-            "model.max_context", spec.model.max_context,
+            "model.max_context",
+            spec.model.max_context,
             f"longer than the model's max_position_embeddings ({arch.max_position})",
-            f"1 to {arch.max_position}", "lower model.max_context",
+            f"1 to {arch.max_position}",
+            "lower model.max_context",
         )
 
 
@@ -83,7 +93,8 @@ def tp_choices(arch: catalog.Architecture) -> list[int]:
     """Tensor-parallel sizes a model allows on one node (up to 8): TP must divide the attention heads,
     and KV heads must split evenly across ranks or be replicated evenly (kv_heads % tp or tp % kv_heads)."""
     return [
-        tp for tp in range(1, 9)
+        tp
+        for tp in range(1, 9)
         if arch.attention_heads % tp == 0 and (arch.kv_heads % tp == 0 or tp % arch.kv_heads == 0)
     ]
 
@@ -98,10 +109,12 @@ def tensor_parallel_divides_heads(spec: DeploymentSpec) -> Iterator[Violation]:
     allowed = tp_choices(arch)
     if count is not None and count not in allowed:
         yield Violation(
-            "resources.gpu.count", count,
+            "resources.gpu.count",
+            count,
             f"tensor parallel size {count} does not split the model's {arch.attention_heads} attention heads "
             f"and {arch.kv_heads} KV heads evenly",
-            _listing([str(tp) for tp in allowed]), "pick a GPU count from the allowed list, or omit it to let the planner choose",
+            _listing([str(tp) for tp in allowed]),
+            "pick a GPU count from the allowed list, or omit it to let the planner choose",
         )
 
 
@@ -116,7 +129,8 @@ def weight_format_supported_by_gpu(spec: DeploymentSpec) -> Iterator[Violation]:
     if quant in FP8_WEIGHT_FORMATS and not gpu.fp8:
         source = "" if spec.engine.quantization else " (the checkpoint's own format)"
         yield Violation(
-            "engine.quantization", quant,
+            "engine.quantization",
+            quant,
             f"{quant}{source} needs a GPU with FP8 support and {gpu.sku} has none",
             f"GPUs with FP8: {_listing(fp8_gpus)}",
             "choose one of those GPUs, or a checkpoint and quantization the GPU supports (none, awq, gptq, int8)",
@@ -137,68 +151,98 @@ def placements_valid(spec: DeploymentSpec) -> Iterator[Violation]:
         if placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]:
             choices = sorted(known_regions[placement.cloud])
             yield Violation(
-                f"{at}.region", placement.region, f"not a {placement.cloud} region", _listing(choices),
+                f"{at}.region",
+                placement.region,
+                f"not a {placement.cloud} region",
+                _listing(choices),
                 suggestion=closest(placement.region, choices),
             )
         for j, zone in enumerate(placement.zones):
             if not zone.startswith(placement.region):
                 yield Violation(
-                    f"{at}.zones[{j}]", zone, f"zone is not in region {placement.region}",
+                    f"{at}.zones[{j}]",
+                    zone,
+                    f"zone is not in region {placement.region}",
                     f"zones of {placement.region}, e.g. {placement.region}{'a' if placement.cloud == 'aws' else '-a'}",
                 )
         cluster = placement.cluster
         if placement.price_per_gpu_hour is not None and placement.cloud != "kubernetes":
             yield Violation(
-                f"{at}.price_per_gpu_hour", placement.price_per_gpu_hour,
-                f"{placement.cloud} placements are priced from the catalog", hint="remove it",
+                f"{at}.price_per_gpu_hour",
+                placement.price_per_gpu_hour,
+                f"{placement.cloud} placements are priced from the catalog",
+                hint="remove it",
             )
         if placement.cloud == "kubernetes" and cluster.kind != "existing":
             yield Violation(
-                f"{at}.cluster.kind", cluster.kind, "inferstack creates clusters on aws and gcp only",
-                "existing", "set cluster.kind: existing and give cluster.kubeconfig or cluster.context",
+                f"{at}.cluster.kind",
+                cluster.kind,
+                "inferstack creates clusters on aws and gcp only",
+                "existing",
+                "set cluster.kind: existing and give cluster.kubeconfig or cluster.context",
             )
-        if cluster.kind == "existing" and placement.cloud == "kubernetes" and not (cluster.kubeconfig or cluster.context):
+        if (
+            cluster.kind == "existing"
+            and placement.cloud == "kubernetes"
+            and not (cluster.kubeconfig or cluster.context)
+        ):
             yield Violation(
-                f"{at}.cluster", None, "an existing kubernetes cluster needs a way to reach it",
+                f"{at}.cluster",
+                None,
+                "an existing kubernetes cluster needs a way to reach it",
                 hint="set cluster.kubeconfig (a file path) or cluster.context",
             )
         if cluster.kind == "existing" and placement.cloud != "kubernetes" and not cluster.name:
             yield Violation(
-                f"{at}.cluster.name", None, f"an existing {placement.cloud} cluster is looked up by name",
+                f"{at}.cluster.name",
+                None,
+                f"an existing {placement.cloud} cluster is looked up by name",
                 hint="set cluster.name to the cluster's name",
             )
         if cluster.kind == "new" and (cluster.prometheus_operator or cluster.prometheus_url):
             yield Violation(
-                f"{at}.cluster", None, "prometheus_operator and prometheus_url describe existing clusters",
+                f"{at}.cluster",
+                None,
+                "prometheus_operator and prometheus_url describe existing clusters",
                 hint="remove them: new clusters get kube-prometheus-stack",
             )
         if cluster.kind == "existing" and cluster.operator_cidrs:
             yield Violation(
-                f"{at}.cluster.operator_cidrs", cluster.operator_cidrs, "inferstack does not manage an existing cluster's API access",
+                f"{at}.cluster.operator_cidrs",
+                cluster.operator_cidrs,
+                "inferstack does not manage an existing cluster's API access",
                 hint="remove it",
             )
         scales = spec.autoscaling.enabled and placement.replicas.max > placement.replicas.min
         if cluster.kind == "existing" and scales and not cluster.prometheus_url:
             yield Violation(
-                f"{at}.cluster.prometheus_url", None, "KEDA scales on the engine's metrics and needs the cluster's Prometheus",
+                f"{at}.cluster.prometheus_url",
+                None,
+                "KEDA scales on the engine's metrics and needs the cluster's Prometheus",
                 hint="set cluster.prometheus_url (e.g. http://prometheus-operated.monitoring.svc:9090), "
                 "or set autoscaling.enabled: false",
             )
         if placement.cloud == "aws" and len(placement.zones) == 1:
             yield Violation(
-                f"{at}.zones", placement.zones, "EKS needs subnets in at least two zones",
-                f"two or three zones of {placement.region}", "add a zone, or omit zones to use the region's first three",
+                f"{at}.zones",
+                placement.zones,
+                "EKS needs subnets in at least two zones",
+                f"two or three zones of {placement.region}",
+                "add a zone, or omit zones to use the region's first three",
             )
         if cluster.instance_type is not None:
             shapes = sorted(
-                o.node_type for o in catalog.offerings()
+                o.node_type
+                for o in catalog.offerings()
                 if o.cloud == placement.cloud and o.gpu == spec.resources.gpu.sku
             )
             if cluster.instance_type not in shapes:
                 yield Violation(
-                    f"{at}.cluster.instance_type", cluster.instance_type,
+                    f"{at}.cluster.instance_type",
+                    cluster.instance_type,
                     f"not a {placement.cloud} node type with {spec.resources.gpu.sku} GPUs",
-                    _listing(shapes) or "none in the catalog", suggestion=closest(cluster.instance_type, shapes),
+                    _listing(shapes) or "none in the catalog",
+                    suggestion=closest(cluster.instance_type, shapes),
                 )
 
 
@@ -226,23 +270,31 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
         unknown_region = placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]
         if not unknown_region and not region_allowed(placement.region, rules.residency, rules.allowed_regions):
             yield Violation(
-                f"placements[{i}].region", placement.region, "outside the compliance region lock",
+                f"placements[{i}].region",
+                placement.region,
+                "outside the compliance region lock",
                 describe_lock(rules.residency, rules.allowed_regions),
                 "move the placement into the lock, or widen compliance.allowed_regions if policy permits",
             )
         if rules.allowed_clouds and placement.cloud not in rules.allowed_clouds:
             yield Violation(
-                f"placements[{i}].cloud", placement.cloud, "cloud not allowed by compliance.allowed_clouds",
+                f"placements[{i}].cloud",
+                placement.cloud,
+                "cloud not allowed by compliance.allowed_clouds",
                 _listing(rules.allowed_clouds),
             )
     if rules.allowed_gpus and spec.resources.gpu.sku not in rules.allowed_gpus:
         yield Violation(
-            "resources.gpu.sku", spec.resources.gpu.sku, "GPU not allowed by compliance.allowed_gpus",
+            "resources.gpu.sku",
+            spec.resources.gpu.sku,
+            "GPU not allowed by compliance.allowed_gpus",
             _listing(rules.allowed_gpus),
         )
     if rules.allowed_engines and spec.engine.name not in rules.allowed_engines:
         yield Violation(
-            "engine.name", spec.engine.name, "engine not allowed by compliance.allowed_engines",
+            "engine.name",
+            spec.engine.name,
+            "engine not allowed by compliance.allowed_engines",
             _listing(rules.allowed_engines),
         )
     if rules.allowed_quantizations:
@@ -252,7 +304,9 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
             return
         if quant not in rules.allowed_quantizations:
             yield Violation(
-                "engine.quantization", quant, "weight format not allowed by compliance.allowed_quantizations",
+                "engine.quantization",
+                quant,
+                "weight format not allowed by compliance.allowed_quantizations",
                 _listing(rules.allowed_quantizations),
                 "" if spec.engine.quantization else "the checkpoint ships in this format; choose another checkpoint",
             )
@@ -263,8 +317,11 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
         for path, image in images:
             if not is_pinned(image):
                 yield Violation(
-                    path, image, "compliance.pin_images requires an image pinned by digest",
-                    "an image reference ending in @sha256:<64 hex>", "append the digest your registry reports for the tag",
+                    path,
+                    image,
+                    "compliance.pin_images requires an image pinned by digest",
+                    "an image reference ending in @sha256:<64 hex>",
+                    "append the digest your registry reports for the tag",
                 )
 
 
@@ -282,14 +339,18 @@ def autoscaling_signal_supported(spec: DeploymentSpec) -> Iterator[Violation]:
     supported = sorted(_engine(spec).scaling_metrics)
     if scaling.enabled and scaling.signal not in supported:
         yield Violation(
-            "autoscaling.signal", scaling.signal,
+            "autoscaling.signal",
+            scaling.signal,
             f"{spec.engine.name} exports no Prometheus metric for this signal",
             ", ".join(supported) or "none: set autoscaling.enabled to false",
         )
     if scaling.signal == "kv_cache_usage" and scaling.target > 1:
         yield Violation(
-            "autoscaling.target", scaling.target, "KV-cache usage is a fraction of the pool",
-            "greater than 0, at most 1", "for 80 % write 0.8",
+            "autoscaling.target",
+            scaling.target,
+            "KV-cache usage is a fraction of the pool",
+            "greater than 0, at most 1",
+            "for 80 % write 0.8",
         )
 
 
@@ -298,13 +359,18 @@ def lora_supported(spec: DeploymentSpec) -> Iterator[Violation]:
     adapters = [f"{a.name}={a.source}" for a in spec.model.lora_adapters]
     if adapters and spec.model.scheme == "pvc":
         yield Violation(
-            "model.lora_adapters", adapters, "adapters are fetched by the prefetch job, which pvc:// models do not have",
+            "model.lora_adapters",
+            adapters,
+            "adapters are fetched by the prefetch job, which pvc:// models do not have",
             hint="put the adapters on the volume and name them in engine.extra_args",
         )
     if adapters and not _engine(spec).serves_lora:
         yield Violation(
-            "model.lora_adapters", adapters, f"{spec.engine.name} cannot serve LoRA adapters here",
-            "vllm, sglang, tgi", "merge the adapters into the checkpoint or choose another engine",
+            "model.lora_adapters",
+            adapters,
+            f"{spec.engine.name} cannot serve LoRA adapters here",
+            "vllm, sglang, tgi",
+            "merge the adapters into the checkpoint or choose another engine",
         )
 
 
@@ -314,8 +380,11 @@ def quantization_supported_by_engine(spec: DeploymentSpec) -> Iterator[Violation
     wanted = spec.engine.quantization
     if wanted is not None and wanted not in supported:
         yield Violation(
-            "engine.quantization", wanted, f"{spec.engine.name} cannot quantize weights to {wanted} at load time",
-            ", ".join(sorted(supported)), "serve a checkpoint already in that format (leave engine.quantization unset)",
+            "engine.quantization",
+            wanted,
+            f"{spec.engine.name} cannot quantize weights to {wanted} at load time",
+            ", ".join(sorted(supported)),
+            "serve a checkpoint already in that format (leave engine.quantization unset)",
         )
 
 
@@ -325,7 +394,9 @@ def speculative_supported(spec: DeploymentSpec) -> Iterator[Violation]:
     methods = _engine(spec).speculative_methods
     if speculative is not None and speculative.method not in methods:
         yield Violation(
-            "engine.speculative.method", speculative.method, f"{spec.engine.name} does not run this speculative decoding",
+            "engine.speculative.method",
+            speculative.method,
+            f"{spec.engine.name} does not run this speculative decoding",
             ", ".join(sorted(methods)) or "none: remove engine.speculative",
         )
 
@@ -334,7 +405,9 @@ def speculative_supported(spec: DeploymentSpec) -> Iterator[Violation]:
 def one_architecture_source(spec: DeploymentSpec) -> Iterator[Violation]:
     if spec.model.architecture is not None and spec.model.config is not None:
         yield Violation(
-            "model.config", spec.model.config, "both model.architecture and model.config are set",
+            "model.config",
+            spec.model.config,
+            "both model.architecture and model.config are set",
             hint="keep one: the catalog name, or the checkpoint's config.json",
         )
 
@@ -344,7 +417,9 @@ def workload_fits_context(spec: DeploymentSpec) -> Iterator[Violation]:
     workload = spec.workload
     if workload is not None and workload.prompt_tokens + workload.output_tokens > spec.model.max_context:
         yield Violation(
-            "workload", workload.prompt_tokens + workload.output_tokens,
+            "workload",
+            workload.prompt_tokens + workload.output_tokens,
             f"prompt plus output tokens exceed model.max_context ({spec.model.max_context})",
-            f"at most {spec.model.max_context} tokens in all", "raise model.max_context or correct the workload",
+            f"at most {spec.model.max_context} tokens in all",
+            "raise model.max_context or correct the workload",
         )

@@ -11,4 +11,3 @@ def closest(value: object, choices: Iterable[str]) -> str | None:
     by_lower = {c.lower(): c for c in choices}
     match = difflib.get_close_matches(str(value).lower(), list(by_lower), n=1, cutoff=0.6)
     return by_lower[match[0]] if match else None
-

@@ -94,8 +94,14 @@ def test_every_region_has_a_residency_group():
 
 def test_config_json_is_read_and_parameters_computed(tmp_path):
     config = {
-        "model_type": "llama", "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
-        "hidden_size": 128, "intermediate_size": 256, "vocab_size": 1000, "max_position_embeddings": 512,
+        "model_type": "llama",
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "hidden_size": 128,
+        "intermediate_size": 256,
+        "vocab_size": 1000,
+        "max_position_embeddings": 512,
         "tie_word_embeddings": False,
     }
     path = tmp_path / "config.json"
@@ -113,18 +119,24 @@ def test_config_json_problems_are_named(tmp_path):
     path.write_text('{"num_hidden_layers": 2}')
     with pytest.raises(catalog.ConfigProblem) as caught:
         catalog.architecture_from_config(path)
-    assert caught.value.reason == (
-        "missing keys: num_attention_heads, hidden_size, vocab_size, intermediate_size"
-    )
+    assert caught.value.reason == ("missing keys: num_attention_heads, hidden_size, vocab_size, intermediate_size")
 
 
-@pytest.mark.parametrize("content, reason", [
-    ('{"num_hidden_layers": "32", "num_attention_heads": 2, "hidden_size": 128, "vocab_size": 10, "intermediate_size": 8}',
-     "not positive whole numbers: num_hidden_layers='32'"),
-    ('{"num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 0, "hidden_size": 128, "vocab_size": 10, '
-     '"intermediate_size": 8}', "not positive whole numbers: num_key_value_heads=0"),
-    ("[1, 2]", "is not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (
+            '{"num_hidden_layers": "32", "num_attention_heads": 2, "hidden_size": 128, "vocab_size": 10, "intermediate_size": 8}',
+            "not positive whole numbers: num_hidden_layers='32'",
+        ),
+        (
+            '{"num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 0, "hidden_size": 128, "vocab_size": 10, '
+            '"intermediate_size": 8}',
+            "not positive whole numbers: num_key_value_heads=0",
+        ),
+        ("[1, 2]", "is not a JSON object"),
+    ],
+)
 def test_config_json_values_are_checked(tmp_path, content, reason):
     path = tmp_path / "config.json"
     path.write_text(content)

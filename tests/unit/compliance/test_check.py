@@ -16,18 +16,62 @@ runner = CliRunner()
 
 #: corpus spec -> (rule, a resource it must name, the offending value it must show)
 EXPECTED = {
-    "region-aws": ("INF001", "aws:eks/cluster:Cluster 'corpus-west-cluster-eks'", "region 'eu-central-1' is outside the region lock"),
-    "region-gcp": ("INF001", "gcp:container/cluster:Cluster 'corpus-europe-cluster-gke'", "region 'europe-west4' is outside the region lock"),
-    "public-endpoint": ("INF003", "aws:eks/cluster:Cluster 'corpus-east-cluster-eks'", "EKS endpointPublicAccess is True"),
-    "unencrypted-secrets": ("INF004", "aws:eks/cluster:Cluster 'corpus-east-cluster-eks'", "EKS secrets encryption is not configured"),
-    "disallowed-gpu": ("INF006", "aws:eks/nodeGroup:NodeGroup 'corpus-east-gpu'", "instanceTypes[0]='p4de.24xlarge': GPU 'A100-80GB' is not allowed"),
-    "disallowed-engine": ("INF007", "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'", "engine 'tgi' is not allowed"),
-    "disallowed-quantization": ("INF007", "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'", "quantization 'gptq' is not allowed"),
-    "unpinned-image": ("INF008", "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'", "image 'vllm/vllm-openai:v0.32.0' is not pinned"),
-    "unpinned-fetcher": ("INF008", "kubernetes:batch/v1:Job 'corpus-east-serving-job-corpus-prefetch'", "image 'ghcr.io/inferstack/weights-fetcher:0.1.0' is not pinned"),
-    "unpinned-revision": ("INF009", "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'", "model revision 'main' is not a commit"),
+    "region-aws": (
+        "INF001",
+        "aws:eks/cluster:Cluster 'corpus-west-cluster-eks'",
+        "region 'eu-central-1' is outside the region lock",
+    ),
+    "region-gcp": (
+        "INF001",
+        "gcp:container/cluster:Cluster 'corpus-europe-cluster-gke'",
+        "region 'europe-west4' is outside the region lock",
+    ),
+    "public-endpoint": (
+        "INF003",
+        "aws:eks/cluster:Cluster 'corpus-east-cluster-eks'",
+        "EKS endpointPublicAccess is True",
+    ),
+    "unencrypted-secrets": (
+        "INF004",
+        "aws:eks/cluster:Cluster 'corpus-east-cluster-eks'",
+        "EKS secrets encryption is not configured",
+    ),
+    "disallowed-gpu": (
+        "INF006",
+        "aws:eks/nodeGroup:NodeGroup 'corpus-east-gpu'",
+        "instanceTypes[0]='p4de.24xlarge': GPU 'A100-80GB' is not allowed",
+    ),
+    "disallowed-engine": (
+        "INF007",
+        "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'",
+        "engine 'tgi' is not allowed",
+    ),
+    "disallowed-quantization": (
+        "INF007",
+        "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'",
+        "quantization 'gptq' is not allowed",
+    ),
+    "unpinned-image": (
+        "INF008",
+        "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'",
+        "image 'vllm/vllm-openai:v0.32.0' is not pinned",
+    ),
+    "unpinned-fetcher": (
+        "INF008",
+        "kubernetes:batch/v1:Job 'corpus-east-serving-job-corpus-prefetch'",
+        "image 'ghcr.io/inferstack/weights-fetcher:0.1.0' is not pinned",
+    ),
+    "unpinned-revision": (
+        "INF009",
+        "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'",
+        "model revision 'main' is not a commit",
+    ),
     "over-budget": ("INF012", "stack 'stack'", "costs 160,717 USD/month, over the budget of 20,000 USD"),
-    "unknown-price": ("INF012", "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'", "has no GPU-hour price"),
+    "unknown-price": (
+        "INF012",
+        "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'",
+        "has no GPU-hour price",
+    ),
 }
 
 
@@ -61,7 +105,9 @@ def test_sarif_and_junit_reports(tmp_path):
     run = log["runs"][0]
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} >= {"INF001", "INF012"}
     assert [(r["ruleId"], r["level"]) for r in run["results"]] == [("INF009", "error")]
-    junit = runner.invoke(app, ["check", spec, "--policy", str(POLICY), "--format", "junit", "-o", str(tmp_path / "r.xml")])
+    junit = runner.invoke(
+        app, ["check", spec, "--policy", str(POLICY), "--format", "junit", "-o", str(tmp_path / "r.xml")]
+    )
     assert junit.exit_code == 1
     suite = ElementTree.parse(tmp_path / "r.xml").getroot()
     assert suite.get("failures") == "1"
@@ -88,7 +134,9 @@ def test_policy_file_problems_name_the_field(tmp_path):
 
 def test_a_spec_over_its_own_budget_is_reported_by_the_budget_rule(tmp_path):
     spec = tmp_path / "over.yaml"
-    spec.write_text((ROOT / "specs" / "quickstart.yaml").read_text().replace("monthly_budget: 5000", "monthly_budget: 100"))
+    spec.write_text(
+        (ROOT / "specs" / "quickstart.yaml").read_text().replace("monthly_budget: 5000", "monthly_budget: 100")
+    )
     result = runner.invoke(app, ["check", str(spec)])
     assert result.exit_code == 1
     assert "GPU capacity at max size costs 1,032 USD/month, over the budget of 100 USD" in result.output

@@ -13,8 +13,14 @@ from tests.conftest import SPECS
 
 RULES = {r.id: r for r in RESOURCE_RULES}
 STRICT = Compliance(
-    residency="eu", allowed_clouds=["aws", "kubernetes"], allowed_gpus=["H100"], allowed_engines=["vllm"],
-    allowed_quantizations=["fp8"], pin_images=True, pin_revisions=True, monthly_budget=50_000,
+    residency="eu",
+    allowed_clouds=["aws", "kubernetes"],
+    allowed_gpus=["H100"],
+    allowed_engines=["vllm"],
+    allowed_quantizations=["fp8"],
+    pin_images=True,
+    pin_revisions=True,
+    monthly_budget=50_000,
 )
 DIGEST = "@sha256:" + "a" * 64
 
@@ -57,27 +63,60 @@ def _with(resource, value, *path):
     return Resource(resource.type, resource.name, inputs, resource.provider_inputs)
 
 
-EKS = Resource("aws:eks/cluster:Cluster", "c", {
-    "region": "eu-west-1", "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True},
-    "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:eu-west-1:1:key/k"}}})
-GKE = Resource("gcp:container/cluster:Cluster", "c", {
-    "location": "europe-west4", "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": True},
-    "databaseEncryption": {"state": "ENCRYPTED", "keyName": "k"}})
-TEMPLATE = Resource("aws:ec2/launchTemplate:LaunchTemplate", "lt", {
-    "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1},
-    "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "volumeSize": 200}}],
-    "networkInterfaces": [{"associatePublicIpAddress": "false"}]}, {"region": "eu-west-1"})
-NODE_GROUP = Resource("aws:eks/nodeGroup:NodeGroup", "ng", {
-    "instanceTypes": ["p5.48xlarge"], "scalingConfig": {"minSize": 1, "maxSize": 1, "desiredSize": 1}},
-    {"region": "eu-north-1"})
-NODE_POOL = Resource("gcp:container/nodePool:NodePool", "np", {
-    "location": "europe-west4", "autoscaling": {"minNodeCount": 0, "maxNodeCount": 1},
-    "nodeConfig": {"machineType": "a3-highgpu-1g", "guestAccelerators": [{"type": "nvidia-h100-80gb", "count": 1}],
-                   "workloadMetadataConfig": {"mode": "GKE_METADATA"}}})
+EKS = Resource(
+    "aws:eks/cluster:Cluster",
+    "c",
+    {
+        "region": "eu-west-1",
+        "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True},
+        "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:eu-west-1:1:key/k"}},
+    },
+)
+GKE = Resource(
+    "gcp:container/cluster:Cluster",
+    "c",
+    {
+        "location": "europe-west4",
+        "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": True},
+        "databaseEncryption": {"state": "ENCRYPTED", "keyName": "k"},
+    },
+)
+TEMPLATE = Resource(
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "lt",
+    {
+        "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1},
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "volumeSize": 200}}],
+        "networkInterfaces": [{"associatePublicIpAddress": "false"}],
+    },
+    {"region": "eu-west-1"},
+)
+NODE_GROUP = Resource(
+    "aws:eks/nodeGroup:NodeGroup",
+    "ng",
+    {"instanceTypes": ["p5.48xlarge"], "scalingConfig": {"minSize": 1, "maxSize": 1, "desiredSize": 1}},
+    {"region": "eu-north-1"},
+)
+NODE_POOL = Resource(
+    "gcp:container/nodePool:NodePool",
+    "np",
+    {
+        "location": "europe-west4",
+        "autoscaling": {"minNodeCount": 0, "maxNodeCount": 1},
+        "nodeConfig": {
+            "machineType": "a3-highgpu-1g",
+            "guestAccelerators": [{"type": "nvidia-h100-80gb", "count": 1}],
+            "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+        },
+    },
+)
 EFS = Resource("aws:efs/fileSystem:FileSystem", "fs", {"encrypted": True}, {"region": "eu-west-1"})
-PAB = Resource("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "pab", {
-    "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
-    {"region": "eu-west-1"})
+PAB = Resource(
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "pab",
+    {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
+    {"region": "eu-west-1"},
+)
 GCS = Resource("gcp:storage/bucket:Bucket", "b", {"location": "EU", "publicAccessPrevention": "enforced"})
 SERVICE = Resource("kubernetes:core/v1:Service", "s", {"metadata": {"name": "s"}, "spec": {"type": "ClusterIP"}})
 AWS_PROVIDER = Resource("pulumi:providers:aws", "p", {"region": "eu-west-1"})
@@ -85,88 +124,202 @@ AWS_PROVIDER = Resource("pulumi:providers:aws", "p", {"region": "eu-west-1"})
 # rule id -> [(passing resource, failing resource, expected message of the failing one)]
 CASES = {
     "INF001": [
-        (EKS, _with(EKS, "us-east-1", "region"),
-         "region 'us-east-1' is outside the region lock; allowed: regions of residency group 'eu'. Fix: move the placement into the lock"),
-        (GKE, _with(GKE, "us-central1-a", "location"),
-         "region 'us-central1' is outside the region lock; allowed: regions of residency group 'eu'. Fix: move the placement into the lock"),
-        (AWS_PROVIDER, _with(AWS_PROVIDER, "us-west-2", "region"),
-         "region 'us-west-2' is outside the region lock; allowed: regions of residency group 'eu'. Fix: move the placement into the lock"),
-        (EFS, Resource(EFS.type, "fs", EFS.inputs, {"region": "ap-south-1"}),
-         "region 'ap-south-1' is outside the region lock; allowed: regions of residency group 'eu'. Fix: move the placement into the lock"),
+        (
+            EKS,
+            _with(EKS, "us-east-1", "region"),
+            "region 'us-east-1' is outside the region lock; allowed: regions of residency group 'eu'. Fix: move the placement into the lock",
+        ),
+        (
+            GKE,
+            _with(GKE, "us-central1-a", "location"),
+            "region 'us-central1' is outside the region lock; allowed: regions of residency group 'eu'. Fix: move the placement into the lock",
+        ),
+        (
+            AWS_PROVIDER,
+            _with(AWS_PROVIDER, "us-west-2", "region"),
+            "region 'us-west-2' is outside the region lock; allowed: regions of residency group 'eu'. Fix: move the placement into the lock",
+        ),
+        (
+            EFS,
+            Resource(EFS.type, "fs", EFS.inputs, {"region": "ap-south-1"}),
+            "region 'ap-south-1' is outside the region lock; allowed: regions of residency group 'eu'. Fix: move the placement into the lock",
+        ),
     ],
-    "INF002": [(EKS, _with(GKE, "europe-west4", "location"),
-                "cloud 'gcp' is not allowed; allowed: aws, kubernetes. Fix: remove the placement on this cloud")],
+    "INF002": [
+        (
+            EKS,
+            _with(GKE, "europe-west4", "location"),
+            "cloud 'gcp' is not allowed; allowed: aws, kubernetes. Fix: remove the placement on this cloud",
+        )
+    ],
     "INF003": [
-        (EKS, _with(EKS, True, "vpcConfig", "endpointPublicAccess"),
-         "EKS endpointPublicAccess is True; allowed: false. Fix: set vpcConfig.endpointPublicAccess=false and endpointPrivateAccess=true"),
-        (GKE, _with(GKE, False, "privateClusterConfig", "enablePrivateEndpoint"),
-         "GKE privateClusterConfig.enablePrivateEndpoint is False; allowed: true. Fix: make the cluster private"),
-        (TEMPLATE, _with(TEMPLATE, True, "networkInterfaces", 0, "associatePublicIpAddress"),
-         "networkInterfaces[0].associatePublicIpAddress is true; allowed: false. Fix: place nodes in private subnets without public IPs"),
-        (SERVICE, _with(SERVICE, "LoadBalancer", "spec", "type"),
-         "Service type LoadBalancer is public; allowed: ClusterIP or an internal load balancer. Fix: annotate it as internal or use ClusterIP"),
+        (
+            EKS,
+            _with(EKS, True, "vpcConfig", "endpointPublicAccess"),
+            "EKS endpointPublicAccess is True; allowed: false. Fix: set vpcConfig.endpointPublicAccess=false and endpointPrivateAccess=true",
+        ),
+        (
+            GKE,
+            _with(GKE, False, "privateClusterConfig", "enablePrivateEndpoint"),
+            "GKE privateClusterConfig.enablePrivateEndpoint is False; allowed: true. Fix: make the cluster private",
+        ),
+        (
+            TEMPLATE,
+            _with(TEMPLATE, True, "networkInterfaces", 0, "associatePublicIpAddress"),
+            "networkInterfaces[0].associatePublicIpAddress is true; allowed: false. Fix: place nodes in private subnets without public IPs",
+        ),
+        (
+            SERVICE,
+            _with(SERVICE, "LoadBalancer", "spec", "type"),
+            "Service type LoadBalancer is public; allowed: ClusterIP or an internal load balancer. Fix: annotate it as internal or use ClusterIP",
+        ),
     ],
     "INF004": [
-        (EKS, _with(EKS, {}, "encryptionConfig"),
-         "EKS secrets encryption is not configured with a KMS key. Fix: set encryptionConfig {resources: [secrets], provider.keyArn}"),
-        (GKE, _with(GKE, "DECRYPTED", "databaseEncryption", "state"),
-         "GKE databaseEncryption.state is 'DECRYPTED'; allowed: ENCRYPTED. Fix: set a Cloud KMS key"),
+        (
+            EKS,
+            _with(EKS, {}, "encryptionConfig"),
+            "EKS secrets encryption is not configured with a KMS key. Fix: set encryptionConfig {resources: [secrets], provider.keyArn}",
+        ),
+        (
+            GKE,
+            _with(GKE, "DECRYPTED", "databaseEncryption", "state"),
+            "GKE databaseEncryption.state is 'DECRYPTED'; allowed: ENCRYPTED. Fix: set a Cloud KMS key",
+        ),
         (EFS, _with(EFS, False, "encrypted"), "EFS encrypted is False; allowed: true. Fix: set encrypted=true"),
-        (TEMPLATE, _with(TEMPLATE, "false", "blockDeviceMappings", 0, "ebs", "encrypted"),
-         "blockDeviceMappings[0].ebs.encrypted is 'false'; allowed: true. Fix: encrypt node volumes"),
+        (
+            TEMPLATE,
+            _with(TEMPLATE, "false", "blockDeviceMappings", 0, "ebs", "encrypted"),
+            "blockDeviceMappings[0].ebs.encrypted is 'false'; allowed: true. Fix: encrypt node volumes",
+        ),
     ],
     "INF005": [
-        (PAB, _with(PAB, False, "restrictPublicBuckets"),
-         "restrictPublicBuckets is False; allowed: true. Fix: block all public access"),
-        (GCS, _with(GCS, "inherited", "publicAccessPrevention"),
-         "publicAccessPrevention is 'inherited'; allowed: enforced. Fix: set publicAccessPrevention=enforced"),
-        (Resource("aws:s3/bucketV2:BucketV2", "b", {"acl": "private"}), Resource("aws:s3/bucketV2:BucketV2", "b", {"acl": "public-read"}),
-         "acl is 'public-read'; allowed: private. Fix: remove the public ACL"),
+        (
+            PAB,
+            _with(PAB, False, "restrictPublicBuckets"),
+            "restrictPublicBuckets is False; allowed: true. Fix: block all public access",
+        ),
+        (
+            GCS,
+            _with(GCS, "inherited", "publicAccessPrevention"),
+            "publicAccessPrevention is 'inherited'; allowed: enforced. Fix: set publicAccessPrevention=enforced",
+        ),
+        (
+            Resource("aws:s3/bucketV2:BucketV2", "b", {"acl": "private"}),
+            Resource("aws:s3/bucketV2:BucketV2", "b", {"acl": "public-read"}),
+            "acl is 'public-read'; allowed: private. Fix: remove the public ACL",
+        ),
     ],
     "INF006": [
-        (NODE_GROUP, _with(NODE_GROUP, ["g6e.xlarge"], "instanceTypes"),
-         "instanceTypes[0]='g6e.xlarge': GPU 'L40S' is not allowed; allowed: H100"),
-        (NODE_POOL, _with(NODE_POOL, [{"type": "nvidia-l4", "count": 1}], "nodeConfig", "guestAccelerators"),
-         "guestAccelerators[0].type='nvidia-l4': GPU 'L4' is not allowed; allowed: H100"),
-        (GOOD_DEPLOYMENT, _k8s("Deployment", _pinned(OBJECTS["Deployment"])),
-         "annotation inferstack.dev/gpu='L4': GPU 'L4' is not allowed; allowed: H100"),
+        (
+            NODE_GROUP,
+            _with(NODE_GROUP, ["g6e.xlarge"], "instanceTypes"),
+            "instanceTypes[0]='g6e.xlarge': GPU 'L40S' is not allowed; allowed: H100",
+        ),
+        (
+            NODE_POOL,
+            _with(NODE_POOL, [{"type": "nvidia-l4", "count": 1}], "nodeConfig", "guestAccelerators"),
+            "guestAccelerators[0].type='nvidia-l4': GPU 'L4' is not allowed; allowed: H100",
+        ),
+        (
+            GOOD_DEPLOYMENT,
+            _k8s("Deployment", _pinned(OBJECTS["Deployment"])),
+            "annotation inferstack.dev/gpu='L4': GPU 'L4' is not allowed; allowed: H100",
+        ),
     ],
-    "INF007": [(GOOD_DEPLOYMENT, _k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/engine": "sglang"}),
-                "engine 'sglang' is not allowed; allowed: vllm. Fix: change engine.name in the spec")],
+    "INF007": [
+        (
+            GOOD_DEPLOYMENT,
+            _k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/engine": "sglang"}),
+            "engine 'sglang' is not allowed; allowed: vllm. Fix: change engine.name in the spec",
+        )
+    ],
     "INF008": [
-        (GOOD_DEPLOYMENT, _with(GOOD_DEPLOYMENT, "vllm/vllm-openai:v0.32.0", "spec", "template", "spec", "containers", 0, "image"),
-         "container 'vllm' image 'vllm/vllm-openai:v0.32.0' is not pinned; allowed: an image reference ending in @sha256:<digest>. Fix: pin it by digest"),
-        (GOOD_JOB, _k8s("Job", OBJECTS["Job"]),
-         "container 'fetch' image 'ghcr.io/inferstack/weights-fetcher:0.1.0' is not pinned; allowed: an image reference ending in @sha256:<digest>. Fix: pin it by digest"),
+        (
+            GOOD_DEPLOYMENT,
+            _with(GOOD_DEPLOYMENT, "vllm/vllm-openai:v0.32.0", "spec", "template", "spec", "containers", 0, "image"),
+            "container 'vllm' image 'vllm/vllm-openai:v0.32.0' is not pinned; allowed: an image reference ending in @sha256:<digest>. Fix: pin it by digest",
+        ),
+        (
+            GOOD_JOB,
+            _k8s("Job", OBJECTS["Job"]),
+            "container 'fetch' image 'ghcr.io/inferstack/weights-fetcher:0.1.0' is not pinned; allowed: an image reference ending in @sha256:<digest>. Fix: pin it by digest",
+        ),
     ],
-    "INF009": [(GOOD_DEPLOYMENT, _k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/model-revision": "main"}),
-                "model revision 'main' is not a commit; allowed: a 40-hex commit. Fix: pin model.revision")],
+    "INF009": [
+        (
+            GOOD_DEPLOYMENT,
+            _k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/model-revision": "main"}),
+            "model revision 'main' is not a commit; allowed: a 40-hex commit. Fix: pin model.revision",
+        )
+    ],
     "INF010": [
-        (TEMPLATE, _with(TEMPLATE, "optional", "metadataOptions", "httpTokens"),
-         "metadataOptions.httpTokens is 'optional'; allowed: required. Fix: require IMDSv2"),
-        (NODE_POOL, _with(NODE_POOL, "GCE_METADATA", "nodeConfig", "workloadMetadataConfig", "mode"),
-         "nodeConfig.workloadMetadataConfig.mode is 'GCE_METADATA'; allowed: GKE_METADATA. Fix: enable the GKE metadata server"),
+        (
+            TEMPLATE,
+            _with(TEMPLATE, "optional", "metadataOptions", "httpTokens"),
+            "metadataOptions.httpTokens is 'optional'; allowed: required. Fix: require IMDSv2",
+        ),
+        (
+            NODE_POOL,
+            _with(NODE_POOL, "GCE_METADATA", "nodeConfig", "workloadMetadataConfig", "mode"),
+            "nodeConfig.workloadMetadataConfig.mode is 'GCE_METADATA'; allowed: GKE_METADATA. Fix: enable the GKE metadata server",
+        ),
     ],
     "INF011": [
-        (GOOD_DEPLOYMENT, _with(GOOD_DEPLOYMENT, True, "spec", "template", "spec", "automountServiceAccountToken"),
-         "automountServiceAccountToken is not false. Fix: set it to false on the pod"),
-        (GOOD_JOB, _with(GOOD_JOB, [{"name": "host", "hostPath": {"path": "/"}}], "spec", "template", "spec", "volumes"),
-         "volume 'host' is a hostPath. Fix: use a PersistentVolumeClaim or emptyDir"),
+        (
+            GOOD_DEPLOYMENT,
+            _with(GOOD_DEPLOYMENT, True, "spec", "template", "spec", "automountServiceAccountToken"),
+            "automountServiceAccountToken is not false. Fix: set it to false on the pod",
+        ),
+        (
+            GOOD_JOB,
+            _with(GOOD_JOB, [{"name": "host", "hostPath": {"path": "/"}}], "spec", "template", "spec", "volumes"),
+            "volume 'host' is a hostPath. Fix: use a PersistentVolumeClaim or emptyDir",
+        ),
     ],
 }
 #: rule id -> a resource whose compliance-relevant value is not known at preview.
 UNKNOWN_CASES = {
-    "INF001": (_without(EKS, "region"), "region is unknown (not computed at preview); allowed: regions of residency group 'eu'. Fix: set the region explicitly on the resource or its provider"),
+    "INF001": (
+        _without(EKS, "region"),
+        "region is unknown (not computed at preview); allowed: regions of residency group 'eu'. Fix: set the region explicitly on the resource or its provider",
+    ),
     "INF002": None,  # decided by the type token alone, which is always known
-    "INF003": (_without(EKS, "vpcConfig", "endpointPublicAccess"), "EKS endpointPublicAccess is unknown (not computed at preview); allowed: false. Fix: set vpcConfig.endpointPublicAccess=false and endpointPrivateAccess=true"),
-    "INF004": (_without(EFS, "encrypted"), "EFS encrypted is unknown (not computed at preview); allowed: true. Fix: set encrypted=true"),
-    "INF005": (_without(GCS, "publicAccessPrevention"), "publicAccessPrevention is unknown (not computed at preview); allowed: enforced. Fix: set publicAccessPrevention=enforced"),
-    "INF006": (_without(NODE_GROUP, "instanceTypes"), "instanceTypes[0]=None: GPU unknown; allowed: H100. Fix: use a catalog node type with an allowed GPU"),
-    "INF007": (_k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/quantization": UNKNOWN_SENTINEL}), "quantization unknown (not computed at preview) is not allowed; allowed: fp8. Fix: change engine.quantization in the spec"),
-    "INF008": (_without(GOOD_JOB, "spec", "template", "spec", "containers", 0, "image"), "container 'fetch' image unknown (not computed at preview) is not pinned; allowed: an image reference ending in @sha256:<digest>. Fix: pin it by digest"),
-    "INF009": (_k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/model-revision": UNKNOWN_SENTINEL}), "model revision unknown (not computed at preview) is not a commit; allowed: a 40-hex commit. Fix: pin model.revision"),
-    "INF010": (_without(TEMPLATE, "metadataOptions", "httpTokens"), "metadataOptions.httpTokens is unknown (not computed at preview); allowed: required. Fix: require IMDSv2"),
-    "INF011": (_without(GOOD_JOB, "spec", "template", "spec", "automountServiceAccountToken"), "automountServiceAccountToken is not false. Fix: set it to false on the pod"),
+    "INF003": (
+        _without(EKS, "vpcConfig", "endpointPublicAccess"),
+        "EKS endpointPublicAccess is unknown (not computed at preview); allowed: false. Fix: set vpcConfig.endpointPublicAccess=false and endpointPrivateAccess=true",
+    ),
+    "INF004": (
+        _without(EFS, "encrypted"),
+        "EFS encrypted is unknown (not computed at preview); allowed: true. Fix: set encrypted=true",
+    ),
+    "INF005": (
+        _without(GCS, "publicAccessPrevention"),
+        "publicAccessPrevention is unknown (not computed at preview); allowed: enforced. Fix: set publicAccessPrevention=enforced",
+    ),
+    "INF006": (
+        _without(NODE_GROUP, "instanceTypes"),
+        "instanceTypes[0]=None: GPU unknown; allowed: H100. Fix: use a catalog node type with an allowed GPU",
+    ),
+    "INF007": (
+        _k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/quantization": UNKNOWN_SENTINEL}),
+        "quantization unknown (not computed at preview) is not allowed; allowed: fp8. Fix: change engine.quantization in the spec",
+    ),
+    "INF008": (
+        _without(GOOD_JOB, "spec", "template", "spec", "containers", 0, "image"),
+        "container 'fetch' image unknown (not computed at preview) is not pinned; allowed: an image reference ending in @sha256:<digest>. Fix: pin it by digest",
+    ),
+    "INF009": (
+        _k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/model-revision": UNKNOWN_SENTINEL}),
+        "model revision unknown (not computed at preview) is not a commit; allowed: a 40-hex commit. Fix: pin model.revision",
+    ),
+    "INF010": (
+        _without(TEMPLATE, "metadataOptions", "httpTokens"),
+        "metadataOptions.httpTokens is unknown (not computed at preview); allowed: required. Fix: require IMDSv2",
+    ),
+    "INF011": (
+        _without(GOOD_JOB, "spec", "template", "spec", "automountServiceAccountToken"),
+        "automountServiceAccountToken is not false. Fix: set it to false on the pod",
+    ),
 }
 
 
@@ -192,8 +345,12 @@ def test_unknown_values_fail_closed(rule_id):
 
 
 def test_cpu_system_node_groups_are_not_gpu_capacity():
-    system = Resource(NODE_GROUP.type, "system", {"amiType": "AL2023_x86_64_STANDARD", "instanceTypes": ["m6i.large"],
-                                                  "scalingConfig": {"maxSize": 3}}, {"region": "eu-west-1"})
+    system = Resource(
+        NODE_GROUP.type,
+        "system",
+        {"amiType": "AL2023_x86_64_STANDARD", "instanceTypes": ["m6i.large"], "scalingConfig": {"maxSize": 3}},
+        {"region": "eu-west-1"},
+    )
     assert _messages("INF006", system) == []
     assert [f.message for f in STACK_RULES[0].evaluate([system, NODE_GROUP], STRICT)] == []
 
@@ -218,9 +375,13 @@ def test_budget_passes_within_and_fails_over():
 def test_budget_fails_closed_on_unknown_size():
     unknown = _without(NODE_GROUP, "scalingConfig", "maxSize")
     findings = BUDGET.evaluate([unknown], STRICT)
-    assert [(f.resource_name, f.message) for f in findings] == [(
-        "ng", "a budget cannot be proven: node type 'p5.48xlarge' with max size unknown (not computed at preview) "
-        "has no known price. Fix: use a catalog node type")]
+    assert [(f.resource_name, f.message) for f in findings] == [
+        (
+            "ng",
+            "a budget cannot be proven: node type 'p5.48xlarge' with max size unknown (not computed at preview) "
+            "has no known price. Fix: use a catalog node type",
+        )
+    ]
 
 
 def test_evaluate_runs_resource_and_stack_rules_in_order():

@@ -14,7 +14,10 @@ from inferstack.spec.models import LoraAdapter, Speculative
 from tests.conftest import EXAMPLE_SPECS, ROOT, SPECS
 
 VLLM_PYTHON = ROOT / ".tools" / "vllm" / "bin" / "python"
-LORAS = [LoraAdapter(name="sql", source="s3://acme/sql-lora"), LoraAdapter(name="chat", source="hf://acme/chat-lora@" + "c" * 40)]
+LORAS = [
+    LoraAdapter(name="sql", source="s3://acme/sql-lora"),
+    LoraAdapter(name="chat", source="hf://acme/chat-lora@" + "c" * 40),
+]
 
 
 def test_registry_has_the_four_engines_and_no_fallback():
@@ -47,9 +50,14 @@ def test_native_checkpoint_format_is_not_forced_by_a_flag():
     assert "--quantization" not in args
 
 
-@pytest.mark.parametrize("engine, flag, value", [
-    ("sglang", "--tp-size", "1"), ("tgi", "--num-shard", "1"), ("trtllm", "--tp_size", "1"),
-])
+@pytest.mark.parametrize(
+    "engine, flag, value",
+    [
+        ("sglang", "--tp-size", "1"),
+        ("tgi", "--num-shard", "1"),
+        ("trtllm", "--tp_size", "1"),
+    ],
+)
 def test_every_engine_gets_the_tensor_parallel_size(engine, flag, value):
     spec = load_spec(SPECS / "quickstart.yaml")
     spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"name": engine})})
@@ -69,8 +77,12 @@ def _vllm_parse(arg_lists):
         pytest.skip("vLLM not installed here; run scripts/install-vllm.sh")
     out = subprocess.run(
         [str(VLLM_PYTHON), str(Path(__file__).with_name("vllm_parse.py"))],
-        input=json.dumps(arg_lists), capture_output=True, text=True, check=True,
-        env={**os.environ, "VLLM_TARGET_DEVICE": "cpu"}, timeout=300,
+        input=json.dumps(arg_lists),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "VLLM_TARGET_DEVICE": "cpu"},
+        timeout=300,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -78,16 +90,26 @@ def _vllm_parse(arg_lists):
 def test_vllm_accepts_every_generated_argument_list():
     plans = [plan(load_spec(s)) for s in EXAMPLE_SPECS if load_spec(s).engine.name == "vllm"]
     assert len(plans) == len(EXAMPLE_SPECS)
-    capped = plans[0].spec.model_copy(update={
-        "engine": plans[0].spec.engine.model_copy(update={"max_concurrent_requests": 64, "speculative": Speculative(num_tokens=3)}),
-        "model": plans[0].spec.model.model_copy(update={"lora_adapters": LORAS, "lora_max_rank": 64}),
-    })
+    capped = plans[0].spec.model_copy(
+        update={
+            "engine": plans[0].spec.engine.model_copy(
+                update={"max_concurrent_requests": 64, "speculative": Speculative(num_tokens=3)}
+            ),
+            "model": plans[0].spec.model.model_copy(update={"lora_adapters": LORAS, "lora_max_rank": 64}),
+        }
+    )
     bad_flag = adapter_for("vllm").args(plans[0]) + ["--kv-cache-memroy", "1"]
-    results = _vllm_parse([adapter_for("vllm").args(p) for p in plans] + [adapter_for("vllm").args(plan(capped)), bad_flag])
+    results = _vllm_parse(
+        [adapter_for("vllm").args(p) for p in plans] + [adapter_for("vllm").args(plan(capped)), bad_flag]
+    )
     assert results[-2]["ok"], results[-2]
     assert results[-2]["parsed"]["max_num_seqs"] == 64 and results[-2]["parsed"]["max_lora_rank"] == 64
     assert results[-2]["parsed"]["speculative_config"] == {
-        "method": "ngram", "num_speculative_tokens": 3, "prompt_lookup_max": 4, "prompt_lookup_min": 2}
+        "method": "ngram",
+        "num_speculative_tokens": 3,
+        "prompt_lookup_max": 4,
+        "prompt_lookup_min": 2,
+    }
     for p, result in zip(plans, results):
         assert result["ok"], (p.spec.name, result)
         parsed = result["parsed"]
@@ -107,7 +129,7 @@ def test_adapters_are_served_by_name_from_where_the_prefetch_job_puts_them():
     spec = spec.model_copy(update={"model": spec.model.model_copy(update={"lora_adapters": LORAS})})
     result = plan(spec)
     args = adapter_for("vllm").args(result)
-    modules = args[args.index("--lora-modules") + 1:args.index("--lora-modules") + 3]
+    modules = args[args.index("--lora-modules") + 1 : args.index("--lora-modules") + 3]
     base = "/models/hf--meta-llama--Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659"
     assert modules == [f"sql={base}/adapters/sql", f"chat={base}/adapters/chat"]
     assert args[args.index("--max-loras") + 1] == "2" and args[args.index("--max-lora-rank") + 1] == "16"
@@ -115,4 +137,6 @@ def test_adapters_are_served_by_name_from_where_the_prefetch_job_puts_them():
     fetch_args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert fetch_args[fetch_args.index("--dest") + 1] == base
     assert [fetch_args[i + 1] for i, a in enumerate(fetch_args) if a == "--extra"] == [
-        "sql=s3://acme/sql-lora", "chat=hf://acme/chat-lora@" + "c" * 40]
+        "sql=s3://acme/sql-lora",
+        "chat=hf://acme/chat-lora@" + "c" * 40,
+    ]

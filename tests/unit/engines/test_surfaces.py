@@ -16,16 +16,25 @@ ENGINES = {"sglang": "0.5.23", "tgi": "3.3.6", "trtllm": "1.0.0"}
 
 def _as_engine(spec, engine):
     """The spec served by another engine, where that engine can serve it at all."""
-    update = {"name": engine, "version": ENGINES[engine], "image": None, "max_concurrent_requests": 64,
-              "speculative": Speculative(num_tokens=3) if engine != "trtllm" else None}
+    update = {
+        "name": engine,
+        "version": ENGINES[engine],
+        "image": None,
+        "max_concurrent_requests": 64,
+        "speculative": Speculative(num_tokens=3) if engine != "trtllm" else None,
+    }
     if engine == "trtllm":
         update["quantization"] = None
     try:
         loras = [LoraAdapter(name="sql", source="s3://acme/sql-lora")] if engine != "trtllm" else []
         model = spec.model.model_copy(update={"lora_adapters": loras}) if spec.model.scheme != "pvc" else spec.model
-        changed = spec.model_copy(update={"engine": spec.engine.model_copy(update=update), "model": model,
-                                          "autoscaling": spec.autoscaling.model_copy(
-                                              update={"enabled": engine != "trtllm"})})
+        changed = spec.model_copy(
+            update={
+                "engine": spec.engine.model_copy(update=update),
+                "model": model,
+                "autoscaling": spec.autoscaling.model_copy(update={"enabled": engine != "trtllm"}),
+            }
+        )
         return type(spec).model_validate(changed.model_dump())
     except (SpecError, ValueError):
         return None

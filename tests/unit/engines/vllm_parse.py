@@ -15,8 +15,22 @@ except ImportError:  # module path moves between vLLM versions
     from vllm.entrypoints.launchers.cli_args import make_arg_parser
 from vllm.utils.argparse_utils import FlexibleArgumentParser
 
-FIELDS = ("model", "served_model_name", "tensor_parallel_size", "max_model_len", "kv_cache_memory_bytes",
-          "quantization", "kv_cache_dtype", "enable_prefix_caching", "host", "port", "max_num_seqs", "max_lora_rank", "max_loras", "speculative_config")
+FIELDS = (
+    "model",
+    "served_model_name",
+    "tensor_parallel_size",
+    "max_model_len",
+    "kv_cache_memory_bytes",
+    "quantization",
+    "kv_cache_dtype",
+    "enable_prefix_caching",
+    "host",
+    "port",
+    "max_num_seqs",
+    "max_lora_rank",
+    "max_loras",
+    "speculative_config",
+)
 
 results = []
 for args in json.load(sys.stdin):

@@ -12,7 +12,9 @@ from tests.conftest import SPECS
 
 def _objects(spec_name, placement_index=0):
     result = plan(load_spec(SPECS / spec_name))
-    return result, {(o["kind"], o["metadata"]["name"]): o for o in placement_objects(result, result.placements[placement_index])}
+    return result, {
+        (o["kind"], o["metadata"]["name"]): o for o in placement_objects(result, result.placements[placement_index])
+    }
 
 
 def _pod(objects, name):
@@ -51,16 +53,29 @@ def test_drain_outlasts_prestop_plus_slowest_request_plus_engine_shutdown():
 def test_rollout_never_needs_a_spare_gpu_and_drains_proceed():
     _, objects = _objects("quickstart.yaml")
     deployment = objects[("Deployment", "quickstart")]
-    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+    }
     assert objects[("PodDisruptionBudget", "quickstart")]["spec"]["maxUnavailable"] == 1
 
 
-@pytest.mark.parametrize("spec_name, index, selector", [
-    ("quickstart.yaml", 0, {"node.kubernetes.io/instance-type": "g2-standard-4",
-                            "cloud.google.com/gke-accelerator": "nvidia-l4", "inferstack.dev/gpu": "L4"}),
-    ("aws-llama-8b-us.yaml", 0, {"node.kubernetes.io/instance-type": "g6e.xlarge", "inferstack.dev/gpu": "L40S"}),
-    ("existing-cluster.yaml", 0, {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}),
-])
+@pytest.mark.parametrize(
+    "spec_name, index, selector",
+    [
+        (
+            "quickstart.yaml",
+            0,
+            {
+                "node.kubernetes.io/instance-type": "g2-standard-4",
+                "cloud.google.com/gke-accelerator": "nvidia-l4",
+                "inferstack.dev/gpu": "L4",
+            },
+        ),
+        ("aws-llama-8b-us.yaml", 0, {"node.kubernetes.io/instance-type": "g6e.xlarge", "inferstack.dev/gpu": "L40S"}),
+        ("existing-cluster.yaml", 0, {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}),
+    ],
+)
 def test_node_selectors_per_cloud(spec_name, index, selector):
     result, objects = _objects(spec_name, index)
     pod = _pod(objects, result.spec.name)
@@ -99,8 +114,13 @@ def test_serving_waits_for_the_prefetch_and_the_prefetch_pins_the_revision():
 
 def test_pvc_source_needs_no_cache_claim_or_prefetch():
     result = plan(load_spec(SPECS / "quickstart.yaml"))
-    spec = result.spec.model_copy(update={"model": result.spec.model.model_copy(update={
-        "source": "pvc://team-models/llama", "revision": None, "architecture": "llama-3.1-8b"})})
+    spec = result.spec.model_copy(
+        update={
+            "model": result.spec.model.model_copy(
+                update={"source": "pvc://team-models/llama", "revision": None, "architecture": "llama-3.1-8b"}
+            )
+        }
+    )
     pvc_plan = plan(spec)
     objects = placement_objects(pvc_plan, pvc_plan.placements[0])
     kinds = [o["kind"] for o in objects]
@@ -113,7 +133,9 @@ def test_pvc_source_needs_no_cache_claim_or_prefetch():
 def test_serving_egress_is_dns_only_and_prefetch_gets_https():
     _, objects = _objects("quickstart.yaml")
     serving = objects[("NetworkPolicy", "quickstart")]["spec"]
-    assert [rule["ports"] for rule in serving["egress"]] == [[{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]]
+    assert [rule["ports"] for rule in serving["egress"]] == [
+        [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    ]
     prefetch = objects[("NetworkPolicy", "quickstart-prefetch")]["spec"]
     assert {"ports": [{"protocol": "TCP", "port": 443}]} in prefetch["egress"]
 
@@ -159,4 +181,8 @@ def test_existing_cluster_without_the_operator_gets_no_operator_kinds():
     cluster = spec.placements[0].cluster.model_copy(update={"prometheus_operator": False})
     spec = spec.model_copy(update={"placements": [spec.placements[0].model_copy(update={"cluster": cluster})]})
     assert [o["kind"] for o in placement_monitoring(plan(spec), "onprem-fra")] == ["ConfigMap"]
-    assert [o["kind"] for o in placement_monitoring(result, "onprem-fra")] == ["PodMonitor", "PrometheusRule", "ConfigMap"]
+    assert [o["kind"] for o in placement_monitoring(result, "onprem-fra")] == [
+        "PodMonitor",
+        "PrometheusRule",
+        "ConfigMap",
+    ]

@@ -7,9 +7,16 @@ from tests.unit.monitoring.conftest import engine_plan
 
 RUNBOOK = "https://github.com/inferstack/inferstack/blob/main/docs/runbooks.md#"
 ALL = {
-    "InferenceTTFTP95High", "InferenceE2ELatencyP95High", "InferenceErrorRateHigh", "InferenceAvailabilityBurnFast",
-    "InferenceAvailabilityBurnSlow", "InferenceTargetsAbsent", "InferenceKVCacheNearlyFull", "InferenceQueueBacklog",
-    "InferencePreemptions", "InferenceGPUIdle",
+    "InferenceTTFTP95High",
+    "InferenceE2ELatencyP95High",
+    "InferenceErrorRateHigh",
+    "InferenceAvailabilityBurnFast",
+    "InferenceAvailabilityBurnSlow",
+    "InferenceTargetsAbsent",
+    "InferenceKVCacheNearlyFull",
+    "InferenceQueueBacklog",
+    "InferencePreemptions",
+    "InferenceGPUIdle",
 }
 
 
@@ -22,18 +29,29 @@ def test_quickstart_alerts_from_slos(quickstart):
     assert set(rules) == ALL
     assert rules["InferenceTTFTP95High"]["expr"] == (
         "histogram_quantile(0.95, sum by (le, cluster, placement) (rate(vllm:time_to_first_token_seconds_bucket"
-        '{model_name="quickstart"}[5m]))) > 1.5')
+        '{model_name="quickstart"}[5m]))) > 1.5'
+    )
     assert rules["InferenceTTFTP95High"]["for"] == "10m"
     assert rules["InferenceE2ELatencyP95High"]["expr"].endswith(" > 20")
     assert rules["InferenceErrorRateHigh"]["expr"].endswith(") > 0.01")
     assert rules["InferenceAvailabilityBurnFast"]["expr"] == (
         '(1 - avg by (cluster, placement) (avg_over_time(up{job="quickstart"}[1h]))) > (14.4 * 0.005) and '
-        '(1 - avg by (cluster, placement) (avg_over_time(up{job="quickstart"}[5m]))) > (14.4 * 0.005)')
-    assert "[6h]" in rules["InferenceAvailabilityBurnSlow"]["expr"] and "(6 * 0.005)" in rules["InferenceAvailabilityBurnSlow"]["expr"]
+        '(1 - avg by (cluster, placement) (avg_over_time(up{job="quickstart"}[5m]))) > (14.4 * 0.005)'
+    )
+    assert (
+        "[6h]" in rules["InferenceAvailabilityBurnSlow"]["expr"]
+        and "(6 * 0.005)" in rules["InferenceAvailabilityBurnSlow"]["expr"]
+    )
     assert rules["InferenceKVCacheNearlyFull"]["for"] == "15m"
-    assert rules["InferenceQueueBacklog"]["expr"] == 'avg by (cluster, placement) (vllm:num_requests_waiting{model_name="quickstart"}) > 4'
-    assert rules["InferenceGPUIdle"] == {**rules["InferenceGPUIdle"], "for": "1h",
-                                         "expr": 'avg by (cluster, namespace, pod) (DCGM_FI_DEV_GPU_UTIL{namespace="quickstart"}) < 5'}
+    assert (
+        rules["InferenceQueueBacklog"]["expr"]
+        == 'avg by (cluster, placement) (vllm:num_requests_waiting{model_name="quickstart"}) > 4'
+    )
+    assert rules["InferenceGPUIdle"] == {
+        **rules["InferenceGPUIdle"],
+        "for": "1h",
+        "expr": 'avg by (cluster, namespace, pod) (DCGM_FI_DEV_GPU_UTIL{namespace="quickstart"}) < 5',
+    }
     for name, rule in rules.items():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
         assert rule["labels"]["model"] == "quickstart"
@@ -68,7 +86,10 @@ def test_prometheus_rule_wraps_the_same_groups(quickstart):
     assert rule["metadata"]["namespace"] == "quickstart"
     assert rule["spec"]["groups"] == rules_file(quickstart)["groups"]
     assert [g["name"] for g in rule["spec"]["groups"]] == [
-        "inferstack.quickstart.slo", "inferstack.quickstart.saturation", "inferstack.quickstart.waste"]
+        "inferstack.quickstart.slo",
+        "inferstack.quickstart.saturation",
+        "inferstack.quickstart.waste",
+    ]
 
 
 def test_promtool_check_rules(example_plans, promtool, tmp_path):
@@ -111,7 +132,7 @@ def test_inter_token_latency_alert_only_when_the_spec_sets_its_slo():
     assert "InferenceITLP95High" not in alerts("quickstart.yaml")
     itl = alerts("aws-llama-8b-us.yaml")["InferenceITLP95High"]
     assert itl["expr"] == (
-        'histogram_quantile(0.95, sum by (le, cluster, placement) '
+        "histogram_quantile(0.95, sum by (le, cluster, placement) "
         '(rate(vllm:inter_token_latency_seconds_bucket{model_name="llama-3.1-8b"}[5m]))) > 0.06'
     )
     assert itl["for"] == "10m" and itl["labels"]["severity"] == "warning"

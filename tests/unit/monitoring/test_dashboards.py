@@ -50,19 +50,33 @@ def test_engine_dashboard_panels_units_and_slo_thresholds(quickstart):
     d = engine_dashboard(quickstart)
     panels = _panels(d)
     assert list(panels) == [
-        "TTFT p95", "End-to-end p95", "Replicas up", "KV cache (fullest replica)",
-        "Requests per second", "Time to first token", "Inter-token latency", "End-to-end latency p95",
-        "Tokens per second", "Queue depth", "Running requests", "KV cache usage", "Preemptions", "Error rate",
+        "TTFT p95",
+        "End-to-end p95",
+        "Replicas up",
+        "KV cache (fullest replica)",
+        "Requests per second",
+        "Time to first token",
+        "Inter-token latency",
+        "End-to-end latency p95",
+        "Tokens per second",
+        "Queue depth",
+        "Running requests",
+        "KV cache usage",
+        "Preemptions",
+        "Error rate",
     ]
     ttft = panels["Time to first token"]
     assert ttft["type"] == "timeseries"
     assert ttft["fieldConfig"]["defaults"]["unit"] == "s"
     assert ttft["fieldConfig"]["defaults"]["thresholds"]["steps"] == [
-        {"value": None, "color": "green"}, {"value": 1.5, "color": "red"}]
+        {"value": None, "color": "green"},
+        {"value": 1.5, "color": "red"},
+    ]
     assert [t["expr"] for t in ttft["targets"]] == [
-        f'histogram_quantile({q}, sum by (le, cluster, placement) (rate(vllm:time_to_first_token_seconds_bucket'
+        f"histogram_quantile({q}, sum by (le, cluster, placement) (rate(vllm:time_to_first_token_seconds_bucket"
         '{model_name=~"$model", cluster=~"$cluster", namespace=~"$namespace"}[$__rate_interval])))'
-        for q in ("0.5", "0.95")]
+        for q in ("0.5", "0.95")
+    ]
     assert panels["End-to-end latency p95"]["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 20
     assert panels["Error rate"]["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.01
     kv = panels["KV cache (fullest replica)"]
@@ -75,8 +89,14 @@ def test_engine_dashboard_panels_units_and_slo_thresholds(quickstart):
 
 def test_engine_dashboard_skips_panels_the_engine_lacks():
     titles = set(_panels(engine_dashboard(engine_plan("tgi"))))
-    assert {"TTFT p95", "Time to first token", "KV cache usage", "KV cache (fullest replica)",
-            "Tokens per second", "Preemptions"}.isdisjoint(titles)
+    assert {
+        "TTFT p95",
+        "Time to first token",
+        "KV cache usage",
+        "KV cache (fullest replica)",
+        "Tokens per second",
+        "Preemptions",
+    }.isdisjoint(titles)
     assert {"Queue depth", "Running requests", "End-to-end latency p95", "Error rate"} <= titles
     trt = set(_panels(engine_dashboard(engine_plan("trtllm"))))
     assert {"Queue depth", "Running requests", "KV cache usage"}.isdisjoint(trt)

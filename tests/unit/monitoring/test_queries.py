@@ -36,7 +36,9 @@ def test_engines_missing_metrics_skip_them(engine):
 def test_queries_cover_alerts_dashboards_and_autoscaler(quickstart):
     wheres = [where for where, _ in queries(quickstart)]
     assert "autoscaler:queue_depth" in wheres
-    assert dict(queries(quickstart))["autoscaler:queue_depth"] == 'sum(vllm:num_requests_waiting{model_name="quickstart"})'
+    assert (
+        dict(queries(quickstart))["autoscaler:queue_depth"] == 'sum(vllm:num_requests_waiting{model_name="quickstart"})'
+    )
     assert "alert:InferenceTTFTP95High" in wheres
     assert any(w.startswith("dashboard:inferstack-quickstart/") for w in wheres)
     assert any(w.startswith("dashboard:inferstack-gpu/") for w in wheres)
@@ -46,7 +48,9 @@ def test_queries_cover_alerts_dashboards_and_autoscaler(quickstart):
 def test_autoscaler_query_absent_when_disabled(quickstart):
     from inferstack.plan import plan as make_plan
 
-    spec = quickstart.spec.model_copy(update={"autoscaling": quickstart.spec.autoscaling.model_copy(update={"enabled": False})})
+    spec = quickstart.spec.model_copy(
+        update={"autoscaling": quickstart.spec.autoscaling.model_copy(update={"enabled": False})}
+    )
     assert not [w for w, _ in queries(make_plan(spec)) if w.startswith("autoscaler:")]
 
 
@@ -58,7 +62,9 @@ def test_every_engine_selector_filters_on_the_model(example_plans):
                 continue
             tree = parse(expr)
             selectors = []
-            promql_parser.walk(tree, lambda n: selectors.append(n) if isinstance(n, promql_parser.VectorSelector) else None)
+            promql_parser.walk(
+                tree, lambda n: selectors.append(n) if isinstance(n, promql_parser.VectorSelector) else None
+            )
             for selector in selectors:
                 matchers = {(m.name, m.value) for m in selector.matchers.matchers}
                 wanted = ("job", plan.spec.served_name) if selector.name == "up" else (label, plan.spec.served_name)
@@ -67,9 +73,12 @@ def test_every_engine_selector_filters_on_the_model(example_plans):
 
 def test_metric_names():
     assert metric_names('sum(rate(vllm:a_total{model_name="x"}[5m])) / on() group_left {__name__="up", job="j"}') == {
-        "vllm:a_total", "up"}
+        "vllm:a_total",
+        "up",
+    }
     assert metric_names('histogram_quantile(0.9, sum by (le) (rate(x_bucket{m=~"$model"}[$__rate_interval])))') == {
-        "x_bucket"}
+        "x_bucket"
+    }
     assert metric_names("vector(1)") == set()
     with pytest.raises(ValueError):
         metric_names("sum(rate(x[5m])")

@@ -9,11 +9,13 @@ def test_pod_monitor_selects_serving_pods_and_labels_placement(quickstart):
     assert monitor["kind"] == "PodMonitor"
     assert monitor["metadata"]["name"] == "quickstart-us-central"
     assert monitor["metadata"]["namespace"] == "quickstart"
-    assert monitor["spec"]["selector"] == {"matchLabels": {
-        "app.kubernetes.io/name": "quickstart",
-        "app.kubernetes.io/instance": "quickstart-us-central",
-        "app.kubernetes.io/component": "inference",
-    }}
+    assert monitor["spec"]["selector"] == {
+        "matchLabels": {
+            "app.kubernetes.io/name": "quickstart",
+            "app.kubernetes.io/instance": "quickstart-us-central",
+            "app.kubernetes.io/component": "inference",
+        }
+    }
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["quickstart"]}
     [endpoint] = monitor["spec"]["podMetricsEndpoints"]
     assert (endpoint["port"], endpoint["path"], endpoint["interval"]) == ("http", "/metrics", "15s")
@@ -56,6 +58,7 @@ def test_dcgm_service_monitor():
     assert endpoint["port"] == "metrics"
     assert endpoint["honorLabels"] is True
     assert endpoint["metricRelabelings"][0]["regex"] == (
-        "DCGM_FI_DEV_GPU_UTIL|DCGM_FI_DEV_FB_USED|DCGM_FI_DEV_FB_FREE|DCGM_FI_DEV_POWER_USAGE")
+        "DCGM_FI_DEV_GPU_UTIL|DCGM_FI_DEV_FB_USED|DCGM_FI_DEV_FB_FREE|DCGM_FI_DEV_POWER_USAGE"
+    )
     assert endpoint["relabelings"] == [{"action": "replace", "targetLabel": "cluster", "replacement": "c1"}]
     assert "relabelings" not in dcgm_service_monitor()["spec"]["endpoints"][0]

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from benchmarks.reference import reference_points, reference_spec
+from inferstack import catalog
 from inferstack.plan import plan
 from inferstack.plan.memory import GIB, weight_bytes
-from inferstack import catalog
 from inferstack.spec import parse_spec
 from tests.conftest import SPECS
 
@@ -50,6 +50,7 @@ def _seventy_b(quantization, gpu="H100"):
         d["resources"]["gpu"] = gpu
         d["placements"][0].update(cloud="aws", region="us-east-1")
         d["compliance"].pop("monthly_budget")
+
     return _spec(change)
 
 
@@ -74,7 +75,10 @@ def test_quickstart_plan_numbers():
     assert result.kv_bytes_per_token == 131_072
     place = result.placements[0]
     assert (place.node.node_type, place.node.accelerator, place.nodes_min, place.nodes_max) == (
-        "g2-standard-4", "nvidia-l4", 1, 2,
+        "g2-standard-4",
+        "nvidia-l4",
+        1,
+        2,
     )
     assert place.cost_per_hour_max == pytest.approx(2 * 0.70683)
     assert result.monthly_cost_max == pytest.approx(2 * 0.70683 * 730)
@@ -91,6 +95,7 @@ def test_cheapest_shape_packs_replicas_onto_big_nodes():
     def change(d):
         d["placements"][0]["replicas"] = {"min": 8, "max": 8}
         d["compliance"].pop("monthly_budget")
+
     place = plan(_spec(change)).placements[0]
     assert place.nodes_min * place.node.replicas_per_node >= 8
     assert place.cost_per_hour_min <= 8 * 0.70683
@@ -103,6 +108,7 @@ def test_region_without_the_gpu_is_blocking_and_says_where_it_is_offered():
         d["engine"].pop("quantization")
         d["placements"][0]["region"] = "us-west4"
         d["compliance"].pop("monthly_budget")
+
     result = plan(_spec(change))
     finding = next(f for f in result.findings if f.code == "no-offering")
     assert finding.blocking
@@ -118,8 +124,12 @@ def test_over_budget_is_blocking():
 
 def test_budget_with_unknown_price_fails_closed():
     def change(d):
-        d["placements"][0].update(cloud="kubernetes", region="us-east-1", cluster={
-            "kind": "existing", "context": "lab", "prometheus_url": "http://prometheus.lab:9090"})
+        d["placements"][0].update(
+            cloud="kubernetes",
+            region="us-east-1",
+            cluster={"kind": "existing", "context": "lab", "prometheus_url": "http://prometheus.lab:9090"},
+        )
+
     result = plan(_spec(change))
     assert {f.code for f in result.findings if f.blocking} == {"budget-unknown"}
     assert {f.code for f in result.findings} >= {"cost-unknown", "budget-unknown"}
@@ -146,8 +156,9 @@ def test_cold_start_budget_grows_with_checkpoint_and_tp():
 
 
 def test_pvc_source_needs_no_fetch():
-    result = plan(_spec(lambda d: d["model"].update(
-        source="pvc://models/llama", architecture="llama-3.1-8b", revision=None)))
+    result = plan(
+        _spec(lambda d: d["model"].update(source="pvc://models/llama", architecture="llama-3.1-8b", revision=None))
+    )
     assert result.cold_start.weight_fetch_seconds == 0
 
 
@@ -187,5 +198,8 @@ def test_workload_sizes_replicas_and_flags_too_few():
     assert finding.message.startswith(f"the stated peak needs about {needed} replicas (2,000 output tokens/s")
     assert finding.message.endswith("but the placements allow 2; raise replicas.max or add a placement")
     assert "at 1,100 tokens" in heavy.throughput.assumption  # mean decode context: 1000 + 200 / 2
-    assert heavy.to_dict()["workload"] == {"required_output_tokens_per_second": 2000.0, "replicas_needed": needed,
-                                           "replicas_max": 2}
+    assert heavy.to_dict()["workload"] == {
+        "required_output_tokens_per_second": 2000.0,
+        "replicas_needed": needed,
+        "replicas_max": 2,
+    }

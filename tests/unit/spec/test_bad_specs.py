@@ -6,7 +6,6 @@ import pytest
 import yaml
 
 from inferstack.spec import SpecError, load_spec, parse_spec
-
 from tests.conftest import SPECS
 
 QUICKSTART = yaml.safe_load((SPECS / "quickstart.yaml").read_text())
@@ -61,7 +60,7 @@ CASES = {
     ),
     "negative_replicas": (
         lambda d: d["placements"][0].update(replicas={"min": -1, "max": 2}),
-        'placements[0].replicas.min = -1: out of range. Allowed: at least 1.',
+        "placements[0].replicas.min = -1: out of range. Allowed: at least 1.",
     ),
     "min_over_max": (
         lambda d: d["placements"][0].update(replicas={"min": 3, "max": 2}),
@@ -101,7 +100,7 @@ CASES = {
     ),
     "unpinned_image": (
         lambda d: d["compliance"].update(pin_images=True),
-        'engine.image: compliance.pin_images requires an image pinned by digest. Allowed: an image reference ending in @sha256:<64 hex>. Fix: append the digest your registry reports for the tag.',
+        "engine.image: compliance.pin_images requires an image pinned by digest. Allowed: an image reference ending in @sha256:<64 hex>. Fix: append the digest your registry reports for the tag.",
         "cache.fetcher_image = 'ghcr.io/inferstack/weights-fetcher:0.1.0': compliance.pin_images requires an image pinned by digest. Allowed: an image reference ending in @sha256:<64 hex>. Fix: append the digest your registry reports for the tag.",
     ),
     "bad_residency": (
@@ -126,7 +125,7 @@ CASES = {
     ),
     "no_placements": (
         lambda d: d.update(placements=[]),
-        'placements = []: needs at least 1 item(s).',
+        "placements = []: needs at least 1 item(s).",
     ),
     "unknown_architecture": (
         lambda d: d["model"].update(source="hf://acme/secret-model"),
@@ -146,7 +145,7 @@ CASES = {
     ),
     "negative_budget": (
         lambda d: d["compliance"].update(monthly_budget=-5),
-        'compliance.monthly_budget = -5: out of range. Allowed: greater than 0.',
+        "compliance.monthly_budget = -5: out of range. Allowed: greater than 0.",
     ),
     "bad_engine_version": (
         lambda d: d["engine"].update(version="latest"),
@@ -169,16 +168,21 @@ CASES = {
         "model.lora_max_rank = 48: not a LoRA rank engines accept. Allowed: 8, 16, 32, 64, 128, 256.",
     ),
     "lora_on_trtllm": (
-        lambda d: (d["model"].update(lora_adapters=["sql=s3://b/lora"]), d["engine"].update(name="trtllm", version="1.0.0"), d["engine"].pop("quantization"), d.update(autoscaling={"enabled": False})),
+        lambda d: (
+            d["model"].update(lora_adapters=["sql=s3://b/lora"]),
+            d["engine"].update(name="trtllm", version="1.0.0"),
+            d["engine"].pop("quantization"),
+            d.update(autoscaling={"enabled": False}),
+        ),
         "model.lora_adapters = ['sql=s3://b/lora']: trtllm cannot serve LoRA adapters here. Allowed: vllm, sglang, tgi. Fix: merge the adapters into the checkpoint or choose another engine.",
     ),
     "kv_usage_target_percent": (
         lambda d: d.update(autoscaling={"signal": "kv_cache_usage", "target": 80}),
-        'autoscaling.target = 80.0: KV-cache usage is a fraction of the pool. Allowed: greater than 0, at most 1. Fix: for 80 % write 0.8.',
+        "autoscaling.target = 80.0: KV-cache usage is a fraction of the pool. Allowed: greater than 0, at most 1. Fix: for 80 % write 0.8.",
     ),
     "price_on_cloud_placement": (
         lambda d: d["placements"][0].update(price_per_gpu_hour=2.5),
-        'placements[0].price_per_gpu_hour = 2.5: gcp placements are priced from the catalog. Fix: remove it.',
+        "placements[0].price_per_gpu_hour = 2.5: gcp placements are priced from the catalog. Fix: remove it.",
     ),
     "architecture_and_config": (
         lambda d: d["model"].update(architecture="llama-3.1-8b", config="/nonexistent/config.json"),
@@ -186,14 +190,18 @@ CASES = {
     ),
     "replicas_min_zero": (
         lambda d: d["placements"][0].update(replicas={"min": 0, "max": 2}),
-        'placements[0].replicas.min = 0: out of range. Allowed: at least 1.',
+        "placements[0].replicas.min = 0: out of range. Allowed: at least 1.",
     ),
     "quantization_the_engine_cannot_do": (
         lambda d: (d["engine"].update(name="trtllm", version="1.0.0"), d.update(autoscaling={"enabled": False})),
         "engine.quantization = 'fp8': trtllm cannot quantize weights to fp8 at load time. Allowed: none. Fix: serve a checkpoint already in that format (leave engine.quantization unset).",
     ),
     "speculative_on_trtllm": (
-        lambda d: (d["engine"].update(name="trtllm", version="1.0.0", speculative={"num_tokens": 4}), d["engine"].pop("quantization"), d.update(autoscaling={"enabled": False})),
+        lambda d: (
+            d["engine"].update(name="trtllm", version="1.0.0", speculative={"num_tokens": 4}),
+            d["engine"].pop("quantization"),
+            d.update(autoscaling={"enabled": False}),
+        ),
         "engine.speculative.method = 'ngram': trtllm does not run this speculative decoding. Allowed: none: remove engine.speculative.",
     ),
     "empty_image": (
@@ -202,14 +210,19 @@ CASES = {
     ),
     "boolean_context": (
         lambda d: d["model"].update(max_context=True),
-        'model.max_context = True: input should be a valid integer.',
+        "model.max_context = True: input should be a valid integer.",
     ),
     "aws_single_zone": (
-        lambda d: (d["placements"][0].update(cloud="aws", region="us-east-1", zones=["us-east-1a"]), d["resources"].update(gpu="L40S:1")),
+        lambda d: (
+            d["placements"][0].update(cloud="aws", region="us-east-1", zones=["us-east-1a"]),
+            d["resources"].update(gpu="L40S:1"),
+        ),
         "placements[0].zones = ['us-east-1a']: EKS needs subnets in at least two zones. Allowed: two or three zones of us-east-1. Fix: add a zone, or omit zones to use the region's first three.",
     ),
     "existing_cluster_without_prometheus": (
-        lambda d: d["placements"][0].update(cloud="kubernetes", region="us-east-1", cluster={"kind": "existing", "context": "lab"}),
+        lambda d: d["placements"][0].update(
+            cloud="kubernetes", region="us-east-1", cluster={"kind": "existing", "context": "lab"}
+        ),
         "placements[0].cluster.prometheus_url: KEDA scales on the engine's metrics and needs the cluster's Prometheus. Fix: set cluster.prometheus_url (e.g. http://prometheus-operated.monitoring.svc:9090), or set autoscaling.enabled: false.",
     ),
     "bad_operator_cidr": (
@@ -218,7 +231,7 @@ CASES = {
     ),
     "workload_longer_than_context": (
         lambda d: d.update(workload={"peak_requests_per_s": 5, "prompt_tokens": 8000, "output_tokens": 500}),
-        'workload = 8500: prompt plus output tokens exceed model.max_context (8192). Allowed: at most 8192 tokens in all. Fix: raise model.max_context or correct the workload.',
+        "workload = 8500: prompt plus output tokens exceed model.max_context (8192). Allowed: at most 8192 tokens in all. Fix: raise model.max_context or correct the workload.",
     ),
 }
 
@@ -248,9 +261,7 @@ def _messages(path):
 
 def test_malformed_yaml_names_line_and_column(tmp_path):
     path = _write(tmp_path, "name: x\nmodel: [unclosed\n")
-    assert _messages(path) == [
-        "  - line 3, column 1: invalid YAML: expected ',' or ']', but got '<stream end>'."
-    ]
+    assert _messages(path) == ["  - line 3, column 1: invalid YAML: expected ',' or ']', but got '<stream end>'."]
 
 
 def test_duplicate_key_is_an_error_not_last_wins(tmp_path):

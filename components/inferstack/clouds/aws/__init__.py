@@ -24,18 +24,37 @@ from inferstack.clouds.aws.weight_cache import EfsWeightCache
 from inferstack.clouds.base import CacheStorage, Cloud, ClusterHandle, PlacementContext, kubernetes_provider
 
 #: What the cluster autoscaler may do (AWS's documented minimum for auto-discovery).
-AUTOSCALER_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Resource": "*", "Action": [
-        "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
-        "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
-        "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
-        "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
-        "eks:DescribeNodegroup",
-    ]},
-    {"Effect": "Allow", "Resource": "*", "Action": [
-        "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
-    ]},
-]})
+AUTOSCALER_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                    "eks:DescribeNodegroup",
+                ],
+            },
+            {
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "autoscaling:SetDesiredCapacity",
+                    "autoscaling:TerminateInstanceInAutoScalingGroup",
+                ],
+            },
+        ],
+    }
+)
 
 
 class _Network:
@@ -57,18 +76,32 @@ class AwsCloud(Cloud):
         self._providers[ctx.name] = provider
         existing = ctx.existing_network if isinstance(ctx.existing_network, ExistingNetwork) else None
         network = AwsNetwork(
-            f"{ctx.name}-network", ctx.region, ctx.zones, ctx.tags, existing=existing,
+            f"{ctx.name}-network",
+            ctx.region,
+            ctx.zones,
+            ctx.tags,
+            existing=existing,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider]),
         )
-        slots = zone_slots(ctx.zones) if existing is None else [f"subnet{i}" for i in range(1, len(existing.private_subnet_ids) + 1)]
+        slots = (
+            zone_slots(ctx.zones)
+            if existing is None
+            else [f"subnet{i}" for i in range(1, len(existing.private_subnet_ids) + 1)]
+        )
         return _Network(provider, network, slots)
 
     def cluster(self, ctx: PlacementContext, network: _Network) -> ClusterHandle:
         eks = EksCluster(
             f"{ctx.name}-cluster",
-            EksClusterSettings(ctx.cluster_name, ctx.region, private_endpoint=ctx.private, encrypt_secrets=ctx.encrypted,
-                               operator_cidrs=ctx.operator_cidrs),
-            network.network.private_subnet_ids, ctx.tags,
+            EksClusterSettings(
+                ctx.cluster_name,
+                ctx.region,
+                private_endpoint=ctx.private,
+                encrypt_secrets=ctx.encrypted,
+                operator_cidrs=ctx.operator_cidrs,
+            ),
+            network.network.private_subnet_ids,
+            ctx.tags,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
         self._eks[ctx.name] = eks
@@ -80,10 +113,15 @@ class AwsCloud(Cloud):
         node = ctx.placement.node
         return EksGpuNodePool(
             f"{ctx.name}-gpu",
-            cluster_name=eks.cluster_name, node_role_arn=eks.node_role_arn,
-            subnet_ids=network.network.private_subnet_ids, region=ctx.region,
-            instance_type=node.node_type, gpu_sku=ctx.gpu_sku,
-            nodes_min=ctx.placement.nodes_min, nodes_max=ctx.placement.nodes_max, tags=ctx.tags,
+            cluster_name=eks.cluster_name,
+            node_role_arn=eks.node_role_arn,
+            subnet_ids=network.network.private_subnet_ids,
+            region=ctx.region,
+            instance_type=node.node_type,
+            gpu_sku=ctx.gpu_sku,
+            nodes_min=ctx.placement.nodes_min,
+            nodes_max=ctx.placement.nodes_max,
+            tags=ctx.tags,
             depends_on=list(eks.addons),
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
@@ -91,38 +129,64 @@ class AwsCloud(Cloud):
     def weight_cache(self, ctx: PlacementContext, network: _Network, cluster: ClusterHandle) -> CacheStorage:
         eks = self._eks[ctx.name]
         cache = EfsWeightCache(
-            f"{ctx.name}-cache", ctx,
-            cluster_name=eks.cluster_name, vpc_id=network.network.vpc_id, vpc_cidr=network.network.cidr_block,
-            subnet_ids=network.network.private_subnet_ids, subnet_slots=network.slots,
-            k8s_provider=cluster.provider, kms_key_arn=eks.kms_key_arn, depends_on=[eks.system_nodes],
+            f"{ctx.name}-cache",
+            ctx,
+            cluster_name=eks.cluster_name,
+            vpc_id=network.network.vpc_id,
+            vpc_cidr=network.network.cidr_block,
+            subnet_ids=network.network.private_subnet_ids,
+            subnet_slots=network.slots,
+            k8s_provider=cluster.provider,
+            kms_key_arn=eks.kms_key_arn,
+            depends_on=[eks.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
         return CacheStorage(cache.storage_class_name, ready=[cache])
 
-    def addons(self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
+    def addons(
+        self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
         """The shared add-ons plus the cluster autoscaler (EKS node groups do not scale by themselves)."""
         shared = super().addons(ctx, cluster, after)
         eks = self._eks[ctx.name]
         autoscaler_role = role(
-            f"{ctx.name}-autoscaler", "pods.eks.amazonaws.com", {}, ctx.tags, ctx.parent,
-            actions=("sts:AssumeRole", "sts:TagSession"), inline={"autoscaling": AUTOSCALER_POLICY},
+            f"{ctx.name}-autoscaler",
+            "pods.eks.amazonaws.com",
+            {},
+            ctx.tags,
+            ctx.parent,
+            actions=("sts:AssumeRole", "sts:TagSession"),
+            inline={"autoscaling": AUTOSCALER_POLICY},
             provider=self._providers[ctx.name],
         )
         association = aws.eks.PodIdentityAssociation(
-            f"{ctx.name}-autoscaler", cluster_name=eks.cluster_name, namespace="kube-system",
-            service_account="cluster-autoscaler", role_arn=autoscaler_role.arn, region=ctx.region, tags=ctx.tags,
+            f"{ctx.name}-autoscaler",
+            cluster_name=eks.cluster_name,
+            namespace="kube-system",
+            service_account="cluster-autoscaler",
+            role_arn=autoscaler_role.arn,
+            region=ctx.region,
+            tags=ctx.tags,
             opts=pulumi.ResourceOptions(parent=ctx.parent, provider=self._providers[ctx.name], depends_on=after),
         )
-        release = helm_release(f"{ctx.name}-cluster-autoscaler", "cluster-autoscaler", {
-            "autoDiscovery": {"clusterName": ctx.cluster_name},
-            # The autoscaler supports only the Kubernetes minor it was built for: match the cluster's.
-            "image": {"tag": f"v{KUBERNETES_VERSION}.0"},
-            "awsRegion": ctx.region,
-            "rbac": {"serviceAccount": {"create": True, "name": "cluster-autoscaler"}},
-            "extraArgs": {"balance-similar-node-groups": True, "skip-nodes-with-system-pods": False,
-                          "scale-down-unneeded-time": "10m"},
-            "nodeSelector": {"inferstack.dev/pool": "system"},
-        }, pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.provider, depends_on=[association, *after]))
+        release = helm_release(
+            f"{ctx.name}-cluster-autoscaler",
+            "cluster-autoscaler",
+            {
+                "autoDiscovery": {"clusterName": ctx.cluster_name},
+                # The autoscaler supports only the Kubernetes minor it was built for: match the cluster's.
+                "image": {"tag": f"v{KUBERNETES_VERSION}.0"},
+                "awsRegion": ctx.region,
+                "rbac": {"serviceAccount": {"create": True, "name": "cluster-autoscaler"}},
+                "extraArgs": {
+                    "balance-similar-node-groups": True,
+                    "skip-nodes-with-system-pods": False,
+                    "scale-down-unneeded-time": "10m",
+                },
+                "nodeSelector": {"inferstack.dev/pool": "system"},
+            },
+            pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.provider, depends_on=[association, *after]),
+        )
         return [*shared, release]
 
 

@@ -21,7 +21,9 @@ SYSTEM_INSTANCE_TYPE = "m6i.large"
 SYSTEM_NODES = (2, 4)
 #: IMDSv2 only, and one hop: pods cannot reach the node's instance role (they use Pod Identity).
 METADATA_OPTIONS = aws.ec2.LaunchTemplateMetadataOptionsArgs(
-    http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
+    http_endpoint="enabled",
+    http_tokens="required",
+    http_put_response_hop_limit=1,
 )
 
 
@@ -34,8 +36,9 @@ class EksClusterSettings:
     operator_cidrs: tuple[str, ...] = ()
 
 
-def launch_template(name: str, region: str, volume_gib: int, tags: dict[str, str],
-                    parent: pulumi.Resource) -> aws.ec2.LaunchTemplate:
+def launch_template(
+    name: str, region: str, volume_gib: int, tags: dict[str, str], parent: pulumi.Resource
+) -> aws.ec2.LaunchTemplate:
     """IMDSv2-only launch template with an encrypted gp3 root volume (AL2023 root is /dev/xvda).
 
     The volume uses the account's EBS key: a customer-managed key would also need a key-policy grant
@@ -44,15 +47,20 @@ def launch_template(name: str, region: str, volume_gib: int, tags: dict[str, str
         name,
         region=region,
         metadata_options=METADATA_OPTIONS,
-        block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-            device_name="/dev/xvda",
-            ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                volume_size=volume_gib, volume_type="gp3", encrypted="true",
-                delete_on_termination="true",
-            ),
-        )],
-        tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
-                            for kind in ("instance", "volume")],
+        block_device_mappings=[
+            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name="/dev/xvda",
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=volume_gib,
+                    volume_type="gp3",
+                    encrypted="true",
+                    delete_on_termination="true",
+                ),
+            )
+        ],
+        tag_specifications=[
+            aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags) for kind in ("instance", "volume")
+        ],
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
@@ -60,17 +68,39 @@ def launch_template(name: str, region: str, volume_gib: int, tags: dict[str, str
 
 def kubeconfig(cluster: aws.eks.Cluster, region: str) -> pulumi.Output[str]:
     """A kubeconfig that authenticates with `aws eks get-token` (no long-lived credentials)."""
+
     def render(args: list[str]) -> str:
         name, endpoint, ca = args
-        return json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": name,
-            "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca}}],
-            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-            "users": [{"name": name, "user": {"exec": {
-                "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
-                "args": ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
-            }}}],
-        })
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": name,
+                "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca}}],
+                "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+                "users": [
+                    {
+                        "name": name,
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": "aws",
+                                "args": [
+                                    "eks",
+                                    "get-token",
+                                    "--cluster-name",
+                                    name,
+                                    "--region",
+                                    region,
+                                    "--output",
+                                    "json",
+                                ],
+                            }
+                        },
+                    }
+                ],
+            }
+        )
 
     return pulumi.Output.secret(
         pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(render)
@@ -85,22 +115,43 @@ class EksCluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str] | None
 
-    def __init__(self, name: str, settings: EksClusterSettings, subnet_ids: list[pulumi.Input[str]],
-                 tags: dict[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: EksClusterSettings,
+        subnet_ids: list[pulumi.Input[str]],
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:aws:EksCluster", name, None, opts)
         region = settings.region
         child = pulumi.ResourceOptions(parent=self)
         key = None
         if settings.encrypt_secrets:
             key = aws.kms.Key(
-                f"{name}-kms", description=f"inferstack {settings.cluster_name}: EKS secrets and node volumes",
-                enable_key_rotation=True, deletion_window_in_days=30, region=region, tags=tags, opts=child,
+                f"{name}-kms",
+                description=f"inferstack {settings.cluster_name}: EKS secrets and node volumes",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                region=region,
+                tags=tags,
+                opts=child,
             )
-        cluster_role = role(f"{name}-role", "eks.amazonaws.com", {"cluster": "AmazonEKSClusterPolicy"}, tags, self,
-                            actions=("sts:AssumeRole", "sts:TagSession"))
+        cluster_role = role(
+            f"{name}-role",
+            "eks.amazonaws.com",
+            {"cluster": "AmazonEKSClusterPolicy"},
+            tags,
+            self,
+            actions=("sts:AssumeRole", "sts:TagSession"),
+        )
         logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=f"/aws/eks/{settings.cluster_name}/cluster", retention_in_days=LOG_RETENTION_DAYS,
-            region=region, tags=tags, opts=child,
+            f"{name}-logs",
+            name=f"/aws/eks/{settings.cluster_name}/cluster",
+            retention_in_days=LOG_RETENTION_DAYS,
+            region=region,
+            tags=tags,
+            opts=child,
         )
         cluster = aws.eks.Cluster(
             f"{name}-eks",
@@ -109,44 +160,74 @@ class EksCluster(pulumi.ComponentResource):
             role_arn=cluster_role.arn,
             region=region,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
-                subnet_ids=subnet_ids, endpoint_private_access=True,
+                subnet_ids=subnet_ids,
+                endpoint_private_access=True,
                 endpoint_public_access=not settings.private_endpoint,
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
-                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True,
+                authentication_mode="API",
+                bootstrap_cluster_creator_admin_permissions=True,
             ),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
-                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn), resources=["secrets"],
-            ) if key is not None else None,
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn),
+                resources=["secrets"],
+            )
+            if key is not None
+            else None,
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
             tags=tags,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[logs],
+                parent=self,
+                depends_on=[logs],
                 custom_timeouts=pulumi.CustomTimeouts(create="60m", update="90m", delete="30m"),
             ),
         )
         for i, cidr in enumerate(settings.operator_cidrs):
             # The private endpoint answers inside the VPC; operators on VPN or peered networks need 443.
             aws.ec2.SecurityGroupRule(
-                f"{name}-operators-{i}", type="ingress", protocol="tcp", from_port=443, to_port=443,
-                cidr_blocks=[cidr], security_group_id=cluster.vpc_config.cluster_security_group_id,
-                description="inferstack: operators reach the cluster API", region=region, opts=child,
+                f"{name}-operators-{i}",
+                type="ingress",
+                protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_blocks=[cidr],
+                security_group_id=cluster.vpc_config.cluster_security_group_id,
+                description="inferstack: operators reach the cluster API",
+                region=region,
+                opts=child,
             )
         addon_opts = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
         vpc_cni = aws.eks.Addon(
-            f"{name}-vpc-cni", cluster_name=cluster.name, addon_name="vpc-cni", region=region,
+            f"{name}-vpc-cni",
+            cluster_name=cluster.name,
+            addon_name="vpc-cni",
+            region=region,
             configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
-            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", tags=tags, opts=addon_opts,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=addon_opts,
         )
         pod_identity = aws.eks.Addon(
-            f"{name}-pod-identity", cluster_name=cluster.name, addon_name="eks-pod-identity-agent", region=region,
-            resolve_conflicts_on_create="OVERWRITE", tags=tags, opts=addon_opts,
+            f"{name}-pod-identity",
+            cluster_name=cluster.name,
+            addon_name="eks-pod-identity-agent",
+            region=region,
+            resolve_conflicts_on_create="OVERWRITE",
+            tags=tags,
+            opts=addon_opts,
         )
-        node_role = role(f"{name}-node-role", "ec2.amazonaws.com", {
-            "worker": "AmazonEKSWorkerNodePolicy",
-            "cni": "AmazonEKS_CNI_Policy",
-            "ecr": "AmazonEC2ContainerRegistryReadOnly",
-        }, tags, self)
+        node_role = role(
+            f"{name}-node-role",
+            "ec2.amazonaws.com",
+            {
+                "worker": "AmazonEKSWorkerNodePolicy",
+                "cni": "AmazonEKS_CNI_Policy",
+                "ecr": "AmazonEC2ContainerRegistryReadOnly",
+            },
+            tags,
+            self,
+        )
         system_lt = launch_template(f"{name}-system", region, 50, tags, self)
         system = aws.eks.NodeGroup(
             f"{name}-system",
@@ -156,15 +237,21 @@ class EksCluster(pulumi.ComponentResource):
             region=region,
             ami_type="AL2023_x86_64_STANDARD",
             instance_types=[SYSTEM_INSTANCE_TYPE],
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=system_lt.id, version=system_lt.latest_version.apply(str)),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=system_lt.id, version=system_lt.latest_version.apply(str)
+            ),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=SYSTEM_NODES[0], desired_size=SYSTEM_NODES[0], max_size=SYSTEM_NODES[1],
+                min_size=SYSTEM_NODES[0],
+                desired_size=SYSTEM_NODES[0],
+                max_size=SYSTEM_NODES[1],
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             labels={"inferstack.dev/pool": "system"},
             tags=tags,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[vpc_cni], ignore_changes=["scalingConfig.desiredSize"],
+                parent=self,
+                depends_on=[vpc_cni],
+                ignore_changes=["scalingConfig.desiredSize"],
                 custom_timeouts=pulumi.CustomTimeouts(create="30m", update="60m", delete="30m"),
             ),
         )

@@ -11,18 +11,36 @@ MANAGED = "arn:aws:iam::aws:policy/"
 
 
 def trust(service: str, *actions: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions) or ["sts:AssumeRole"],
-    }]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": list(actions) or ["sts:AssumeRole"],
+                }
+            ],
+        }
+    )
 
 
-def role(name: str, service: str, policies: dict[str, str], tags: dict[str, str], parent: pulumi.Resource,
-         actions: tuple[str, ...] = ("sts:AssumeRole",), inline: dict[str, str] | None = None,
-         provider: pulumi.ProviderResource | None = None) -> aws.iam.Role:
+def role(
+    name: str,
+    service: str,
+    policies: dict[str, str],
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    actions: tuple[str, ...] = ("sts:AssumeRole",),
+    inline: dict[str, str] | None = None,
+    provider: pulumi.ProviderResource | None = None,
+) -> aws.iam.Role:
     """A role `service` may assume, with managed `policies` ({suffix: policy name}) attached."""
     opts = pulumi.ResourceOptions(parent=parent, provider=provider)
     created = aws.iam.Role(
-        name, assume_role_policy=trust(service, *actions), tags=tags,
+        name,
+        assume_role_policy=trust(service, *actions),
+        tags=tags,
         inline_policies=[aws.iam.RoleInlinePolicyArgs(name=k, policy=v) for k, v in (inline or {}).items()] or None,
         opts=opts,
     )

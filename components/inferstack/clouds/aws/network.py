@@ -29,7 +29,9 @@ class ExistingNetwork:
 def zone_slots(zones: list[str]) -> list[str]:
     """Stable per-zone name suffixes: the zone names when the spec gives them, else az1..az3."""
     if len(zones) > MAX_ZONES:
-        raise ValueError(f"placements[].zones lists {len(zones)} zones; inferstack lays out at most {MAX_ZONES} per VPC")
+        raise ValueError(
+            f"placements[].zones lists {len(zones)} zones; inferstack lays out at most {MAX_ZONES} per VPC"
+        )
     return list(zones) if zones else [f"az{i}" for i in range(1, DEFAULT_ZONE_COUNT + 1)]
 
 
@@ -40,8 +42,15 @@ class AwsNetwork(pulumi.ComponentResource):
     cidr_block: pulumi.Output[str]
     private_subnet_ids: list[pulumi.Output[str]]
 
-    def __init__(self, name: str, region: str, zones: list[str], tags: dict[str, str],
-                 existing: ExistingNetwork | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        region: str,
+        zones: list[str],
+        tags: dict[str, str],
+        existing: ExistingNetwork | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:aws:Network", name, None, opts)
         if existing is not None:
             self.vpc_id = pulumi.Output.from_input(existing.vpc_id)
@@ -55,48 +64,91 @@ class AwsNetwork(pulumi.ComponentResource):
             zone_names: list[pulumi.Input[str]] = list(zones)
         else:
             available = aws.get_availability_zones_output(
-                state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
-                region=region, opts=pulumi.InvokeOutputOptions(parent=self),
+                state="available",
+                filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+                region=region,
+                opts=pulumi.InvokeOutputOptions(parent=self),
             )
             zone_names = [available.names.apply(lambda names, i=i: names[i]) for i in range(len(slots))]
 
         vpc = aws.ec2.Vpc(
-            f"{name}-vpc", cidr_block=VPC_CIDR, enable_dns_hostnames=True, enable_dns_support=True,
-            region=region, tags={**tags, "Name": name}, opts=child,
+            f"{name}-vpc",
+            cidr_block=VPC_CIDR,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            region=region,
+            tags={**tags, "Name": name},
+            opts=child,
         )
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, region=region, tags={**tags, "Name": name}, opts=child)
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, region=region, tags={**tags, "Name": name}, opts=child
+        )
         public_rt = aws.ec2.RouteTable(
-            f"{name}-public", vpc_id=vpc.id, region=region,
+            f"{name}-public",
+            vpc_id=vpc.id,
+            region=region,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags={**tags, "Name": f"{name}-public"}, opts=child,
+            tags={**tags, "Name": f"{name}-public"},
+            opts=child,
         )
         private_ids = []
         for slot, zone, private_cidr, public_cidr in zip(slots, zone_names, PRIVATE_CIDRS, PUBLIC_CIDRS):
             public = aws.ec2.Subnet(
-                f"{name}-public-{slot}", vpc_id=vpc.id, cidr_block=public_cidr, availability_zone=zone,
-                map_public_ip_on_launch=False, region=region,
-                tags={**tags, "Name": f"{name}-public-{slot}", "kubernetes.io/role/elb": "1"}, opts=child,
+                f"{name}-public-{slot}",
+                vpc_id=vpc.id,
+                cidr_block=public_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                region=region,
+                tags={**tags, "Name": f"{name}-public-{slot}", "kubernetes.io/role/elb": "1"},
+                opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{slot}", subnet_id=public.id, route_table_id=public_rt.id, region=region, opts=child,
+                f"{name}-public-{slot}",
+                subnet_id=public.id,
+                route_table_id=public_rt.id,
+                region=region,
+                opts=child,
             )
-            eip = aws.ec2.Eip(f"{name}-nat-{slot}", domain="vpc", region=region, tags={**tags, "Name": f"{name}-nat-{slot}"}, opts=child)
+            eip = aws.ec2.Eip(
+                f"{name}-nat-{slot}",
+                domain="vpc",
+                region=region,
+                tags={**tags, "Name": f"{name}-nat-{slot}"},
+                opts=child,
+            )
             nat = aws.ec2.NatGateway(
-                f"{name}-nat-{slot}", allocation_id=eip.id, subnet_id=public.id, region=region,
-                tags={**tags, "Name": f"{name}-nat-{slot}"}, opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                f"{name}-nat-{slot}",
+                allocation_id=eip.id,
+                subnet_id=public.id,
+                region=region,
+                tags={**tags, "Name": f"{name}-nat-{slot}"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
             )
             private = aws.ec2.Subnet(
-                f"{name}-private-{slot}", vpc_id=vpc.id, cidr_block=private_cidr, availability_zone=zone,
-                map_public_ip_on_launch=False, region=region,
-                tags={**tags, "Name": f"{name}-private-{slot}", "kubernetes.io/role/internal-elb": "1"}, opts=child,
+                f"{name}-private-{slot}",
+                vpc_id=vpc.id,
+                cidr_block=private_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                region=region,
+                tags={**tags, "Name": f"{name}-private-{slot}", "kubernetes.io/role/internal-elb": "1"},
+                opts=child,
             )
             private_rt = aws.ec2.RouteTable(
-                f"{name}-private-{slot}", vpc_id=vpc.id, region=region,
+                f"{name}-private-{slot}",
+                vpc_id=vpc.id,
+                region=region,
                 routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                tags={**tags, "Name": f"{name}-private-{slot}"}, opts=child,
+                tags={**tags, "Name": f"{name}-private-{slot}"},
+                opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-private-{slot}", subnet_id=private.id, route_table_id=private_rt.id, region=region, opts=child,
+                f"{name}-private-{slot}",
+                subnet_id=private.id,
+                route_table_id=private_rt.id,
+                region=region,
+                opts=child,
             )
             private_ids.append(private.id)
         self.vpc_id = vpc.id

@@ -18,10 +18,22 @@ class EksGpuNodePool(pulumi.ComponentResource):
 
     node_group_name: pulumi.Output[str]
 
-    def __init__(self, name: str, *, cluster_name: pulumi.Input[str], node_role_arn: pulumi.Input[str],
-                 subnet_ids: list[pulumi.Input[str]], region: str, instance_type: str, gpu_sku: str,
-                 nodes_min: int, nodes_max: int, tags: dict[str, str],
-                 depends_on: list[pulumi.Resource] | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        cluster_name: pulumi.Input[str],
+        node_role_arn: pulumi.Input[str],
+        subnet_ids: list[pulumi.Input[str]],
+        region: str,
+        instance_type: str,
+        gpu_sku: str,
+        nodes_min: int,
+        nodes_max: int,
+        tags: dict[str, str],
+        depends_on: list[pulumi.Resource] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:aws:GpuNodePool", name, None, opts)
         template = launch_template(f"{name}-lt", region, GPU_ROOT_VOLUME_GIB, tags, self)
         group = aws.eks.NodeGroup(
@@ -33,16 +45,22 @@ class EksGpuNodePool(pulumi.ComponentResource):
             ami_type=GPU_AMI_TYPE,
             instance_types=[instance_type],
             capacity_type="ON_DEMAND",
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=nodes_min, desired_size=nodes_min, max_size=max(nodes_max, 1),
+                min_size=nodes_min,
+                desired_size=nodes_min,
+                max_size=max(nodes_max, 1),
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             labels={GPU_NODE_LABEL: gpu_sku, "inferstack.dev/pool": "gpu"},
             taints=[aws.eks.NodeGroupTaintArgs(key=GPU_TAINT_KEY, value="present", effect="NO_SCHEDULE")],
             tags=tags,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=depends_on or [], ignore_changes=["scalingConfig.desiredSize"],
+                parent=self,
+                depends_on=depends_on or [],
+                ignore_changes=["scalingConfig.desiredSize"],
                 custom_timeouts=pulumi.CustomTimeouts(create=NODE_POOL_TIMEOUT, update=NODE_POOL_TIMEOUT, delete="30m"),
             ),
         )

@@ -23,52 +23,97 @@ class EfsWeightCache(pulumi.ComponentResource):
     access_point_id: pulumi.Output[str]
     storage_class_name: str
 
-    def __init__(self, name: str, ctx: PlacementContext, *, cluster_name: pulumi.Input[str], vpc_id: pulumi.Input[str],
-                 vpc_cidr: pulumi.Input[str], subnet_ids: list[pulumi.Input[str]], subnet_slots: list[str],
-                 k8s_provider: k8s.Provider, kms_key_arn: pulumi.Input[str] | None = None,
-                 depends_on: list[pulumi.Resource] | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ctx: PlacementContext,
+        *,
+        cluster_name: pulumi.Input[str],
+        vpc_id: pulumi.Input[str],
+        vpc_cidr: pulumi.Input[str],
+        subnet_ids: list[pulumi.Input[str]],
+        subnet_slots: list[str],
+        k8s_provider: k8s.Provider,
+        kms_key_arn: pulumi.Input[str] | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:aws:WeightCache", name, None, opts)
         region, tags = ctx.region, ctx.tags
         child = pulumi.ResourceOptions(parent=self)
         group = aws.ec2.SecurityGroup(
-            f"{name}-efs", description="NFS from the cluster VPC to the inferstack weight cache",
-            vpc_id=vpc_id, region=region,
-            ingress=[aws.ec2.SecurityGroupIngressArgs(
-                protocol="tcp", from_port=NFS_PORT, to_port=NFS_PORT, cidr_blocks=[vpc_cidr], description="NFS",
-            )],
-            tags={**tags, "Name": f"{name}-efs"}, opts=child,
+            f"{name}-efs",
+            description="NFS from the cluster VPC to the inferstack weight cache",
+            vpc_id=vpc_id,
+            region=region,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp",
+                    from_port=NFS_PORT,
+                    to_port=NFS_PORT,
+                    cidr_blocks=[vpc_cidr],
+                    description="NFS",
+                )
+            ],
+            tags={**tags, "Name": f"{name}-efs"},
+            opts=child,
         )
         fs = aws.efs.FileSystem(
-            f"{name}-efs", encrypted=True, kms_key_id=kms_key_arn, throughput_mode="elastic",
-            performance_mode="generalPurpose", region=region, tags={**tags, "Name": f"{name}-efs"},
+            f"{name}-efs",
+            encrypted=True,
+            kms_key_id=kms_key_arn,
+            throughput_mode="elastic",
+            performance_mode="generalPurpose",
+            region=region,
+            tags={**tags, "Name": f"{name}-efs"},
             opts=child,
         )
         targets = [
             aws.efs.MountTarget(
-                f"{name}-efs-{slot}", file_system_id=fs.id, subnet_id=subnet, security_groups=[group.id],
-                region=region, opts=child,
+                f"{name}-efs-{slot}",
+                file_system_id=fs.id,
+                subnet_id=subnet,
+                security_groups=[group.id],
+                region=region,
+                opts=child,
             )
             for slot, subnet in zip(subnet_slots, subnet_ids)
         ]
         access_point = aws.efs.AccessPoint(
-            f"{name}-efs", file_system_id=fs.id, region=region,
+            f"{name}-efs",
+            file_system_id=fs.id,
+            region=region,
             posix_user=aws.efs.AccessPointPosixUserArgs(uid=UID, gid=UID),
             root_directory=aws.efs.AccessPointRootDirectoryArgs(
                 path=f"/inferstack/{ctx.plan.spec.name}",
-                creation_info=aws.efs.AccessPointRootDirectoryCreationInfoArgs(owner_uid=UID, owner_gid=UID, permissions="0750"),
+                creation_info=aws.efs.AccessPointRootDirectoryCreationInfoArgs(
+                    owner_uid=UID, owner_gid=UID, permissions="0750"
+                ),
             ),
-            tags=tags, opts=child,
+            tags=tags,
+            opts=child,
         )
         csi_role = role(
-            f"{name}-efs-csi", "pods.eks.amazonaws.com", {"efs": "service-role/AmazonEFSCSIDriverPolicy"}, tags, self,
+            f"{name}-efs-csi",
+            "pods.eks.amazonaws.com",
+            {"efs": "service-role/AmazonEFSCSIDriverPolicy"},
+            tags,
+            self,
             actions=("sts:AssumeRole", "sts:TagSession"),
         )
         driver = aws.eks.Addon(
-            f"{name}-efs-csi", cluster_name=cluster_name, addon_name="aws-efs-csi-driver", region=region,
-            pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(
-                role_arn=csi_role.arn, service_account="efs-csi-controller-sa",
-            )],
-            resolve_conflicts_on_create="OVERWRITE", tags=tags,
+            f"{name}-efs-csi",
+            cluster_name=cluster_name,
+            addon_name="aws-efs-csi-driver",
+            region=region,
+            pod_identity_associations=[
+                aws.eks.AddonPodIdentityAssociationArgs(
+                    role_arn=csi_role.arn,
+                    service_account="efs-csi-controller-sa",
+                )
+            ],
+            resolve_conflicts_on_create="OVERWRITE",
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
         )
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=[driver, *targets])
@@ -76,18 +121,28 @@ class EfsWeightCache(pulumi.ComponentResource):
             f"{name}-storage-class",
             metadata={"name": ctx.storage_class, "labels": {"app.kubernetes.io/managed-by": "inferstack"}},
             provisioner=CSI_DRIVER,
-            parameters=pulumi.Output.all(fs.id).apply(lambda ids: {
-                "provisioningMode": "efs-ap", "fileSystemId": ids[0], "directoryPerms": "750",
-                "uid": str(UID), "gid": str(UID), "basePath": "/inferstack/dynamic",
-            }),
+            parameters=pulumi.Output.all(fs.id).apply(
+                lambda ids: {
+                    "provisioningMode": "efs-ap",
+                    "fileSystemId": ids[0],
+                    "directoryPerms": "750",
+                    "uid": str(UID),
+                    "gid": str(UID),
+                    "basePath": "/inferstack/dynamic",
+                }
+            ),
             reclaim_policy="Retain",
             volume_binding_mode="Immediate",
             opts=k8s_opts,
         )
         volume = static_cache_volume(
-            ctx, f"{name}-volume", ctx.storage_class,
+            ctx,
+            f"{name}-volume",
+            ctx.storage_class,
             {"driver": CSI_DRIVER, "volumeHandle": pulumi.Output.concat(fs.id, "::", access_point.id)},
-            k8s_provider, [storage_class, *targets], self,
+            k8s_provider,
+            [storage_class, *targets],
+            self,
         )
         self.storage_class = storage_class
         self.volume = volume

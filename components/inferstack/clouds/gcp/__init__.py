@@ -39,20 +39,32 @@ class GcpCloud(Cloud):
 
     def network(self, ctx: PlacementContext) -> _Network:
         provider = gcp.Provider(
-            f"{ctx.name}-gcp", region=ctx.region, project=pulumi.Config("gcp").get("project"),
+            f"{ctx.name}-gcp",
+            region=ctx.region,
+            project=pulumi.Config("gcp").get("project"),
             opts=pulumi.ResourceOptions(parent=ctx.parent),
         )
         existing = ctx.existing_network if isinstance(ctx.existing_network, ExistingNetwork) else None
-        network = GcpNetwork(f"{ctx.name}-network", ctx.region, existing,
-                             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider]))
+        network = GcpNetwork(
+            f"{ctx.name}-network",
+            ctx.region,
+            existing,
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider]),
+        )
         return _Network(provider, network)
 
     def cluster(self, ctx: PlacementContext, network: _Network) -> ClusterHandle:
         gke = GkeCluster(
             f"{ctx.name}-cluster",
-            GkeClusterSettings(ctx.cluster_name, ctx.region, private_endpoint=ctx.private, encrypt_secrets=ctx.encrypted,
-                               operator_cidrs=ctx.operator_cidrs),
-            network.network, ctx.tags,
+            GkeClusterSettings(
+                ctx.cluster_name,
+                ctx.region,
+                private_endpoint=ctx.private,
+                encrypt_secrets=ctx.encrypted,
+                operator_cidrs=ctx.operator_cidrs,
+            ),
+            network.network,
+            ctx.tags,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
         self._gke[ctx.name] = gke
@@ -63,18 +75,31 @@ class GcpCloud(Cloud):
         gke = self._gke[ctx.name]
         node = ctx.placement.node
         return GkeGpuNodePool(
-            f"{ctx.name}-gpu", cluster_id=gke.cluster.id, region=ctx.region, zones=ctx.zones,
-            machine_type=node.node_type, accelerator=node.accelerator, gpus_per_node=node.gpus_per_node,
-            gpu_sku=ctx.gpu_sku, nodes_min=ctx.placement.nodes_min, nodes_max=ctx.placement.nodes_max,
-            service_account=gke.node_service_account, depends_on=[gke.system_nodes],
+            f"{ctx.name}-gpu",
+            cluster_id=gke.cluster.id,
+            region=ctx.region,
+            zones=ctx.zones,
+            machine_type=node.node_type,
+            accelerator=node.accelerator,
+            gpus_per_node=node.gpus_per_node,
+            gpu_sku=ctx.gpu_sku,
+            nodes_min=ctx.placement.nodes_min,
+            nodes_max=ctx.placement.nodes_max,
+            service_account=gke.node_service_account,
+            depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
 
     def weight_cache(self, ctx: PlacementContext, network: _Network, cluster: ClusterHandle) -> CacheStorage:
         gke = self._gke[ctx.name]
         cache = FilestoreWeightCache(
-            f"{ctx.name}-cache", ctx, network_name=network.network.network_name, k8s_provider=cluster.provider,
-            kms_key_id=gke.kms_key_id, project_number=gke.project_number, depends_on=[gke.system_nodes],
+            f"{ctx.name}-cache",
+            ctx,
+            network_name=network.network.network_name,
+            k8s_provider=cluster.provider,
+            kms_key_id=gke.kms_key_id,
+            project_number=gke.project_number,
+            depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
         return CacheStorage(cache.storage_class_name, ready=[cache])

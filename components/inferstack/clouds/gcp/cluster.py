@@ -22,8 +22,11 @@ SYSTEM_MACHINE_TYPE = "e2-standard-4"
 SYSTEM_NODES = (1, 3)
 KEY_ROTATION = "7776000s"  # 90 days
 NODE_ROLES = (
-    "roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
-    "roles/stackdriver.resourceMetadata.writer", "roles/artifactregistry.reader",
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/monitoring.viewer",
+    "roles/stackdriver.resourceMetadata.writer",
+    "roles/artifactregistry.reader",
 )
 OAUTH_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 
@@ -44,7 +47,8 @@ def node_config_base(service_account: pulumi.Input[str], labels: dict[str, str])
         "oauth_scopes": OAUTH_SCOPES,
         "labels": labels,
         "shielded_instance_config": gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
-            enable_secure_boot=True, enable_integrity_monitoring=True,
+            enable_secure_boot=True,
+            enable_integrity_monitoring=True,
         ),
         "workload_metadata_config": gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
         "metadata": {"disable-legacy-endpoints": "true"},
@@ -53,17 +57,33 @@ def node_config_base(service_account: pulumi.Input[str], labels: dict[str, str])
 
 def kubeconfig(cluster: gcp.container.Cluster) -> pulumi.Output[str]:
     """A kubeconfig that authenticates through `gke-gcloud-auth-plugin` (no static credentials)."""
+
     def render(args: list[str]) -> str:
         name, endpoint, ca = args
-        return json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": name,
-            "clusters": [{"name": name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca}}],
-            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-            "users": [{"name": name, "user": {"exec": {
-                "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "gke-gcloud-auth-plugin",
-                "provideClusterInfo": True, "installHint": "gcloud components install gke-gcloud-auth-plugin",
-            }}}],
-        })
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": name,
+                "clusters": [
+                    {"name": name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca}}
+                ],
+                "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+                "users": [
+                    {
+                        "name": name,
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": "gke-gcloud-auth-plugin",
+                                "provideClusterInfo": True,
+                                "installHint": "gcloud components install gke-gcloud-auth-plugin",
+                            }
+                        },
+                    }
+                ],
+            }
+        )
 
     return pulumi.Output.secret(
         pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(render)
@@ -79,8 +99,14 @@ class GkeCluster(pulumi.ComponentResource):
     node_service_account: pulumi.Output[str]
     kms_key_id: pulumi.Output[str] | None
 
-    def __init__(self, name: str, settings: GkeClusterSettings, network: GcpNetwork, tags: dict[str, str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: GkeClusterSettings,
+        network: GcpNetwork,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:gcp:GkeCluster", name, None, opts)
         if len(settings.cluster_name) > MAX_CLUSTER_NAME:
             raise ValueError(
@@ -94,27 +120,42 @@ class GkeCluster(pulumi.ComponentResource):
         if settings.encrypt_secrets:
             ring = gcp.kms.KeyRing(f"{name}-keyring", location=region, opts=child)
             key = gcp.kms.CryptoKey(
-                f"{name}-key", key_ring=ring.id, rotation_period=KEY_ROTATION, purpose="ENCRYPT_DECRYPT",
-                labels=tags, opts=child,
+                f"{name}-key",
+                key_ring=ring.id,
+                rotation_period=KEY_ROTATION,
+                purpose="ENCRYPT_DECRYPT",
+                labels=tags,
+                opts=child,
             )
             gke_agent = gcp.kms.CryptoKeyIAMMember(
-                f"{name}-key-gke", crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                member=project.number.apply(lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"),
+                f"{name}-key-gke",
+                crypto_key_id=key.id,
+                role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                member=project.number.apply(
+                    lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
+                ),
                 opts=child,
             )
         account_id = "inferstack-" + hashlib.sha1(settings.cluster_name.encode()).hexdigest()[:12]
         nodes_sa = gcp.serviceaccount.Account(
-            f"{name}-nodes", account_id=account_id, display_name=f"inferstack nodes of {settings.cluster_name}", opts=child,
+            f"{name}-nodes",
+            account_id=account_id,
+            display_name=f"inferstack nodes of {settings.cluster_name}",
+            opts=child,
         )
         grants = [
             gcp.projects.IAMMember(
-                f"{name}-nodes-{role.split('/')[-1].replace('.', '-')}", project=project.project_id, role=role,
-                member=nodes_sa.email.apply(lambda e: f"serviceAccount:{e}"), opts=child,
+                f"{name}-nodes-{role.split('/')[-1].replace('.', '-')}",
+                project=project.project_id,
+                role=role,
+                member=nodes_sa.email.apply(lambda e: f"serviceAccount:{e}"),
+                opts=child,
             )
             for role in NODE_ROLES
         ]
         private = gcp.container.ClusterPrivateClusterConfigArgs(
-            enable_private_nodes=True, enable_private_endpoint=settings.private_endpoint,
+            enable_private_nodes=True,
+            enable_private_endpoint=settings.private_endpoint,
             master_ipv4_cidr_block=CONTROL_PLANE_CIDR,
         )
         cluster = gcp.container.Cluster(
@@ -125,33 +166,46 @@ class GkeCluster(pulumi.ComponentResource):
             subnetwork=network.subnetwork_id,
             networking_mode="VPC_NATIVE",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
-                cluster_secondary_range_name=network.pods_range, services_secondary_range_name=network.services_range,
+                cluster_secondary_range_name=network.pods_range,
+                services_secondary_range_name=network.services_range,
             ),
             private_cluster_config=private,
             master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
-                cidr_blocks=[gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
-                    cidr_block=network.subnetwork_cidr, display_name="cluster subnet",
-                )] + [gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
-                    cidr_block=cidr, display_name=f"operators {i}",
-                ) for i, cidr in enumerate(settings.operator_cidrs)],
+                cidr_blocks=[
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=network.subnetwork_cidr,
+                        display_name="cluster subnet",
+                    )
+                ]
+                + [
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=cidr,
+                        display_name=f"operators {i}",
+                    )
+                    for i, cidr in enumerate(settings.operator_cidrs)
+                ],
             ),
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=project.project_id.apply(lambda p: f"{p}.svc.id.goog"),
             ),
             database_encryption=gcp.container.ClusterDatabaseEncryptionArgs(state="ENCRYPTED", key_name=key.id)
-            if key is not None else None,
+            if key is not None
+            else None,
             datapath_provider="ADVANCED_DATAPATH",
             enable_shielded_nodes=True,
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=RELEASE_CHANNEL),
             addons_config=gcp.container.ClusterAddonsConfigArgs(
-                gcp_filestore_csi_driver_config=gcp.container.ClusterAddonsConfigGcpFilestoreCsiDriverConfigArgs(enabled=True),
+                gcp_filestore_csi_driver_config=gcp.container.ClusterAddonsConfigGcpFilestoreCsiDriverConfigArgs(
+                    enabled=True
+                ),
             ),
             remove_default_node_pool=True,
             initial_node_count=1,
             deletion_protection=True,
             resource_labels=tags,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[gke_agent] if key is not None else [],
+                parent=self,
+                depends_on=[gke_agent] if key is not None else [],
                 custom_timeouts=pulumi.CustomTimeouts(create="60m", update="90m", delete="45m"),
             ),
         )
@@ -160,15 +214,20 @@ class GkeCluster(pulumi.ComponentResource):
             cluster=cluster.id,
             location=region,
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                total_min_node_count=SYSTEM_NODES[0], total_max_node_count=SYSTEM_NODES[1], location_policy="BALANCED",
+                total_min_node_count=SYSTEM_NODES[0],
+                total_max_node_count=SYSTEM_NODES[1],
+                location_policy="BALANCED",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=gcp.container.NodePoolNodeConfigArgs(
-                machine_type=SYSTEM_MACHINE_TYPE, disk_size_gb=50, disk_type="pd-balanced",
+                machine_type=SYSTEM_MACHINE_TYPE,
+                disk_size_gb=50,
+                disk_type="pd-balanced",
                 **node_config_base(nodes_sa.email, {"inferstack.dev/pool": "system"}),
             ),
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=grants,
+                parent=self,
+                depends_on=grants,
                 custom_timeouts=pulumi.CustomTimeouts(create="30m", update="60m", delete="30m"),
             ),
         )

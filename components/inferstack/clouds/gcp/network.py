@@ -36,8 +36,13 @@ class GcpNetwork(pulumi.ComponentResource):
     pods_range: str
     services_range: str
 
-    def __init__(self, name: str, region: str, existing: ExistingNetwork | None = None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        region: str,
+        existing: ExistingNetwork | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:gcp:Network", name, None, opts)
         if existing is not None:
             self.network_name = self.network_id = pulumi.Output.from_input(existing.network)
@@ -48,22 +53,33 @@ class GcpNetwork(pulumi.ComponentResource):
             return
         child = pulumi.ResourceOptions(parent=self)
         network = gcp.compute.Network(
-            f"{name}-vpc", auto_create_subnetworks=False, routing_mode="REGIONAL",
-            description="inferstack: private network for GPU inference", opts=child,
+            f"{name}-vpc",
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            description="inferstack: private network for GPU inference",
+            opts=child,
         )
         subnet = gcp.compute.Subnetwork(
-            f"{name}-subnet", network=network.id, region=region, ip_cidr_range=NODES_CIDR,
+            f"{name}-subnet",
+            network=network.id,
+            region=region,
+            ip_cidr_range=NODES_CIDR,
             private_ip_google_access=True,
             secondary_ip_ranges=[
                 gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=PODS_RANGE[0], ip_cidr_range=PODS_RANGE[1]),
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=SERVICES_RANGE[0], ip_cidr_range=SERVICES_RANGE[1]),
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(
+                    range_name=SERVICES_RANGE[0], ip_cidr_range=SERVICES_RANGE[1]
+                ),
             ],
             log_config=gcp.compute.SubnetworkLogConfigArgs(aggregation_interval="INTERVAL_5_SEC", flow_sampling=0.5),
             opts=child,
         )
         router = gcp.compute.Router(f"{name}-router", network=network.id, region=region, opts=child)
         gcp.compute.RouterNat(
-            f"{name}-nat", router=router.name, region=region, nat_ip_allocate_option="AUTO_ONLY",
+            f"{name}-nat",
+            router=router.name,
+            region=region,
+            nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
             log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
             opts=child,

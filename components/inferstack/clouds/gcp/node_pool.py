@@ -15,10 +15,23 @@ class GkeGpuNodePool(pulumi.ComponentResource):
 
     node_pool_name: pulumi.Output[str]
 
-    def __init__(self, name: str, *, cluster_id: pulumi.Input[str], region: str, zones: list[str], machine_type: str,
-                 accelerator: str, gpus_per_node: int, gpu_sku: str, nodes_min: int, nodes_max: int,
-                 service_account: pulumi.Input[str], depends_on: list[pulumi.Resource] | None = None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        cluster_id: pulumi.Input[str],
+        region: str,
+        zones: list[str],
+        machine_type: str,
+        accelerator: str,
+        gpus_per_node: int,
+        gpu_sku: str,
+        nodes_min: int,
+        nodes_max: int,
+        service_account: pulumi.Input[str],
+        depends_on: list[pulumi.Resource] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:gcp:GpuNodePool", name, None, opts)
         pool = gcp.container.NodePool(
             name,
@@ -26,7 +39,9 @@ class GkeGpuNodePool(pulumi.ComponentResource):
             location=region,
             node_locations=zones or None,
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                total_min_node_count=nodes_min, total_max_node_count=max(nodes_max, 1), location_policy="ANY",
+                total_min_node_count=nodes_min,
+                total_max_node_count=max(nodes_max, 1),
+                location_policy="ANY",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(max_surge=0, max_unavailable=1),
@@ -34,17 +49,23 @@ class GkeGpuNodePool(pulumi.ComponentResource):
                 machine_type=machine_type,
                 disk_size_gb=GPU_ROOT_VOLUME_GIB,
                 disk_type="pd-ssd",
-                guest_accelerators=[gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
-                    type=accelerator, count=gpus_per_node,
-                    gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
-                        gpu_driver_version="LATEST",
-                    ),
-                )],
-                taints=[gcp.container.NodePoolNodeConfigTaintArgs(key=GPU_TAINT_KEY, value="present", effect="NO_SCHEDULE")],
+                guest_accelerators=[
+                    gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
+                        type=accelerator,
+                        count=gpus_per_node,
+                        gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+                            gpu_driver_version="LATEST",
+                        ),
+                    )
+                ],
+                taints=[
+                    gcp.container.NodePoolNodeConfigTaintArgs(key=GPU_TAINT_KEY, value="present", effect="NO_SCHEDULE")
+                ],
                 **node_config_base(service_account, {GPU_NODE_LABEL: gpu_sku, "inferstack.dev/pool": "gpu"}),
             ),
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=depends_on or [],
+                parent=self,
+                depends_on=depends_on or [],
                 custom_timeouts=pulumi.CustomTimeouts(create=NODE_POOL_TIMEOUT, update=NODE_POOL_TIMEOUT, delete="30m"),
             ),
         )

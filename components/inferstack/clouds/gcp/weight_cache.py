@@ -32,34 +32,59 @@ class FilestoreWeightCache(pulumi.ComponentResource):
     instance_name: pulumi.Output[str]
     storage_class_name: str
 
-    def __init__(self, name: str, ctx: PlacementContext, *, network_name: pulumi.Input[str],
-                 k8s_provider: k8s.Provider, kms_key_id: pulumi.Input[str] | None = None,
-                 project_number: pulumi.Input[str] | None = None, depends_on: list[pulumi.Resource] | None = None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ctx: PlacementContext,
+        *,
+        network_name: pulumi.Input[str],
+        k8s_provider: k8s.Provider,
+        kms_key_id: pulumi.Input[str] | None = None,
+        project_number: pulumi.Input[str] | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:gcp:WeightCache", name, None, opts)
         region = ctx.region
         after: list[pulumi.Resource] = []
         if kms_key_id is not None and project_number is not None:
-            after.append(gcp.kms.CryptoKeyIAMMember(
-                f"{name}-key-filestore", crypto_key_id=kms_key_id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                member=pulumi.Output.from_input(project_number).apply(
-                    lambda n: f"serviceAccount:service-{n}@cloud-filer.iam.gserviceaccount.com"),
-                opts=pulumi.ResourceOptions(parent=self),
-            ))
+            after.append(
+                gcp.kms.CryptoKeyIAMMember(
+                    f"{name}-key-filestore",
+                    crypto_key_id=kms_key_id,
+                    role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                    member=pulumi.Output.from_input(project_number).apply(
+                        lambda n: f"serviceAccount:service-{n}@cloud-filer.iam.gserviceaccount.com"
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
         instance = gcp.filestore.Instance(
             f"{name}-filestore",
             location=region,
             tier=TIER,
-            file_shares=gcp.filestore.InstanceFileSharesArgs(name=SHARE, capacity_gb=filestore_capacity_gib(ctx.plan.cache_size_gib)),
-            networks=[gcp.filestore.InstanceNetworkArgs(network=network_name, modes=["MODE_IPV4"], connect_mode="DIRECT_PEERING")],
+            file_shares=gcp.filestore.InstanceFileSharesArgs(
+                name=SHARE, capacity_gb=filestore_capacity_gib(ctx.plan.cache_size_gib)
+            ),
+            networks=[
+                gcp.filestore.InstanceNetworkArgs(
+                    network=network_name, modes=["MODE_IPV4"], connect_mode="DIRECT_PEERING"
+                )
+            ],
             kms_key_name=kms_key_id,
             labels=ctx.tags,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=after, custom_timeouts=pulumi.CustomTimeouts(create="45m", delete="30m"),
+                parent=self,
+                depends_on=after,
+                custom_timeouts=pulumi.CustomTimeouts(create="45m", delete="30m"),
             ),
         )
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=depends_on or [])
-        parameters: dict[str, pulumi.Input[str]] = {"tier": TIER.lower(), "network": network_name, "connect-mode": "DIRECT_PEERING"}
+        parameters: dict[str, pulumi.Input[str]] = {
+            "tier": TIER.lower(),
+            "network": network_name,
+            "connect-mode": "DIRECT_PEERING",
+        }
         if kms_key_id is not None:
             parameters["instance-encryption-kms-key"] = kms_key_id
         storage_class = k8s.storage.v1.StorageClass(
@@ -73,13 +98,17 @@ class FilestoreWeightCache(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         volume = static_cache_volume(
-            ctx, f"{name}-volume", ctx.storage_class,
+            ctx,
+            f"{name}-volume",
+            ctx.storage_class,
             {
                 "driver": CSI_DRIVER,
                 "volumeHandle": pulumi.Output.concat("modeInstance/", region, "/", instance.name, "/", SHARE),
                 "volumeAttributes": {"ip": instance.networks[0].ip_addresses[0], "volume": SHARE},
             },
-            k8s_provider, [storage_class, instance, *(depends_on or [])], self,
+            k8s_provider,
+            [storage_class, instance, *(depends_on or [])],
+            self,
         )
         self.instance = instance
         self.storage_class = storage_class

@@ -15,7 +15,14 @@ import os
 
 import pulumi
 
-from inferstack.clouds.base import AddonSettings, CacheStorage, Cloud, ClusterHandle, PlacementContext, kubernetes_provider
+from inferstack.clouds.base import (
+    AddonSettings,
+    CacheStorage,
+    Cloud,
+    ClusterHandle,
+    PlacementContext,
+    kubernetes_provider,
+)
 
 
 class ExistingCluster(Cloud):
@@ -36,16 +43,23 @@ class ExistingCluster(Cloud):
     def weight_cache(self, ctx: PlacementContext, network: None, cluster: ClusterHandle) -> CacheStorage:
         return CacheStorage(ctx.storage_class)
 
-    def addons(self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
+    def addons(
+        self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
         if not ctx.addons.keda:
             return []
         from inferstack.clouds.addons import ClusterAddons
 
-        return [ClusterAddons(
-            f"{ctx.name}-addons", gpu_sku=ctx.gpu_sku,
-            settings=AddonSettings(device_plugin=False, dcgm_exporter=False, keda=True, prometheus_stack=False),
-            opts=pulumi.ResourceOptions(parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after),
-        )]
+        return [
+            ClusterAddons(
+                f"{ctx.name}-addons",
+                gpu_sku=ctx.gpu_sku,
+                settings=AddonSettings(device_plugin=False, dcgm_exporter=False, keda=True, prometheus_stack=False),
+                opts=pulumi.ResourceOptions(
+                    parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after
+                ),
+            )
+        ]
 
 
 __all__ = ["ExistingCluster"]
