@@ -2,6 +2,7 @@
 manifests checked by real tools: kubernetes-validate (strict, 1.29 and 1.37) and checkov."""
 
 import filecmp
+import hashlib
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from inferstack.plan import plan
-from inferstack.render import render
+from inferstack.render import RECORD_DIR, render
 from inferstack.spec import load_spec
 from tests.conftest import EXAMPLE_SPECS, ROOT
 
@@ -42,18 +43,59 @@ def rendered(tmp_path_factory):
 
 
 def _tree(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    """The rendered files under `root`, without render's own record folder."""
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and RECORD_DIR not in p.relative_to(root).parts
+    )
+
+
+UPDATED = "goldens updated, review the diff and re-run without INFERSTACK_UPDATE_GOLDEN"
+
+
+def compare_with_golden(produced: Path, golden: Path, update: bool) -> None:
+    """Fail unless `produced` holds exactly the files of `golden`, byte for byte. A missing golden is a
+    failure, never written here; in update mode the goldens are rewritten and the test fails, so the
+    change is reviewed (git diff) before a normal run passes."""
+    if update:
+        shutil.rmtree(golden, ignore_errors=True)
+        shutil.copytree(produced, golden, ignore=shutil.ignore_patterns(RECORD_DIR))
+        pytest.fail(UPDATED)
+    if not golden.is_dir():
+        pytest.fail(f"no golden files in {golden}: run with INFERSTACK_UPDATE_GOLDEN=1, review and commit them")
+    assert _tree(produced) == _tree(golden)
+    for name in _tree(golden):
+        assert (produced / name).read_bytes() == (golden / name).read_bytes(), f"{golden.name}/{name} differs"
 
 
 @pytest.mark.parametrize("spec", EXAMPLE_SPECS, ids=lambda p: p.stem)
 def test_rendered_output_matches_golden_files(spec, rendered):
-    produced, golden = rendered / spec.stem, GOLDEN / spec.stem
-    if UPDATE:
-        shutil.rmtree(golden, ignore_errors=True)
-        shutil.copytree(produced, golden)
-    assert _tree(produced) == _tree(golden)
-    for name in _tree(golden):
-        assert (produced / name).read_text() == (golden / name).read_text(), f"{spec.stem}/{name} differs from golden"
+    compare_with_golden(rendered / spec.stem, GOLDEN / spec.stem, UPDATE)
+
+
+def test_a_missing_golden_fails_and_is_not_written(tmp_path, rendered):
+    golden = tmp_path / "golden" / "quickstart"
+    with pytest.raises(pytest.fail.Exception, match="no golden files in"):
+        compare_with_golden(rendered / "quickstart", golden, update=False)
+    assert not golden.exists()
+    shutil.copytree(GOLDEN / "quickstart", golden)
+    (golden / "plan.txt").unlink()
+    with pytest.raises(AssertionError):
+        compare_with_golden(rendered / "quickstart", golden, update=False)
+    assert not (golden / "plan.txt").exists()
+
+
+def test_update_mode_writes_the_goldens_then_fails_for_review(tmp_path, rendered):
+    golden = tmp_path / "golden" / "quickstart"
+    golden.mkdir(parents=True)
+    (golden / "stale.yaml").write_text("old")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        compare_with_golden(rendered / "quickstart", golden, update=True)
+    assert str(failed.value) == UPDATED
+    assert _tree(golden) == _tree(rendered / "quickstart") and not (golden / RECORD_DIR).exists()
+    compare_with_golden(rendered / "quickstart", golden, update=False)
+    (golden / "plan.txt").write_text("edited")
+    with pytest.raises(AssertionError, match=r"quickstart/plan\.txt differs"):
+        compare_with_golden(rendered / "quickstart", golden, update=False)
 
 
 def test_rendering_twice_is_byte_identical(tmp_path):
@@ -119,20 +161,30 @@ def test_checkov_reports_no_failed_check(rendered):
 
 
 def test_rerender_removes_what_the_last_render_wrote_and_keeps_other_files(tmp_path):
-    _render(ROOT / "specs" / "multi-cloud-qwen.yaml", tmp_path)
-    (tmp_path / "notes.txt").write_text("mine")
-    _render(ROOT / "specs" / "quickstart.yaml", tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".inferstack-render.json",
+    """A placement dropped from the spec: its folder goes, the user's own files stay."""
+    out = tmp_path / "out"
+    _render(ROOT / "specs" / "multi-cloud-qwen.yaml", out)
+    (out / "notes.txt").write_text("mine")
+    (out / "aws-us-east" / "kustomization.yaml").write_text("mine")
+    data = yaml.safe_load((ROOT / "specs" / "multi-cloud-qwen.yaml").read_text())
+    data["placements"] = [p for p in data["placements"] if p["name"] == "gcp-us-central"]
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump(data))
+    files = _render(tmp_path / "one.yaml", out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        RECORD_DIR,
+        "aws-us-east",
         "dashboards",
+        "gcp-us-central",
         "notes.txt",
         "plan.json",
         "plan.txt",
         "rules",
-        "us-central",
     ]
-    assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == [
-        "fleet.json",
-        "gpu.json",
-        "quickstart-engine.json",
-    ]
+    assert [p.name for p in (out / "aws-us-east").iterdir()] == ["kustomization.yaml"]
+    assert _tree(out) == sorted(
+        [str(p.relative_to(out)) for p in files] + ["notes.txt", "aws-us-east/kustomization.yaml"]
+    )
+    record = json.loads((out / RECORD_DIR / "qwen3-32b.json").read_text())
+    assert record["format"] == 1 and record["spec"] == "qwen3-32b" and "previous" not in record
+    assert sorted(record["files"]) == sorted(str(p.relative_to(out)) for p in files)
+    assert record["files"]["plan.json"] == hashlib.sha256((out / "plan.json").read_bytes()).hexdigest()
