@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from inferstack.compliance.model import Finding, Resource, evaluate
 from inferstack.plan import Plan, plan
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
+from inferstack.offline import deploy_offline
 from inferstack.spec.loader import read_spec_data, violations_from
 from inferstack.spec.models import Compliance
 
@@ -90,8 +91,6 @@ def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
 
 def registered_resources(deployment_plan: Plan) -> list[Resource]:
     """Every resource the Pulumi program registers for a plan, with its provider's inputs."""
-    from inferstack.offline import deploy_offline
-
     run = deploy_offline([deployment_plan])
     providers = {(r.typ, r.name): r.inputs for r in run.resources if r.typ.startswith("pulumi:providers:")}
 

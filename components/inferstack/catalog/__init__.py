@@ -15,9 +15,6 @@ from typing import Any
 
 import yaml
 
-CLOUDS = ("aws", "gcp", "kubernetes")
-
-
 @cache
 def _data(name: str) -> Any:
     return yaml.safe_load(resources.files(__package__).joinpath("data", name).read_text())
@@ -78,6 +75,15 @@ class Architecture:
     moe_experts: int | None = None
     active_parameters: float | None = None
 
+    def tp_choices(self) -> list[int]:
+        """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
+        heads, and KV heads must split evenly across ranks or be replicated evenly."""
+        return [
+            tp
+            for tp in range(1, 9)
+            if self.attention_heads % tp == 0 and (self.kv_heads % tp == 0 or tp % self.kv_heads == 0)
+        ]
+
     @property
     def is_mla(self) -> bool:
         return self.kv_lora_rank is not None
@@ -90,6 +96,30 @@ class Architecture:
     def embedding_parameters(self) -> float:
         """Input embedding plus LM head parameters (one matrix when tied); kept 16-bit by quantizers."""
         return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+
+@dataclass(frozen=True)
+class CloudProfile:
+    """What the pure layers know about a cloud (data/clouds.yaml), so they never branch on its name."""
+
+    name: str
+    creates_clusters: bool
+    cluster_product: str
+    min_zones: int
+    zone_example: str
+    priced_from_catalog: bool
+    storage_class: str | None
+    instance_type_label: str | None
+    accelerator_label: str | None
+
+
+@cache
+def cloud_profiles() -> dict[str, CloudProfile]:
+    return {name: CloudProfile(name=name, **row) for name, row in _data("clouds.yaml").items()}
+
+
+def cloud_profile(name: str) -> CloudProfile:
+    return cloud_profiles()[name]
 
 
 @cache
@@ -295,6 +325,34 @@ def architecture_from_config(path: str | Path) -> Architecture:
         moe_experts=experts,
         active_parameters=float(active) if active else None,
     )
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    """What one engine can do (data/engines.yaml): the spec rules judge against it, adapters honour it."""
+
+    name: str
+    scaling_signals: tuple[str, ...]
+    serves_lora: bool
+    speculative_methods: tuple[str, ...]
+    quantizations: tuple[str, ...]
+    #: Engine settings (spec `engine.<field>`) the adapter sets either way; others keep the engine's default.
+    configurable: tuple[str, ...]
+
+
+@cache
+def engine_capabilities() -> dict[str, EngineCapabilities]:
+    return {
+        name: EngineCapabilities(
+            name=name,
+            scaling_signals=tuple(row["scaling_signals"]),
+            serves_lora=bool(row["serves_lora"]),
+            speculative_methods=tuple(row["speculative_methods"]),
+            quantizations=tuple(row["quantizations"]),
+            configurable=tuple(row["configurable"]),
+        )
+        for name, row in _data("engines.yaml").items()
+    }
 
 
 @cache

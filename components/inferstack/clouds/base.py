@@ -26,13 +26,13 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from inferstack.kube.objects import DEFAULT_STORAGE_CLASS, GPU_NODE_LABEL, UID
+from inferstack import catalog, contract
+from inferstack.contract import GPU_NODE_LABEL, GPU_TAINT_KEY, UID
+from inferstack.kube.objects import cache_claim_name
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.spec.models import Placement
 
-#: Taint every inferstack GPU node carries; serving pods tolerate it (see kube/objects.py).
-GPU_TAINT_KEY = "nvidia.com/gpu"
 #: Root volume for GPU nodes: engine images are 10-30 GB compressed and unpack to twice that.
 GPU_ROOT_VOLUME_GIB = 200
 #: How long cloud APIs may take to create a cluster or a GPU node pool (GPU capacity is scarce).
@@ -97,7 +97,7 @@ class PlacementContext:
 
     @property
     def storage_class(self) -> str | None:
-        return self.plan.spec.cache.storage_class or DEFAULT_STORAGE_CLASS[self.placement.cloud]
+        return self.plan.spec.cache.storage_class or catalog.cloud_profile(self.placement.cloud).storage_class
 
     @property
     def creates_cache_storage(self) -> bool:
@@ -241,8 +241,6 @@ def static_cache_volume(
     """A PersistentVolume reserved (claimRef) for the plan's cache claim, so the claim binds to the
     storage inferstack created and sized, never to a dynamically provisioned one. Reclaim policy
     Retain: deleting the claim never deletes the weights."""
-    from inferstack.kube.objects import cache_claim_name
-
     plan = ctx.plan
     return k8s.core.v1.PersistentVolume(
         name,

@@ -61,7 +61,6 @@ class Rule:
     severity: Severity
     types: tuple[str, ...]
     check: Callable[[Resource, Compliance], Iterable[str]]
-    enforced_in: tuple[str, ...] = ("check", "policy-pack")
 
     def applies_to(self, resource: Resource) -> bool:
         return any(resource.type == t or (t.endswith("*") and resource.type.startswith(t[:-1])) for t in self.types)
@@ -80,7 +79,6 @@ class StackRule:
     description: str
     severity: Severity
     check: Callable[[list[Resource], Compliance], Iterable[tuple[Resource | None, str]]]
-    enforced_in: tuple[str, ...] = ("check", "policy-pack")
 
     def evaluate(self, resources: list[Resource], policy: Compliance) -> Iterator[Finding]:
         for resource, message in self.check(resources, policy):
@@ -103,10 +101,9 @@ def resource_rule(
     description: str,
     types: tuple[str, ...],
     severity: Severity = "mandatory",
-    enforced_in: tuple[str, ...] = ("check", "policy-pack"),
 ):
     def register(fn: Callable[[Resource, Compliance], Iterable[str]]) -> Rule:
-        rule = Rule(id, name, description, severity, types, fn, enforced_in)
+        rule = Rule(id, name, description, severity, types, fn)
         RESOURCE_RULES.append(rule)
         return rule
 

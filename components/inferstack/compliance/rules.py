@@ -9,9 +9,10 @@ from typing import Any
 
 from inferstack import catalog
 from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
-from inferstack.plan.capacity import HOURS_PER_MONTH
-from inferstack.spec.models import Compliance, is_commit, is_pinned
+from inferstack.contract import GPU_RESOURCE, GPU_TAINT_KEY, HOURS_PER_MONTH, Provenance
+from inferstack.spec.models import Compliance
 from inferstack.spec.rules import describe_lock, region_allowed
+from inferstack.spec.values import is_commit, is_pinned
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -44,7 +45,6 @@ GCP_LOCATED = (
 #: AWS types with no region: identity and account-wide objects.
 AWS_GLOBAL_PREFIXES = ("aws:iam/", "aws:organizations/", "aws:route53/", "aws:cloudfront/")
 _ZONE = re.compile(r"^(?P<region>[a-z]+-[a-z]+\d+)-[a-z]$")
-ANN = "inferstack.dev/"
 
 
 def _truthy(value: Any) -> bool:
@@ -82,7 +82,6 @@ def _located(resource: Resource) -> bool:
     "Every location-bearing AWS and GCP resource, and every provider, stays inside the residency group "
     "or allowed regions; the resource's own region/location/zone is checked, then its provider's.",
     ("aws:*", "gcp:*", "pulumi:providers:aws", "pulumi:providers:gcp"),
-    enforced_in=("spec", "check", "policy-pack"),
 )
 def region_lock(resource: Resource, policy: Compliance) -> Iterator[str]:
     if (policy.residency is None and not policy.allowed_regions) or not _located(resource):
@@ -100,7 +99,6 @@ def region_lock(resource: Resource, policy: Compliance) -> Iterator[str]:
     "allowed-clouds",
     "Resources belong only to the clouds compliance allows.",
     ("aws:*", "gcp:*"),
-    enforced_in=("spec", "check", "policy-pack"),
 )
 def allowed_clouds(resource: Resource, policy: Compliance) -> Iterator[str]:
     if policy.allowed_clouds and resource.package not in policy.allowed_clouds:
@@ -231,7 +229,7 @@ def provisions_gpus(resource: Resource) -> bool:
             is_unknown(ami)
             or "NVIDIA" in str(ami)
             or "GPU" in str(ami)
-            or any(t.get("key") == "nvidia.com/gpu" for t in resource.get("taints") or [])
+            or any(t.get("key") == GPU_TAINT_KEY for t in resource.get("taints") or [])
             or not isinstance(types, list)
             or any(t in gpu_types for t in types)
         )
@@ -258,13 +256,17 @@ def _gpus_of(resource: Resource) -> list[tuple[str, Any]]:
             for i, a in enumerate(accelerators)
         ]
     if resource.type == K8S_DEPLOYMENT and _requests_gpu(resource):
-        sku = (resource.get("metadata", "annotations") or {}).get(ANN + "gpu")
-        return [(f"annotation {ANN}gpu={sku!r}", sku)]
+        sku = _provenance(resource).gpu
+        return [(f"annotation {Provenance.key('gpu')}={sku!r}", sku)]
     return []
 
 
+def _provenance(resource: Resource) -> Provenance:
+    return Provenance.from_annotations(resource.get("metadata", "annotations"))
+
+
 def _requests_gpu(resource: Resource) -> bool:
-    return any("nvidia.com/gpu" in ((c.get("resources") or {}).get("limits") or {}) for c in _containers(resource))
+    return any(GPU_RESOURCE in ((c.get("resources") or {}).get("limits") or {}) for c in _containers(resource))
 
 
 @resource_rule(
@@ -273,7 +275,6 @@ def _requests_gpu(resource: Resource) -> bool:
     "Node groups, node pools and serving workloads use only allowed GPU SKUs (read from instance and "
     "machine types, accelerator types, and the workload's provenance record).",
     (EKS_NODE_GROUP, GKE_NODE_POOL, K8S_DEPLOYMENT),
-    enforced_in=("spec", "check", "policy-pack"),
 )
 def allowed_gpus(resource: Resource, policy: Compliance) -> Iterator[str]:
     if not policy.allowed_gpus:
@@ -290,14 +291,13 @@ def allowed_gpus(resource: Resource, policy: Compliance) -> Iterator[str]:
     "allowed-engines-and-quantizations",
     "Serving workloads run only allowed engines and weight formats (from the provenance record).",
     (K8S_DEPLOYMENT,),
-    enforced_in=("spec", "check", "policy-pack"),
 )
 def allowed_engines(resource: Resource, policy: Compliance) -> Iterator[str]:
     if not _requests_gpu(resource):
         return
-    annotations = resource.get("metadata", "annotations") or {}
+    record = _provenance(resource)
     for key, allowed in (("engine", policy.allowed_engines), ("quantization", policy.allowed_quantizations)):
-        value = annotations.get(ANN + key)
+        value = getattr(record, key)
         if allowed and value not in allowed:
             yield (
                 f"{key} {_show(value)} is not allowed; allowed: {', '.join(allowed)}. "
@@ -310,7 +310,6 @@ def allowed_engines(resource: Resource, policy: Compliance) -> Iterator[str]:
     "pinned-images",
     "Every container image is pinned by sha256 digest.",
     WORKLOADS,
-    enforced_in=("spec", "check", "policy-pack"),
 )
 def pinned_images(resource: Resource, policy: Compliance) -> Iterator[str]:
     if not policy.pin_images:
@@ -329,14 +328,12 @@ def pinned_images(resource: Resource, policy: Compliance) -> Iterator[str]:
     "pinned-model-revisions",
     "Hugging Face models are served at a 40-hex commit (from the provenance record).",
     (K8S_DEPLOYMENT,),
-    enforced_in=("spec", "check", "policy-pack"),
 )
 def pinned_revisions(resource: Resource, policy: Compliance) -> Iterator[str]:
     if not policy.pin_revisions or not _requests_gpu(resource):
         return
-    annotations = resource.get("metadata", "annotations") or {}
-    source = annotations.get(ANN + "model-source")
-    revision = annotations.get(ANN + "model-revision")
+    record = _provenance(resource)
+    source, revision = record.model_source, record.model_revision
     if is_unknown(source):
         yield f"model source is {_show(source)}; the serving workload must record it. Fix: deploy through inferstack"
     elif source.startswith("hf://") and not is_commit(revision):
@@ -408,15 +405,14 @@ def _monthly_cost(resource: Resource) -> tuple[float | None, str]:
             max_size = None if is_unknown(max_size) or not isinstance(zones, list) else max_size * len(zones)
         price = prices.get(("gcp", kind))
     else:
-        annotations = resource.get("metadata", "annotations") or {}
-        price_text, replicas = annotations.get(ANN + "gpu-hour-price"), annotations.get(ANN + "replicas-max")
-        gpus = annotations.get(ANN + "gpus-per-replica")
-        if None in (price_text, replicas, gpus):
+        record = _provenance(resource)
+        price, replicas, gpus = (record.number(f) for f in ("gpu_hour_price", "replicas_max", "gpus_per_replica"))
+        if price is None or replicas is None or gpus is None:
             return (
                 None,
                 "a workload on an existing cluster has no GPU-hour price. Fix: set placements[].price_per_gpu_hour",
             )
-        return float(price_text) * float(gpus) * float(replicas) * HOURS_PER_MONTH, ""
+        return price * gpus * replicas * HOURS_PER_MONTH, ""
     if price is None or is_unknown(max_size):
         return (
             None,
@@ -438,7 +434,7 @@ def monthly_budget(resources: list[Resource], policy: Compliance) -> Iterator[tu
     for resource in resources:
         on_existing_cluster = (
             resource.type == K8S_DEPLOYMENT
-            and (resource.get("metadata", "annotations") or {}).get(ANN + "capacity") == "existing-cluster"
+            and _provenance(resource).capacity == "existing-cluster"
         )
         if not (provisions_gpus(resource) or on_existing_cluster):
             continue

@@ -2,152 +2,24 @@
 
 Each adapter turns a `Plan` into the container's image, command, arguments, environment, port and
 probe paths, and declares the Prometheus metric names it exports; monitoring, autoscaling and the
-end-to-end checks use those names only. Adapters register themselves by name in `REGISTRY`; asking
-for an engine that is not registered is an error, never a fallback.
+end-to-end checks use those names only. Adapters are found by name in `REGISTRY`; asking for an
+engine that is not registered is an error, never a fallback. What each engine can do (signals, LoRA,
+quantizations, speculative decoding) is data in the catalog, which the spec rules read too.
 """
 
-from __future__ import annotations
+from inferstack.engines.adapters import SGLANG, TGI, TRTLLM, VLLM
+from inferstack.engines.base import (
+    EngineAdapter,
+    Metrics,
+    Probes,
+    UnknownEngine,
+    UnsupportedFeature,
+    adapter_paths,
+    cache_subpath,
+    model_path,
+)
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from inferstack.plan import Plan
-
-#: Where the weight cache is mounted (read-only) in serving pods.
-MODELS_DIR = "/models"
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Prometheus metric names an engine exports. None: the engine has no such metric."""
-
-    path: str
-    model_label: str
-    requests_running: str | None
-    requests_waiting: str | None
-    kv_cache_usage: str | None
-    ttft_seconds: str | None
-    inter_token_seconds: str | None
-    e2e_seconds: str | None
-    prompt_tokens: str | None
-    generation_tokens: str | None
-    preemptions: str | None
-    request_success: str | None
-    #: Label matcher that selects failed requests within `request_success` (engines that count every
-    #: finished request there, by reason); None when failures can only be inferred.
-    failure_matcher: str | None = None
-
-    def declared(self) -> set[str]:
-        """Every series name these metrics produce (histograms as _bucket/_sum/_count)."""
-        names: set[str] = set()
-        for key in (
-            "requests_running",
-            "requests_waiting",
-            "kv_cache_usage",
-            "prompt_tokens",
-            "generation_tokens",
-            "preemptions",
-            "request_success",
-        ):
-            if (name := getattr(self, key)) is not None:
-                names.add(name)
-        for key in ("ttft_seconds", "inter_token_seconds", "e2e_seconds"):
-            if (name := getattr(self, key)) is not None:
-                names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
-        return names
-
-
-@dataclass(frozen=True)
-class Probes:
-    startup: str
-    readiness: str
-    liveness: str
-
-
-@dataclass(frozen=True)
-class EngineAdapter:
-    """How to run and observe one engine. Subclasses implement `args`."""
-
-    name: str
-    image_repository: str
-    image_tag_format: str
-    port: int
-    probes: Probes
-    metrics: Metrics
-    command: tuple[str, ...]
-    shutdown_seconds: int
-    scaling_metrics: dict[str, str] = field(default_factory=dict)
-    serves_lora: bool = True
-    #: The engine's flag for the most requests a replica runs at once.
-    concurrency_flag: str = "--max-num-seqs"
-    #: Speculative-decoding methods the engine runs (see `speculative_args`).
-    speculative_methods: frozenset[str] = frozenset({"ngram"})
-    #: Weight formats the engine can be told to serve (the spec's engine.quantization).
-    quantizations: frozenset[str] = frozenset({"none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"})
-
-    def image(self, plan: Plan) -> str:
-        """The spec's image if given (kept verbatim, digest included), else the official tag."""
-        return (
-            plan.spec.engine.image
-            or f"{self.image_repository}:{self.image_tag_format.format(version=plan.spec.engine.version)}"
-        )
-
-    def model_path(self, plan: Plan) -> str:
-        return model_path(plan)
-
-    def args(self, plan: Plan) -> list[str]:
-        """Every argument: the engine's own (`engine_args`), the concurrency cap, then the spec's extras."""
-        args = self.engine_args(plan)
-        if (limit := plan.spec.engine.max_concurrent_requests) is not None:
-            args += [self.concurrency_flag, str(limit)]
-        if (speculative := plan.spec.engine.speculative) is not None:
-            args += self.speculative_args(speculative.method, speculative.num_tokens)
-        return args + list(plan.spec.engine.extra_args)
-
-    def speculative_args(self, method: str, num_tokens: int) -> list[str]:
-        raise UnsupportedFeature(self.name, f"speculative decoding ({method})", sorted(self.speculative_methods))
-
-    def engine_args(self, plan: Plan) -> list[str]:
-        raise NotImplementedError
-
-    def env(self, plan: Plan) -> dict[str, str]:
-        """Serving pods never reach the hub: weights come from the read-only cache only."""
-        return {
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "HF_HOME": "/tmp/hf-home",
-            "DO_NOT_TRACK": "1",
-        }
-
-    def scaling_query(self, signal: str, served_name: str) -> str:
-        """PromQL for the autoscaling signal, summed over the deployment's pods."""
-        metric = self.scaling_metrics.get(signal)
-        if metric is None:
-            raise UnsupportedFeature(self.name, f"autoscaling on {signal}", sorted(self.scaling_metrics))
-        aggregate = "avg" if signal == "kv_cache_usage" else "sum"
-        return f'{aggregate}({metric}{{{self.metrics.model_label}="{served_name}"}})'
-
-
-class UnknownEngine(LookupError):
-    pass
-
-
-class UnsupportedFeature(ValueError):
-    """An engine cannot do what the spec asks; the message says what it can do instead."""
-
-    def __init__(self, engine: str, feature: str, supported: list[str]):
-        self.engine, self.feature, self.supported = engine, feature, supported
-        choice = ", ".join(supported) if supported else "none"
-        super().__init__(f"{engine} does not support {feature}; supported: {choice}")
-
-
-REGISTRY: dict[str, EngineAdapter] = {}
-
-
-def register(adapter: EngineAdapter) -> EngineAdapter:
-    REGISTRY[adapter.name] = adapter
-    return adapter
+REGISTRY: dict[str, EngineAdapter] = {adapter.name: adapter for adapter in (VLLM, SGLANG, TGI, TRTLLM)}
 
 
 def adapter_for(name: str) -> EngineAdapter:
@@ -157,25 +29,15 @@ def adapter_for(name: str) -> EngineAdapter:
         raise UnknownEngine(f"no engine adapter named {name!r}; registered: {', '.join(sorted(REGISTRY))}") from None
 
 
-def model_path(plan: Plan) -> str:
-    """Where the checkpoint sits inside the serving container."""
-    model = plan.spec.model
-    if model.scheme == "pvc":
-        return f"{MODELS_DIR}/{model.location.split('/', 1)[1] if '/' in model.location else ''}".rstrip("/")
-    return f"{MODELS_DIR}/{cache_subpath(plan)}"
-
-
-def adapter_paths(plan: Plan) -> list[tuple[str, str]]:
-    """(served name, path in the container) of each LoRA adapter the prefetch job fetched."""
-    return [(a.name, f"{model_path(plan)}/adapters/{a.name}") for a in plan.spec.model.lora_adapters]
-
-
-def cache_subpath(plan: Plan) -> str:
-    """Directory inside the cache volume the prefetch job fills: source path plus revision."""
-    model = plan.spec.model
-    location = model.location.strip("/").replace("/", "--")
-    return f"{model.scheme}--{location}" + (f"/{model.revision}" if model.revision else "")
-
-
-# Register the built-in adapters.
-from inferstack.engines import adapters as _adapters  # noqa: E402,F401
+__all__ = [
+    "REGISTRY",
+    "EngineAdapter",
+    "Metrics",
+    "Probes",
+    "UnknownEngine",
+    "UnsupportedFeature",
+    "adapter_for",
+    "adapter_paths",
+    "cache_subpath",
+    "model_path",
+]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from inferstack import catalog
-from inferstack.engines import EngineAdapter, Metrics, Probes, adapter_paths, register
+from inferstack.engines.base import EngineAdapter, Metrics, Probes, adapter_paths
 from inferstack.plan.memory import GIB
 
 if TYPE_CHECKING:
@@ -170,12 +170,18 @@ class Tgi(EngineAdapter):
 
 @dataclass(frozen=True)
 class TrtLlm(EngineAdapter):
-    """NVIDIA TensorRT-LLM's `trtllm-serve` (PyTorch backend)."""
+    """NVIDIA TensorRT-LLM's `trtllm-serve` (PyTorch backend). Its KV pool is a fraction of the memory
+    left free after the weights and activations load, so the plan's pool is passed as that fraction."""
 
     def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
-        args = [
+        free = catalog.gpus()[plan.fit.gpu].memory_gib * GIB - plan.fit.weights_per_gpu_bytes
+        free -= plan.fit.overhead.total_bytes
+        fraction = int(_kv_pool_bytes(plan) / free * 1000) / 1000 if free > 0 else 0.0
+        return [
             self.model_path(plan),
+            "--served_model_name",
+            spec.served_name,
             "--host",
             "0.0.0.0",
             "--port",
@@ -185,134 +191,120 @@ class TrtLlm(EngineAdapter):
             "--max_seq_len",
             str(spec.model.max_context),
             "--kv_cache_free_gpu_memory_fraction",
-            "0.9",
+            f"{fraction:.3f}",
         ]
-        return args
 
 
-VLLM = register(
-    Vllm(
-        name="vllm",
-        image_repository="vllm/vllm-openai",
-        image_tag_format="v{version}",
-        port=8000,
-        probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
-        command=("python3", "-m", "vllm.entrypoints.openai.api_server"),
-        shutdown_seconds=30,
-        metrics=Metrics(
-            path="/metrics",
-            model_label="model_name",
-            requests_running="vllm:num_requests_running",
-            requests_waiting="vllm:num_requests_waiting",
-            kv_cache_usage="vllm:kv_cache_usage_perc",
-            ttft_seconds="vllm:time_to_first_token_seconds",
-            inter_token_seconds="vllm:inter_token_latency_seconds",
-            e2e_seconds="vllm:e2e_request_latency_seconds",
-            prompt_tokens="vllm:prompt_tokens_total",
-            generation_tokens="vllm:generation_tokens_total",
-            preemptions="vllm:num_preemptions_total",
-            request_success="vllm:request_success_total",
-            # vLLM counts every finished request by finished_reason (stop, length, abort, error, repetition);
-            # "error" is a server-side failure, returned as HTTP 500 (vllm/v1/engine FinishReason).
-            failure_matcher='finished_reason="error"',
-        ),
-        scaling_metrics={
-            "queue_depth": "vllm:num_requests_waiting",
-            "running_requests": "vllm:num_requests_running",
-            "kv_cache_usage": "vllm:kv_cache_usage_perc",
-        },
-    )
+VLLM = Vllm(
+    name="vllm",
+    image_repository="vllm/vllm-openai",
+    image_tag_format="v{version}",
+    port=8000,
+    probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
+    command=("python3", "-m", "vllm.entrypoints.openai.api_server"),
+    shutdown_seconds=30,
+    metrics=Metrics(
+        path="/metrics",
+        model_label="model_name",
+        requests_running="vllm:num_requests_running",
+        requests_waiting="vllm:num_requests_waiting",
+        kv_cache_usage="vllm:kv_cache_usage_perc",
+        ttft_seconds="vllm:time_to_first_token_seconds",
+        inter_token_seconds="vllm:inter_token_latency_seconds",
+        e2e_seconds="vllm:e2e_request_latency_seconds",
+        prompt_tokens="vllm:prompt_tokens_total",
+        generation_tokens="vllm:generation_tokens_total",
+        preemptions="vllm:num_preemptions_total",
+        request_success="vllm:request_success_total",
+        # vLLM counts every finished request by finished_reason (stop, length, abort, error, repetition);
+        # "error" is a server-side failure, returned as HTTP 500 (vllm/v1/engine FinishReason).
+        failure_matcher='finished_reason="error"',
+    ),
+    scaling_metrics={
+        "queue_depth": "vllm:num_requests_waiting",
+        "running_requests": "vllm:num_requests_running",
+        "kv_cache_usage": "vllm:kv_cache_usage_perc",
+    },
 )
 
-SGLANG = register(
-    Sglang(
-        name="sglang",
-        concurrency_flag="--max-running-requests",
-        image_repository="lmsysorg/sglang",
-        image_tag_format="v{version}",
-        port=30000,
-        probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
-        command=("python3", "-m", "sglang.launch_server"),
-        shutdown_seconds=30,
-        metrics=Metrics(
-            path="/metrics",
-            model_label="model_name",
-            requests_running="sglang:num_running_reqs",
-            requests_waiting="sglang:num_queue_reqs",
-            kv_cache_usage="sglang:token_usage",
-            ttft_seconds="sglang:time_to_first_token_seconds",
-            inter_token_seconds="sglang:inter_token_latency_seconds",
-            e2e_seconds="sglang:e2e_request_latency_seconds",
-            prompt_tokens="sglang:prompt_tokens_total",
-            generation_tokens="sglang:generation_tokens_total",
-            preemptions=None,
-            request_success="sglang:num_requests_total",
-        ),
-        scaling_metrics={
-            "queue_depth": "sglang:num_queue_reqs",
-            "running_requests": "sglang:num_running_reqs",
-            "kv_cache_usage": "sglang:token_usage",
-        },
-    )
+SGLANG = Sglang(
+    name="sglang",
+    concurrency_flag="--max-running-requests",
+    image_repository="lmsysorg/sglang",
+    image_tag_format="v{version}",
+    port=30000,
+    probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
+    command=("python3", "-m", "sglang.launch_server"),
+    shutdown_seconds=30,
+    metrics=Metrics(
+        path="/metrics",
+        model_label="model_name",
+        requests_running="sglang:num_running_reqs",
+        requests_waiting="sglang:num_queue_reqs",
+        kv_cache_usage="sglang:token_usage",
+        ttft_seconds="sglang:time_to_first_token_seconds",
+        inter_token_seconds="sglang:inter_token_latency_seconds",
+        e2e_seconds="sglang:e2e_request_latency_seconds",
+        prompt_tokens="sglang:prompt_tokens_total",
+        generation_tokens="sglang:generation_tokens_total",
+        preemptions=None,
+        request_success="sglang:num_requests_total",
+    ),
+    scaling_metrics={
+        "queue_depth": "sglang:num_queue_reqs",
+        "running_requests": "sglang:num_running_reqs",
+        "kv_cache_usage": "sglang:token_usage",
+    },
 )
 
-TGI = register(
-    Tgi(
-        name="tgi",
-        concurrency_flag="--max-concurrent-requests",
-        image_repository="ghcr.io/huggingface/text-generation-inference",
-        image_tag_format="{version}",
-        port=8080,
-        probes=Probes(startup="/health", readiness="/health", liveness="/health"),
-        command=("text-generation-launcher",),
-        shutdown_seconds=30,
-        metrics=Metrics(
-            path="/metrics",
-            model_label="job",
-            requests_running="tgi_batch_current_size",
-            requests_waiting="tgi_queue_size",
-            kv_cache_usage=None,
-            ttft_seconds=None,
-            inter_token_seconds="tgi_request_mean_time_per_token_duration",
-            e2e_seconds="tgi_request_duration",
-            prompt_tokens=None,
-            generation_tokens=None,
-            preemptions=None,
-            request_success="tgi_request_success",
-        ),
-        scaling_metrics={"queue_depth": "tgi_queue_size", "running_requests": "tgi_batch_current_size"},
-        quantizations=frozenset({"none", "fp8", "int8", "awq", "gptq"}),
-    )
+TGI = Tgi(
+    name="tgi",
+    concurrency_flag="--max-concurrent-requests",
+    image_repository="ghcr.io/huggingface/text-generation-inference",
+    image_tag_format="{version}",
+    port=8080,
+    probes=Probes(startup="/health", readiness="/health", liveness="/health"),
+    command=("text-generation-launcher",),
+    shutdown_seconds=30,
+    metrics=Metrics(
+        path="/metrics",
+        model_label="job",
+        requests_running="tgi_batch_current_size",
+        requests_waiting="tgi_queue_size",
+        kv_cache_usage=None,
+        ttft_seconds=None,
+        inter_token_seconds="tgi_request_mean_time_per_token_duration",
+        e2e_seconds="tgi_request_duration",
+        prompt_tokens=None,
+        generation_tokens=None,
+        preemptions=None,
+        request_success="tgi_request_success",
+    ),
+    scaling_metrics={"queue_depth": "tgi_queue_size", "running_requests": "tgi_batch_current_size"},
 )
 
-TRTLLM = register(
-    TrtLlm(
-        name="trtllm",
-        concurrency_flag="--max_batch_size",
-        image_repository="nvcr.io/nvidia/tensorrt-llm/release",
-        image_tag_format="{version}",
-        port=8000,
-        probes=Probes(startup="/health", readiness="/health", liveness="/health"),
-        command=("trtllm-serve",),
-        shutdown_seconds=30,
-        metrics=Metrics(
-            path="/prometheus/metrics",
-            model_label="model_name",
-            requests_running=None,
-            requests_waiting=None,
-            kv_cache_usage=None,
-            ttft_seconds="trtllm_time_to_first_token_seconds",
-            inter_token_seconds="trtllm_time_per_output_token_seconds",
-            e2e_seconds="trtllm_e2e_request_latency_seconds",
-            prompt_tokens=None,
-            generation_tokens=None,
-            preemptions=None,
-            request_success="trtllm_request_success_total",
-        ),
-        scaling_metrics={},
-        serves_lora=False,
-        speculative_methods=frozenset(),
-        # trtllm-serve reads the format from the checkpoint; it has no flag to quantize at load time.
-        quantizations=frozenset({"none"}),
-    )
+TRTLLM = TrtLlm(
+    name="trtllm",
+    concurrency_flag="--max_batch_size",
+    image_repository="nvcr.io/nvidia/tensorrt-llm/release",
+    image_tag_format="{version}",
+    port=8000,
+    probes=Probes(startup="/health", readiness="/health", liveness="/health"),
+    command=("trtllm-serve",),
+    shutdown_seconds=30,
+    metrics=Metrics(
+        path="/prometheus/metrics",
+        model_label="model_name",
+        requests_running=None,
+        requests_waiting=None,
+        kv_cache_usage=None,
+        ttft_seconds="trtllm_time_to_first_token_seconds",
+        inter_token_seconds="trtllm_time_per_output_token_seconds",
+        e2e_seconds="trtllm_e2e_request_latency_seconds",
+        prompt_tokens=None,
+        generation_tokens=None,
+        preemptions=None,
+        request_success="trtllm_request_success_total",
+    ),
+    scaling_metrics={},
 )

@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import math
 
-from inferstack import catalog
+from inferstack import catalog, contract
+from inferstack.contract import COMPLETE_MARKER, GPU_RESOURCE, GPU_TOLERATION, MODELS_DIR, TMP_DIR, UID, Provenance
 from inferstack.engines import EngineAdapter, adapter_for, cache_subpath, model_path
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
-from inferstack.spec.models import is_pinned
+from inferstack.spec.values import is_pinned
 
-UID = 10001
 PRESTOP_SLEEP_SECONDS = 15
 PROBE_PERIOD_SECONDS = 10
-COMPLETE_MARKER = ".inferstack-complete"
-#: The Prometheus of kube-prometheus-stack, which inferstack installs on the clusters it creates.
-PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
 #: Share of a node's CPU and memory left to serving pods after system daemons (kubelet, CNI, drivers).
 NODE_ALLOCATABLE = 0.85
-DEFAULT_STORAGE_CLASS = {"aws": "inferstack-efs", "gcp": "inferstack-filestore", "kubernetes": None}
-GPU_NODE_LABEL = "inferstack.dev/gpu"
 
 #: checkov checks that a GPU inference server cannot meet, with the reason a reviewer reads.
 CHECKOV_SKIPS = {
@@ -40,12 +35,7 @@ UNPINNED_IMAGE_SKIP = (
 
 
 def labels(plan: Plan, placement: PlacementPlan, component: str) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": plan.spec.name,
-        "app.kubernetes.io/instance": f"{plan.spec.name}-{placement.name}",
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/managed-by": "inferstack",
-    }
+    return contract.labels(plan.spec.name, placement.name, component)
 
 
 def _meta(plan: Plan, placement: PlacementPlan, name: str, component: str, annotations: dict | None = None) -> dict:
@@ -102,12 +92,13 @@ def service_account(plan: Plan, placement: PlacementPlan) -> dict:
 
 
 def cache_claim_name(plan: Plan) -> str:
+    """The claim serving pods mount: the spec's own for pvc:// sources, else the one inferstack creates."""
     model = plan.spec.model
-    return model.location.split("/", 1)[0] if model.scheme == "pvc" else f"{plan.spec.name}-weights"
+    return model.location.split("/", 1)[0] if model.scheme == "pvc" else contract.cache_claim_name(plan.spec.name)
 
 
 def cache_claim(plan: Plan, placement: PlacementPlan) -> dict:
-    storage_class = plan.spec.cache.storage_class or DEFAULT_STORAGE_CLASS[placement.cloud]
+    storage_class = plan.spec.cache.storage_class or catalog.cloud_profile(placement.cloud).storage_class
     spec = {
         "accessModes": ["ReadWriteMany"],
         "resources": {"requests": {"storage": f"{plan.cache_size_gib}Gi"}},
@@ -125,7 +116,7 @@ def cache_claim(plan: Plan, placement: PlacementPlan) -> dict:
 def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
     """Downloads the pinned checkpoint into the cache once; re-runs resume and re-verify."""
     model = plan.spec.model
-    dest = f"/models/{cache_subpath(plan)}"
+    dest = f"{MODELS_DIR}/{cache_subpath(plan)}"
     args = ["--source", model.source, "--dest", dest, "--marker", COMPLETE_MARKER]
     if model.revision:
         args += ["--revision", model.revision]
@@ -139,7 +130,7 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
         "imagePullPolicy": "IfNotPresent",
         "args": args,
         "env": [
-            {"name": "HOME", "value": "/tmp"},
+            {"name": "HOME", "value": TMP_DIR},
             {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
             {
                 "name": "HF_TOKEN",
@@ -153,7 +144,7 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
             "limits": {"cpu": "4", "memory": "4Gi"},
         },
         "securityContext": _container_security(),
-        "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}, {"name": "tmp", "mountPath": TMP_DIR}],
     }
     return {
         "apiVersion": "batch/v1",
@@ -195,15 +186,17 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
 
 def _node_placement(plan: Plan, placement: PlacementPlan) -> tuple[dict, list[dict]]:
     """Node selector and tolerations that land pods on this placement's GPU nodes."""
-    tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    spec_placement = plan.spec.placement(placement.name)
-    if placement.cloud == "kubernetes":
-        return dict(sorted(spec_placement.cluster.gpu_node_labels.items())), tolerations
+    tolerations = [dict(GPU_TOLERATION)]
+    profile = catalog.cloud_profile(placement.cloud)
+    if not profile.creates_clusters:
+        return dict(sorted(plan.spec.placement(placement.name).cluster.gpu_node_labels.items())), tolerations
     node = placement.node
-    selector = {"node.kubernetes.io/instance-type": node.node_type} if node else {}
-    if placement.cloud == "gcp" and node and node.accelerator:
-        selector["cloud.google.com/gke-accelerator"] = node.accelerator
-    selector[GPU_NODE_LABEL] = plan.fit.gpu
+    selector = {}
+    if node and node.node_type and profile.instance_type_label:
+        selector[profile.instance_type_label] = node.node_type
+    if node and node.accelerator and profile.accelerator_label:
+        selector[profile.accelerator_label] = node.accelerator
+    selector[contract.GPU_NODE_LABEL] = plan.fit.gpu
     return selector, tolerations
 
 
@@ -218,7 +211,7 @@ def _pod_resources(plan: Plan, placement: PlacementPlan) -> dict:
     else:
         cpu = 4 * plan.fit.tp
         memory = max(16, math.ceil(plan.fit.weights_bytes / 2**30 * 1.5))
-    amounts = {"cpu": str(cpu), "memory": f"{memory}Gi", "nvidia.com/gpu": str(plan.fit.tp)}
+    amounts = {"cpu": str(cpu), "memory": f"{memory}Gi", GPU_RESOURCE: str(plan.fit.tp)}
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
@@ -227,29 +220,25 @@ def termination_grace_seconds(plan: Plan, adapter: EngineAdapter) -> int:
     return PRESTOP_SLEEP_SECONDS + math.ceil(plan.spec.slo.e2e_p95_ms / 1000) + adapter.shutdown_seconds
 
 
-PROVENANCE_PREFIX = "inferstack.dev/"
-
-
-def provenance(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
-    """What is served, from where, at which revision, and what it may cost: a record on the
-    Deployment that reviewers and compliance rules read (absent values are omitted, never guessed)."""
+def provenance(plan: Plan, placement: PlacementPlan) -> Provenance:
+    """What is served, from where, at which revision, and what it may cost: the record on the
+    Deployment that reviewers and compliance rules read."""
     spec, node = plan.spec, placement.node
     existing = plan.spec.placement(placement.name).cluster.kind == "existing"
-    record = {
-        "engine": spec.engine.name,
-        "engine-version": spec.engine.version,
-        "quantization": plan.quantization,
-        "model-source": spec.model.source,
-        "model-revision": spec.model.revision,
-        "gpu": plan.fit.gpu,
-        "gpus-per-replica": str(plan.fit.tp),
-        "replicas-max": str(placement.replicas_max),
-        "capacity": "existing-cluster" if existing else "node-pool",
-        "gpu-hour-price": f"{node.price_per_node_hour / node.gpus_per_node:.4f}"
+    return Provenance(
+        engine=spec.engine.name,
+        engine_version=spec.engine.version,
+        quantization=plan.quantization,
+        model_source=spec.model.source,
+        model_revision=spec.model.revision,
+        gpu=plan.fit.gpu,
+        gpus_per_replica=str(plan.fit.tp),
+        replicas_max=str(placement.replicas_max),
+        capacity="existing-cluster" if existing else "node-pool",
+        gpu_hour_price=f"{node.price_per_node_hour / node.gpus_per_node:.4f}"
         if existing and node and node.price_per_node_hour
         else None,
-    }
-    return {PROVENANCE_PREFIX + k: v for k, v in record.items() if v is not None}
+    )
 
 
 def deployment(plan: Plan, placement: PlacementPlan) -> dict:
@@ -258,7 +247,7 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
     pod_labels = labels(plan, placement, "inference")
     selector, tolerations = _node_placement(plan, placement)
     startup_failures = math.ceil(plan.cold_start.startup_probe_seconds / PROBE_PERIOD_SECONDS)
-    env = {**adapter.env(plan), "HOME": "/tmp", "XDG_CACHE_HOME": "/tmp/.cache"}
+    env = {**adapter.env(plan), "HOME": TMP_DIR, "XDG_CACHE_HOME": f"{TMP_DIR}/.cache"}
     container = {
         "name": spec.engine.name,
         "image": adapter.image(plan),
@@ -274,9 +263,9 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_SECONDS)]}}},
         "securityContext": _container_security(),
         "volumeMounts": [
-            {"name": "models", "mountPath": "/models", "readOnly": True},
+            {"name": "models", "mountPath": MODELS_DIR, "readOnly": True},
             {"name": "shm", "mountPath": "/dev/shm"},
-            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "tmp", "mountPath": TMP_DIR},
         ],
     }
     init = []
@@ -293,7 +282,7 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
                     "limits": {"cpu": "100m", "memory": "64Mi"},
                 },
                 "securityContext": _container_security(),
-                "volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": True}],
+                "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}],
             }
         )
     pod_spec = {
@@ -328,7 +317,7 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
             placement,
             spec.name,
             "inference",
-            {**provenance(plan, placement), **_skip_annotations(spec.engine.pinned)},
+            {**provenance(plan, placement).annotations(), **_skip_annotations(spec.engine.pinned)},
         ),
         "spec": {
             "replicas": placement.replicas_min,
@@ -389,7 +378,7 @@ def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
     namespaces; outbound DNS only (weights are local). Prefetch pods: outbound DNS and HTTPS only."""
     adapter = adapter_for(plan.spec.engine.name)
     sources = [{"podSelector": {}}] + [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in ("ingress", "monitoring")
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in (contract.INGRESS_NAMESPACE, contract.MONITORING_NAMESPACE)
     ]
     serving = {
         "apiVersion": "networking.k8s.io/v1",
@@ -440,7 +429,7 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
                 {
                     "type": "prometheus",
                     "metadata": {
-                        "serverAddress": plan.spec.placement(placement.name).cluster.prometheus_url or PROMETHEUS_URL,
+                        "serverAddress": plan.spec.placement(placement.name).cluster.prometheus_url or contract.PROMETHEUS_URL,
                         "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
                         "threshold": f"{scaling.target:g}",
                     },

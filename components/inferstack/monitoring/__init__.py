@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from inferstack.engines import UnsupportedFeature
-from inferstack.monitoring._common import DCGM_METRICS, adapter, cluster_name
+from inferstack.monitoring._common import DCGM_METRICS, adapter
 from inferstack.monitoring.alerts import alert_queries, prometheus_rule, rules_file
 from inferstack.monitoring.dashboards import (
     dashboard_queries,
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DCGM_METRICS",
-    "cluster_name",
     "dcgm_service_monitor",
     "engine_dashboard",
     "fleet_dashboard",
@@ -123,5 +122,5 @@ def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
         return [dashboard]  # no Prometheus Operator there: its kinds would not exist
     objects = [pod_monitor(plan, placement_name), prometheus_rule(plan), dashboard]
     if where.cluster.kind == "new":
-        objects.append(dcgm_service_monitor(cluster_name(plan.spec, where)))
+        objects.append(dcgm_service_monitor(where.cluster_name(plan.spec.name)))
     return objects

@@ -5,7 +5,7 @@ Conventions every builder relies on (the scrape config establishes them, alerts 
 - The engine's scrape job label is rewritten to the served model name, so ``up{job="<served_name>"}``
   is the availability signal for every engine (and TGI's ``job`` model label means the same thing).
 - Every engine series carries ``placement`` (the spec's placement name) and ``cluster`` (the
-  placement's cluster name, see `cluster_name`), added by relabeling at scrape time.
+  placement's cluster name, `Placement.cluster_name`), added by relabeling at scrape time.
 - Engine series are always filtered by ``<model_label>="<served_name>"`` with the adapter's own
   label; GPU (DCGM) series by the workload ``namespace`` the exporter attaches, i.e. ``spec.name``.
 """
@@ -18,7 +18,6 @@ from inferstack.engines import EngineAdapter, Metrics, adapter_for
 
 if TYPE_CHECKING:
     from inferstack.plan import Plan
-    from inferstack.spec.models import DeploymentSpec, Placement
 
 #: DCGM exporter series the GPU dashboard and the waste alert use.
 DCGM_GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
@@ -37,12 +36,6 @@ def adapter(plan: Plan) -> EngineAdapter:
 def model_selector(plan: Plan) -> str:
     """``model_name="llama"``: the matcher that restricts engine series to this deployment."""
     return f'{adapter(plan).metrics.model_label}="{plan.spec.served_name}"'
-
-
-def cluster_name(spec: DeploymentSpec, placement: Placement) -> str:
-    """The ``cluster`` label value: the cluster's own name or kubeconfig context when the spec gives
-    one (existing clusters), else ``<spec.name>-<placement.name>`` (the cluster inferstack creates)."""
-    return placement.cluster.name or placement.cluster.context or f"{spec.name}-{placement.name}"
 
 
 def num(value: float) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from inferstack import contract
 from inferstack.monitoring._common import (
     DCGM_GPU_UTIL,
     RUNBOOK_BASE,
@@ -247,7 +248,7 @@ def prometheus_rule(plan: Plan) -> dict:
         "metadata": {
             "name": f"{spec.name}-inferstack",
             "namespace": spec.name,
-            "labels": {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/managed-by": "inferstack"},
+            "labels": {contract.LABEL_NAME: spec.name, contract.LABEL_MANAGED_BY: contract.MANAGED_BY},
         },
         "spec": {"groups": groups(plan)},
     }

@@ -24,6 +24,7 @@ from grafana_foundation_sdk.builders import gauge, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
+from inferstack import contract
 from inferstack.engines import EngineAdapter, adapter_for
 from inferstack.monitoring._common import (
     DCGM_FB_FREE,
@@ -527,7 +528,7 @@ def grafana_configmap(name: str, namespace: str, dashboard_json: dict, folder: s
     metadata: dict = {
         "name": name,
         "namespace": namespace,
-        "labels": {"grafana_dashboard": "1", "app.kubernetes.io/managed-by": "inferstack"},
+        "labels": {"grafana_dashboard": "1", contract.LABEL_MANAGED_BY: contract.MANAGED_BY},
     }
     if folder:
         metadata["annotations"] = {"grafana_folder": folder}

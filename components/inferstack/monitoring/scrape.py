@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from inferstack.monitoring._common import DCGM_METRICS, adapter, cluster_name
+from inferstack import contract
+from inferstack.monitoring._common import DCGM_METRICS, adapter
 
 if TYPE_CHECKING:
     from inferstack.plan import Plan
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 API_VERSION = "monitoring.coreos.com/v1"
 SCRAPE_INTERVAL = "15s"
 SCRAPE_TIMEOUT = "10s"
-DCGM_NAMESPACE = "gpu-operator"
 DCGM_APP_LABEL = "nvidia-dcgm-exporter"
 
 
@@ -32,19 +32,16 @@ def pod_monitor(plan: Plan, placement_name: str) -> dict:
     """The PodMonitor that scrapes one placement's serving pods."""
     spec = plan.spec
     where = spec.placement(placement_name)
-    instance = f"{spec.name}-{where.name}"
-    labels = {
-        "app.kubernetes.io/name": spec.name,
-        "app.kubernetes.io/instance": instance,
-        "app.kubernetes.io/component": "inference",
-    }
+    selected = contract.labels(spec.name, where.name, "inference")
+    labels = {k: v for k, v in selected.items() if k != contract.LABEL_MANAGED_BY}
+    instance = labels[contract.LABEL_INSTANCE]
     return {
         "apiVersion": API_VERSION,
         "kind": "PodMonitor",
         "metadata": {
             "name": instance,
             "namespace": spec.name,
-            "labels": {**labels, "app.kubernetes.io/managed-by": "inferstack"},
+            "labels": selected,
         },
         "spec": {
             "selector": {"matchLabels": labels},
@@ -58,7 +55,7 @@ def pod_monitor(plan: Plan, placement_name: str) -> dict:
                     "relabelings": [
                         _static_label("job", spec.served_name),
                         _static_label("placement", where.name),
-                        _static_label("cluster", cluster_name(spec, where)),
+                        _static_label("cluster", where.cluster_name(spec.name)),
                     ],
                 }
             ],
@@ -94,12 +91,12 @@ def dcgm_service_monitor(cluster: str | None = None) -> dict:
         "kind": "ServiceMonitor",
         "metadata": {
             "name": DCGM_APP_LABEL,
-            "namespace": DCGM_NAMESPACE,
-            "labels": {"app": DCGM_APP_LABEL, "app.kubernetes.io/managed-by": "inferstack"},
+            "namespace": contract.DCGM_NAMESPACE,
+            "labels": {"app": DCGM_APP_LABEL, contract.LABEL_MANAGED_BY: contract.MANAGED_BY},
         },
         "spec": {
             "selector": {"matchLabels": {"app.kubernetes.io/name": "dcgm-exporter"}},
-            "namespaceSelector": {"matchNames": [DCGM_NAMESPACE]},
+            "namespaceSelector": {"matchNames": [contract.DCGM_NAMESPACE]},
             "endpoints": [endpoint],
         },
     }

@@ -80,7 +80,7 @@ def plan_placement(placement: Placement, gpu_sku: str, tp: int) -> PlacementPlan
     priced from `price_per_gpu_hour` when the spec gives it.
     """
     rmin, rmax = placement.replicas.min, placement.replicas.max
-    if placement.cloud == "kubernetes":
+    if not catalog.cloud_profile(placement.cloud).priced_from_catalog:
         price = placement.price_per_gpu_hour
         node = NodeChoice(
             None,

@@ -15,7 +15,6 @@ from inferstack.plan.memory import (
     round_to_blocks,
     weight_bytes,
 )
-from inferstack.spec.rules import tp_choices
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def choose_tp(
     requested: int | None,
 ) -> tuple[Fit, list[Fit]]:
     """The requested TP, or the smallest allowed TP that fits; returns it with every TP tried."""
-    candidates = [requested] if requested else tp_choices(arch)
+    candidates = [requested] if requested else arch.tp_choices()
     tried = []
     for tp in candidates:
         result = fit_at(arch, quantization, kv_cache_dtype, gpu, tp, engine, engine_version, max_context)

@@ -12,7 +12,8 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from inferstack.spec.models import DeploymentSpec, FieldProblem, RuleViolations, Violation
+from inferstack.spec.models import DeploymentSpec
+from inferstack.spec.values import FieldProblem, RuleViolations, Violation
 from inferstack.spec.suggest import closest
 
 

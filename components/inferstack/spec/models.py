@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inferstack import catalog
+from inferstack import catalog, contract
+from inferstack.spec.architecture import resolve_architecture
+from inferstack.spec.rules import spec_violations
 from inferstack.spec.suggest import closest
+from inferstack.spec.values import FieldProblem, RuleViolations, is_commit, is_pinned
 
 EngineName = Literal["vllm", "sglang", "tgi", "trtllm"]
 Quantization = Literal["none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"]
@@ -25,11 +27,8 @@ CacheKind = Literal["shared_volume"]
 ScalingSignal = Literal["queue_depth", "kv_cache_usage", "running_requests"]
 
 SOURCE_SCHEMES = ("hf", "s3", "gs", "pvc")
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
-_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([.-]?[a-z0-9.]+)?$")
-FP8_WEIGHT_FORMATS = {"fp8", "nvfp4"}
 
 
 _IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
@@ -45,48 +44,10 @@ def _image_reference(value: str | None) -> str | None:
     return value
 
 
-def is_commit(revision: object) -> bool:
-    """True for a full 40-hex commit hash."""
-    return isinstance(revision, str) and bool(_SHA1.match(revision))
-
-
-def is_pinned(image: str | None) -> bool:
-    """True for an image reference that ends in a sha256 digest."""
-    return bool(image and _DIGEST.search(image))
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: where, what was found, what is allowed, the nearest valid value, how to fix it."""
-
-    path: str
-    value: object
-    problem: str
-    allowed: str = ""
-    hint: str = ""
-    suggestion: str | None = None
-
-
-class FieldProblem(ValueError):
-    """Raised by field validators; the loader turns it into a Violation at the field's path."""
-
-    def __init__(self, problem: str, allowed: str = "", hint: str = "", suggestion: str | None = None):
-        super().__init__(problem)
-        self.problem, self.allowed, self.hint, self.suggestion = problem, allowed, hint, suggestion
-
-
-class RuleViolations(ValueError):
-    """Raised by a model validator to hand several cross-field violations to the loader."""
-
-    def __init__(self, violations: list[Violation]):
-        super().__init__("; ".join(f"{v.path}: {v.problem}" for v in violations))
-        self.violations = violations
-
-
 class Strict(BaseModel):
-    """Base for every spec model: unknown fields are errors, values are validated on assignment."""
+    """Base for every spec model: unknown fields are errors and instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _dns_name(value: str, what: str) -> str:
@@ -423,6 +384,11 @@ class Placement(Strict):
     def _name(cls, value: str) -> str:
         return _dns_name(value, "placement name")
 
+    def cluster_name(self, deployment: str) -> str:
+        """This placement's cluster name (see `contract.cluster_name`): the spec's name or kubeconfig
+        context for the cluster, else `<deployment>-<placement>`."""
+        return contract.cluster_name(deployment, self.name, self.cluster.name or self.cluster.context)
+
 
 class Autoscaling(Strict):
     """How replicas scale between the placement bounds."""
@@ -577,14 +543,10 @@ class DeploymentSpec(Strict):
         """The weight format actually served: the spec's choice, else the checkpoint's own."""
         if self.engine.quantization:
             return self.engine.quantization
-        from inferstack.spec.architecture import resolve_architecture
-
         return resolve_architecture(self).native_quantization or "none"
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> DeploymentSpec:
-        from inferstack.spec.rules import spec_violations
-
         violations = spec_violations(self)
         if violations:
             raise RuleViolations(violations)

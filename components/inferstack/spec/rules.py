@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from inferstack import catalog
 from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
-from inferstack.spec.models import FP8_WEIGHT_FORMATS, Violation, is_commit, is_pinned
 from inferstack.spec.suggest import closest
+from inferstack.spec.values import FP8_WEIGHT_FORMATS, Violation, is_commit, is_pinned
 
 if TYPE_CHECKING:
     from inferstack.spec.models import DeploymentSpec
@@ -33,6 +33,10 @@ def spec_violations(spec: DeploymentSpec) -> list[Violation]:
 
 def _listing(values: list[str]) -> str:
     return ", ".join(values)
+
+
+def _count(n: int) -> str:
+    return {1: "one", 2: "two", 3: "three"}.get(n, str(n))
 
 
 @rule
@@ -89,16 +93,6 @@ def context_within_model(spec: DeploymentSpec) -> Iterator[Violation]:
         )
 
 
-def tp_choices(arch: catalog.Architecture) -> list[int]:
-    """Tensor-parallel sizes a model allows on one node (up to 8): TP must divide the attention heads,
-    and KV heads must split evenly across ranks or be replicated evenly (kv_heads % tp or tp % kv_heads)."""
-    return [
-        tp
-        for tp in range(1, 9)
-        if arch.attention_heads % tp == 0 and (arch.kv_heads % tp == 0 or tp % arch.kv_heads == 0)
-    ]
-
-
 @rule
 def tensor_parallel_divides_heads(spec: DeploymentSpec) -> Iterator[Violation]:
     count = spec.resources.gpu.count
@@ -106,7 +100,7 @@ def tensor_parallel_divides_heads(spec: DeploymentSpec) -> Iterator[Violation]:
         arch = resolve_architecture(spec)
     except UnknownArchitecture:
         return
-    allowed = tp_choices(arch)
+    allowed = arch.tp_choices()
     if count is not None and count not in allowed:
         yield Violation(
             "resources.gpu.count",
@@ -148,6 +142,7 @@ def placements_valid(spec: DeploymentSpec) -> Iterator[Violation]:
         if placement.name in seen:
             yield Violation(f"{at}.name", placement.name, "placement names must be unique", hint="rename one of them")
         seen.add(placement.name)
+        profile = catalog.cloud_profile(placement.cloud)
         if placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]:
             choices = sorted(known_regions[placement.cloud])
             yield Violation(
@@ -163,36 +158,33 @@ def placements_valid(spec: DeploymentSpec) -> Iterator[Violation]:
                     f"{at}.zones[{j}]",
                     zone,
                     f"zone is not in region {placement.region}",
-                    f"zones of {placement.region}, e.g. {placement.region}{'a' if placement.cloud == 'aws' else '-a'}",
+                    f"zones of {placement.region}, e.g. {profile.zone_example.format(region=placement.region)}",
                 )
         cluster = placement.cluster
-        if placement.price_per_gpu_hour is not None and placement.cloud != "kubernetes":
+        if placement.price_per_gpu_hour is not None and profile.priced_from_catalog:
             yield Violation(
                 f"{at}.price_per_gpu_hour",
                 placement.price_per_gpu_hour,
                 f"{placement.cloud} placements are priced from the catalog",
                 hint="remove it",
             )
-        if placement.cloud == "kubernetes" and cluster.kind != "existing":
+        if not profile.creates_clusters and cluster.kind != "existing":
+            builders = [p.name for p in catalog.cloud_profiles().values() if p.creates_clusters]
             yield Violation(
                 f"{at}.cluster.kind",
                 cluster.kind,
-                "inferstack creates clusters on aws and gcp only",
+                f"inferstack creates clusters on {' and '.join(builders)} only",
                 "existing",
                 "set cluster.kind: existing and give cluster.kubeconfig or cluster.context",
             )
-        if (
-            cluster.kind == "existing"
-            and placement.cloud == "kubernetes"
-            and not (cluster.kubeconfig or cluster.context)
-        ):
+        if cluster.kind == "existing" and not profile.creates_clusters and not (cluster.kubeconfig or cluster.context):
             yield Violation(
                 f"{at}.cluster",
                 None,
                 "an existing kubernetes cluster needs a way to reach it",
                 hint="set cluster.kubeconfig (a file path) or cluster.context",
             )
-        if cluster.kind == "existing" and placement.cloud != "kubernetes" and not cluster.name:
+        if cluster.kind == "existing" and profile.creates_clusters and not cluster.name:
             yield Violation(
                 f"{at}.cluster.name",
                 None,
@@ -222,12 +214,12 @@ def placements_valid(spec: DeploymentSpec) -> Iterator[Violation]:
                 hint="set cluster.prometheus_url (e.g. http://prometheus-operated.monitoring.svc:9090), "
                 "or set autoscaling.enabled: false",
             )
-        if placement.cloud == "aws" and len(placement.zones) == 1:
+        if placement.zones and len(placement.zones) < profile.min_zones:
             yield Violation(
                 f"{at}.zones",
                 placement.zones,
-                "EKS needs subnets in at least two zones",
-                f"two or three zones of {placement.region}",
+                f"{profile.cluster_product} needs subnets in at least {_count(profile.min_zones)} zones",
+                f"{_count(profile.min_zones)} or more zones of {placement.region}",
                 "add a zone, or omit zones to use the region's first three",
             )
         if cluster.instance_type is not None:
@@ -325,18 +317,14 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
                 )
 
 
-def _engine(spec: DeploymentSpec):
-    """The spec's engine adapter (imported here: the engines package imports the planner, which
-    imports the spec models)."""
-    from inferstack.engines import adapter_for
-
-    return adapter_for(spec.engine.name)
+def _engine(spec: DeploymentSpec) -> catalog.EngineCapabilities:
+    return catalog.engine_capabilities()[spec.engine.name]
 
 
 @rule
 def autoscaling_signal_supported(spec: DeploymentSpec) -> Iterator[Violation]:
     scaling = spec.autoscaling
-    supported = sorted(_engine(spec).scaling_metrics)
+    supported = sorted(_engine(spec).scaling_signals)
     if scaling.enabled and scaling.signal not in supported:
         yield Violation(
             "autoscaling.signal",
@@ -423,3 +411,23 @@ def workload_fits_context(spec: DeploymentSpec) -> Iterator[Violation]:
             f"at most {spec.model.max_context} tokens in all",
             "raise model.max_context or correct the workload",
         )
+
+
+#: Engine settings an engine may not let the spec change, with the value it always runs with.
+_FIXED_DEFAULTS = {"kv_cache_dtype": "auto", "prefix_caching": True}
+
+
+@rule
+def engine_settings_supported(spec: DeploymentSpec) -> Iterator[Violation]:
+    configurable = _engine(spec).configurable
+    for setting, engine_value in _FIXED_DEFAULTS.items():
+        wanted = getattr(spec.engine, setting)
+        if setting not in configurable and wanted != engine_value:
+            others = sorted(n for n, c in catalog.engine_capabilities().items() if setting in c.configurable)
+            yield Violation(
+                f"engine.{setting}",
+                wanted,
+                f"{spec.engine.name} always runs with {setting} {engine_value!r} and cannot be told otherwise",
+                repr(engine_value),
+                f"remove engine.{setting}, or choose an engine that sets it: {_listing(others)}",
+            )

@@ -217,7 +217,7 @@ CASES = {
             d["placements"][0].update(cloud="aws", region="us-east-1", zones=["us-east-1a"]),
             d["resources"].update(gpu="L40S:1"),
         ),
-        "placements[0].zones = ['us-east-1a']: EKS needs subnets in at least two zones. Allowed: two or three zones of us-east-1. Fix: add a zone, or omit zones to use the region's first three.",
+        "placements[0].zones = ['us-east-1a']: EKS needs subnets in at least two zones. Allowed: two or more zones of us-east-1. Fix: add a zone, or omit zones to use the region's first three.",
     ),
     "existing_cluster_without_prometheus": (
         lambda d: d["placements"][0].update(
