@@ -108,8 +108,8 @@ def check(
     ] = None,
 ) -> None:
     """Run every compliance rule on every resource the Pulumi program would create (no cloud account)."""
-    from inferstack.compliance.check import NotDeployable
-    from inferstack.compliance.check import check as run_check
+    from inferstack.check import NotDeployable
+    from inferstack.check import check as run_check
     from inferstack.compliance.report import FORMATS
 
     err = Console(stderr=True)
