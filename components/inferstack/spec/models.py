@@ -378,6 +378,34 @@ class Placement(Strict):
         allow_inf_nan=False,
         description="kubernetes placements: what a GPU-hour costs you, USD, for cost estimates and budgets.",
     )
+    capacity: list[str] = Field(
+        default_factory=lambda: ["on_demand"],
+        min_length=1,
+        description="How GPU nodes are bought, most preferred first: on_demand, spot, flex_start (GCP Dynamic "
+        "Workload Scheduler) or reservation:NAME (a GCP reservation or AWS capacity reservation id; YAML "
+        "`- reservation: NAME` also works). The planner takes the first mode the node type is sold in.",
+    )
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _capacity(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        modes = []
+        for item in value:
+            if isinstance(item, dict) and list(item) == ["reservation"]:
+                item = f"reservation:{item['reservation']}"
+            kind, sep, name = str(item).partition(":")
+            if kind not in ("on_demand", "spot", "flex_start", "reservation") or bool(sep) != (kind == "reservation"):
+                raise FieldProblem(f"{item!r} is not a capacity mode", "on_demand, spot, flex_start, reservation:NAME")
+            if kind == "reservation" and not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", name):
+                raise FieldProblem(
+                    f"{name!r} is not a reservation name", "lowercase letters, digits and '-', e.g. cr-0123abcd"
+                )
+            modes.append(str(item))
+        if len(set(modes)) != len(modes):
+            raise FieldProblem("capacity modes must be unique", hint="name each mode once, most preferred first")
+        return modes
 
     @field_validator("name")
     @classmethod
