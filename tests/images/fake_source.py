@@ -35,6 +35,8 @@ class FakeSource:
         self.ignore_range = False
         self.delay = 0.0  # seconds per 64 KiB
         self.hf_token: str | None = None  # when set, the hub requires this Bearer token
+        self.cdn_host: str | None = None  # when set, LFS files redirect to http://<cdn_host>:<port>/cdn/...
+        self.web_identity_token = "web-identity-jwt"
         self.aws_keys = {"AKIDSTATIC": ("static-secret", None)}  # access key -> (secret, session token)
         self.container_token = "pod-identity-token"
         self.gcs_token = "gcs-token"
@@ -70,14 +72,35 @@ class FakeSource:
                 split = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
                 path = urllib.parse.unquote(split.path)
-                record = {"path": path, "query": query, "range": self.headers.get("Range"), "body": False}
+                record = {
+                    "path": path,
+                    "query": query,
+                    "range": self.headers.get("Range"),
+                    "authorization": self.headers.get("Authorization"),
+                    "body": False,
+                }
                 with source.lock:
                     source.requests.append(record)
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.route(split, path, query, record)
 
             def do_POST(self):
-                self.send_json(405, {"error": "no POST here"})
+                """STS AssumeRoleWithWebIdentity (IRSA)."""
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+                with source.lock:
+                    source.requests.append({"path": "sts", "query": form, "body": False})
+                if form.get("Action") != "AssumeRoleWithWebIdentity" or form.get("WebIdentityToken") != (
+                    source.web_identity_token
+                ):
+                    return self.send_xml(403, "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>")
+                self.send_xml(
+                    200,
+                    '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                    "<AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAWEB</AccessKeyId>"
+                    "<SecretAccessKey>web-secret</SecretAccessKey><SessionToken>web-session</SessionToken>"
+                    "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleWithWebIdentityResult>"
+                    "</AssumeRoleWithWebIdentityResponse>",
+                )
 
             def route(self, split, path, query, record):
                 if path == "/creds":
@@ -98,6 +121,11 @@ class FakeSource:
                     return self.send_json(200, {"access_token": source.gcs_token, "expires_in": 3599})
                 if path.startswith("/storage/v1/b/"):
                     return self.gcs(path, query, record)
+                if path.startswith("/cdn/"):
+                    repo, _, rest = path[len("/cdn/") :].partition("@")
+                    rev, _, name = rest.partition("/")
+                    record["body"] = True
+                    return self.send_body(name, source.hf[f"{repo}@{rev}"][name])
                 if path.startswith("/api/models/"):
                     return self.hf_api(path)
                 if "/resolve/" in path:
@@ -137,6 +165,12 @@ class FakeSource:
                 data = source.hf.get(f"{repo}@{rev}", {}).get(name)
                 if data is None:
                     return self.send_json(404, {"error": "Entry not found"})
+                if source.cdn_host and name.endswith(LFS_SUFFIXES):
+                    port = self.server.server_address[1]
+                    self.send_response(302)
+                    self.send_header("Location", f"http://{source.cdn_host}:{port}/cdn/{repo}@{rev}/{name}")
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
                 record["body"] = True
                 self.send_body(name, data)
 

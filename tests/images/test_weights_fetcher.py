@@ -285,11 +285,24 @@ def test_hub_errors_and_unsafe_listings_are_one_clear_line(fetch, source, tmp_pa
     assert not (tmp_path / "outside").exists()
 
 
-def test_the_hub_token_is_sent_as_bearer(fetch, source, tmp_path, monkeypatch):
+def test_the_hub_token_goes_to_the_hub_only_and_resume_works_through_the_cdn_redirect(
+    fetch, source, tmp_path, monkeypatch
+):
     source.hf_token = "hf_secret"
+    source.cdn_host = "localhost"  # another host than 127.0.0.1, as the hub's CDN is
+    source.cut[BIG] = [64 * 1024]
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     run(fetch, tmp_path / "m")
     assert_copy(tmp_path / "m", MODEL)
+    cdn = [r for r in source.requests if r["path"].startswith("/cdn/")]
+    hub = [r for r in source.requests if not r["path"].startswith("/cdn/")]
+    assert [(r["path"].rsplit("/", 1)[-1], r["range"]) for r in cdn] == [
+        (BIG, None),
+        (BIG, "bytes=65536-"),
+        (SHARD2, None),
+    ]
+    assert {r["authorization"] for r in cdn} == {None}
+    assert {r["authorization"] for r in hub} == {"Bearer hf_secret"}
 
 
 def test_unpinned_hub_sources_are_refused(fetch, tmp_path):
@@ -397,6 +410,21 @@ def test_s3_with_eks_pod_identity_credentials(fetch, source, tmp_path, monkeypat
     assert_copy(tmp_path / "m", S3_OBJECTS)
     assert source.signature_failures == []
     assert [r["path"] for r in source.requests].count("/creds") == 1  # cached until it nears expiry
+
+
+def test_s3_with_irsa_web_identity_credentials(fetch, source, tmp_path, monkeypatch):
+    s3_setup(source, monkeypatch, static=False)
+    source.aws_keys["ASIAWEB"] = ("web-secret", "web-session")
+    token = tmp_path / "token"
+    token.write_text("web-identity-jwt")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/prefetch")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", source.url)
+    run(fetch, tmp_path / "m", "s3://bucket/models/m", None)
+    assert_copy(tmp_path / "m", S3_OBJECTS)
+    assert source.signature_failures == []
+    (sts,) = [r for r in source.requests if r["path"] == "sts"]
+    assert sts["query"]["RoleArn"] == "arn:aws:iam::123456789012:role/prefetch"
 
 
 def test_s3_without_credentials_says_what_to_do(fetch, source, tmp_path, monkeypatch):
