@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -226,6 +225,8 @@ def _relative_path(out: Path, record: Path, relative: object) -> str:
             break
         if stat.S_ISLNK(found.st_mode):
             raise _damaged(out, record, f"{relative[:200]!r} goes through the symbolic link {folder}")
+        if not stat.S_ISDIR(found.st_mode):
+            break
     if not (out / relative).resolve().is_relative_to(out.resolve()):
         raise _damaged(out, record, f"{relative[:200]!r} resolves outside {out}")
     return relative
@@ -246,7 +247,7 @@ class _Records:
             if not stat.S_ISDIR(found.st_mode):
                 raise _damaged(out, self.folder, "it is not a folder")
             for entry in sorted(self.folder.iterdir()):
-                if entry.name.startswith(".staging-") and _lstat(entry) and entry.is_dir() and not entry.is_symlink():
+                if entry.name.startswith(".staging-") and entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)  # left by a render that crashed; we hold the lock
                 elif entry.name.startswith(".") and entry.name.endswith(".tmp"):
                     entry.unlink()
@@ -429,8 +430,12 @@ def _write_record(folder: Path, spec: str, files: dict[str, str], previous: dict
     temporary = folder / f".{spec}.json.tmp"
     if _lstat(temporary) is not None:
         temporary.unlink()
-    _write_file(temporary, (json.dumps(record, indent=1) + "\n").encode())
-    os.replace(temporary, folder / f"{spec}.json")
+    try:
+        _write_file(temporary, (json.dumps(record, indent=1) + "\n").encode())
+        os.replace(temporary, folder / f"{spec}.json")
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     _sync_folder(folder)
 
 
@@ -458,7 +463,8 @@ def _commit(
     staging: Path | None = None
     new = {relative: _sha256(data) for relative, data in files.items()}
     try:
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=records.folder))
+        staging = records.folder / f".staging-{spec}"
+        staging.mkdir()  # a crashed render's staging was removed by _Records (we hold the lock)
         for relative, data in files.items():
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
             _write_file(staging / relative, data)
