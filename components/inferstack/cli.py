@@ -67,14 +67,22 @@ def plan(
 @app.command()
 def render(
     spec: SpecPath,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per placement).")] = Path(
-        "build"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="This spec's output folder (one sub-folder per placement); default: build/<spec name>.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write the Kubernetes manifests and the plan report for review or GitOps."""
     from rich.progress import Progress
+    from rich.text import Text
 
     from inferstack.plan import plan as make_plan
+    from inferstack.render import RenderError
     from inferstack.render import render as write
 
     err = Console(stderr=True)
@@ -84,13 +92,19 @@ def render(
 
         print_plan(result, err)
         raise typer.Exit(EXIT_NOT_DEPLOYABLE)
+    out = out if out is not None else Path("build") / result.spec.name
     try:
-        with Progress(console=err, transient=True, disable=len(result.placements) < 2) as progress:
+        quiet = len(result.placements) < 2 or not err.is_terminal
+        with Progress(console=err, transient=True, disable=quiet) as progress:
             task = progress.add_task("rendering", total=len(result.placements))
             files = write(result, out, lambda name: progress.update(task, advance=1, description=f"rendering {name}"))
+    except RenderError as exc:
+        message = Text.assemble(("Cannot render into", "bold red"), f" {exc.out}: {exc.problem}. Fix: {exc.fix}.")
+        err.print(message, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_SPEC) from None
     except OSError as exc:
         _cannot_write(err, out, exc)
-    err.print(f"wrote {len(files)} files to {out}", highlight=False)
+    err.print(f"wrote {len(files)} files to {out}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
