@@ -33,7 +33,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from inferstack.clouds import cloud_for_placement
-from inferstack.clouds.base import AddonSettings, PlacementContext, PlacementInfra
+from inferstack.clouds.addons import AddonSettings
+from inferstack.clouds.base import ExistingNetwork, PlacementContext, PlacementInfra
 from inferstack.kube import placement_objects
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
@@ -227,7 +228,7 @@ class ModelDeployment(pulumi.ComponentResource):
         *,
         plan: Optional[Plan] = None,
         extra_objects: Optional[ExtraObjects] = None,
-        networks: Optional[Mapping[str, Any]] = None,
+        networks: Optional[Mapping[str, ExistingNetwork]] = None,
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         plan = plan if plan is not None else plan_from_args(args or {})
@@ -291,7 +292,7 @@ class ModelDeployment(pulumi.ComponentResource):
         *,
         addons: AddonSettings = AddonSettings(),
         extra_objects: Optional[ExtraObjects] = None,
-        networks: Optional[Mapping[str, Any]] = None,
+        networks: Optional[Mapping[str, ExistingNetwork]] = None,
     ) -> "ModelDeployment":
         args: ModelDeploymentArgs = {
             "device_plugin": addons.device_plugin,

@@ -5,10 +5,12 @@
 | NVIDIA device plugin | advertises `nvidia.com/gpu` so pods can request GPUs | the platform ships it (GKE) |
 | DCGM exporter | GPU utilisation, memory and power for dashboards and the GPU-waste alert | `dcgm_exporter=False` |
 | KEDA | scales serving Deployments on engine metrics (queue depth, KV-cache use) | `keda=False` |
+| kube-prometheus-stack | Prometheus Operator, Prometheus, Alertmanager, Grafana: runs the PodMonitors, rules and dashboards inferstack ships | `prometheus_stack=False`; existing clusters |
+| cluster autoscaler | EKS only: grows and shrinks the GPU node group with pending serving pods (GKE autoscales natively) | other clouds |
 
 Chart versions are pinned here, in one table (bump them deliberately, with `helm search repo
 <chart> --versions`). GPU DaemonSets are confined to inferstack's GPU nodes by the
-`inferstack.dev/gpu` label and tolerate the `nvidia.com/gpu` taint.
+`contract.GPU_NODE_LABEL` label and tolerate the GPU taint (`contract.GPU_TOLERATION`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from inferstack.clouds.base import GPU_NODE_LABEL, GPU_TAINT_KEY, AddonSettings
+from inferstack.contract import DCGM_NAMESPACE, GPU_NODE_LABEL, GPU_TOLERATION, MONITORING_NAMESPACE
+
+
+@dataclass(frozen=True)
+class AddonSettings:
+    """Which cluster add-ons to install. Each is optional; clouds that ship one skip it."""
+
+    device_plugin: bool = True
+    dcgm_exporter: bool = True
+    keda: bool = True
+    prometheus_stack: bool = True
 
 
 @dataclass(frozen=True)
@@ -30,25 +42,25 @@ class HelmChart:
     namespace: str
 
 
-#: Pinned charts. The DCGM exporter lives in `gpu-operator`, where inferstack.monitoring's
+#: Pinned charts. The DCGM exporter lives in `contract.DCGM_NAMESPACE`, where inferstack.monitoring's
 #: ServiceMonitor looks for it.
 CHARTS: dict[str, HelmChart] = {
     "nvidia-device-plugin": HelmChart(
         "https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.17.1", "kube-system"
     ),
     "dcgm-exporter": HelmChart(
-        "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.1.3", "gpu-operator"
+        "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.1.3", DCGM_NAMESPACE
     ),
     "keda": HelmChart("https://kedacore.github.io/charts", "keda", "2.17.0", "keda"),
     "kube-prometheus-stack": HelmChart(
-        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "79.12.0", "monitoring"
+        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "79.12.0", MONITORING_NAMESPACE
     ),
     "cluster-autoscaler": HelmChart(
         "https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.46.6", "kube-system"
     ),
 }
 
-_GPU_TOLERATIONS = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
+_GPU_TOLERATIONS = [GPU_TOLERATION]
 
 
 def _gpu_node_affinity() -> dict[str, Any]:

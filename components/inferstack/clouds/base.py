@@ -11,9 +11,12 @@ A `Cloud` turns one planned placement into infrastructure, in this order:
 5. `addons`: Helm releases the serving layer needs (device plugin, DCGM exporter, KEDA, ...).
 
 Clouds only turn the plan into resources: every decision (node type, counts, sizes, timeouts) is read
-from the `Plan`. Per-cloud differences stay in the cloud's package; code outside `clouds/` never
-branches on a cloud name. Every child is parented to the placement's component and named from
-`PlacementContext.name` (`<component>-<placement>`), never from a list index.
+from the `Plan`. Per-cloud differences stay in the cloud's package, and what the pure layers need to
+know about a cloud is its catalog profile (`Cloud.profile`), so code outside `clouds/` never branches
+on a cloud name. The interface is typed: each cloud names its network and cluster handle types
+(`Cloud[NetworkT, ClusterT]`) and hands them from one step to the next instead of keeping state.
+Every child is parented to the placement's component and named from `PlacementContext.name`
+(`<component>-<placement>`), never from a list index.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from inferstack import catalog, contract
-from inferstack.contract import GPU_NODE_LABEL, GPU_TAINT_KEY, UID
+from inferstack.clouds.addons import AddonSettings, ClusterAddons
 from inferstack.kube.objects import cache_claim_name
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
@@ -41,13 +44,8 @@ NODE_POOL_TIMEOUT = "60m"
 
 
 @dataclass(frozen=True)
-class AddonSettings:
-    """Which cluster add-ons to install. Each is optional; clouds that ship one skip it."""
-
-    device_plugin: bool = True
-    dcgm_exporter: bool = True
-    keda: bool = True
-    prometheus_stack: bool = True
+class ExistingNetwork:
+    """A network inferstack should use instead of creating one; each cloud defines its own kind."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,8 @@ class PlacementContext:
     placement: PlacementPlan
     parent: pulumi.Resource
     addons: AddonSettings = AddonSettings()
-    #: A network inferstack should use instead of creating one (e.g. `aws.ExistingNetwork`); cloud-specific.
-    existing_network: Any = None
+    #: A network to use instead of creating one; it must be the placement's cloud's own kind.
+    existing_network: ExistingNetwork | None = None
 
     @property
     def spec_placement(self) -> Placement:
@@ -88,8 +86,8 @@ class PlacementContext:
 
     @property
     def cluster_name(self) -> str:
-        """The cluster's own name: the spec's, else `<spec>-<placement>` (the monitoring `cluster` label)."""
-        return self.spec_placement.cluster.name or f"{self.plan.spec.name}-{self.placement.name}"
+        """The cluster's own name (`Placement.cluster_name`; also the monitoring `cluster` label)."""
+        return self.spec_placement.cluster_name(self.plan.spec.name)
 
     @property
     def gpu_sku(self) -> str:
@@ -108,20 +106,41 @@ class PlacementContext:
     @property
     def tags(self) -> dict[str, str]:
         """Cloud tags/labels on every taggable resource (lowercase, label-safe on GCP too)."""
-        return {
-            "inferstack-deployment": self.plan.spec.name,
-            "inferstack-placement": self.placement.name,
-            "managed-by": "inferstack",
-        }
+        return contract.cloud_tags(self.plan.spec.name, self.placement.name)
 
-    def opts(self, provider: pulumi.ProviderResource | None = None, **kwargs: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self.parent, provider=provider, **kwargs)
+    def cache_volume(self) -> CacheVolume:
+        """The PersistentVolume values that reserve this placement's cache for the plan's claim."""
+        storage_class = self.storage_class
+        if storage_class is None:
+            raise ValueError(f"placement {self.placement.name!r} has no StorageClass for its weight cache")
+        spec = self.plan.spec
+        return CacheVolume(
+            name=f"{spec.name}-weights-{self.placement.name}",
+            storage_class=storage_class,
+            size_gib=self.plan.cache_size_gib,
+            namespace=spec.name,
+            claim=cache_claim_name(self.plan),
+            deployment=spec.name,
+        )
 
 
-@dataclass
+@dataclass(frozen=True)
+class CacheVolume:
+    """Plain values of the PersistentVolume that reserves a cloud cache for one deployment's claim."""
+
+    name: str
+    storage_class: str
+    size_gib: int
+    namespace: str
+    claim: str
+    deployment: str
+
+
+@dataclass(kw_only=True)
 class ClusterHandle:
     """A cluster ready for Kubernetes objects: its name, the provider that reaches it, and the
-    kubeconfig inferstack generated (None for existing clusters, whose kubeconfig the user owns)."""
+    kubeconfig inferstack generated (None for existing clusters, whose kubeconfig the user owns).
+    Clouds subclass it to hand their own cluster details to the later steps."""
 
     name: pulumi.Input[str]
     provider: k8s.Provider
@@ -153,38 +172,44 @@ class PlacementInfra:
         return [*self.cluster.ready, *self.cache.ready, *([self.node_pool] if self.node_pool else []), *self.addons]
 
 
-class Cloud(ABC):
-    """One cloud behind the shared interface. Subclasses register in `inferstack.clouds.REGISTRY`."""
+NetworkT = TypeVar("NetworkT")
+ClusterT = TypeVar("ClusterT", bound=ClusterHandle)
+
+
+class Cloud(ABC, Generic[NetworkT, ClusterT]):
+    """One cloud behind the shared interface, registered in `inferstack.clouds.REGISTRY`. A cloud keeps
+    no state between steps: what `network` makes is handed to `cluster`, and so on."""
 
     #: Registry key: the spec's `placements[].cloud`.
     name: ClassVar[str]
     #: True where the platform installs the NVIDIA device plugin itself (GKE).
     device_plugin_builtin: ClassVar[bool] = False
     #: Extra values for the DCGM exporter chart on this platform (e.g. where its driver libraries live).
-    dcgm_exporter_values: ClassVar[dict] = {}
+    dcgm_exporter_values: ClassVar[dict[str, Any]] = {}
+
+    @property
+    def profile(self) -> catalog.CloudProfile:
+        """What the pure layers know about this cloud (storage class, node labels, zone rules)."""
+        return catalog.cloud_profile(self.name)
 
     @abstractmethod
-    def network(self, ctx: PlacementContext) -> Any:
-        """Create or look up the network; returns whatever `cluster` and `weight_cache` need."""
+    def network(self, ctx: PlacementContext) -> NetworkT:
+        """Create or look up the network."""
 
     @abstractmethod
-    def cluster(self, ctx: PlacementContext, network: Any) -> ClusterHandle:
+    def cluster(self, ctx: PlacementContext, network: NetworkT) -> ClusterT:
         """Create or connect to the cluster; returns it with a Kubernetes provider."""
 
     @abstractmethod
-    def gpu_node_pool(self, ctx: PlacementContext, network: Any, cluster: ClusterHandle) -> pulumi.Resource | None:
+    def gpu_node_pool(self, ctx: PlacementContext, network: NetworkT, cluster: ClusterT) -> pulumi.Resource | None:
         """The GPU node pool from the plan's node choice; None where the cluster already has GPU nodes."""
 
     @abstractmethod
-    def weight_cache(self, ctx: PlacementContext, network: Any, cluster: ClusterHandle) -> CacheStorage:
+    def weight_cache(self, ctx: PlacementContext, network: NetworkT, cluster: ClusterT) -> CacheStorage:
         """ReadWriteMany storage for the weights and its StorageClass."""
 
-    def addons(
-        self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]
-    ) -> list[pulumi.Resource]:
+    def addons(self, ctx: PlacementContext, cluster: ClusterT, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
         """Helm add-ons; clouds add their own (e.g. the cluster autoscaler on EKS) by overriding."""
-        from inferstack.clouds.addons import ClusterAddons
-
         settings = ctx.addons
         if self.device_plugin_builtin and settings.device_plugin:
             settings = dataclasses.replace(settings, device_plugin=False)
@@ -212,6 +237,23 @@ class Cloud(ABC):
         return PlacementInfra(cluster=cluster, cache=cache, node_pool=node_pool, addons=addons)
 
 
+ExistingNetworkT = TypeVar("ExistingNetworkT", bound=ExistingNetwork)
+
+
+def existing_network_of(ctx: PlacementContext, kind: type[ExistingNetworkT]) -> ExistingNetworkT | None:
+    """The placement's existing network when one was given; a TypeError when it is another cloud's kind
+    (never silently ignored)."""
+    given = ctx.existing_network
+    if given is None:
+        return None
+    if not isinstance(given, kind):
+        raise TypeError(
+            f"placement {ctx.placement.name!r} runs on {ctx.placement.cloud} and needs a {kind.__module__}."
+            f"{kind.__name__}, not a {type(given).__module__}.{type(given).__name__}"
+        )
+    return given
+
+
 def kubernetes_provider(
     ctx: PlacementContext,
     kubeconfig: pulumi.Input[str] | None = None,
@@ -230,34 +272,32 @@ def kubernetes_provider(
 
 
 def static_cache_volume(
-    ctx: PlacementContext,
     name: str,
-    storage_class: str,
+    volume: CacheVolume,
     csi: dict[str, Any],
     provider: k8s.Provider,
     depends_on: list[pulumi.Resource],
     parent: pulumi.Resource,
 ) -> k8s.core.v1.PersistentVolume:
-    """A PersistentVolume reserved (claimRef) for the plan's cache claim, so the claim binds to the
+    """A PersistentVolume reserved (claimRef) for the deployment's cache claim, so the claim binds to the
     storage inferstack created and sized, never to a dynamically provisioned one. Reclaim policy
     Retain: deleting the claim never deletes the weights."""
-    plan = ctx.plan
     return k8s.core.v1.PersistentVolume(
         name,
         metadata={
-            "name": f"{plan.spec.name}-weights-{ctx.placement.name}",
+            "name": volume.name,
             "labels": {
-                "app.kubernetes.io/name": plan.spec.name,
-                "app.kubernetes.io/component": "weight-cache",
-                "app.kubernetes.io/managed-by": "inferstack",
+                contract.LABEL_NAME: volume.deployment,
+                contract.LABEL_COMPONENT: "weight-cache",
+                contract.LABEL_MANAGED_BY: contract.MANAGED_BY,
             },
         },
         spec={
-            "capacity": {"storage": f"{plan.cache_size_gib}Gi"},
+            "capacity": {"storage": f"{volume.size_gib}Gi"},
             "accessModes": ["ReadWriteMany"],
             "persistentVolumeReclaimPolicy": "Retain",
-            "storageClassName": storage_class,
-            "claimRef": {"namespace": plan.spec.name, "name": cache_claim_name(plan)},
+            "storageClassName": volume.storage_class,
+            "claimRef": {"namespace": volume.namespace, "name": volume.claim},
             "csi": csi,
         },
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on),
@@ -265,16 +305,16 @@ def static_cache_volume(
 
 
 __all__ = [
-    "GPU_NODE_LABEL",
     "GPU_ROOT_VOLUME_GIB",
-    "GPU_TAINT_KEY",
-    "UID",
     "AddonSettings",
     "CacheStorage",
+    "CacheVolume",
     "Cloud",
     "ClusterHandle",
+    "ExistingNetwork",
     "PlacementContext",
     "PlacementInfra",
+    "existing_network_of",
     "kubernetes_provider",
     "static_cache_volume",
 ]

@@ -11,6 +11,7 @@ Existing EKS clusters (`cluster.kind: existing`) are reached like any existing c
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -21,7 +22,15 @@ from inferstack.clouds.aws.iam import role
 from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, zone_slots
 from inferstack.clouds.aws.node_pool import EksGpuNodePool
 from inferstack.clouds.aws.weight_cache import EfsWeightCache
-from inferstack.clouds.base import CacheStorage, Cloud, ClusterHandle, PlacementContext, kubernetes_provider
+from inferstack.clouds.base import (
+    CacheStorage,
+    Cloud,
+    ClusterHandle,
+    PlacementContext,
+    existing_network_of,
+    kubernetes_provider,
+)
+from inferstack.contract import POOL_LABEL, SYSTEM_POOL
 
 #: What the cluster autoscaler may do (AWS's documented minimum for auto-discovery).
 AUTOSCALER_POLICY = json.dumps(
@@ -57,24 +66,29 @@ AUTOSCALER_POLICY = json.dumps(
 )
 
 
-class _Network:
-    """What `AwsCloud.network` hands on: the regional provider, the network and its zone slots."""
+@dataclass(frozen=True)
+class AwsNetworkHandle:
+    """What `AwsCloud.network` hands on: the region's provider, the network and its zone slots."""
 
-    def __init__(self, provider: aws.Provider, network: AwsNetwork, slots: list[str]):
-        self.provider, self.network, self.slots = provider, network, slots
+    provider: aws.Provider
+    network: AwsNetwork
+    slots: list[str]
 
 
-class AwsCloud(Cloud):
+@dataclass(kw_only=True)
+class EksClusterHandle(ClusterHandle):
+    """An EKS cluster ready for Kubernetes objects, with what the node pool, cache and add-ons need."""
+
+    eks: EksCluster
+    aws_provider: aws.Provider
+
+
+class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
     name = "aws"
 
-    def __init__(self) -> None:
-        self._eks: dict[str, EksCluster] = {}
-        self._providers: dict[str, aws.Provider] = {}
-
-    def network(self, ctx: PlacementContext) -> _Network:
+    def network(self, ctx: PlacementContext) -> AwsNetworkHandle:
         provider = aws.Provider(f"{ctx.name}-aws", region=ctx.region, opts=pulumi.ResourceOptions(parent=ctx.parent))
-        self._providers[ctx.name] = provider
-        existing = ctx.existing_network if isinstance(ctx.existing_network, ExistingNetwork) else None
+        existing = existing_network_of(ctx, ExistingNetwork)
         network = AwsNetwork(
             f"{ctx.name}-network",
             ctx.region,
@@ -88,9 +102,9 @@ class AwsCloud(Cloud):
             if existing is None
             else [f"subnet{i}" for i in range(1, len(existing.private_subnet_ids) + 1)]
         )
-        return _Network(provider, network, slots)
+        return AwsNetworkHandle(provider, network, slots)
 
-    def cluster(self, ctx: PlacementContext, network: _Network) -> ClusterHandle:
+    def cluster(self, ctx: PlacementContext, network: AwsNetworkHandle) -> EksClusterHandle:
         eks = EksCluster(
             f"{ctx.name}-cluster",
             EksClusterSettings(
@@ -104,17 +118,26 @@ class AwsCloud(Cloud):
             ctx.tags,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
-        self._eks[ctx.name] = eks
         provider = kubernetes_provider(ctx, eks.kubeconfig, depends_on=[eks.cluster])
-        return ClusterHandle(eks.cluster_name, provider, eks.kubeconfig, ready=[eks.system_nodes, *eks.addons])
+        return EksClusterHandle(
+            name=eks.cluster_name,
+            provider=provider,
+            kubeconfig=eks.kubeconfig,
+            ready=[eks.system_nodes, *eks.addons],
+            eks=eks,
+            aws_provider=network.provider,
+        )
 
-    def gpu_node_pool(self, ctx: PlacementContext, network: _Network, cluster: ClusterHandle) -> EksGpuNodePool:
-        eks = self._eks[ctx.name]
+    def gpu_node_pool(
+        self, ctx: PlacementContext, network: AwsNetworkHandle, cluster: EksClusterHandle
+    ) -> EksGpuNodePool:
         node = ctx.placement.node
+        if node is None or node.node_type is None:
+            raise ValueError(f"placement {ctx.placement.name!r} has no node type to build a GPU node group from")
         return EksGpuNodePool(
             f"{ctx.name}-gpu",
-            cluster_name=eks.cluster_name,
-            node_role_arn=eks.node_role_arn,
+            cluster_name=cluster.eks.cluster_name,
+            node_role_arn=cluster.eks.node_role_arn,
             subnet_ids=network.network.private_subnet_ids,
             region=ctx.region,
             instance_type=node.node_type,
@@ -122,33 +145,33 @@ class AwsCloud(Cloud):
             nodes_min=ctx.placement.nodes_min,
             nodes_max=ctx.placement.nodes_max,
             tags=ctx.tags,
-            depends_on=list(eks.addons),
+            depends_on=list(cluster.eks.addons),
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
 
-    def weight_cache(self, ctx: PlacementContext, network: _Network, cluster: ClusterHandle) -> CacheStorage:
-        eks = self._eks[ctx.name]
+    def weight_cache(self, ctx: PlacementContext, network: AwsNetworkHandle, cluster: EksClusterHandle) -> CacheStorage:
         cache = EfsWeightCache(
             f"{ctx.name}-cache",
-            ctx,
-            cluster_name=eks.cluster_name,
+            region=ctx.region,
+            tags=ctx.tags,
+            cache=ctx.cache_volume(),
+            cluster_name=cluster.eks.cluster_name,
             vpc_id=network.network.vpc_id,
             vpc_cidr=network.network.cidr_block,
             subnet_ids=network.network.private_subnet_ids,
             subnet_slots=network.slots,
             k8s_provider=cluster.provider,
-            kms_key_arn=eks.kms_key_arn,
-            depends_on=[eks.system_nodes],
+            kms_key_arn=cluster.eks.kms_key_arn,
+            depends_on=[cluster.eks.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
         return CacheStorage(cache.storage_class_name, ready=[cache])
 
     def addons(
-        self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]
+        self, ctx: PlacementContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
     ) -> list[pulumi.Resource]:
         """The shared add-ons plus the cluster autoscaler (EKS node groups do not scale by themselves)."""
         shared = super().addons(ctx, cluster, after)
-        eks = self._eks[ctx.name]
         autoscaler_role = role(
             f"{ctx.name}-autoscaler",
             "pods.eks.amazonaws.com",
@@ -157,17 +180,17 @@ class AwsCloud(Cloud):
             ctx.parent,
             actions=("sts:AssumeRole", "sts:TagSession"),
             inline={"autoscaling": AUTOSCALER_POLICY},
-            provider=self._providers[ctx.name],
+            provider=cluster.aws_provider,
         )
         association = aws.eks.PodIdentityAssociation(
             f"{ctx.name}-autoscaler",
-            cluster_name=eks.cluster_name,
+            cluster_name=cluster.eks.cluster_name,
             namespace="kube-system",
             service_account="cluster-autoscaler",
             role_arn=autoscaler_role.arn,
             region=ctx.region,
             tags=ctx.tags,
-            opts=pulumi.ResourceOptions(parent=ctx.parent, provider=self._providers[ctx.name], depends_on=after),
+            opts=pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.aws_provider, depends_on=after),
         )
         release = helm_release(
             f"{ctx.name}-cluster-autoscaler",
@@ -183,11 +206,20 @@ class AwsCloud(Cloud):
                     "skip-nodes-with-system-pods": False,
                     "scale-down-unneeded-time": "10m",
                 },
-                "nodeSelector": {"inferstack.dev/pool": "system"},
+                "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
             },
             pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.provider, depends_on=[association, *after]),
         )
         return [*shared, release]
 
 
-__all__ = ["AwsCloud", "AwsNetwork", "EfsWeightCache", "EksCluster", "EksGpuNodePool", "ExistingNetwork"]
+__all__ = [
+    "AwsCloud",
+    "AwsNetwork",
+    "AwsNetworkHandle",
+    "EfsWeightCache",
+    "EksCluster",
+    "EksClusterHandle",
+    "EksGpuNodePool",
+    "ExistingNetwork",
+]

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.clouds.aws.iam import role
+from inferstack.contract import POOL_LABEL, SYSTEM_POOL
 
 #: Kubernetes minor version of new clusters; bump deliberately (EKS upgrades one minor at a time).
 KUBERNETES_VERSION = "1.33"
@@ -246,7 +247,7 @@ class EksCluster(pulumi.ComponentResource):
                 max_size=SYSTEM_NODES[1],
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-            labels={"inferstack.dev/pool": "system"},
+            labels={POOL_LABEL: SYSTEM_POOL},
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from inferstack.clouds import base
+
 #: At most this many zones: the /16 is cut into three /18 private and three /22 public subnets.
 MAX_ZONES = 3
 #: Zones used when the spec names none (the region's first available ones).
@@ -18,7 +20,7 @@ PUBLIC_CIDRS = ("10.0.192.0/22", "10.0.196.0/22", "10.0.200.0/22")
 
 
 @dataclass(frozen=True)
-class ExistingNetwork:
+class ExistingNetwork(base.ExistingNetwork):
     """A VPC inferstack does not manage: its id, CIDR and private subnets (one per zone, with NAT)."""
 
     vpc_id: str

@@ -6,7 +6,8 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.clouds.aws.cluster import launch_template
-from inferstack.clouds.base import GPU_NODE_LABEL, GPU_ROOT_VOLUME_GIB, GPU_TAINT_KEY, NODE_POOL_TIMEOUT
+from inferstack.clouds.base import GPU_ROOT_VOLUME_GIB, NODE_POOL_TIMEOUT
+from inferstack.contract import GPU_NODE_LABEL, GPU_POOL, GPU_TAINT_KEY, POOL_LABEL
 
 #: EKS-optimized Amazon Linux 2023 with the NVIDIA driver and container toolkit.
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
@@ -54,7 +55,7 @@ class EksGpuNodePool(pulumi.ComponentResource):
                 max_size=max(nodes_max, 1),
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-            labels={GPU_NODE_LABEL: gpu_sku, "inferstack.dev/pool": "gpu"},
+            labels={GPU_NODE_LABEL: gpu_sku, POOL_LABEL: GPU_POOL},
             taints=[aws.eks.NodeGroupTaintArgs(key=GPU_TAINT_KEY, value="present", effect="NO_SCHEDULE")],
             tags=tags,
             opts=pulumi.ResourceOptions(

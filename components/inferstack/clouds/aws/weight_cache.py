@@ -9,7 +9,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from inferstack.clouds.aws.iam import role
-from inferstack.clouds.base import UID, PlacementContext, static_cache_volume
+from inferstack.clouds.base import CacheVolume, static_cache_volume
+from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY, UID
 
 NFS_PORT = 2049
 CSI_DRIVER = "efs.csi.aws.com"
@@ -26,8 +27,10 @@ class EfsWeightCache(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        ctx: PlacementContext,
         *,
+        region: str,
+        tags: dict[str, str],
+        cache: CacheVolume,
         cluster_name: pulumi.Input[str],
         vpc_id: pulumi.Input[str],
         vpc_cidr: pulumi.Input[str],
@@ -39,7 +42,6 @@ class EfsWeightCache(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("inferstack:aws:WeightCache", name, None, opts)
-        region, tags = ctx.region, ctx.tags
         child = pulumi.ResourceOptions(parent=self)
         group = aws.ec2.SecurityGroup(
             f"{name}-efs",
@@ -85,7 +87,7 @@ class EfsWeightCache(pulumi.ComponentResource):
             region=region,
             posix_user=aws.efs.AccessPointPosixUserArgs(uid=UID, gid=UID),
             root_directory=aws.efs.AccessPointRootDirectoryArgs(
-                path=f"/inferstack/{ctx.plan.spec.name}",
+                path=f"/inferstack/{cache.deployment}",
                 creation_info=aws.efs.AccessPointRootDirectoryCreationInfoArgs(
                     owner_uid=UID, owner_gid=UID, permissions="0750"
                 ),
@@ -119,7 +121,7 @@ class EfsWeightCache(pulumi.ComponentResource):
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=[driver, *targets])
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-storage-class",
-            metadata={"name": ctx.storage_class, "labels": {"app.kubernetes.io/managed-by": "inferstack"}},
+            metadata={"name": cache.storage_class, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
             provisioner=CSI_DRIVER,
             parameters=pulumi.Output.all(fs.id).apply(
                 lambda ids: {
@@ -136,9 +138,8 @@ class EfsWeightCache(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         volume = static_cache_volume(
-            ctx,
             f"{name}-volume",
-            ctx.storage_class,
+            cache,
             {"driver": CSI_DRIVER, "volumeHandle": pulumi.Output.concat(fs.id, "::", access_point.id)},
             k8s_provider,
             [storage_class, *targets],
@@ -148,5 +149,5 @@ class EfsWeightCache(pulumi.ComponentResource):
         self.volume = volume
         self.file_system_id = fs.id
         self.access_point_id = access_point.id
-        self.storage_class_name = ctx.storage_class
+        self.storage_class_name = cache.storage_class
         self.register_outputs({"file_system_id": fs.id, "access_point_id": access_point.id})

@@ -8,22 +8,41 @@ GKE ships the NVIDIA device plugin, so the shared add-ons skip it here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
-from inferstack.clouds.base import CacheStorage, Cloud, ClusterHandle, PlacementContext, kubernetes_provider
+from inferstack.clouds.base import (
+    CacheStorage,
+    Cloud,
+    ClusterHandle,
+    PlacementContext,
+    existing_network_of,
+    kubernetes_provider,
+)
 from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
 from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
 from inferstack.clouds.gcp.weight_cache import FilestoreWeightCache
 
 
-class _Network:
-    def __init__(self, provider: gcp.Provider, network: GcpNetwork):
-        self.provider, self.network = provider, network
+@dataclass(frozen=True)
+class GcpNetworkHandle:
+    """What `GcpCloud.network` hands on: the region's provider and the network."""
+
+    provider: gcp.Provider
+    network: GcpNetwork
 
 
-class GcpCloud(Cloud):
+@dataclass(kw_only=True)
+class GkeClusterHandle(ClusterHandle):
+    """A GKE cluster ready for Kubernetes objects, with what the node pool and cache need."""
+
+    gke: GkeCluster
+
+
+class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
     name = "gcp"
     device_plugin_builtin = True
     # GKE installs the NVIDIA driver on the host and injects its libraries only into pods that request
@@ -34,26 +53,23 @@ class GcpCloud(Cloud):
         "extraVolumeMounts": [{"name": "nvidia-install-dir-host", "mountPath": "/usr/local/nvidia", "readOnly": True}],
     }
 
-    def __init__(self) -> None:
-        self._gke: dict[str, GkeCluster] = {}
-
-    def network(self, ctx: PlacementContext) -> _Network:
+    def network(self, ctx: PlacementContext) -> GcpNetworkHandle:
         provider = gcp.Provider(
             f"{ctx.name}-gcp",
             region=ctx.region,
             project=pulumi.Config("gcp").get("project"),
             opts=pulumi.ResourceOptions(parent=ctx.parent),
         )
-        existing = ctx.existing_network if isinstance(ctx.existing_network, ExistingNetwork) else None
+        existing = existing_network_of(ctx, ExistingNetwork)
         network = GcpNetwork(
             f"{ctx.name}-network",
             ctx.region,
             existing,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider]),
         )
-        return _Network(provider, network)
+        return GcpNetworkHandle(provider, network)
 
-    def cluster(self, ctx: PlacementContext, network: _Network) -> ClusterHandle:
+    def cluster(self, ctx: PlacementContext, network: GcpNetworkHandle) -> GkeClusterHandle:
         gke = GkeCluster(
             f"{ctx.name}-cluster",
             GkeClusterSettings(
@@ -67,12 +83,15 @@ class GcpCloud(Cloud):
             ctx.tags,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
-        self._gke[ctx.name] = gke
         provider = kubernetes_provider(ctx, gke.kubeconfig, depends_on=[gke.cluster])
-        return ClusterHandle(gke.cluster_name, provider, gke.kubeconfig, ready=[gke.system_nodes])
+        return GkeClusterHandle(
+            name=gke.cluster_name, provider=provider, kubeconfig=gke.kubeconfig, ready=[gke.system_nodes], gke=gke
+        )
 
-    def gpu_node_pool(self, ctx: PlacementContext, network: _Network, cluster: ClusterHandle) -> GkeGpuNodePool:
-        gke = self._gke[ctx.name]
+    def gpu_node_pool(
+        self, ctx: PlacementContext, network: GcpNetworkHandle, cluster: GkeClusterHandle
+    ) -> GkeGpuNodePool:
+        gke = cluster.gke
         node = ctx.placement.node
         return GkeGpuNodePool(
             f"{ctx.name}-gpu",
@@ -90,11 +109,13 @@ class GcpCloud(Cloud):
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
 
-    def weight_cache(self, ctx: PlacementContext, network: _Network, cluster: ClusterHandle) -> CacheStorage:
-        gke = self._gke[ctx.name]
+    def weight_cache(self, ctx: PlacementContext, network: GcpNetworkHandle, cluster: GkeClusterHandle) -> CacheStorage:
+        gke = cluster.gke
         cache = FilestoreWeightCache(
             f"{ctx.name}-cache",
-            ctx,
+            region=ctx.region,
+            tags=ctx.tags,
+            cache=ctx.cache_volume(),
             network_name=network.network.network_name,
             k8s_provider=cluster.provider,
             kms_key_id=gke.kms_key_id,
@@ -105,4 +126,13 @@ class GcpCloud(Cloud):
         return CacheStorage(cache.storage_class_name, ready=[cache])
 
 
-__all__ = ["ExistingNetwork", "FilestoreWeightCache", "GcpCloud", "GcpNetwork", "GkeCluster", "GkeGpuNodePool"]
+__all__ = [
+    "ExistingNetwork",
+    "FilestoreWeightCache",
+    "GcpCloud",
+    "GcpNetwork",
+    "GcpNetworkHandle",
+    "GkeCluster",
+    "GkeClusterHandle",
+    "GkeGpuNodePool",
+]

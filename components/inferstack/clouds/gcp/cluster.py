@@ -14,6 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from inferstack.clouds.gcp.network import CONTROL_PLANE_CIDR, GcpNetwork
+from inferstack.contract import POOL_LABEL, SYSTEM_POOL
 
 RELEASE_CHANNEL = "REGULAR"
 #: GKE limits cluster names to 40 characters.
@@ -223,7 +224,7 @@ class GkeCluster(pulumi.ComponentResource):
                 machine_type=SYSTEM_MACHINE_TYPE,
                 disk_size_gb=50,
                 disk_type="pd-balanced",
-                **node_config_base(nodes_sa.email, {"inferstack.dev/pool": "system"}),
+                **node_config_base(nodes_sa.email, {POOL_LABEL: SYSTEM_POOL}),
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,

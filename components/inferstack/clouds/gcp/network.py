@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from inferstack.clouds import base
+
 NODES_CIDR = "10.0.0.0/20"
 PODS_RANGE = ("pods", "10.16.0.0/14")
 SERVICES_RANGE = ("services", "10.20.0.0/20")
@@ -15,7 +17,7 @@ CONTROL_PLANE_CIDR = "172.16.0.0/28"
 
 
 @dataclass(frozen=True)
-class ExistingNetwork:
+class ExistingNetwork(base.ExistingNetwork):
     """A VPC inferstack does not manage: network and subnetwork self-links/names and the names of the
     subnetwork's secondary ranges for pods and services (egress via NAT is the owner's job)."""
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from inferstack.clouds.base import GPU_NODE_LABEL, GPU_ROOT_VOLUME_GIB, GPU_TAINT_KEY, NODE_POOL_TIMEOUT
+from inferstack.clouds.base import GPU_ROOT_VOLUME_GIB, NODE_POOL_TIMEOUT
 from inferstack.clouds.gcp.cluster import node_config_base
+from inferstack.contract import GPU_NODE_LABEL, GPU_POOL, GPU_TAINT_KEY, POOL_LABEL
 
 
 class GkeGpuNodePool(pulumi.ComponentResource):
@@ -61,7 +62,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
                 taints=[
                     gcp.container.NodePoolNodeConfigTaintArgs(key=GPU_TAINT_KEY, value="present", effect="NO_SCHEDULE")
                 ],
-                **node_config_base(service_account, {GPU_NODE_LABEL: gpu_sku, "inferstack.dev/pool": "gpu"}),
+                **node_config_base(service_account, {GPU_NODE_LABEL: gpu_sku, POOL_LABEL: GPU_POOL}),
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,

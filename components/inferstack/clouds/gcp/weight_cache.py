@@ -11,7 +11,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from inferstack.clouds.base import PlacementContext, static_cache_volume
+from inferstack.clouds.base import CacheVolume, static_cache_volume
+from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY
 
 CSI_DRIVER = "filestore.csi.storage.gke.io"
 TIER = "REGIONAL"
@@ -35,8 +36,10 @@ class FilestoreWeightCache(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        ctx: PlacementContext,
         *,
+        region: str,
+        tags: dict[str, str],
+        cache: CacheVolume,
         network_name: pulumi.Input[str],
         k8s_provider: k8s.Provider,
         kms_key_id: pulumi.Input[str] | None = None,
@@ -45,7 +48,6 @@ class FilestoreWeightCache(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("inferstack:gcp:WeightCache", name, None, opts)
-        region = ctx.region
         after: list[pulumi.Resource] = []
         if kms_key_id is not None and project_number is not None:
             after.append(
@@ -64,7 +66,7 @@ class FilestoreWeightCache(pulumi.ComponentResource):
             location=region,
             tier=TIER,
             file_shares=gcp.filestore.InstanceFileSharesArgs(
-                name=SHARE, capacity_gb=filestore_capacity_gib(ctx.plan.cache_size_gib)
+                name=SHARE, capacity_gb=filestore_capacity_gib(cache.size_gib)
             ),
             networks=[
                 gcp.filestore.InstanceNetworkArgs(
@@ -72,7 +74,7 @@ class FilestoreWeightCache(pulumi.ComponentResource):
                 )
             ],
             kms_key_name=kms_key_id,
-            labels=ctx.tags,
+            labels=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=after,
@@ -89,7 +91,7 @@ class FilestoreWeightCache(pulumi.ComponentResource):
             parameters["instance-encryption-kms-key"] = kms_key_id
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-storage-class",
-            metadata={"name": ctx.storage_class, "labels": {"app.kubernetes.io/managed-by": "inferstack"}},
+            metadata={"name": cache.storage_class, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
             provisioner=CSI_DRIVER,
             parameters=parameters,
             reclaim_policy="Retain",
@@ -98,9 +100,8 @@ class FilestoreWeightCache(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         volume = static_cache_volume(
-            ctx,
             f"{name}-volume",
-            ctx.storage_class,
+            cache,
             {
                 "driver": CSI_DRIVER,
                 "volumeHandle": pulumi.Output.concat("modeInstance/", region, "/", instance.name, "/", SHARE),
@@ -114,5 +115,5 @@ class FilestoreWeightCache(pulumi.ComponentResource):
         self.storage_class = storage_class
         self.volume = volume
         self.instance_name = instance.name
-        self.storage_class_name = ctx.storage_class
+        self.storage_class_name = cache.storage_class
         self.register_outputs({"instance_name": instance.name})

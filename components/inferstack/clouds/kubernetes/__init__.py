@@ -15,8 +15,8 @@ import os
 
 import pulumi
 
+from inferstack.clouds.addons import AddonSettings, ClusterAddons
 from inferstack.clouds.base import (
-    AddonSettings,
     CacheStorage,
     Cloud,
     ClusterHandle,
@@ -25,7 +25,7 @@ from inferstack.clouds.base import (
 )
 
 
-class ExistingCluster(Cloud):
+class ExistingCluster(Cloud[None, ClusterHandle]):
     name = "kubernetes"
 
     def network(self, ctx: PlacementContext) -> None:
@@ -35,7 +35,7 @@ class ExistingCluster(Cloud):
         spec_cluster = ctx.spec_placement.cluster
         kubeconfig = os.path.expanduser(spec_cluster.kubeconfig) if spec_cluster.kubeconfig else None
         provider = kubernetes_provider(ctx, kubeconfig, context=spec_cluster.context)
-        return ClusterHandle(spec_cluster.name or spec_cluster.context or ctx.cluster_name, provider, None)
+        return ClusterHandle(name=ctx.cluster_name, provider=provider)
 
     def gpu_node_pool(self, ctx: PlacementContext, network: None, cluster: ClusterHandle) -> None:
         return None
@@ -48,8 +48,6 @@ class ExistingCluster(Cloud):
     ) -> list[pulumi.Resource]:
         if not ctx.addons.keda:
             return []
-        from inferstack.clouds.addons import ClusterAddons
-
         return [
             ClusterAddons(
                 f"{ctx.name}-addons",
