@@ -22,6 +22,12 @@ Contract:
 - Published atomically: the marker (temp file, fsync, rename) is written last; serving pods wait for it. A damaged
   marker is treated as absent: the files are re-verified, never a permanent failure.
 - Space checked first: the bytes still to download are compared with the free space of DEST before any download.
+
+Marker (DEST/MARKER, JSON): {"schema": "inferstack.weights-marker/v2", "source": URI, "revision": REV or null,
+"files": {PATH: {"size": N, "sha256": HEX, "etag": S3 ETag / GCS generation or null}}, "file_count": N,
+"total_bytes": sum of sizes (the cache space the checkpoint takes), "transferred_bytes": bytes downloaded by the
+run that wrote it, "completed_at": UTC time}. A marker that does not parse, has another schema, an unsafe path,
+a bad size or sha256, or a total_bytes that is not the sum of its sizes is damaged, i.e. treated as absent.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from typing import Protocol
 SCHEMA = "inferstack.weights-marker/v2"
 WORK_DIR = ".inferstack-fetch"  # DEST/.inferstack-fetch: partial files and the journal of a run in progress
 CHUNK = 1024 * 1024
+PROGRESS = 1024**3  # log a line per GiB of a file
 TIMEOUT = 60  # seconds without a byte before a read is retried
 ATTEMPTS = 5  # network attempts per file (each resumes from the bytes already on disk)
 BACKOFF_SECONDS = float(os.environ.get("INFERSTACK_FETCH_BACKOFF_SECONDS", "2"))
@@ -800,6 +807,8 @@ def _transfer(source: Source, remote: RemoteFile, part: Path, log: Log) -> tuple
                         digests.update(chunk)
                         offset += len(chunk)
                         transferred += len(chunk)
+                        if offset // PROGRESS != (offset - len(chunk)) // PROGRESS:
+                            log(f"      {remote.path}: {offset} of {remote.size} bytes")
                 if offset < remote.size:
                     raise TransientError(f"connection closed at byte {offset} of {remote.size}")
             except TransientError as exc:
