@@ -7,6 +7,6 @@ Every policy reads the same config (the spec's `compliance` fields); see config.
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from inferstack.compliance.crossguard import policies
+from inferstack.policy_pack import policies
 
 PolicyPack(name="inferstack-compliance", enforcement_level=EnforcementLevel.MANDATORY, policies=policies())

@@ -31,13 +31,17 @@ from typing import Any, Optional, TypedDict, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from inferstack.clouds import cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import ExistingNetwork, PlacementContext, PlacementInfra
 from inferstack.kube import placement_objects
+from inferstack.monitoring import placement_monitoring
 from inferstack.plan import Plan
+from inferstack.plan import plan as make_plan
 from inferstack.plan.capacity import PlacementPlan
+from inferstack.spec import SpecError, load_spec, parse_spec
 
 TYPE = "inferstack:index:ModelDeployment"
 
@@ -181,11 +185,6 @@ class ModelDeploymentArgs(TypedDict, total=False):
 
 def plan_from_args(args: Mapping[str, Any]) -> Plan:
     """Load, validate and plan the spec the args name; errors name the input property."""
-    import yaml
-
-    from inferstack.plan import plan as make_plan
-    from inferstack.spec import SpecError, load_spec, parse_spec
-
     text, path = args.get("spec_yaml"), args.get("spec_path")
     if (text is None) == (path is None):
         raise pulumi.InputPropertiesError(
@@ -314,8 +313,6 @@ class ModelDeployment(pulumi.ComponentResource):
 def _extra(extra: Optional[ExtraObjects], plan: Plan, placement: PlacementPlan) -> Sequence[dict]:
     """The placement's extra objects; by default its monitoring (pass [] to leave monitoring out)."""
     if extra is None:
-        from inferstack.monitoring import placement_monitoring
-
         return placement_monitoring(plan, placement.name)
     return extra(plan, placement) if callable(extra) else extra
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import pulumi
 
+from inferstack.deployment import InferenceService
 from inferstack.plan import Plan
+from inferstack.program import deploy
 
 GCP_PROJECT = ("inferstack-offline", "123456789")
 
@@ -98,8 +100,6 @@ def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
     With `record_serving_options`, the resource options each serving object got (protect,
     depends_on, timeouts), which mocks do not see, are recorded too.
     """
-    from inferstack.deployment import InferenceService
-
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="inferstack", stack="offline", preview=False)
     result = Run(mocks, [])
@@ -131,6 +131,4 @@ def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
 
 def deploy_offline(plans: Sequence[Plan]) -> Run:
     """Register the ModelDeployments of `plans` under mocks (what `pulumi up` would register)."""
-    from inferstack.program import deploy
-
     return run_offline(deploy, deployment_plans=plans)

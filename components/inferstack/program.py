@@ -16,6 +16,9 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import pulumi
+
+from inferstack.deployment import ModelDeployment
 from inferstack.plan import Plan, plan
 from inferstack.spec import DeploymentSpec, load_spec
 
@@ -50,21 +53,30 @@ def spec_paths(value: str | Sequence[str], base: Path) -> list[Path]:
 
 
 def plans(specs: Iterable[DeploymentSpec]) -> list[Plan]:
-    """Plan every spec; names must be unique (they name every resource)."""
+    """Plan every spec and judge them all before anything is registered: names must be unique (they
+    name every resource) and every plan deployable. Raises `pulumi.RunError` listing every problem."""
     result = [plan(s) for s in specs]
     names = [p.spec.name for p in result]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"spec names must be unique in one stack; repeated: {', '.join(duplicates)}")
+    problems = [
+        f"spec names must be unique in one stack; repeated: {name}"
+        for name in sorted({n for n in names if names.count(n) > 1})
+    ]
+    problems += [
+        f"{p.spec.name}: not deployable: {finding.message}"
+        for p in result
+        for finding in p.findings
+        if finding.blocking
+    ]
+    if problems:
+        raise pulumi.RunError(
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''}, nothing was registered "
+            "(run `inferstack plan SPEC` for details):\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )
     return result
 
 
 def deploy(deployment_plans: Sequence[Plan], **kwargs):
     """One `ModelDeployment` per plan, named after its spec; exports the stack outputs."""
-    import pulumi
-
-    from inferstack.deployment import ModelDeployment
-
     deployments = [ModelDeployment.from_plan(p.spec.name, p, **kwargs) for p in deployment_plans]
     pulumi.export("endpoints", {d.plan.spec.name: d.endpoints for d in deployments})
     pulumi.export("clusterNames", {d.plan.spec.name: d.cluster_names for d in deployments})
@@ -80,6 +92,4 @@ def run(value: str | Sequence[str], base: Path | str = ".", **kwargs):
 
 def main(base: Path | str) -> None:
     """Entry point of `stacks/__main__.py`: reads `inferstack:spec`, nothing else."""
-    import pulumi
-
     run(pulumi.Config(CONFIG_NAMESPACE).require(CONFIG_KEY), base)

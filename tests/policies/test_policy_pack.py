@@ -15,7 +15,7 @@ from pulumi_policy import (
 )
 
 from inferstack.compliance import RESOURCE_RULES, STACK_RULES
-from inferstack.compliance.crossguard import compliance_from_config, policies
+from inferstack.policy_pack import compliance_from_config, policies
 from tests.conftest import ROOT
 
 EU = {"residency": "eu", "allowed_gpus": ["H100"], "monthly_budget": 50000}
