@@ -449,3 +449,34 @@ def test_gke_dcgm_exporter_mounts_the_host_driver_libraries():
         .inputs
     )
     assert "extraHostVolumes" not in aws["values"]
+
+
+def test_an_undeployable_spec_stops_the_stack_before_anything_is_registered(tmp_path, monkeypatch):
+    """Two specs in one stack, the second does not fit: the run fails listing why, and the first
+    spec's resources are not registered either (no half-built stack)."""
+    import pulumi
+    import yaml
+
+    from inferstack import offline
+
+    created: list[offline.RecordingMocks] = []
+
+    class Recording(offline.RecordingMocks):
+        def __init__(self) -> None:
+            super().__init__()
+            created.append(self)
+
+    monkeypatch.setattr(offline, "RecordingMocks", Recording)
+    data = yaml.safe_load((SPECS / "quickstart.yaml").read_text())
+    data.update(name="too-big")
+    data["model"].update(source="hf://meta-llama/Llama-3.1-70B-Instruct", architecture="llama-3.1-70b")
+    (tmp_path / "a-quickstart.yaml").write_text((SPECS / "quickstart.yaml").read_text())
+    (tmp_path / "b-too-big.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(pulumi.RunError) as err:
+        run_program(str(tmp_path), tmp_path)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "1 problem, nothing was registered (run `inferstack plan SPEC` for details):"
+    assert lines[1].startswith("  - too-big: not deployable: too-big does not fit on 1x L4: ")
+    assert len(created) == 1 and created[0].resources == []
+    (tmp_path / "b-too-big.yaml").unlink()
+    assert run_program(str(tmp_path), tmp_path).resources, "the deployable spec alone registers its resources"
