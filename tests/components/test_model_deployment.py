@@ -389,7 +389,7 @@ def test_component_package_schema_is_inferred():
     analyzed = Analyzer("inferstack").analyze(module.COMPONENTS)
     schema = generate_schema(
         "inferstack",
-        "0.1.0",
+        module.__version__,
         None,
         analyzed["component_definitions"],
         analyzed["type_definitions"],
