@@ -33,13 +33,15 @@ def _lora_modules(plan: Plan) -> list[str]:
 
 @dataclass(frozen=True)
 class Vllm(EngineAdapter):
-    """vLLM's OpenAI server. The KV pool is pinned with --kv-cache-memory-bytes (vLLM PR #21489) so the
+    """vLLM's OpenAI server, started as `vllm serve <model>`. The KV pool is pinned with --kv-cache-memory-bytes (vLLM PR #21489) so the
     engine allocates exactly what the plan computed instead of re-deriving it by profiling."""
 
     def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
+        # `vllm serve <model>`: the model is the positional argument; `--model` after `serve` is deprecated
+        # ("With `vllm serve`, you should provide the model as a positional argument ... The `--model`
+        # option will be removed in a future version.", vllm/utils/argparse_utils.py).
         args = [
-            "--model",
             self.model_path(plan),
             "--served-model-name",
             spec.served_name,
@@ -201,7 +203,9 @@ VLLM = Vllm(
     image_tag_format="v{version}",
     port=8000,
     probes=Probes(startup="/health", readiness="/v1/models", liveness="/health"),
-    command=("python3", "-m", "vllm.entrypoints.openai.api_server"),
+    # The `vllm` console script's serve subcommand, vLLM's documented entry point; the
+    # `python3 -m vllm.entrypoints.openai.api_server` module it replaces is deprecated.
+    command=("vllm", "serve"),
     shutdown_seconds=30,
     metrics=Metrics(
         path="/metrics",

@@ -11,16 +11,43 @@ from __future__ import annotations
 import math
 
 from inferstack import catalog, contract
-from inferstack.contract import COMPLETE_MARKER, GPU_RESOURCE, GPU_TOLERATION, MODELS_DIR, TMP_DIR, UID, Provenance
+from inferstack.contract import (
+    COMPLETE_MARKER,
+    GPU_RESOURCE,
+    GPU_TOLERATION,
+    MODELS_DIR,
+    POOL_LABEL,
+    SYSTEM_POOL,
+    TMP_DIR,
+    UID,
+    Provenance,
+)
 from inferstack.engines import EngineAdapter, adapter_for, cache_subpath, model_path
-from inferstack.plan import Plan
+from inferstack.plan import Plan, scheduling
 from inferstack.plan.capacity import PlacementPlan
+from inferstack.plan.planner import MAX_SCALE_DOWN_WINDOW_SECONDS
 from inferstack.spec.values import is_pinned
 
 PRESTOP_SLEEP_SECONDS = 15
 PROBE_PERIOD_SECONDS = 10
-#: Share of a node's CPU and memory left to serving pods after system daemons (kubelet, CNI, drivers).
-NODE_ALLOCATABLE = 0.85
+#: Login name for the container's UID, which has no passwd entry in engine images: torch's
+#: getpass.getuser() reads LOGNAME, USER, LNAME, USERNAME in that order and only then the passwd
+#: database, where it raises (KeyError/OSError "No username set in the environment") for an unknown UID.
+LOGIN_NAME = "inferstack"
+#: The largest HPA scale-down stabilization window the API server accepts (see the planner's constant).
+MAX_STABILIZATION_WINDOW_SECONDS = MAX_SCALE_DOWN_WINDOW_SECONDS
+#: Where pods get cloud credentials, per managed Kubernetes product (the profile's `cluster_product`),
+#: opened in the prefetch NetworkPolicy only when a weight source is in cloud storage (s3://, gs://).
+IDENTITY_ENDPOINTS = {
+    # docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html: "The agent uses the loopback
+    # (localhost) IP address 169.254.170.23 for IPv4"; SDKs read AWS_CONTAINER_CREDENTIALS_FULL_URI
+    # http://169.254.170.23/v1/credentials (port 80).
+    "EKS": ("169.254.170.23/32", 80),
+    # GKE Workload Identity Federation (how-to, restrictions): with network policy on GKE Dataplane V2,
+    # which inferstack's clusters use (datapath ADVANCED_DATAPATH), allow egress to 169.254.169.254/32 on
+    # port 80, where the GKE metadata server answers token requests.
+    "GKE": ("169.254.169.254/32", 80),
+}
 
 #: checkov checks that a GPU inference server cannot meet, with the reason a reviewer reads.
 CHECKOV_SKIPS = {
@@ -140,12 +167,18 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
             },
         ],
         "resources": {
-            "requests": {"cpu": "2", "memory": "4Gi"},
-            "limits": {"cpu": "4", "memory": "4Gi"},
+            "requests": {"cpu": scheduling.PREFETCH.cpu, "memory": scheduling.PREFETCH.memory},
+            "limits": {
+                "cpu": scheduling.PodSize(scheduling.PREFETCH_CPU_LIMIT_M, 0).cpu,
+                "memory": scheduling.PREFETCH.memory,
+            },
         },
         "securityContext": _container_security(),
         "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}, {"name": "tmp", "mountPath": TMP_DIR}],
     }
+    # On clusters inferstack creates the Job runs on the system pool (why: scheduling.PREFETCH); it
+    # selects it explicitly so it never waits for, or crowds, a GPU node. Existing clusters: any node.
+    system = {POOL_LABEL: SYSTEM_POOL} if catalog.cloud_profile(placement.cloud).creates_clusters else {}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -173,6 +206,7 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
                     "serviceAccountName": plan.spec.name,
                     "automountServiceAccountToken": False,
                     "securityContext": _pod_security(),
+                    **({"nodeSelector": system} if system else {}),
                     "containers": [container],
                     "volumes": [
                         {"name": "models", "persistentVolumeClaim": {"claimName": cache_claim_name(plan)}},
@@ -201,17 +235,10 @@ def _node_placement(plan: Plan, placement: PlacementPlan) -> tuple[dict, list[di
 
 
 def _pod_resources(plan: Plan, placement: PlacementPlan) -> dict:
-    """Guaranteed QoS: requests equal limits, sized to this replica's share of its node."""
-    node = placement.node
-    offering = next((o for o in catalog.offerings() if node and o.node_type == node.node_type), None)
-    if offering is not None:
-        share = NODE_ALLOCATABLE / node.replicas_per_node
-        cpu = max(2, math.floor(offering.vcpus * share))
-        memory = max(8, math.floor(offering.memory_gib * share))
-    else:
-        cpu = 4 * plan.fit.tp
-        memory = max(16, math.ceil(plan.fit.weights_bytes / 2**30 * 1.5))
-    amounts = {"cpu": str(cpu), "memory": f"{memory}Gi", GPU_RESOURCE: str(plan.fit.tp)}
+    """Guaranteed QoS: requests equal limits, the planned size (`PlacementPlan.serving_pod`): this
+    replica's share of what its node type leaves after kube-reserved, eviction and DaemonSets."""
+    size = placement.serving_pod or scheduling.fallback_serving_size(plan.fit.tp, plan.fit.weights_bytes)
+    amounts = {"cpu": size.cpu, "memory": size.memory, GPU_RESOURCE: str(plan.fit.tp)}
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
@@ -241,13 +268,23 @@ def provenance(plan: Plan, placement: PlacementPlan) -> Provenance:
     )
 
 
+#: The wait-for-weights loop: reads the marker path from the environment, never from its own text.
+WAIT_SCRIPT = 'until [ -f "$MARKER" ]; do echo "waiting for $MARKER"; sleep 10; done'
+
+
 def deployment(plan: Plan, placement: PlacementPlan) -> dict:
     spec = plan.spec
     adapter = adapter_for(spec.engine.name)
     pod_labels = labels(plan, placement, "inference")
     selector, tolerations = _node_placement(plan, placement)
     startup_failures = math.ceil(plan.cold_start.startup_probe_seconds / PROBE_PERIOD_SECONDS)
-    env = {**adapter.env(plan), "HOME": TMP_DIR, "XDG_CACHE_HOME": f"{TMP_DIR}/.cache"}
+    env = {
+        **adapter.env(plan),
+        "HOME": TMP_DIR,
+        "XDG_CACHE_HOME": f"{TMP_DIR}/.cache",
+        "USER": LOGIN_NAME,
+        "LOGNAME": LOGIN_NAME,
+    }
     container = {
         "name": spec.engine.name,
         "image": adapter.image(plan),
@@ -276,10 +313,13 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
                 "name": "wait-for-weights",
                 "image": adapter.image(plan),
                 "imagePullPolicy": "IfNotPresent",
-                "command": ["sh", "-c", f"until [ -f '{marker}' ]; do echo waiting for {marker}; sleep 10; done"],
+                # A constant script; the path arrives as data in $MARKER and is always double-quoted, so
+                # no value from the spec is ever parsed as shell.
+                "command": ["sh", "-c", WAIT_SCRIPT],
+                "env": [{"name": "MARKER", "value": marker}],
                 "resources": {
-                    "requests": {"cpu": "100m", "memory": "64Mi"},
-                    "limits": {"cpu": "100m", "memory": "64Mi"},
+                    "requests": {"cpu": scheduling.WAIT_FOR_WEIGHTS.cpu, "memory": scheduling.WAIT_FOR_WEIGHTS.memory},
+                    "limits": {"cpu": scheduling.WAIT_FOR_WEIGHTS.cpu, "memory": scheduling.WAIT_FOR_WEIGHTS.memory},
                 },
                 "securityContext": _container_security(),
                 "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}],
@@ -353,12 +393,26 @@ def service(plan: Plan, placement: PlacementPlan) -> dict:
 
 
 def disruption_budget(plan: Plan, placement: PlacementPlan) -> dict:
-    """maxUnavailable 1: a node drain always proceeds, one replica at a time."""
+    """Evictions (node drains, upgrades, autoscaler scale-down) never take the last serving replica.
+
+    Two or more replicas at min: `maxUnavailable: 1`, so a drain proceeds one replica at a time and the
+    others keep serving. One replica: `maxUnavailable: 1` would let every drain evict the only replica
+    (an outage of a full cold start), so `minAvailable: 1` instead: the eviction API refuses, and the
+    drain waits until the autoscaler or an operator adds a replica, or the platform's own limit forces it
+    (GKE upgrades respect a PDB for up to an hour; EKS managed node group updates fail after 15 minutes
+    unless forced) - a visible, chosen outage rather than a silent one. `unhealthyPodEvictionPolicy:
+    AlwaysAllow` lets a pod that is not Ready (crash-looping, still loading) be evicted anyway, so a
+    broken replica never blocks node maintenance (Kubernetes docs, "Unhealthy Pod Eviction Policy")."""
+    budget = {"maxUnavailable": 1} if placement.replicas_min > 1 else {"minAvailable": 1}
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": _meta(plan, placement, plan.spec.name, "inference"),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels(plan, placement, "inference")}},
+        "spec": {
+            **budget,
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            "selector": {"matchLabels": labels(plan, placement, "inference")},
+        },
     }
 
 
@@ -373,12 +427,27 @@ _DNS_EGRESS = {
 }
 
 
+def _identity_egress(plan: Plan, placement: PlacementPlan) -> list[dict]:
+    """Egress to the node-local credential endpoint, only when a weight source is in cloud storage."""
+    model = plan.spec.model
+    sources = [model.source] + [a.source for a in model.lora_adapters]
+    if not any(s.split("://", 1)[0] in ("s3", "gs") for s in sources):
+        return []
+    endpoint = IDENTITY_ENDPOINTS.get(catalog.cloud_profile(placement.cloud).cluster_product or "")
+    if endpoint is None:
+        return []
+    cidr, port = endpoint
+    return [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}]
+
+
 def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Serving pods: inbound on the API port from this namespace, the ingress and monitoring
-    namespaces; outbound DNS only (weights are local). Prefetch pods: outbound DNS and HTTPS only."""
+    namespaces; outbound DNS only (weights are local). Prefetch pods: outbound DNS and HTTPS, and for
+    s3:// and gs:// sources the cloud's pod-identity endpoint (IDENTITY_ENDPOINTS) on its one port."""
     adapter = adapter_for(plan.spec.engine.name)
     sources = [{"podSelector": {}}] + [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in (contract.INGRESS_NAMESPACE, contract.MONITORING_NAMESPACE)
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+        for ns in (contract.INGRESS_NAMESPACE, contract.MONITORING_NAMESPACE)
     ]
     serving = {
         "apiVersion": "networking.k8s.io/v1",
@@ -402,7 +471,11 @@ def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
                     "podSelector": {"matchLabels": labels(plan, placement, "prefetch")},
                     "policyTypes": ["Ingress", "Egress"],
                     "ingress": [],
-                    "egress": [_DNS_EGRESS, {"ports": [{"protocol": "TCP", "port": 443}]}],
+                    "egress": [
+                        _DNS_EGRESS,
+                        {"ports": [{"protocol": "TCP", "port": 443}]},
+                        *_identity_egress(plan, placement),
+                    ],
                 },
             }
         )
@@ -415,6 +488,17 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
     if not scaling.enabled or placement.replicas_max <= placement.replicas_min:
         return None
     adapter = adapter_for(plan.spec.engine.name)
+    # cooldownPeriod only governs scaling to zero ("The period to wait after the last trigger reported
+    # active before scaling the resource back to 0", KEDA ScaledObject spec); min replicas is at least 1
+    # here, so the scale-down delay is the HPA's scale-down stabilization window, which KEDA passes
+    # through advanced.horizontalPodAutoscalerConfig.behavior (same page, "advanced").
+    window = min(scaling.scale_down_delay_seconds, MAX_STABILIZATION_WINDOW_SECONDS)
+    # The query is summed over pods for counts (queue, running requests) and averaged for the KV-cache
+    # fraction. HPA external metrics: AverageValue divides the value by the replica count before
+    # comparing it with the target; Value compares it as is, desiredReplicas = ceil(currentReplicas x
+    # currentMetricValue / desiredMetricValue) (Kubernetes HPA docs, algorithm details). An average is
+    # already per replica, so it takes Value; a sum takes AverageValue (KEDA triggers[].metricType).
+    metric_type = "Value" if scaling.signal == "kv_cache_usage" else "AverageValue"
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
@@ -424,12 +508,18 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
             "minReplicaCount": placement.replicas_min,
             "maxReplicaCount": placement.replicas_max,
             "pollingInterval": 15,
-            "cooldownPeriod": scaling.scale_down_delay_seconds,
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": window}},
+                },
+            },
             "triggers": [
                 {
                     "type": "prometheus",
+                    "metricType": metric_type,
                     "metadata": {
-                        "serverAddress": plan.spec.placement(placement.name).cluster.prometheus_url or contract.PROMETHEUS_URL,
+                        "serverAddress": plan.spec.placement(placement.name).cluster.prometheus_url
+                        or contract.PROMETHEUS_URL,
                         "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
                         "threshold": f"{scaling.target:g}",
                     },

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferstack import catalog
+from inferstack.plan import scheduling
 from inferstack.plan.capacity import (
     PlacementPlan,
     Throughput,
@@ -14,12 +15,18 @@ from inferstack.plan.capacity import (
     estimate_throughput,
     plan_placement,
 )
+from inferstack.plan.capacity import (
+    sold_as as capacity_sold_as,
+)
 from inferstack.plan.coldstart import ColdStart, estimate_cold_start
 from inferstack.plan.fit import Fit, choose_tp
 from inferstack.plan.memory import GIB, kv_bytes_per_token
 from inferstack.spec.architecture import resolve_architecture
 from inferstack.spec.models import DeploymentSpec
 
+#: Kubernetes rejects a longer HPA scale-down stabilization window ("must be less than or equal to 3600",
+#: autoscaling/v2 validation, as reported in kedacore/keda#4976); the ScaledObject caps it there.
+MAX_SCALE_DOWN_WINDOW_SECONDS = 3600
 #: Cache volumes hold the checkpoint plus this share for tokenizer files, LoRA adapters and re-fetches.
 CACHE_HEADROOM = 1.25
 
@@ -128,6 +135,18 @@ class Plan:
                     "monthly_cost_max": _money(p.monthly_cost_max),
                     "cost_per_million_output_tokens": _money(self.cost_per_million_tokens(p)),
                     "price_source": p.node.price_source if p.node else None,
+                    "capacity": None
+                    if p.capacity is None
+                    else {
+                        "mode": p.capacity.mode,
+                        "reservation": p.capacity.reservation,
+                        "verified": p.capacity.verified,
+                    },
+                    "gpu_zones": list(p.gpu_zones),
+                    "system_node_type": p.system_node_type,
+                    "serving_pod": None
+                    if p.serving_pod is None
+                    else {"cpu": p.serving_pod.cpu, "memory": p.serving_pod.memory},
                     "problem": p.problem,
                 }
                 for p in self.placements
@@ -193,7 +212,7 @@ def plan(spec: DeploymentSpec) -> Plan:
         spec.model.max_context,
         spec.resources.gpu.count,
     )
-    placements = [plan_placement(p, gpu.sku, fit.tp) for p in spec.placements]
+    placements = [plan_placement(p, gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
     workload = spec.workload
     throughput = estimate_throughput(
         fit,
@@ -205,7 +224,7 @@ def plan(spec: DeploymentSpec) -> Plan:
         workload.prompt_tokens + workload.output_tokens // 2 if workload else None,
     )
     cold = estimate_cold_start(fit.weights_bytes, spec.model.scheme, spec.cache.kind, fit.tp)
-    cache_gib = spec.cache.size_gib or int(math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB))
+    cache_gib = spec.cache.size_gib or math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB)
     findings = _findings(spec, fit, placements, cache_gib, cold, throughput)
     assumptions = [
         f"engine overhead for {engine.name} {engine.version}: activation {fit.overhead.activation_gib} GiB + "
@@ -214,7 +233,11 @@ def plan(spec: DeploymentSpec) -> Plan:
         f"{gpu.sku} memory {gpu.memory_gib} GiB as seen by the engine ({gpu.memory_source})",
         f"weights {quant}: 16-bit embeddings and LM head, the rest at the format's bytes per parameter",
         throughput.assumption,
-        "cost is on-demand list price at the catalog's price region; monthly figures assume 730 hours at max replicas",
+        "cost is on-demand list price at the catalog's price region, also for spot, flex-start and reservation "
+        "capacity (their prices are not sourced, so it is the upper bound the budget is judged on); monthly figures "
+        "assume 730 hours at max replicas",
+        "pods are sized to node allocatable by the providers' kube-reserved formulas minus an estimated per-node "
+        "DaemonSet budget (catalog/data/cloud_facts.yaml); existing clusters' nodes are not checked",
     ]
     return Plan(
         spec=spec,
@@ -270,7 +293,27 @@ def _findings(
         )
     for p in placements:
         if p.problem:
-            out.append(Finding("no-offering", f"placement {p.name}: {p.problem}", True))
+            out.append(Finding(p.problem_code, f"placement {p.name}: {p.problem}", True))
+        out += [Finding(*f) for f in scheduling.check(p, fit.tp, prefetch=spec.model.scheme != "pvc")]
+        if p.passed_over:
+            out.append(
+                Finding(
+                    "cheaper-node-passed-over",
+                    f"placement {p.name}: {p.gpu_node_type} was chosen because cheaper node types were not usable: "
+                    + "; ".join(p.passed_over),
+                    False,
+                )
+            )
+        if p.capacity is not None and not p.capacity.verified:
+            out.append(
+                Finding(
+                    "capacity-unverified",
+                    f"placement {p.name}: no source confirms that {p.gpu_node_type} is sold as {p.capacity.mode}; it is "
+                    "planned so, but check it before deploying, or put a mode it is known to be sold in "
+                    f"({capacity_sold_as(p.cloud, p.gpu_node_type)}) first in placements[].capacity",
+                    False,
+                )
+            )
         elif p.replicas_min == 1:
             out.append(
                 Finding(
@@ -298,6 +341,16 @@ def _findings(
                     False,
                 )
             )
+    delay = spec.autoscaling.scale_down_delay_seconds
+    if spec.autoscaling.enabled and delay > MAX_SCALE_DOWN_WINDOW_SECONDS:
+        out.append(
+            Finding(
+                "scale-down-delay-capped",
+                f"autoscaling.scale_down_delay_seconds {delay} is longer than the {MAX_SCALE_DOWN_WINDOW_SECONDS} s the "
+                f"HPA accepts as a scale-down stabilization window; {MAX_SCALE_DOWN_WINDOW_SECONDS} s is used",
+                False,
+            )
+        )
     native = resolve_architecture(spec).native_quantization or "none"
     if spec.engine.quantization and spec.engine.quantization != native:
         out.append(
