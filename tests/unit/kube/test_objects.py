@@ -1,5 +1,7 @@
 """Serving objects: probes, shared memory, drain timing, rollout, node placement per cloud, isolation."""
 
+import math
+
 import pytest
 
 from inferstack.engines import adapter_for
@@ -50,14 +52,24 @@ def test_drain_outlasts_prestop_plus_slowest_request_plus_engine_shutdown():
     assert termination_grace_seconds(result, adapter_for("vllm")) == pod["terminationGracePeriodSeconds"]
 
 
-def test_rollout_never_needs_a_spare_gpu_and_drains_proceed():
+def test_rollout_never_needs_a_spare_gpu():
     _, objects = _objects("quickstart.yaml")
     deployment = objects[("Deployment", "quickstart")]
     assert deployment["spec"]["strategy"] == {
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
     }
-    assert objects[("PodDisruptionBudget", "quickstart")]["spec"]["maxUnavailable"] == 1
+
+
+def test_a_drain_never_evicts_the_last_replica_but_never_waits_on_a_broken_one():
+    # policy/v1 eviction: an eviction is refused when it would break the budget; with one replica,
+    # maxUnavailable: 1 allows evicting it (a full outage on every drain), minAvailable: 1 does not.
+    single = _objects("quickstart.yaml")[1][("PodDisruptionBudget", "quickstart")]["spec"]
+    assert single["minAvailable"] == 1 and "maxUnavailable" not in single
+    several = _objects("aws-llama-8b-us.yaml")[1][("PodDisruptionBudget", "llama-8b-us")]["spec"]
+    assert several["maxUnavailable"] == 1 and "minAvailable" not in several
+    # A pod that is not Ready (crash-looping, still loading) is evicted anyway: it serves nothing.
+    assert single["unhealthyPodEvictionPolicy"] == several["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
 
 
 @pytest.mark.parametrize(
@@ -107,9 +119,53 @@ def test_serving_waits_for_the_prefetch_and_the_prefetch_pins_the_revision():
     assert args[args.index("--revision") + 1] == "0e9e39f249a16976918f6564b8830bc894c89659"
     dest = args[args.index("--dest") + 1]
     wait = _pod(objects, "quickstart")["initContainers"][0]
-    assert f"{dest}/.inferstack-complete" in wait["command"][2]
-    model_arg = _pod(objects, "quickstart")["containers"][0]["args"]
-    assert model_arg[model_arg.index("--model") + 1] == dest
+    assert wait["env"] == [{"name": "MARKER", "value": f"{dest}/.inferstack-complete"}]
+    container = _pod(objects, "quickstart")["containers"][0]
+    assert container["command"] == ["vllm", "serve"] and container["args"][0] == dest
+
+
+def test_the_wait_loop_never_runs_a_path_as_shell(tmp_path):
+    # A path holding shell syntax is data: the script is constant and reads it quoted from $MARKER.
+    import subprocess
+
+    _, objects = _objects("quickstart.yaml")
+    wait = _pod(objects, "quickstart")["initContainers"][0]
+    hostile = tmp_path / "x'; touch pwned; '"
+    hostile.mkdir()
+    marker = hostile / ".inferstack-complete"
+    marker.write_text("{}")
+    script = wait["command"][2]
+    assert "/models" not in script and "'" not in script
+    subprocess.run([*wait["command"][:2], script], env={"MARKER": str(marker)}, cwd=tmp_path, check=True, timeout=10)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_engine_gets_a_login_name_for_its_uid_without_a_passwd_entry():
+    # Python's getpass.getuser(): "checks the environment variables LOGNAME, USER, LNAME and USERNAME,
+    # in order ... If none are set, the login name from the password database is returned" - which
+    # raises for a UID with no entry (torch calls it for its cache and compile directories).
+    _, objects = _objects("quickstart.yaml")
+    env = {e["name"]: e["value"] for e in _pod(objects, "quickstart")["containers"][0]["env"]}
+    assert env["USER"] and env["LOGNAME"]
+
+
+def test_prefetch_runs_on_the_system_pool_and_fits_its_smallest_node():
+    # EKS AL2023 nodeadm kube-reserved on m6i.large (2 vCPU, 8 GiB, 3 ENIs x 10 IPs): CPU 60 + 10 = 70m,
+    # memory 11 x (3 x 9 + 2) + 255 = 574 MiB, eviction 100 MiB. Allocatable: 1930m CPU; memory
+    # 8192 - 574 - 100 = 7518 MiB before the kernel's share. The old Job asked for 2 CPU: never scheduled.
+    from inferstack.catalog import cloud_facts
+
+    _, objects = _objects("aws-llama-8b-us.yaml")
+    pod = objects[("Job", "llama-8b-us-prefetch")]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"inferstack.dev/pool": "system"}
+    assert "tolerations" not in pod
+    requests = pod["containers"][0]["resources"]["requests"]
+    cpu_m = int(requests["cpu"][:-1]) if requests["cpu"].endswith("m") else int(requests["cpu"]) * 1000
+    memory_mib = int(requests["memory"][:-2]) * (1024 if requests["memory"].endswith("Gi") else 1)
+    facts = cloud_facts.node_facts("aws", "m6i.large")
+    assert (facts.allocatable_cpu_m, facts.formula_allocatable_memory_mib) == (1930, 7518)
+    budget = cloud_facts.daemonset_budget("aws")
+    assert cpu_m <= 1930 - budget.cpu_m and memory_mib <= facts.allocatable_memory_mib - budget.memory_mib
 
 
 def test_pvc_source_needs_no_cache_claim_or_prefetch():
@@ -138,6 +194,32 @@ def test_serving_egress_is_dns_only_and_prefetch_gets_https():
     ]
     prefetch = objects[("NetworkPolicy", "quickstart-prefetch")]["spec"]
     assert {"ports": [{"protocol": "TCP", "port": 443}]} in prefetch["egress"]
+    # An hf:// source needs no cloud identity, so no link-local address is reachable.
+    assert not any("to" in rule and "ipBlock" in rule["to"][0] for rule in prefetch["egress"])
+
+
+@pytest.mark.parametrize(
+    "spec_name, source, endpoint",
+    [
+        # EKS Pod Identity agent: "169.254.170.23 for IPv4" (EKS user guide, pod-id-agent-setup), HTTP.
+        ("aws-llama-8b-us.yaml", "s3://acme-models/llama", {"cidr": "169.254.170.23/32", "port": 80}),
+        # GKE metadata server for Workload Identity on Dataplane V2: 169.254.169.254/32 port 80.
+        ("quickstart.yaml", "gs://acme-models/llama", {"cidr": "169.254.169.254/32", "port": 80}),
+    ],
+)
+def test_prefetch_from_cloud_storage_reaches_exactly_the_identity_endpoint(spec_name, source, endpoint):
+    result = plan(load_spec(SPECS / spec_name))
+    model = result.spec.model.model_copy(update={"source": source, "revision": None, "architecture": "llama-3.1-8b"})
+    changed = plan(result.spec.model_copy(update={"model": model}))
+    policy = next(
+        o
+        for o in placement_objects(changed, changed.placements[0])
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].endswith("-prefetch")
+    )
+    link_local = [rule for rule in policy["spec"]["egress"] if "to" in rule and "ipBlock" in rule["to"][0]]
+    assert link_local == [
+        {"to": [{"ipBlock": {"cidr": endpoint["cidr"]}}], "ports": [{"protocol": "TCP", "port": endpoint["port"]}]}
+    ]
 
 
 def test_keda_scales_on_the_engine_queue_within_placement_bounds():
@@ -148,6 +230,44 @@ def test_keda_scales_on_the_engine_queue_within_placement_bounds():
     assert trigger["type"] == "prometheus"
     assert trigger["metadata"]["query"] == 'sum(vllm:num_requests_waiting{model_name="llama-3.1-8b"})'
     assert trigger["metadata"]["threshold"] == "4"
+    # A sum over pods: AverageValue divides it by the replica count, so 4 is "waiting requests per replica".
+    assert trigger["metricType"] == "AverageValue"
+    # KEDA: cooldownPeriod is "the period to wait after the last trigger reported active before scaling
+    # the resource back to 0"; with min replicas >= 1 the delay must be the HPA's stabilization window.
+    assert "cooldownPeriod" not in scaler
+    assert scaler["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"] == {
+        "stabilizationWindowSeconds": 600
+    }
+
+
+def test_kv_cache_usage_target_is_per_replica_and_can_reach_max_replicas():
+    # HPA algorithm: desiredReplicas = ceil[currentReplicas * (currentMetricValue / desiredMetricValue)].
+    # AverageValue first divides the metric by the replica count; an avg() is already per replica, so
+    # under AverageValue 2 replicas at 100 % usage read 0.5 and never pass a 0.8 target: stuck at 2.
+    result = plan(load_spec(SPECS / "aws-llama-8b-us.yaml"))
+    scaling = result.spec.autoscaling.model_copy(update={"signal": "kv_cache_usage", "target": 0.8})
+    changed = plan(result.spec.model_copy(update={"autoscaling": scaling}))
+    scaler = next(o for o in placement_objects(changed, changed.placements[0]) if o["kind"] == "ScaledObject")
+    trigger = scaler["spec"]["triggers"][0]
+    assert trigger["metadata"]["query"].startswith("avg(")
+    assert trigger["metricType"] == "Value"
+    replicas, usage, target = 2, 1.0, float(trigger["metadata"]["threshold"])
+    for _ in range(6):
+        replicas = min(scaler["spec"]["maxReplicaCount"], math.ceil(replicas * usage / target))
+    assert replicas == 6
+
+
+def test_scale_down_window_is_capped_where_the_hpa_accepts_it():
+    # autoscaling/v2 validation: "stabilizationWindowSeconds: Invalid value: 18000: must be less than or
+    # equal to 3600" (kedacore/keda#4976: the HPA was never created).
+    result = plan(load_spec(SPECS / "aws-llama-8b-us.yaml"))
+    scaling = result.spec.autoscaling.model_copy(update={"scale_down_delay_seconds": 18000})
+    changed = plan(result.spec.model_copy(update={"autoscaling": scaling}))
+    scaler = next(o for o in placement_objects(changed, changed.placements[0]) if o["kind"] == "ScaledObject")
+    assert scaler["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"] == {
+        "stabilizationWindowSeconds": 3600
+    }
+    assert "scale-down-delay-capped" in [f.code for f in changed.findings]
 
 
 def test_deployment_carries_a_provenance_record():
