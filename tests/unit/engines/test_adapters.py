@@ -98,10 +98,15 @@ def test_vllm_accepts_every_generated_argument_list():
             "model": plans[0].spec.model.model_copy(update={"lora_adapters": LORAS, "lora_max_rank": 64}),
         }
     )
-    bad_flag = adapter_for("vllm").args(plans[0]) + ["--kv-cache-memroy", "1"]
-    results = _vllm_parse(
-        [adapter_for("vllm").args(p) for p in plans] + [adapter_for("vllm").args(plan(capped)), bad_flag]
-    )
+    vllm = adapter_for("vllm")
+    # The rendered command is the `vllm` console script; everything after it goes through vLLM's CLI.
+    assert vllm.command[0] == "vllm"
+
+    def argv(p):
+        return [*vllm.command[1:], *vllm.args(p)]
+
+    bad_flag = [*argv(plans[0]), "--kv-cache-memroy", "1"]
+    results = _vllm_parse([argv(p) for p in plans] + [argv(plan(capped)), bad_flag])
     assert results[-2]["ok"], results[-2]
     assert results[-2]["parsed"]["max_num_seqs"] == 64 and results[-2]["parsed"]["max_lora_rank"] == 64
     assert results[-2]["parsed"]["speculative_config"] == {
@@ -117,6 +122,7 @@ def test_vllm_accepts_every_generated_argument_list():
         assert parsed["max_model_len"] == p.spec.model.max_context
         assert parsed["kv_cache_memory_bytes"] == int(p.fit.kv_pool_bytes)
         assert parsed["served_model_name"] == [p.spec.served_name]
+        assert parsed["model"] == vllm.model_path(p)
     # The check has teeth: a misspelled flag is rejected by vLLM and named in the error.
     assert results[-1]["ok"] is False
     assert "--kv-cache-memroy" in results[-1]["error"]
