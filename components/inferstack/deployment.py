@@ -31,7 +31,6 @@ from typing import Any, Optional, TypedDict, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from inferstack.clouds import cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
@@ -41,7 +40,8 @@ from inferstack.monitoring import placement_monitoring
 from inferstack.plan import Plan
 from inferstack.plan import plan as make_plan
 from inferstack.plan.capacity import PlacementPlan
-from inferstack.spec import SpecError, load_spec, parse_spec
+from inferstack.spec import SpecError, load_spec
+from inferstack.spec.loader import parse_spec_text
 
 TYPE = "inferstack:index:ModelDeployment"
 
@@ -197,10 +197,12 @@ def plan_from_args(args: Mapping[str, Any]) -> Plan:
             ],
         )
     prop = "specYaml" if text is not None else "specPath"
+    value = text if text is not None else path
+    if not isinstance(value, str):
+        raise pulumi.InputPropertyError(prop, f"must be a string, not {type(value).__name__}")
     try:
-        spec = parse_spec(yaml.safe_load(text), "specYaml") if text is not None else load_spec(path)
-    except yaml.YAMLError as exc:
-        raise pulumi.InputPropertyError(prop, f"invalid YAML: {exc}") from None
+        # The same bounded, duplicate-key-rejecting parser as spec files.
+        spec = parse_spec_text(value, "specYaml") if text is not None else load_spec(value)
     except SpecError as exc:
         raise pulumi.InputPropertyError(prop, exc.render()) from None
     return make_plan(spec)
@@ -269,9 +271,9 @@ class ModelDeployment(pulumi.ComponentResource):
                 kubeconfigs[placement.name] = infra.cluster.kubeconfig
             clusters[placement.name] = infra.cluster.name
         cost = plan.monthly_cost_max
-        self.endpoints = pulumi.Output.from_input(endpoints)
-        self.kubeconfigs = pulumi.Output.secret(kubeconfigs)
-        self.cluster_names = pulumi.Output.from_input(clusters)
+        self.endpoints = pulumi.Output.from_input(endpoints)  # pyright: ignore[reportAttributeAccessIssue]
+        self.kubeconfigs = pulumi.Output.secret(kubeconfigs)  # pyright: ignore[reportAttributeAccessIssue]
+        self.cluster_names = pulumi.Output.from_input(clusters)  # pyright: ignore[reportAttributeAccessIssue]
         self.monthly_cost_max = pulumi.Output.from_input(round(cost, 2) if cost is not None else -1.0)
         self.register_outputs(
             {

@@ -61,7 +61,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["cidrBlock"] = args.inputs.get("cidrBlock")
         return f"{args.name}_id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # pyright: ignore[reportIncompatibleMethodOverride]
         self.calls.append((args.token, dict(args.args)))
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             region = args.args.get("region", "us-east-1")

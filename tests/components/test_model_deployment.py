@@ -350,7 +350,7 @@ def test_spec_yaml_args_and_errors_name_the_property():
     assert err.value.property_path == "specYaml"
     assert err.value.reason.splitlines()[1] == (
         "  - resources.gpu.sku = 'L44': unknown GPU. Did you mean 'L4'? "
-        "Allowed: A10G, A100-40GB, A100-80GB, B200, H100, H200, L4, L40S."
+        "Allowed: A100-40GB, A100-80GB, A10G, B200, H100, H200, L4, L40S."
     )
 
 

@@ -17,7 +17,7 @@ import yaml
 
 @cache
 def _data(name: str) -> Any:
-    return yaml.safe_load(resources.files(__package__).joinpath("data", name).read_text())
+    return yaml.safe_load(resources.files(__name__).joinpath("data", name).read_text())
 
 
 @dataclass(frozen=True)

@@ -282,6 +282,14 @@ def static_cache_volume(
     """A PersistentVolume reserved (claimRef) for the deployment's cache claim, so the claim binds to the
     storage inferstack created and sized, never to a dynamically provisioned one. Reclaim policy
     Retain: deleting the claim never deletes the weights."""
+    spec: k8s.core.v1.PersistentVolumeSpecArgsDict = {
+        "capacity": {"storage": f"{volume.size_gib}Gi"},
+        "access_modes": ["ReadWriteMany"],
+        "persistent_volume_reclaim_policy": "Retain",
+        "storage_class_name": volume.storage_class,
+        "claim_ref": {"namespace": volume.namespace, "name": volume.claim},
+        "csi": csi,  # pyright: ignore[reportAssignmentType] - the clouds' CSI dicts carry Outputs
+    }
     return k8s.core.v1.PersistentVolume(
         name,
         metadata={
@@ -292,14 +300,7 @@ def static_cache_volume(
                 contract.LABEL_MANAGED_BY: contract.MANAGED_BY,
             },
         },
-        spec={
-            "capacity": {"storage": f"{volume.size_gib}Gi"},
-            "accessModes": ["ReadWriteMany"],
-            "persistentVolumeReclaimPolicy": "Retain",
-            "storageClassName": volume.storage_class,
-            "claimRef": {"namespace": volume.namespace, "name": volume.claim},
-            "csi": csi,
-        },
+        spec=spec,
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on),
     )
 

@@ -108,9 +108,8 @@ def as_junit(findings: list[Finding], checked: int, source: str) -> str:
         hits = grouped.get(rule.id, [])
         if hits:
             tag = "failure" if rule.severity == "mandatory" else "system-out"
-            element = ElementTree.SubElement(
-                case, tag, **({"message": f"{len(hits)} violation(s)"} if tag == "failure" else {})
-            )
+            attributes = {"message": f"{len(hits)} violation(s)"} if tag == "failure" else {}
+            element = ElementTree.SubElement(case, tag, attributes)
             element.text = "\n".join(f"{f.resource_type} {f.resource_name!r}: {f.message}" for f in hits)
     ElementTree.indent(suite)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -248,7 +248,7 @@ def _gpus_of(resource: Resource) -> list[tuple[str, Any]]:
         types = resource.get("instanceTypes")
         types = types if isinstance(types, list) and types else [None]
         by_type = {o.node_type: o.gpu for o in catalog.offerings() if o.cloud == "aws"}
-        return [(f"instanceTypes[{i}]={t!r}", by_type.get(t)) for i, t in enumerate(types)]
+        return [(f"instanceTypes[{i}]={t!r}", by_type.get(t) if isinstance(t, str) else None) for i, t in enumerate(types)]
     if resource.type == GKE_NODE_POOL:
         accelerators = resource.get("nodeConfig", "guestAccelerators") or []
         return [
@@ -334,7 +334,7 @@ def pinned_revisions(resource: Resource, policy: Compliance) -> Iterator[str]:
         return
     record = _provenance(resource)
     source, revision = record.model_source, record.model_revision
-    if is_unknown(source):
+    if source is None or is_unknown(source):
         yield f"model source is {_show(source)}; the serving workload must record it. Fix: deploy through inferstack"
     elif source.startswith("hf://") and not is_commit(revision):
         yield f"model revision {_show(revision)} is not a commit; allowed: a 40-hex commit. Fix: pin model.revision"
@@ -395,15 +395,16 @@ def _monthly_cost(resource: Resource) -> tuple[float | None, str]:
     prices = {(o.cloud, o.node_type): o.price_per_hour for o in catalog.offerings()}
     if resource.type == EKS_NODE_GROUP:
         kind, max_size = (resource.get("instanceTypes") or [None])[0], resource.get("scalingConfig", "maxSize")
-        price = prices.get(("aws", kind))
+        price = prices.get(("aws", str(kind)))
     elif resource.type == GKE_NODE_POOL:
         kind = resource.get("nodeConfig", "machineType")
         max_size = resource.get("autoscaling", "totalMaxNodeCount")
         if is_unknown(max_size):  # per-zone bounds: the total is unknown without the zone count
             max_size = resource.get("autoscaling", "maxNodeCount")
             zones = resource.get("nodeLocations")
-            max_size = None if is_unknown(max_size) or not isinstance(zones, list) else max_size * len(zones)
-        price = prices.get(("gcp", kind))
+            per_zone = max_size if isinstance(max_size, int) and not isinstance(max_size, bool) else None
+            max_size = None if per_zone is None or not isinstance(zones, list) else per_zone * len(zones)
+        price = prices.get(("gcp", str(kind)))
     else:
         record = _provenance(resource)
         price, replicas, gpus = (record.number(f) for f in ("gpu_hour_price", "replicas_max", "gpus_per_replica"))
@@ -413,12 +414,13 @@ def _monthly_cost(resource: Resource) -> tuple[float | None, str]:
                 "a workload on an existing cluster has no GPU-hour price. Fix: set placements[].price_per_gpu_hour",
             )
         return price * gpus * replicas * HOURS_PER_MONTH, ""
-    if price is None or is_unknown(max_size):
+    size = max_size if isinstance(max_size, (int, float)) and not isinstance(max_size, bool) else None
+    if price is None or size is None:
         return (
             None,
             f"node type {kind!r} with max size {_show(max_size)} has no known price. Fix: use a catalog node type",
         )
-    return price * float(max_size) * HOURS_PER_MONTH, ""
+    return price * float(size) * HOURS_PER_MONTH, ""
 
 
 @stack_rule(
