@@ -13,8 +13,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
+from inferstack.compliance.report import FORMATS
+from inferstack.plan import plan as make_plan
+from inferstack.report import print_plan
 from inferstack.spec import SpecError, load_spec
+from inferstack.spec.schema import spec_schema
 
 app = typer.Typer(
     add_completion=False,
@@ -27,21 +32,22 @@ EXIT_BAD_SPEC = 2
 SpecPath = Annotated[Path, typer.Argument(help="Spec file (YAML).", show_default=False)]
 
 
+def _say(console: Console, label: str, text: str) -> None:
+    """A red label, then `text` exactly as given: user values never pass through Rich markup."""
+    console.print(Text.assemble((label, "bold red"), " ", text), highlight=False, soft_wrap=True)
+
+
 def _load(path: Path, console: Console):
     try:
         return load_spec(path)
     except SpecError as exc:
-        console.print(f"[bold red]Invalid spec[/] {exc.render()}", highlight=False, soft_wrap=True)
+        _say(console, "Invalid spec", exc.render())
         raise typer.Exit(EXIT_BAD_SPEC) from None
 
 
 def _cannot_write(err: Console, path: Path, exc: OSError) -> None:
     reason = exc.strerror or exc.__class__.__name__
-    err.print(
-        f"[bold red]Cannot write[/] {path}: {reason} ({exc.filename}). Fix: choose a folder you can write to.",
-        highlight=False,
-        soft_wrap=True,
-    )
+    _say(err, "Cannot write", f"{path}: {reason} ({exc.filename}). Fix: choose a folder you can write to.")
     raise typer.Exit(EXIT_BAD_SPEC) from None
 
 
@@ -51,9 +57,6 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Will the model fit, with which TP, how many requests will it hold, and what will it cost."""
-    from inferstack.plan import plan as make_plan
-    from inferstack.report import print_plan
-
     err = Console(stderr=True)
     result = make_plan(_load(spec, err))
     if as_json:
@@ -124,19 +127,20 @@ def check(
     """Run every compliance rule on every resource the Pulumi program would create (no cloud account)."""
     from inferstack.check import NotDeployable
     from inferstack.check import check as run_check
-    from inferstack.compliance.report import FORMATS
 
     err = Console(stderr=True)
     if output_format not in FORMATS:
-        err.print(f"[bold red]--format {output_format!r}[/] is not a report format; allowed: {', '.join(FORMATS)}")
+        _say(err, f"--format {output_format[:200]!r}", f"is not a report format; allowed: {', '.join(FORMATS)}")
         raise typer.Exit(EXIT_BAD_SPEC)
     try:
         result = run_check(spec, policy)
     except SpecError as exc:
-        err.print(f"[bold red]Invalid input[/] {exc.render()}", highlight=False, soft_wrap=True)
+        _say(err, "Invalid input", exc.render())
         raise typer.Exit(EXIT_BAD_SPEC) from None
     except NotDeployable as exc:
-        err.print(f"[bold red]Not deployable[/], nothing to check: {exc}", highlight=False, soft_wrap=True)
+        err.print(
+            Text.assemble(("Not deployable", "bold red"), f", nothing to check: {exc}"), highlight=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_NOT_DEPLOYABLE) from None
     report = FORMATS[output_format](result.findings, result.resources_checked, result.source)
     if output:
@@ -144,7 +148,7 @@ def check(
             output.write_text(report)
         except OSError as exc:
             _cannot_write(err, output, exc)
-        err.print(f"wrote {output_format} report to {output}", highlight=False)
+        err.print(f"wrote {output_format} report to {output}", highlight=False, markup=False)
     else:
         typer.echo(report, nl=False)
     if not result.passed:
@@ -153,10 +157,9 @@ def check(
 
 @app.command()
 def schema() -> None:
-    """Print the spec's JSON Schema (for editors and CI)."""
-    from inferstack.spec import DeploymentSpec
-
-    typer.echo(json.dumps(DeploymentSpec.model_json_schema(), indent=2))
+    """Print the spec's JSON Schema (for editors and CI): it accepts what `plan` accepts, but for the
+    catalog and cross-field checks its description names."""
+    typer.echo(json.dumps(spec_schema(), indent=2))
 
 
 def main() -> None:

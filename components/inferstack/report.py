@@ -1,13 +1,20 @@
-"""Human-readable plan report (Rich)."""
+"""Human-readable plan report (Rich). Every value that comes from the spec or the planner is escaped
+(`_e`) before it reaches Rich, so a name like `[/]` or `[bold]x` prints literally."""
 
 from __future__ import annotations
 
 import io
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from inferstack.plan import Plan
+
+
+def _e(value: object) -> str:
+    """A value as literal text for Rich markup."""
+    return escape(str(value))
 
 
 def _money(value: float | None) -> str:
@@ -25,18 +32,20 @@ def print_plan(result: Plan, console: Console) -> None:
     data = result.to_dict()
     fit, model = data["fit"], data["model"]
     verdict = "[bold green]deployable[/]" if result.deployable else "[bold red]NOT deployable[/]"
-    console.print(f"[bold]{data['name']}[/]: {verdict}")
+    console.print(f"[bold]{_e(data['name'])}[/]: {verdict}")
     console.print(
-        f"model {model['source']}@{(model['revision'] or '-')[:12]} ({model['architecture']}), "
-        f"{data['engine']['name']} {data['engine']['version']}, weights {model['quantization']}, "
-        f"KV {model['kv_cache_dtype']}, max context {model['max_context']:,}",
+        _e(
+            f"model {model['source']}@{(model['revision'] or '-')[:12]} ({model['architecture']}), "
+            f"{data['engine']['name']} {data['engine']['version']}, weights {model['quantization']}, "
+            f"KV {model['kv_cache_dtype']}, max context {model['max_context']:,}"
+        ),
         highlight=False,
     )
 
     table = Table(title="Fit per replica", show_header=False, title_justify="left")
     table.add_row("verdict", "[green]fits[/]" if fit["fits"] else "[red]does not fit[/]")
     table.add_row(
-        "GPUs", f"{fit['tensor_parallel_size']}x {fit['gpu']} (tensor parallel {fit['tensor_parallel_size']})"
+        "GPUs", _e(f"{fit['tensor_parallel_size']}x {fit['gpu']} (tensor parallel {fit['tensor_parallel_size']})")
     )
     table.add_row("weights", f"{fit['weights_gib']} GiB total, {fit['weights_per_gpu_gib']} GiB per GPU")
     table.add_row(
@@ -47,7 +56,7 @@ def print_plan(result: Plan, console: Console) -> None:
         "KV per token", f"{fit['kv_bytes_per_token']:,} B (model), {fit['kv_bytes_per_token_per_gpu']:,} B per GPU"
     )
     table.add_row("concurrency", f"{fit['max_concurrency']} sequences at {model['max_context']:,} tokens")
-    table.add_row("why", fit["reason"])
+    table.add_row("why", _e(fit["reason"]))
     if len(fit["tried"]) > 1:
         table.add_row(
             "TP tried", ", ".join(f"{t['tensor_parallel_size']}:{'fits' if t['fits'] else 'no'}" for t in fit["tried"])
@@ -56,13 +65,15 @@ def print_plan(result: Plan, console: Console) -> None:
 
     for p in data["placements"]:
         node = p["node_type"] or ("existing nodes" if p["cloud"] == "kubernetes" else "none available")
-        place = Table(title=f"Placement {p['name']}", show_header=False, title_justify="left")
-        place.add_row("where", f"{p['cloud']} {p['region']}")
+        place = Table(title=_e(f"Placement {p['name']}"), show_header=False, title_justify="left")
+        place.add_row("where", _e(f"{p['cloud']} {p['region']}"))
         place.add_row(
             "node",
-            f"{node} ({p['gpus_per_node']} GPU, {p['replicas_per_node']} replica(s) per node)"
-            if p["gpus_per_node"]
-            else node,
+            _e(
+                f"{node} ({p['gpus_per_node']} GPU, {p['replicas_per_node']} replica(s) per node)"
+                if p["gpus_per_node"]
+                else node
+            ),
         )
         place.add_row(
             "replicas / nodes",
@@ -74,7 +85,7 @@ def print_plan(result: Plan, console: Console) -> None:
         place.add_row("cost per month (max)", _money(p["monthly_cost_max"]))
         place.add_row("cost per 1M output tokens", _money(p["cost_per_million_output_tokens"]))
         if p["problem"]:
-            place.add_row("problem", f"[red]{p['problem']}[/]")
+            place.add_row("problem", f"[red]{_e(p['problem'])}[/]")
         console.print(place)
     console.print(
         f"throughput: {data['throughput']['output_tokens_per_second']:,} output tokens/s per replica", highlight=False
@@ -98,7 +109,7 @@ def print_plan(result: Plan, console: Console) -> None:
         console.print("[bold]Findings[/]")
         for f in data["findings"]:
             mark = "[red]BLOCKING[/]" if f["blocking"] else "[yellow]note[/]"
-            console.print(f"  {mark} {f['code']}: {f['message']}", highlight=False)
+            console.print(f"  {mark} {_e(f['code'])}: {_e(f['message'])}", highlight=False)
     console.print("[bold]Assumptions[/]")
     for a in data["assumptions"]:
-        console.print(f"  - {a}", highlight=False, soft_wrap=True)
+        console.print(f"  - {_e(a)}", highlight=False, soft_wrap=True)

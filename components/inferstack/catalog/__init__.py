@@ -245,15 +245,18 @@ class ConfigProblem(Exception):
 _QUANT_METHODS = {"fp8": "fp8", "mxfp4": "mxfp4", "awq": "awq", "gptq": "gptq", "compressed-tensors": "fp8"}
 
 
-def architecture_from_config(path: str | Path) -> Architecture:
+def architecture_from_config(path: str | Path, text: str | None = None) -> Architecture:
     """Read a Hugging Face `config.json` into an Architecture; parameters are computed from shapes.
 
     Dense and MoE decoder-only transformers (Llama, Qwen, Mistral, Mixtral families) are understood;
     MLA models are read but need `parameters` from the catalog because their shapes vary more.
+    `text` is the file's content when the caller read it already (the spec's bounded input reader does).
     """
     path = Path(path)
     try:
-        cfg = json.loads(path.read_text())
+        cfg = json.loads(path.read_text() if text is None else text)
+    except RecursionError:
+        raise ConfigProblem(str(path), "nested too deeply to be a config.json") from None
     except FileNotFoundError:
         raise ConfigProblem(str(path), "file not found") from None
     except IsADirectoryError:
@@ -285,7 +288,20 @@ def architecture_from_config(path: str | Path) -> Architecture:
         if not (isinstance(cfg[k], int) and not isinstance(cfg[k], bool) and cfg[k] > 0)
     ]
     if bad:
-        raise ConfigProblem(str(path), "not positive whole numbers: " + ", ".join(f"{k}={cfg[k]!r}" for k in bad))
+        raise ConfigProblem(
+            str(path), "not positive whole numbers: " + ", ".join(f"{k}={repr(cfg[k])[:40]}" for k in bad)
+        )
+    huge = [k for k in needed + optional if isinstance(cfg.get(k), int) and cfg[k] >= 2**31]
+    if huge:
+        raise ConfigProblem(str(path), "larger than 2147483647: " + ", ".join(huge))
+    quant_config, layer_types = cfg.get("quantization_config"), cfg.get("layer_types")
+    window = cfg.get("sliding_window")
+    if quant_config is not None and not isinstance(quant_config, dict):
+        raise ConfigProblem(str(path), "quantization_config is not a JSON object")
+    if layer_types is not None and not (isinstance(layer_types, list) and all(isinstance(t, str) for t in layer_types)):
+        raise ConfigProblem(str(path), "layer_types is not a list of strings")
+    if window is not None and not (isinstance(window, int) and not isinstance(window, bool) and 0 < window < 2**31):
+        raise ConfigProblem(str(path), "sliding_window is not a whole number from 1 to 2147483647")
     layers, heads, hidden = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["hidden_size"]
     kv_heads = cfg.get("num_key_value_heads") or heads
     head_dim = cfg.get("head_dim") or hidden // heads
@@ -303,7 +319,8 @@ def architecture_from_config(path: str | Path) -> Architecture:
     window = cfg.get("sliding_window")
     layer_types = cfg.get("layer_types") or []
     window_layers = sum(1 for t in layer_types if t == "sliding_attention") if window else 0
-    quant = (cfg.get("quantization_config") or {}).get("quant_method")
+    quant = (quant_config or {}).get("quant_method")
+    quant = quant if isinstance(quant, str) else None
     return Architecture(
         name=str(path),
         family=str(cfg.get("model_type", "dense")),
@@ -338,6 +355,8 @@ class EngineCapabilities:
     quantizations: tuple[str, ...]
     #: Engine settings (spec `engine.<field>`) the adapter sets either way; others keep the engine's default.
     configurable: tuple[str, ...]
+    #: Flags the adapter sets, each with the spec field that controls it (`engine.extra_args` may not repeat them).
+    planned_flags: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @cache
@@ -350,6 +369,7 @@ def engine_capabilities() -> dict[str, EngineCapabilities]:
             speculative_methods=tuple(row["speculative_methods"]),
             quantizations=tuple(row["quantizations"]),
             configurable=tuple(row["configurable"]),
+            planned_flags={str(flag): str(source) for flag, source in (row.get("planned_flags") or {}).items()},
         )
         for name, row in _data("engines.yaml").items()
     }

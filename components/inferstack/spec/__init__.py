@@ -1,7 +1,7 @@
 """The deployment spec: models, loader and the rules judged from the spec alone."""
 
-from inferstack.spec.loader import SpecError, format_violation, load_spec, parse_spec
+from inferstack.spec.loader import SpecError, format_violation, load_spec, parse_spec, parse_spec_text
 from inferstack.spec.models import DeploymentSpec
 from inferstack.spec.values import Violation
 
-__all__ = ["DeploymentSpec", "SpecError", "Violation", "format_violation", "load_spec", "parse_spec"]
+__all__ = ["DeploymentSpec", "SpecError", "Violation", "format_violation", "load_spec", "parse_spec", "parse_spec_text"]

@@ -6,6 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from inferstack import catalog
+from inferstack.spec import inputs
 from inferstack.spec.suggest import closest
 
 if TYPE_CHECKING:
@@ -25,7 +26,12 @@ class UnknownArchitecture(LookupError):
 
 @cache
 def _from_config(path: str) -> catalog.Architecture:
-    return catalog.architecture_from_config(path)
+    """A config.json read through the input boundary (regular file, at most 4 MiB, UTF-8)."""
+    try:
+        text = inputs.read_text(path, inputs.MAX_CONFIG_BYTES)
+    except inputs.InputProblem as problem:
+        raise catalog.ConfigProblem(path, problem.problem) from None
+    return catalog.architecture_from_config(path, text)
 
 
 def resolve_architecture(spec: DeploymentSpec) -> catalog.Architecture:

@@ -1,7 +1,10 @@
 """`load_spec(path)`: the one entry point from a YAML file to a validated `DeploymentSpec`.
 
-Every problem (YAML syntax, duplicate keys, unknown fields, bad values, cross-field rules) becomes a
-`Violation`; all of them are raised together in one `SpecError` whose text a user can act on.
+Files and YAML text go through the input boundary (`spec.inputs`: regular files only, size, depth and
+alias limits, one document, string keys, UTF-8). Every problem (unreadable file, YAML, unknown
+fields, bad values, cross-field rules) becomes a `Violation`; all of them are raised together in one
+`SpecError` whose text a user can act on. Cross-field rules run even when some fields are invalid,
+on the fields that did validate (`spec.partial`), so one run reports every problem it can.
 """
 
 from __future__ import annotations
@@ -9,12 +12,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, get_args
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from inferstack.spec import inputs
+from inferstack.spec.inputs import InputProblem
 from inferstack.spec.models import DeploymentSpec
-from inferstack.spec.values import FieldProblem, RuleViolations, Violation
+from inferstack.spec.partial import build_without_rules, view
+from inferstack.spec.rules import spec_violations
 from inferstack.spec.suggest import closest
+from inferstack.spec.values import FieldProblem, RuleViolations, Violation, shown
+
+#: Most problems printed; the rest are counted (a list of 10,000 bad zones is one mistake).
+MAX_SHOWN_PROBLEMS = 20
+#: Longest `Allowed:` text printed.
+MAX_ALLOWED_CHARS = 600
 
 
 class SpecError(Exception):
@@ -26,46 +37,36 @@ class SpecError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
+        """Plain text (never markup): the source, then one line per problem, at most
+        `MAX_SHOWN_PROBLEMS` of them, each user value cut to a readable length."""
         count = len(self.violations)
-        lines = [f"{self.source}: {count} problem{'s' if count != 1 else ''}"]
-        lines += [f"  - {format_violation(v)}" for v in self.violations]
+        lines = [f"{_cut(self.source)}: {count} problem{'s' if count != 1 else ''}"]
+        lines += [f"  - {format_violation(v)}" for v in self.violations[:MAX_SHOWN_PROBLEMS]]
+        if count > MAX_SHOWN_PROBLEMS:
+            lines.append(f"  ... and {count - MAX_SHOWN_PROBLEMS} more problems: fix these first")
         return "\n".join(lines)
 
 
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def format_violation(v: Violation) -> str:
-    """`path = value: problem. Did you mean 'x'? Allowed: ... Fix: ...` (parts only when known)."""
-    head = v.path if v.value is None else f"{v.path} = {v.value!r}"
-    text = f"{head}: {v.problem}."
+    """`path = value: problem. Did you mean 'x'? Allowed: ... Fix: ...` (parts only when known);
+    user values longer than 200 characters are cut and their length given."""
+    head = _cut(v.path) if v.value is None else f"{_cut(v.path)} = {shown(v.value)}"
+    text = f"{head}: {_cut(v.problem, 400)}."
     if v.suggestion:
-        text += f" Did you mean {v.suggestion!r}?"
+        text += f" Did you mean {shown(v.suggestion)}?"
     if v.allowed:
-        text += f" Allowed: {v.allowed}."
+        text += f" Allowed: {_cut(v.allowed, MAX_ALLOWED_CHARS)}."
     if v.hint:
-        text += f" Fix: {v.hint}."
+        text += f" Fix: {_cut(v.hint, 400)}."
     return text
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key written twice in one mapping instead of keeping the last."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.MarkedYAMLError(
-                problem=f"key {key!r} appears twice in one mapping (first on line {seen[key] + 1})",
-                problem_mark=key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _path(loc: tuple[Any, ...]) -> str:
+    loc = tuple(_cut(p, 80) if isinstance(p, str) else p for p in loc)
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -112,7 +113,7 @@ def _from_pydantic(error: dict[str, Any], root: type[BaseModel]) -> list[Violati
             Violation(
                 _path(loc),
                 None,
-                f"unknown field {loc[-1]!r}",
+                f"unknown field {shown(loc[-1], 80)}",
                 ", ".join(fields),
                 "remove it or correct its name",
                 closest(loc[-1], fields),
@@ -145,9 +146,30 @@ def _from_pydantic(error: dict[str, Any], root: type[BaseModel]) -> list[Violati
     if kind in _BOUNDS:
         word, key = _BOUNDS[kind]
         bound = ctx[key]
-        return [Violation(_path(loc), error["input"], "out of range", f"{word} {bound:g}")]
+        shown_bound = f"{bound:,}" if isinstance(bound, int) and abs(bound) >= 10_000_000 else f"{bound:g}"
+        return [Violation(_path(loc), error["input"], "out of range", f"{word} {shown_bound}")]
+    if kind == "finite_number":
+        return [Violation(_path(loc), error["input"], "not a finite number", hint="write a number such as 1.5")]
     if kind == "too_short":
         return [Violation(_path(loc), error["input"], f"needs at least {ctx['min_length']} item(s)")]
+    if kind == "too_long":
+        return [Violation(_path(loc), error["input"], f"more than {ctx['max_length']} items")]
+    if kind == "bool_type":
+        return [
+            Violation(_path(loc), error.get("input"), "not a boolean", "true or false", "write true or false, unquoted")
+        ]
+    if kind in ("int_type", "int_from_float") and isinstance(error.get("input"), bool):
+        return [
+            Violation(
+                _path(loc), error["input"], "input should be a valid integer", hint="write a number, not true or false"
+            )
+        ]
+    if kind == "float_type" and isinstance(error.get("input"), bool):
+        return [
+            Violation(
+                _path(loc), error["input"], "input should be a valid number", hint="write a number, not true or false"
+            )
+        ]
     return [Violation(_path(loc), error.get("input"), error["msg"][0].lower() + error["msg"][1:])]
 
 
@@ -185,34 +207,57 @@ def parse_spec(data: object, source: str = "<spec>", base: Path | None = None) -
     try:
         return DeploymentSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(source, violations_from(exc)) from None
+        raise SpecError(source, validation_violations(exc, data)) from None
 
 
-def read_spec_data(path: str | Path) -> object:
-    """The parsed YAML of a spec file (not yet validated); raises SpecError for unreadable files and
-    invalid or ambiguous YAML."""
-    path = Path(path)
+def validation_violations(exc: ValidationError, data: dict) -> list[Violation]:
+    """The field errors of a failed validation, then every cross-field rule that does not read a
+    failed field (when the fields were valid, the errors are already the rules' violations)."""
+    errors = exc.errors()
+    found = violations_from(exc)
+    if any(isinstance((e.get("ctx") or {}).get("error"), RuleViolations) for e in errors):
+        return found
+    built = build_without_rules(DeploymentSpec, data, errors)
+    if built is None:
+        return found
+    spec, broken = built
+    return found + spec_violations(view(spec, broken))
+
+
+def _source(path: str | Path) -> str:
+    return _cut(str(path))
+
+
+def _input_error(source: str, path: str | Path | None, problem: InputProblem) -> SpecError:
+    value = None if path is None or problem.where != "(file)" else _cut(str(path))
+    return SpecError(source, [Violation(problem.where, value, problem.problem, hint=problem.hint)])
+
+
+def read_spec_data(path: str | Path, limit: int = inputs.MAX_SPEC_BYTES) -> object:
+    """The parsed YAML of a spec (or policy) file, not yet validated; raises SpecError for unreadable
+    files and invalid or ambiguous YAML (see `spec.inputs`)."""
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise SpecError(str(path), [Violation("(file)", str(path), "file not found", hint="check the path")]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        return inputs.parse_yaml(inputs.read_text(path, limit))
+    except InputProblem as problem:
+        raise _input_error(_source(path), path, problem) from None
+
+
+def parse_spec_text(text: str, source: str = "<spec>", base: Path | None = None) -> DeploymentSpec:
+    """Validate a spec given as YAML text (the component's `specYaml`) through the same bounded
+    parser as files; raises SpecError."""
+    if len(text.encode("utf-8", "surrogatepass")) > inputs.MAX_SPEC_BYTES:
         raise SpecError(
-            str(path), [Violation("(file)", str(path), f"cannot read the file ({exc.__class__.__name__})")]
-        ) from None
+            source,
+            [Violation("(text)", None, f"the spec is more than the {inputs.MAX_SPEC_BYTES // 1048576} MiB limit")],
+        )
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
-        raise SpecError(str(path), [Violation(where, None, f"invalid YAML: {exc.problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError(str(path), [Violation("(file)", None, f"invalid YAML: {exc}")]) from None
-    except RecursionError:
-        raise SpecError(str(path), [Violation("(file)", None, "the YAML is nested too deeply to be a spec")]) from None
+        data = inputs.parse_yaml(text)
+    except InputProblem as problem:
+        raise _input_error(source, None, problem) from None
+    return parse_spec(data, source, base)
 
 
 def load_spec(path: str | Path) -> DeploymentSpec:
     """Read and validate a spec file; raises SpecError listing every problem found."""
     path = Path(path)
-    return parse_spec(read_spec_data(path), str(path), path.parent)
+    return parse_spec(read_spec_data(path), _source(path), path.parent)

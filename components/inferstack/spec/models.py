@@ -11,13 +11,20 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from inferstack import catalog, contract
+from inferstack.spec import patterns
 from inferstack.spec.architecture import resolve_architecture
+from inferstack.spec.patterns import anchored, full
 from inferstack.spec.rules import spec_violations
 from inferstack.spec.suggest import closest
-from inferstack.spec.values import FieldProblem, RuleViolations, is_commit, is_pinned
+from inferstack.spec.values import FieldProblem, RuleViolations, is_commit, is_pinned, shown
+
+#: Largest value of a Kubernetes int32 field (replicas, seconds) and of the engines' int32 flags.
+INT32_MAX = 2**31 - 1
+#: Longest latency objective, milliseconds (one day): alert thresholds beyond it mean nothing.
+MAX_LATENCY_MS = 86_400_000
 
 EngineName = Literal["vllm", "sglang", "tgi", "trtllm"]
 Quantization = Literal["none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"]
@@ -27,15 +34,20 @@ CacheKind = Literal["shared_volume"]
 ScalingSignal = Literal["queue_depth", "kv_cache_usage", "running_requests"]
 
 SOURCE_SCHEMES = ("hf", "s3", "gs", "pvc")
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
-_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([.-]?[a-z0-9.]+)?$")
+#: Longest image reference accepted.
+MAX_IMAGE = 512
 
 
-_IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+def _pattern(regex: str, max_length: int | None = None) -> dict:
+    """JSON-Schema keywords for a string the loader full-matches against `regex`."""
+    extra: dict = {"pattern": anchored(regex)}
+    if max_length is not None:
+        extra["maxLength"] = max_length
+    return extra
 
 
 def _image_reference(value: str | None) -> str | None:
-    if value is not None and not _IMAGE.match(value):
+    if value is not None and not (len(value) <= MAX_IMAGE and full(patterns.IMAGE, value)):
         raise FieldProblem(
             "not an image reference",
             "registry/repository:tag, optionally followed by @sha256:<64 hex>",
@@ -47,17 +59,50 @@ def _image_reference(value: str | None) -> str | None:
 class Strict(BaseModel):
     """Base for every spec model: unknown fields are errors and instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _dns_name(value: str, what: str) -> str:
-    if not _NAME.match(value):
+    if not full(patterns.NAME, value):
+        example = re.sub(r"[^a-z0-9-]+", "-", value[:200].lower()).strip("-")[:40].strip("-")
         raise FieldProblem(
             f"{what} is not a DNS label",
             "1-40 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
-            f"for example {re.sub(r'[^a-z0-9-]+', '-', value.lower()).strip('-')[:40]!r}",
+            f"for example {example!r}" if example else "use lower-case letters, digits and '-'",
         )
     return value
+
+
+def _source_problem(value: str, schemes: tuple[str, ...], pinned_hub: bool) -> FieldProblem | None:
+    """Why a model or adapter source is refused, or None when it is a valid one."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in schemes or not rest.strip("/"):
+        return None  # the caller words the unsupported-scheme problem
+    if len(value) > patterns.MAX_SOURCE:
+        return FieldProblem(f"longer than {patterns.MAX_SOURCE} characters", hint="use a shorter path")
+    if scheme == "hf":
+        repo = rest.partition("@")[0] if pinned_hub else rest
+        if not full(patterns.HF_SOURCE, f"hf://{repo}"):
+            return FieldProblem(
+                "not a Hugging Face repository id",
+                "hf://org/name, each part letters, digits, '.', '_' and '-' (at most 96)",
+                "copy the id from the model page",
+            )
+    elif scheme in ("s3", "gs") and not full(patterns.S3_SOURCE if scheme == "s3" else patterns.GS_SOURCE, value):
+        return FieldProblem(
+            f"not {'an' if scheme == 's3' else 'a'} {scheme.upper()} bucket and prefix",
+            f"{scheme}://bucket/prefix: a bucket of 3-63 lower-case letters, digits, '.' and '-'"
+            + (", '_'" if scheme == "gs" else "")
+            + "; a prefix of letters, digits and . _ - = + /",
+        )
+    elif scheme == "pvc" and not full(patterns.PVC_SOURCE, value):
+        return FieldProblem(
+            "not a claim name and folder",
+            "pvc://claim/folder: the claim a DNS-1123 name (lower-case letters, digits, '-' and '.'), "
+            "folders of letters, digits, '.', '_' and '-' (not starting with '.')",
+            "name the PersistentVolumeClaim exactly as `kubectl get pvc` shows it",
+        )
+    return None
 
 
 LORA_RANKS = (8, 16, 32, 64, 128, 256)
@@ -66,8 +111,14 @@ LORA_RANKS = (8, 16, 32, 64, 128, 256)
 class LoraAdapter(Strict):
     """One LoRA adapter: the name clients request it by, and where its weights are."""
 
-    name: str = Field(description="Name clients use as the model in requests (a DNS label).")
-    source: str = Field(description="hf://org/name@<40-hex commit>, s3://bucket/prefix or gs://bucket/prefix.")
+    name: str = Field(
+        description="Name clients use as the model in requests (a DNS label).",
+        json_schema_extra=_pattern(patterns.NAME),
+    )
+    source: str = Field(
+        description="hf://org/name@<40-hex commit>, s3://bucket/prefix or gs://bucket/prefix.",
+        json_schema_extra=_pattern(patterns.ADAPTER_SOURCE, patterns.MAX_SOURCE),
+    )
 
     @field_validator("name")
     @classmethod
@@ -90,6 +141,8 @@ class LoraAdapter(Strict):
                 "hf://org/name@<40-hex commit>",
                 "append @ and the adapter's commit hash",
             )
+        if problem := _source_problem(value, ("hf", "s3", "gs"), pinned_hub=True):
+            raise problem
         return value
 
 
@@ -98,12 +151,14 @@ class Model(Strict):
 
     source: str = Field(
         description="Where the weights come from: hf://org/name, s3://bucket/prefix, gs://bucket/prefix "
-        "or pvc://claim/path (already on a volume)."
+        "or pvc://claim/path (already on a volume; existing clusters only).",
+        json_schema_extra=_pattern(patterns.MODEL_SOURCE, patterns.MAX_SOURCE),
     )
     revision: str | None = Field(
         default=None,
         description="Hugging Face commit (40 hex characters) for hf:// sources; a branch or tag is "
         "accepted only when compliance does not require pinned revisions.",
+        json_schema_extra=_pattern(patterns.REVISION),
     )
     architecture: str | None = Field(
         default=None,
@@ -114,12 +169,20 @@ class Model(Strict):
         default=None,
         description="Path to the checkpoint's config.json, for models not in the catalog; read relative "
         "to the spec file.",
+        json_schema_extra={"minLength": 1, "maxLength": 4096},
     )
     served_name: str | None = Field(
-        default=None, description="Model name clients send in requests; defaults to the spec name."
+        default=None,
+        description="Model name clients send in requests (letters, digits, '.', '_', ':', '/', '-'); "
+        "defaults to the spec name.",
+        json_schema_extra=_pattern(patterns.SERVED_NAME),
     )
     max_context: int = Field(
-        default=8192, gt=0, strict=True, description="Longest sequence (prompt + output) a request may use, in tokens."
+        default=8192,
+        gt=0,
+        le=INT32_MAX,
+        strict=True,
+        description="Longest sequence (prompt + output) a request may use, in tokens.",
     )
     lora_adapters: list[LoraAdapter] = Field(
         default_factory=list,
@@ -144,6 +207,37 @@ class Model(Strict):
             )
         if scheme == "hf" and rest.count("/") != 1:
             raise FieldProblem("a Hugging Face source names one repository", "hf://org/name")
+        if problem := _source_problem(value, SOURCE_SCHEMES, pinned_hub=False):
+            raise problem
+        return value
+
+    @field_validator("revision")
+    @classmethod
+    def _revision(cls, value: str | None) -> str | None:
+        if value is not None and not full(patterns.REVISION, value):
+            raise FieldProblem(
+                "not a commit, branch or tag name",
+                "a 40-hex commit hash (or, with pin_revisions off, a branch or tag of letters, digits, '.', '_', '-')",
+                "copy the commit from the model page's 'Files and versions' tab",
+            )
+        return value
+
+    @field_validator("served_name")
+    @classmethod
+    def _served_name(cls, value: str | None) -> str | None:
+        if value is not None and not full(patterns.SERVED_NAME, value):
+            raise FieldProblem(
+                "not a served model name",
+                "1-128 letters, digits, '.', '_', ':', '/' and '-', starting and ending with a letter or digit",
+                "it appears in requests and PromQL label matchers: keep to those characters",
+            )
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _config_path(cls, value: str | None) -> str | None:
+        if value is not None and not (0 < len(value) <= 4096 and "\0" not in value):
+            raise FieldProblem("not a file path", "1-4096 characters, no NUL", "name the checkpoint's config.json")
         return value
 
     @field_validator("lora_adapters", mode="before")
@@ -154,11 +248,14 @@ class Model(Strict):
         for item in value:
             if isinstance(item, str) and "=" not in item:
                 raise FieldProblem(
-                    f"adapter {item!r} has no name",
+                    f"adapter {shown(item)} has no name",
                     "name=source, or {name: ..., source: ...}",
                     "name it: clients select an adapter by name",
                 )
-        return [dict(zip(("name", "source"), item.split("=", 1))) if isinstance(item, str) else item for item in value]
+        return [
+            dict(zip(("name", "source"), item.split("=", 1), strict=True)) if isinstance(item, str) else item
+            for item in value
+        ]
 
     @field_validator("lora_adapters")
     @classmethod
@@ -199,11 +296,15 @@ class Engine(Strict):
     """The inference server and how it runs the model."""
 
     name: EngineName = Field(description="Inference engine: vllm, sglang, tgi or trtllm.")
-    version: str = Field(description="Engine release, e.g. 0.32.0; selects the image tag and calibration.")
+    version: str = Field(
+        description="Engine release, e.g. 0.32.0; selects the image tag and calibration.",
+        json_schema_extra=_pattern(patterns.VERSION, 64),
+    )
     image: str | None = Field(
         default=None,
         description="Full image reference; append @sha256:<digest> to pin it. Defaults to the engine's "
         "official image at `version`.",
+        json_schema_extra=_pattern(patterns.IMAGE, MAX_IMAGE),
     )
     quantization: Quantization | None = Field(
         default=None,
@@ -223,14 +324,29 @@ class Engine(Strict):
         description="Most requests a replica runs at once (the decode batch): larger raises throughput and "
         "lowers per-request speed. Defaults to the engine's own limit (vLLM 256).",
     )
-    extra_args: list[str] = Field(
-        default_factory=list, description="Additional engine flags, appended verbatim after the planned ones."
+    extra_args: Annotated[
+        list[Annotated[str, Field(json_schema_extra=_pattern(patterns.EXTRA_ARG))]], Field(max_length=64)
+    ] = Field(
+        default_factory=list,
+        description="Additional engine flags, appended verbatim after the planned ones (argv elements, never "
+        "a shell line; printable ASCII). Flags inferstack already sets are refused: change the spec field instead.",
     )
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args(cls, value: list[str]) -> list[str]:
+        for arg in value:
+            if not full(patterns.EXTRA_ARG, arg):
+                raise FieldProblem(
+                    f"argument {shown(arg)} is not 1-1024 printable ASCII characters",
+                    hint="pass one flag or value per list item, without control characters",
+                )
+        return value
 
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not _VERSION.match(value):
+        if not (len(value) <= 64 and full(patterns.VERSION, value)):
             raise FieldProblem(
                 "not a release number",
                 "a release such as 0.32.0",
@@ -248,10 +364,18 @@ class Engine(Strict):
         return is_pinned(self.image)
 
 
+#: What a GPU SKU may look like before the catalog resolves it (the schema's approximation).
+GPU_SKU = r"[^:]{1,64}"
+#: The `gpu: L4:1` shorthand as the schema describes it.
+GPU_SHORTHAND = r"[^:]*(:[ \t]*[0-9]+[ \t]*)?"
+
+
 class GpuRequest(Strict):
     """GPUs per replica: a SKU and, optionally, how many (the planner picks when omitted)."""
 
-    sku: str = Field(description="GPU model, e.g. H100, H200, A100-80GB, L40S, L4.")
+    sku: str = Field(
+        description="GPU model, e.g. H100, H200, A100-80GB, L40S, L4.", json_schema_extra=_pattern(GPU_SKU)
+    )
     count: int | None = Field(
         default=None,
         ge=1,
@@ -285,7 +409,9 @@ def _parse_gpu(value: object) -> object:
 class Resources(Strict):
     """What one replica runs on."""
 
-    gpu: GpuRequest = Field(description="GPU SKU and count per replica; shorthand `H100:8` or `H100`.")
+    gpu: GpuRequest = Field(
+        description="GPU SKU and count per replica; shorthand `H100:8` or `H100`.",
+    )
 
     @field_validator("gpu", mode="before")
     @classmethod
@@ -299,11 +425,12 @@ class Replicas(Strict):
     min: int = Field(
         default=1,
         ge=1,
+        le=INT32_MAX,
         strict=True,
         description="Replicas kept running, at least 1: scaling reads the engine's own metrics, so from zero "
         "replicas there would be no signal to scale up on.",
     )
-    max: int = Field(default=1, ge=1, strict=True, description="Most replicas the autoscaler may run.")
+    max: int = Field(default=1, ge=1, le=INT32_MAX, strict=True, description="Most replicas the autoscaler may run.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Replicas:
@@ -322,15 +449,32 @@ class Cluster(Strict):
     kind: Literal["new", "existing"] = Field(
         default="new", description="new: inferstack creates it; existing: use it as is."
     )
-    name: str | None = Field(default=None, description="Cluster name (existing clusters: the name to look up).")
-    kubeconfig: str | None = Field(default=None, description="Existing clusters: path to a kubeconfig file.")
-    context: str | None = Field(default=None, description="Existing clusters: kubeconfig context to use.")
-    gpu_node_labels: dict[str, str] = Field(
+    name: str | None = Field(
+        default=None,
+        description="Cluster name (existing clusters: the name to look up).",
+        json_schema_extra=_pattern(patterns.CLUSTER_NAME),
+    )
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Existing clusters: path to a kubeconfig file.",
+        json_schema_extra={"minLength": 1, "maxLength": 4096},
+    )
+    context: str | None = Field(
+        default=None,
+        description="Existing clusters: kubeconfig context to use.",
+        json_schema_extra=_pattern(patterns.CONTEXT),
+    )
+    gpu_node_labels: dict[
+        Annotated[str, Field(json_schema_extra=_pattern(patterns.LABEL_KEY, 253))],
+        Annotated[str, Field(json_schema_extra=_pattern(patterns.LABEL_VALUE))],
+    ] = Field(
         default_factory=dict,
         description="Existing clusters: labels that select the GPU nodes (e.g. nvidia.com/gpu.product).",
     )
     instance_type: str | None = Field(
-        default=None, description="New clusters: node type to use instead of the planner's choice."
+        default=None,
+        description="New clusters: node type to use instead of the planner's choice.",
+        json_schema_extra=_pattern(patterns.NODE_TYPE),
     )
     operator_cidrs: list[str] = Field(
         default_factory=list,
@@ -345,7 +489,68 @@ class Cluster(Strict):
     prometheus_url: str | None = Field(
         default=None,
         description="Existing clusters: the Prometheus that scrapes the cluster, which KEDA queries to scale.",
+        json_schema_extra=_pattern(patterns.PROMETHEUS_URL),
     )
+
+    @field_validator("name")
+    @classmethod
+    def _cluster_name(cls, value: str | None) -> str | None:
+        if value is not None and not full(patterns.CLUSTER_NAME, value):
+            raise FieldProblem(
+                "not a cluster name", "1-100 letters, digits, '_' and '-', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("kubeconfig")
+    @classmethod
+    def _kubeconfig(cls, value: str | None) -> str | None:
+        if value is not None and not (0 < len(value) <= 4096 and "\0" not in value):
+            raise FieldProblem("not a file path", "1-4096 characters, no NUL")
+        return value
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, value: str | None) -> str | None:
+        if value is not None and not full(patterns.CONTEXT, value):
+            raise FieldProblem(
+                "not a kubeconfig context name",
+                "1-253 letters, digits and . _ : / @ -, starting with a letter or digit",
+            )
+        return value
+
+    @field_validator("gpu_node_labels")
+    @classmethod
+    def _node_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, label in value.items():
+            if not (len(key) <= 253 and full(patterns.LABEL_KEY, key)):
+                raise FieldProblem(
+                    f"{shown(key)} is not a Kubernetes label key",
+                    "an optional DNS prefix and '/', then 1-63 letters, digits, '-', '_' and '.'",
+                )
+            if not full(patterns.LABEL_VALUE, label):
+                raise FieldProblem(
+                    f"the value of {shown(key)} is not a Kubernetes label value",
+                    "at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+                )
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str | None) -> str | None:
+        if value is not None and not full(patterns.NODE_TYPE, value):
+            raise FieldProblem("not a node type name", "lower-case letters, digits, '.' and '-', e.g. g2-standard-4")
+        return value
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _prometheus_url(cls, value: str | None) -> str | None:
+        if value is not None and not full(patterns.PROMETHEUS_URL, value):
+            raise FieldProblem(
+                "not a Prometheus URL",
+                "http(s)://host[:port][/path]",
+                "for example http://prometheus-operated.monitoring.svc:9090",
+            )
+        return value
 
     @field_validator("operator_cidrs")
     @classmethod
@@ -354,20 +559,37 @@ class Cluster(Strict):
             try:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
-                raise FieldProblem(f"{cidr!r} is not an address range", "CIDR notation such as 10.8.0.0/16") from None
+                raise FieldProblem(
+                    f"{shown(cidr)} is not an address range", "CIDR notation such as 10.8.0.0/16"
+                ) from None
         return value
+
+
+def _region_code(value: str) -> str:
+    if not full(patterns.REGION, value):
+        raise FieldProblem(
+            "not a region code", "1-63 lower-case letters, digits and '-', e.g. us-east-1 or europe-west4"
+        )
+    return value
 
 
 class Placement(Strict):
     """Where replicas run: one cloud region (or one existing cluster)."""
 
-    name: str = Field(description="Short DNS-safe name, used in resource names (e.g. us-east).")
+    name: str = Field(
+        description="Short DNS-safe name, used in resource names (e.g. us-east); not a folder render writes "
+        "(dashboards, rules).",
+        json_schema_extra=_pattern(patterns.NAME),
+    )
     cloud: CloudName = Field(description="aws, gcp, or kubernetes (an existing cluster anywhere).")
     region: str = Field(
-        description="Cloud region code (us-east-1, europe-west4); for kubernetes, the region the cluster runs in."
+        description="Cloud region code (us-east-1, europe-west4); for kubernetes, the region the cluster runs in.",
+        json_schema_extra=_pattern(patterns.REGION),
     )
-    zones: list[str] = Field(
-        default_factory=list, description="Zones to spread nodes over; defaults to the region's zones."
+    zones: list[Annotated[str, Field(json_schema_extra=_pattern(patterns.REGION))]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Zones to spread nodes over (each once, in the region); defaults to the region's zones.",
     )
     cluster: Cluster = Field(default_factory=Cluster, description="New or existing cluster.")
     replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds in this placement.")
@@ -412,6 +634,21 @@ class Placement(Strict):
     def _name(cls, value: str) -> str:
         return _dns_name(value, "placement name")
 
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return _region_code(value)
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, value: list[str]) -> list[str]:
+        for zone in value:
+            if not full(patterns.REGION, zone):
+                raise FieldProblem(
+                    f"{shown(zone)} is not a zone name", "lower-case letters, digits and '-', e.g. us-central1-a"
+                )
+        return value
+
     def cluster_name(self, deployment: str) -> str:
         """This placement's cluster name (see `contract.cluster_name`): the spec's name or kubeconfig
         context for the cluster, else `<deployment>-<placement>`."""
@@ -426,11 +663,12 @@ class Autoscaling(Strict):
     target: float = Field(
         default=4.0,
         gt=0,
+        le=1_000_000,
         allow_inf_nan=False,
         description="Signal value per replica at which to add a replica (kv_cache_usage: a fraction, 0 to 1).",
     )
     scale_down_delay_seconds: int = Field(
-        default=600, ge=0, strict=True, description="Quiet time before removing a replica."
+        default=600, ge=0, le=INT32_MAX, strict=True, description="Quiet time before removing a replica."
     )
 
 
@@ -441,11 +679,16 @@ class Cache(Strict):
         default="shared_volume", description="shared_volume: a ReadWriteMany file system filled once by a prefetch job."
     )
     size_gib: int | None = Field(
-        default=None, gt=0, strict=True, description="Volume size; defaults to 1.25x the checkpoint, rounded up."
+        default=None,
+        gt=0,
+        le=1_048_576,
+        strict=True,
+        description="Volume size, at most 1 PiB; defaults to 1.25x the checkpoint, rounded up.",
     )
     fetcher_image: str = Field(
         default="ghcr.io/inferstack/weights-fetcher:0.1.0",
         description="Image of the prefetch job (built from images/weights-fetcher); append @sha256:<digest> to pin it.",
+        json_schema_extra=_pattern(patterns.IMAGE, MAX_IMAGE),
     )
 
     @field_validator("fetcher_image")
@@ -454,8 +697,19 @@ class Cache(Strict):
         return _image_reference(value)
 
     storage_class: str | None = Field(
-        default=None, description="StorageClass of the cache volume; defaults to the one inferstack creates per cloud."
+        default=None,
+        description="StorageClass of the cache volume; defaults to the one inferstack creates per cloud.",
+        json_schema_extra=_pattern(patterns.SUBDOMAIN, 253),
     )
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        if value is not None and not (len(value) <= 253 and full(patterns.SUBDOMAIN, value)):
+            raise FieldProblem(
+                "not a StorageClass name", "a DNS-1123 name: lower-case letters, digits, '-' and '.', at most 253"
+            )
+        return value
 
 
 class Compliance(Strict):
@@ -464,8 +718,8 @@ class Compliance(Strict):
     residency: str | None = Field(
         default=None, description="Residency group every region must belong to: us, eu, uk, ..."
     )
-    allowed_regions: list[str] = Field(
-        default_factory=list, description="Regions allowed in addition to the residency group."
+    allowed_regions: list[Annotated[str, Field(json_schema_extra=_pattern(patterns.REGION))]] = Field(
+        default_factory=list, max_length=256, description="Regions allowed in addition to the residency group."
     )
     allowed_clouds: list[CloudName] = Field(default_factory=list, description="Clouds allowed; empty allows all.")
     allowed_gpus: list[str] = Field(default_factory=list, description="GPU SKUs allowed; empty allows all.")
@@ -478,8 +732,16 @@ class Compliance(Strict):
     pin_images: bool = Field(default=False, description="Require engine images pinned by @sha256 digest.")
     pin_revisions: bool = Field(default=True, description="Require hf:// models pinned to a 40-hex commit.")
     monthly_budget: float | None = Field(
-        default=None, gt=0, description="Most the deployment may cost per month at max replicas, USD."
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Most the deployment may cost per month at max replicas, USD.",
     )
+
+    @field_validator("allowed_regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        return [_region_code(v) for v in value]
 
     @field_validator("residency")
     @classmethod
@@ -498,13 +760,25 @@ class Compliance(Strict):
 class Slo(Strict):
     """Service objectives; alerts are derived from them."""
 
-    ttft_p95_ms: float = Field(default=2000, gt=0, description="95th percentile time to first token, milliseconds.")
+    ttft_p95_ms: float = Field(
+        default=2000,
+        gt=0,
+        le=MAX_LATENCY_MS,
+        allow_inf_nan=False,
+        description="95th percentile time to first token, milliseconds; at most e2e_p95_ms.",
+    )
     e2e_p95_ms: float = Field(
-        default=30000, gt=0, description="95th percentile end-to-end request latency, milliseconds."
+        default=30000,
+        gt=0,
+        le=MAX_LATENCY_MS,
+        allow_inf_nan=False,
+        description="95th percentile end-to-end request latency, milliseconds.",
     )
     itl_p95_ms: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_LATENCY_MS,
+        allow_inf_nan=False,
         description="95th percentile inter-token latency (the per-request streaming speed), milliseconds; "
         "no alert when unset.",
     )
@@ -516,10 +790,13 @@ class Workload(Strict):
     """The traffic the deployment must carry at peak, so the plan can size replicas and throughput."""
 
     peak_requests_per_s: float = Field(
-        gt=0, allow_inf_nan=False, description="Requests per second at the busiest time, all placements together."
+        gt=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="Requests per second at the busiest time, all placements together.",
     )
-    prompt_tokens: int = Field(gt=0, strict=True, description="Typical prompt length, tokens.")
-    output_tokens: int = Field(gt=0, strict=True, description="Typical output length, tokens.")
+    prompt_tokens: int = Field(gt=0, le=INT32_MAX, strict=True, description="Typical prompt length, tokens.")
+    output_tokens: int = Field(gt=0, le=INT32_MAX, strict=True, description="Typical output length, tokens.")
 
 
 class CostAssumptions(Strict):
@@ -528,6 +805,8 @@ class CostAssumptions(Strict):
     throughput_tokens_per_s: float | None = Field(
         default=None,
         gt=0,
+        le=10_000_000,
+        allow_inf_nan=False,
         description="Measured output tokens/s per replica; replaces the planner's roofline estimate.",
     )
 
@@ -535,7 +814,10 @@ class CostAssumptions(Strict):
 class DeploymentSpec(Strict):
     """One model served in one or more placements, with its compliance rules and SLOs."""
 
-    name: str = Field(description="Deployment name: a DNS label used in every resource name.")
+    name: str = Field(
+        description="Deployment name: a DNS label used in every resource name.",
+        json_schema_extra=_pattern(patterns.NAME),
+    )
     model: Model = Field(description="The checkpoint to serve.")
     engine: Engine = Field(description="The inference engine.")
     resources: Resources = Field(description="GPUs per replica.")
@@ -574,7 +856,9 @@ class DeploymentSpec(Strict):
         return resolve_architecture(self).native_quantization or "none"
 
     @model_validator(mode="after")
-    def _cross_field_rules(self) -> DeploymentSpec:
+    def _cross_field_rules(self, info: ValidationInfo) -> DeploymentSpec:
+        if isinstance(info.context, dict) and info.context.get("rules") is False:
+            return self
         violations = spec_violations(self)
         if violations:
             raise RuleViolations(violations)

@@ -3,23 +3,40 @@
 These run inside `DeploymentSpec`'s model validator, so a spec object that exists is one that passed
 them. Compliance rules that can be judged here (region lock, allowed clouds/GPUs/engines/
 quantizations, pinning) are checked at load time so users hear about them first.
+
+When some fields failed validation, the loader runs the rules on a view of the spec that stops a rule
+the moment it reads a failed field (`spec.partial`): so rules are small and read only what they judge,
+and per-placement rules (`placement_rule`) run for each placement separately.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from inferstack import catalog
+from inferstack import catalog, contract
+from inferstack.catalog import cloud_facts
 from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
+from inferstack.spec.partial import run_guarded
 from inferstack.spec.suggest import closest
 from inferstack.spec.values import FP8_WEIGHT_FORMATS, Violation, is_commit, is_pinned
 
 if TYPE_CHECKING:
-    from inferstack.spec.models import DeploymentSpec
+    from inferstack.spec.models import DeploymentSpec, Placement
 
 Rule = Callable[["DeploymentSpec"], Iterator[Violation]]
+PlacementRule = Callable[["DeploymentSpec", int, "Placement"], Iterator[Violation]]
 RULES: list[Rule] = []
+PLACEMENT_RULES: list[PlacementRule] = []
+
+#: Longest Kubernetes label value (app.kubernetes.io/instance is `<name>-<placement>`).
+LABEL_VALUE_MAX = 63
+#: Longest Kubernetes object name that is also a DNS label (Service, Namespace, Job's pod label).
+DNS_LABEL_MAX = 63
+#: Top-level entries `inferstack render` writes beside the placement folders (see render.contents;
+#: tests/unit/spec checks this list against a real render): a placement may not be named like one.
+RENDER_TOP_LEVEL = ("dashboards", "rules", "plan.json", "plan.txt")
 
 
 def rule(fn: Rule) -> Rule:
@@ -27,8 +44,15 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
+def placement_rule(fn: PlacementRule) -> PlacementRule:
+    PLACEMENT_RULES.append(fn)
+    return fn
+
+
 def spec_violations(spec: DeploymentSpec) -> list[Violation]:
-    return [v for check in RULES for v in check(spec)]
+    """Every cross-field violation, each tagged with the rule that found it. On a partial view (see
+    `spec.partial`) a rule stops where it reads a failed field."""
+    return [dataclasses.replace(v, rule=check.__name__) for check in RULES for v in run_guarded(check, spec)]
 
 
 def _listing(values: list[str]) -> str:
@@ -135,107 +159,212 @@ def weight_format_supported_by_gpu(spec: DeploymentSpec) -> Iterator[Violation]:
 
 @rule
 def placements_valid(spec: DeploymentSpec) -> Iterator[Violation]:
-    seen: set[str] = set()
-    known_regions = catalog.regions()
+    """Each placement rule, placement by placement (a failed field stops one rule for one placement)."""
     for i, placement in enumerate(spec.placements):
-        at = f"placements[{i}]"
-        if placement.name in seen:
-            yield Violation(f"{at}.name", placement.name, "placement names must be unique", hint="rename one of them")
-        seen.add(placement.name)
-        profile = catalog.cloud_profile(placement.cloud)
-        if placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]:
-            choices = sorted(known_regions[placement.cloud])
+        for check in PLACEMENT_RULES:
+            yield from (dataclasses.replace(v, rule=check.__name__) for v in run_guarded(check, spec, i, placement))
+
+
+@placement_rule
+def placement_name_unique(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    earlier = [spec.placements[j].name for j in range(i)]
+    if placement.name in earlier:
+        yield Violation(
+            f"placements[{i}].name", placement.name, "placement names must be unique", hint="rename one of them"
+        )
+
+
+@placement_rule
+def region_known(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    known_regions = catalog.regions()
+    if placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]:
+        choices = sorted(known_regions[placement.cloud])
+        yield Violation(
+            f"placements[{i}].region",
+            placement.region,
+            f"not a {placement.cloud} region",
+            _listing(choices),
+            suggestion=closest(placement.region, choices),
+        )
+
+
+def region_zones(cloud: str, region: str) -> tuple[str, ...] | None:
+    """Zones of a region known from the catalog's cloud facts (zones offering any GPU node type of the
+    cloud); None when no source gives zones for the cloud, so zones cannot be checked."""
+    found: set[str] = set()
+    known = False
+    for node_type in sorted({o.node_type for o in catalog.offerings() if o.cloud == cloud}):
+        try:
+            zones = cloud_facts.gpu_zones(cloud, region, node_type)
+        except cloud_facts.UnknownNodeType:
+            continue
+        if zones is not None:
+            known = True
+            found.update(zones)
+    return tuple(sorted(found)) if known else None
+
+
+@placement_rule
+def zones_in_region(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    profile = catalog.cloud_profile(placement.cloud)
+    known = region_zones(placement.cloud, placement.region) if placement.zones else None
+    seen: set[str] = set()
+    for j, zone in enumerate(placement.zones):
+        if not zone.startswith(placement.region):
             yield Violation(
-                f"{at}.region",
-                placement.region,
-                f"not a {placement.cloud} region",
-                _listing(choices),
-                suggestion=closest(placement.region, choices),
+                f"placements[{i}].zones[{j}]",
+                zone,
+                f"zone is not in region {placement.region}",
+                f"zones of {placement.region}, e.g. {profile.zone_example.format(region=placement.region)}",
             )
-        for j, zone in enumerate(placement.zones):
-            if not zone.startswith(placement.region):
-                yield Violation(
-                    f"{at}.zones[{j}]",
-                    zone,
-                    f"zone is not in region {placement.region}",
-                    f"zones of {placement.region}, e.g. {profile.zone_example.format(region=placement.region)}",
-                )
-        cluster = placement.cluster
-        if placement.price_per_gpu_hour is not None and profile.priced_from_catalog:
+        elif zone in seen:
+            yield Violation(f"placements[{i}].zones[{j}]", zone, "zone listed twice", hint="list each zone once")
+        elif known is not None and zone not in known:
             yield Violation(
-                f"{at}.price_per_gpu_hour",
-                placement.price_per_gpu_hour,
-                f"{placement.cloud} placements are priced from the catalog",
-                hint="remove it",
+                f"placements[{i}].zones[{j}]",
+                zone,
+                f"not a zone of {placement.region} with GPU nodes in the catalog",
+                _listing(list(known)) or f"none: the catalog lists no GPU zones in {placement.region}",
+                suggestion=closest(zone, list(known)),
             )
-        if not profile.creates_clusters and cluster.kind != "existing":
-            builders = [p.name for p in catalog.cloud_profiles().values() if p.creates_clusters]
+        seen.add(zone)
+
+
+@placement_rule
+def placement_cluster(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    at = f"placements[{i}]"
+    profile = catalog.cloud_profile(placement.cloud)
+    if placement.price_per_gpu_hour is not None and profile.priced_from_catalog:
+        yield Violation(
+            f"{at}.price_per_gpu_hour",
+            placement.price_per_gpu_hour,
+            f"{placement.cloud} placements are priced from the catalog",
+            hint="remove it",
+        )
+    cluster = placement.cluster
+    if not profile.creates_clusters and cluster.kind != "existing":
+        builders = [p.name for p in catalog.cloud_profiles().values() if p.creates_clusters]
+        yield Violation(
+            f"{at}.cluster.kind",
+            cluster.kind,
+            f"inferstack creates clusters on {' and '.join(builders)} only",
+            "existing",
+            "set cluster.kind: existing and give cluster.kubeconfig or cluster.context",
+        )
+    if cluster.kind == "existing" and not profile.creates_clusters and not (cluster.kubeconfig or cluster.context):
+        yield Violation(
+            f"{at}.cluster",
+            None,
+            "an existing kubernetes cluster needs a way to reach it",
+            hint="set cluster.kubeconfig (a file path) or cluster.context",
+        )
+    if cluster.kind == "existing" and profile.creates_clusters and not cluster.name:
+        yield Violation(
+            f"{at}.cluster.name",
+            None,
+            f"an existing {placement.cloud} cluster is looked up by name",
+            hint="set cluster.name to the cluster's name",
+        )
+    if cluster.kind == "new" and (cluster.prometheus_operator or cluster.prometheus_url):
+        yield Violation(
+            f"{at}.cluster",
+            None,
+            "prometheus_operator and prometheus_url describe existing clusters",
+            hint="remove them: new clusters get kube-prometheus-stack",
+        )
+    if cluster.kind == "existing" and cluster.operator_cidrs:
+        yield Violation(
+            f"{at}.cluster.operator_cidrs",
+            cluster.operator_cidrs,
+            "inferstack does not manage an existing cluster's API access",
+            hint="remove it",
+        )
+
+
+@placement_rule
+def prometheus_for_scaling(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    cluster = placement.cluster
+    scales = spec.autoscaling.enabled and placement.replicas.max > placement.replicas.min
+    if cluster.kind == "existing" and scales and not cluster.prometheus_url:
+        yield Violation(
+            f"placements[{i}].cluster.prometheus_url",
+            None,
+            "KEDA scales on the engine's metrics and needs the cluster's Prometheus",
+            hint="set cluster.prometheus_url (e.g. http://prometheus-operated.monitoring.svc:9090), "
+            "or set autoscaling.enabled: false",
+        )
+
+
+@placement_rule
+def enough_zones(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    profile = catalog.cloud_profile(placement.cloud)
+    if placement.zones and len(placement.zones) < profile.min_zones:
+        yield Violation(
+            f"placements[{i}].zones",
+            placement.zones,
+            f"{profile.cluster_product} needs subnets in at least {_count(profile.min_zones)} zones",
+            f"{_count(profile.min_zones)} or more zones of {placement.region}",
+            "add a zone, or omit zones to use the region's first three",
+        )
+
+
+@placement_rule
+def instance_type_offered(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    cluster = placement.cluster
+    if cluster.instance_type is not None:
+        shapes = sorted(
+            o.node_type for o in catalog.offerings() if o.cloud == placement.cloud and o.gpu == spec.resources.gpu.sku
+        )
+        if cluster.instance_type not in shapes:
             yield Violation(
-                f"{at}.cluster.kind",
-                cluster.kind,
-                f"inferstack creates clusters on {' and '.join(builders)} only",
-                "existing",
-                "set cluster.kind: existing and give cluster.kubeconfig or cluster.context",
+                f"placements[{i}].cluster.instance_type",
+                cluster.instance_type,
+                f"not a {placement.cloud} node type with {spec.resources.gpu.sku} GPUs",
+                _listing(shapes) or "none in the catalog",
+                suggestion=closest(cluster.instance_type, shapes),
             )
-        if cluster.kind == "existing" and not profile.creates_clusters and not (cluster.kubeconfig or cluster.context):
+
+
+@placement_rule
+def placement_name_not_reserved(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    if placement.name in RENDER_TOP_LEVEL:
+        yield Violation(
+            f"placements[{i}].name",
+            placement.name,
+            "`inferstack render` writes a folder of that name beside the placement folders",
+            f"any DNS label but {_listing(list(RENDER_TOP_LEVEL[:2]))}",
+            f"rename it, e.g. {placement.name[:30]}-{placement.region}"[:200],
+        )
+
+
+@placement_rule
+def generated_names_fit(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    instance = contract.labels(spec.name, placement.name, "inference")[contract.LABEL_INSTANCE]
+    if len(instance) > LABEL_VALUE_MAX:
+        yield Violation(
+            f"placements[{i}].name",
+            placement.name,
+            f"the label {contract.LABEL_INSTANCE}={instance!r} would be {len(instance)} characters, "
+            f"more than Kubernetes' {LABEL_VALUE_MAX}",
+            f"name and placement name together at most {LABEL_VALUE_MAX - 1} characters",
+            "shorten the placement name (or the spec name)",
+        )
+    if placement.cluster.kind == "new" and catalog.cloud_profile(placement.cloud).creates_clusters:
+        cluster = contract.cluster_name(spec.name, placement.name, placement.cluster.name)
+        limit = _CLUSTER_NAME_MAX.get(placement.cloud)
+        if limit is not None and len(cluster) > limit:
             yield Violation(
-                f"{at}.cluster",
-                None,
-                "an existing kubernetes cluster needs a way to reach it",
-                hint="set cluster.kubeconfig (a file path) or cluster.context",
+                f"placements[{i}].name",
+                placement.name,
+                f"the cluster name {cluster!r} would be {len(cluster)} characters, more than "
+                f"{catalog.cloud_profile(placement.cloud).cluster_product}'s {limit}",
+                f"name and placement name together at most {limit - 1} characters",
+                "shorten the placement name (or the spec name), or set cluster.name",
             )
-        if cluster.kind == "existing" and profile.creates_clusters and not cluster.name:
-            yield Violation(
-                f"{at}.cluster.name",
-                None,
-                f"an existing {placement.cloud} cluster is looked up by name",
-                hint="set cluster.name to the cluster's name",
-            )
-        if cluster.kind == "new" and (cluster.prometheus_operator or cluster.prometheus_url):
-            yield Violation(
-                f"{at}.cluster",
-                None,
-                "prometheus_operator and prometheus_url describe existing clusters",
-                hint="remove them: new clusters get kube-prometheus-stack",
-            )
-        if cluster.kind == "existing" and cluster.operator_cidrs:
-            yield Violation(
-                f"{at}.cluster.operator_cidrs",
-                cluster.operator_cidrs,
-                "inferstack does not manage an existing cluster's API access",
-                hint="remove it",
-            )
-        scales = spec.autoscaling.enabled and placement.replicas.max > placement.replicas.min
-        if cluster.kind == "existing" and scales and not cluster.prometheus_url:
-            yield Violation(
-                f"{at}.cluster.prometheus_url",
-                None,
-                "KEDA scales on the engine's metrics and needs the cluster's Prometheus",
-                hint="set cluster.prometheus_url (e.g. http://prometheus-operated.monitoring.svc:9090), "
-                "or set autoscaling.enabled: false",
-            )
-        if placement.zones and len(placement.zones) < profile.min_zones:
-            yield Violation(
-                f"{at}.zones",
-                placement.zones,
-                f"{profile.cluster_product} needs subnets in at least {_count(profile.min_zones)} zones",
-                f"{_count(profile.min_zones)} or more zones of {placement.region}",
-                "add a zone, or omit zones to use the region's first three",
-            )
-        if cluster.instance_type is not None:
-            shapes = sorted(
-                o.node_type
-                for o in catalog.offerings()
-                if o.cloud == placement.cloud and o.gpu == spec.resources.gpu.sku
-            )
-            if cluster.instance_type not in shapes:
-                yield Violation(
-                    f"{at}.cluster.instance_type",
-                    cluster.instance_type,
-                    f"not a {placement.cloud} node type with {spec.resources.gpu.sku} GPUs",
-                    _listing(shapes) or "none in the catalog",
-                    suggestion=closest(cluster.instance_type, shapes),
-                )
+
+
+#: Longest cluster name each cloud accepts (GKE: 40, EKS: 100).
+_CLUSTER_NAME_MAX = {"gcp": 40, "aws": 100}
 
 
 def region_allowed(region: str, residency: str | None, allowed_regions: list[str]) -> bool:
@@ -254,27 +383,36 @@ def describe_lock(residency: str | None, allowed_regions: list[str]) -> str:
     return " or ".join(parts)
 
 
-@rule
-def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
+@placement_rule
+def region_in_lock(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
     rules = spec.compliance
     known_regions = catalog.regions()
-    for i, placement in enumerate(spec.placements):
-        unknown_region = placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]
-        if not unknown_region and not region_allowed(placement.region, rules.residency, rules.allowed_regions):
-            yield Violation(
-                f"placements[{i}].region",
-                placement.region,
-                "outside the compliance region lock",
-                describe_lock(rules.residency, rules.allowed_regions),
-                "move the placement into the lock, or widen compliance.allowed_regions if policy permits",
-            )
-        if rules.allowed_clouds and placement.cloud not in rules.allowed_clouds:
-            yield Violation(
-                f"placements[{i}].cloud",
-                placement.cloud,
-                "cloud not allowed by compliance.allowed_clouds",
-                _listing(rules.allowed_clouds),
-            )
+    unknown_region = placement.cloud in known_regions and placement.region not in known_regions[placement.cloud]
+    if not unknown_region and not region_allowed(placement.region, rules.residency, rules.allowed_regions):
+        yield Violation(
+            f"placements[{i}].region",
+            placement.region,
+            "outside the compliance region lock",
+            describe_lock(rules.residency, rules.allowed_regions),
+            "move the placement into the lock, or widen compliance.allowed_regions if policy permits",
+        )
+
+
+@placement_rule
+def cloud_allowed(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    rules = spec.compliance
+    if rules.allowed_clouds and placement.cloud not in rules.allowed_clouds:
+        yield Violation(
+            f"placements[{i}].cloud",
+            placement.cloud,
+            "cloud not allowed by compliance.allowed_clouds",
+            _listing(rules.allowed_clouds),
+        )
+
+
+@rule
+def gpu_allowed(spec: DeploymentSpec) -> Iterator[Violation]:
+    rules = spec.compliance
     if rules.allowed_gpus and spec.resources.gpu.sku not in rules.allowed_gpus:
         yield Violation(
             "resources.gpu.sku",
@@ -282,6 +420,11 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
             "GPU not allowed by compliance.allowed_gpus",
             _listing(rules.allowed_gpus),
         )
+
+
+@rule
+def engine_allowed(spec: DeploymentSpec) -> Iterator[Violation]:
+    rules = spec.compliance
     if rules.allowed_engines and spec.engine.name not in rules.allowed_engines:
         yield Violation(
             "engine.name",
@@ -289,6 +432,11 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
             "engine not allowed by compliance.allowed_engines",
             _listing(rules.allowed_engines),
         )
+
+
+@rule
+def quantization_allowed(spec: DeploymentSpec) -> Iterator[Violation]:
+    rules = spec.compliance
     if rules.allowed_quantizations:
         try:
             quant = spec.quantization
@@ -302,7 +450,11 @@ def compliance_allows(spec: DeploymentSpec) -> Iterator[Violation]:
                 _listing(rules.allowed_quantizations),
                 "" if spec.engine.quantization else "the checkpoint ships in this format; choose another checkpoint",
             )
-    if rules.pin_images:
+
+
+@rule
+def images_pinned(spec: DeploymentSpec) -> Iterator[Violation]:
+    if spec.compliance.pin_images:
         images = [("engine.image", spec.engine.image)]
         if spec.model.scheme != "pvc":
             images.append(("cache.fetcher_image", spec.cache.fetcher_image))
@@ -431,3 +583,78 @@ def engine_settings_supported(spec: DeploymentSpec) -> Iterator[Violation]:
                 repr(engine_value),
                 f"remove engine.{setting}, or choose an engine that sets it: {_listing(others)}",
             )
+
+
+@rule
+def slo_ordered(spec: DeploymentSpec) -> Iterator[Violation]:
+    slo = spec.slo
+    if slo.ttft_p95_ms > slo.e2e_p95_ms:
+        yield Violation(
+            "slo.ttft_p95_ms",
+            slo.ttft_p95_ms,
+            f"the time to first token cannot be longer than the whole request (e2e_p95_ms {slo.e2e_p95_ms:g})",
+            f"at most {slo.e2e_p95_ms:g}",
+            "lower slo.ttft_p95_ms or raise slo.e2e_p95_ms",
+        )
+
+
+def _flag_key(flag: str) -> str:
+    return flag.split("=", 1)[0].lstrip("-").replace("_", "-")
+
+
+@rule
+def extra_args_not_planned(spec: DeploymentSpec) -> Iterator[Violation]:
+    planned = {_flag_key(flag): (flag, source) for flag, source in _engine(spec).planned_flags.items()}
+    for j, arg in enumerate(spec.engine.extra_args):
+        if not arg.startswith("-"):
+            continue
+        found = planned.get(_flag_key(arg))
+        if found is not None:
+            flag, source = found
+            how = source if source.startswith("(") else f"set {source} in the spec instead"
+            yield Violation(
+                f"engine.extra_args[{j}]",
+                arg,
+                f"{spec.engine.name}'s {flag} is already set by inferstack",
+                hint=f"remove it; {how}",
+            )
+
+
+@rule
+def source_readable_from_placements(spec: DeploymentSpec) -> Iterator[Violation]:
+    if spec.model.scheme != "pvc":
+        return
+    new = [p.name for p in spec.placements if p.cluster.kind == "new"]
+    if new:
+        yield Violation(
+            "model.source",
+            spec.model.source,
+            f"a pvc:// claim exists only in an existing cluster, and placement {_listing(new)} creates a new one",
+            "hf://, s3:// or gs:// sources (the prefetch job fills the new cluster's cache)",
+            "copy the weights to a bucket, or set cluster.kind: existing",
+        )
+
+
+@rule
+def existing_clusters_distinct(spec: DeploymentSpec) -> Iterator[Violation]:
+    seen: dict[tuple, int] = {}
+    for i, placement in enumerate(spec.placements):
+        cluster = placement.cluster
+        if cluster.kind != "existing":
+            continue
+        if cluster.kubeconfig or cluster.context:
+            key: tuple = ("kubeconfig", cluster.kubeconfig, cluster.context)
+        else:
+            key = ("name", placement.cloud, cluster.name)
+        if key in seen:
+            first = spec.placements[seen[key]].name
+            yield Violation(
+                f"placements[{i}].cluster",
+                None,
+                f"placement {placement.name!r} uses the same existing cluster as {first!r}, so both would create "
+                f"the same objects (namespace {spec.name!r})",
+                hint=f"merge them into one placement with the replicas of both, or deploy {placement.name!r} "
+                "from a spec with another name",
+            )
+        else:
+            seen[key] = i

@@ -6,20 +6,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
-_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_SHA1 = re.compile(r"[0-9a-f]{40}")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}\Z")
 #: Weight formats that need FP8 tensor cores.
 FP8_WEIGHT_FORMATS = frozenset({"fp8", "nvfp4"})
 
 
 def is_commit(revision: object) -> bool:
     """True for a full 40-hex commit hash."""
-    return isinstance(revision, str) and bool(_SHA1.match(revision))
+    return isinstance(revision, str) and _SHA1.fullmatch(revision) is not None
 
 
 def is_pinned(image: str | None) -> bool:
     """True for an image reference that ends in a sha256 digest."""
-    return bool(image and _DIGEST.search(image))
+    return bool(image) and _DIGEST.search(image) is not None
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class Violation:
     allowed: str = ""
     hint: str = ""
     suggestion: str | None = None
+    #: The cross-field rule that found it (empty for field and input problems).
+    rule: str = ""
 
 
 class FieldProblem(ValueError):
@@ -50,3 +52,13 @@ class RuleViolations(ValueError):
         self.violations = violations
 
 
+#: Longest user value shown in a message; longer ones are cut and their length given.
+SHOWN_CHARS = 200
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """`repr(value)` for a message, cut to `limit` characters with the full length appended."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"

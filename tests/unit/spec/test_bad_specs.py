@@ -169,12 +169,12 @@ CASES = {
     ),
     "lora_on_trtllm": (
         lambda d: (
-            d["model"].update(lora_adapters=["sql=s3://b/lora"]),
+            d["model"].update(lora_adapters=["sql=s3://acme/lora"]),
             d["engine"].update(name="trtllm", version="1.0.0"),
             d["engine"].pop("quantization"),
             d.update(autoscaling={"enabled": False}),
         ),
-        "model.lora_adapters = ['sql=s3://b/lora']: trtllm cannot serve LoRA adapters here. Allowed: vllm, sglang, tgi. Fix: merge the adapters into the checkpoint or choose another engine.",
+        "model.lora_adapters = ['sql=s3://acme/lora']: trtllm cannot serve LoRA adapters here. Allowed: vllm, sglang, tgi. Fix: merge the adapters into the checkpoint or choose another engine.",
     ),
     "kv_usage_target_percent": (
         lambda d: d.update(autoscaling={"signal": "kv_cache_usage", "target": 80}),
@@ -210,7 +210,7 @@ CASES = {
     ),
     "boolean_context": (
         lambda d: d["model"].update(max_context=True),
-        "model.max_context = True: input should be a valid integer.",
+        "model.max_context = True: input should be a valid integer. Fix: write a number, not true or false.",
     ),
     "aws_single_zone": (
         lambda d: (
@@ -300,7 +300,8 @@ def test_every_problem_is_reported_at_once():
     with pytest.raises(SpecError) as caught:
         parse_spec(_mutated(break_three_things), "spec.yaml")
     paths = [v.path for v in caught.value.violations]
-    assert paths == ["engine.name"]  # field errors stop cross-field rules: they need valid fields
+    # the field error first, then every cross-field rule that does not read engine.name
+    assert paths == ["engine.name", "resources.gpu.count", "placements[0].region"]
     fixed = _mutated(break_three_things)
     fixed["engine"]["name"] = "vllm"
     with pytest.raises(SpecError) as caught:
@@ -321,7 +322,7 @@ def test_local_config_path_is_read_relative_to_the_spec(tmp_path):
         ' "intermediate_size": 256, "vocab_size": 1000, "max_position_embeddings": 512}'
     )
     text = (SPECS / "quickstart.yaml").read_text()
-    text = text.replace("hf://meta-llama/Llama-3.1-8B-Instruct", "pvc://models/tiny")
+    text = text.replace("hf://meta-llama/Llama-3.1-8B-Instruct", "s3://acme-models/tiny")
     text = text.replace("  revision: 0e9e39f249a16976918f6564b8830bc894c89659\n", "  config: model/config.json\n")
     text = text.replace("max_context: 8192", "max_context: 256").replace("  quantization: fp8\n", "")
     spec = load_spec(_write(tmp_path, text))

@@ -1,0 +1,57 @@
+"""The spec's JSON Schema, as `inferstack schema` prints it: the pydantic schema of `DeploymentSpec`
+plus what the loader accepts beyond the models' own shapes (the `gpu: L4:1` and `name=source`
+shorthands), with the full-match patterns of `spec.patterns` on every constrained string.
+
+The schema accepts exactly what the loader's field validation accepts, except the checks listed in
+`NOT_IN_SCHEMA`, which need the catalog or several fields at once; its top-level description names
+them, and tests/unit/spec/test_schema_parity.py holds the schema and the loader to that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferstack.spec import patterns
+from inferstack.spec.models import GPU_SHORTHAND, DeploymentSpec
+from inferstack.spec.patterns import anchored
+from inferstack.spec.rules import PLACEMENT_RULES, RULES
+
+#: Field checks that look values up in the catalog (the schema only constrains their shape).
+CATALOG_CHECKS = {
+    "resources.gpu.sku": "a GPU SKU of the catalog (aliases accepted)",
+    "compliance.allowed_gpus": "GPU SKUs of the catalog",
+    "compliance.residency": "a residency group of the catalog",
+}
+
+
+def not_in_schema() -> list[str]:
+    """Names of the checks the schema does not express: catalog lookups and cross-field rules."""
+    rules = [r.__name__ for r in RULES if r.__name__ != "placements_valid"] + [r.__name__ for r in PLACEMENT_RULES]
+    return [f"{path} ({what})" for path, what in CATALOG_CHECKS.items()] + rules
+
+
+def spec_schema() -> dict[str, Any]:
+    schema = DeploymentSpec.model_json_schema()
+    defs = schema["$defs"]
+    gpu = defs["Resources"]["properties"]["gpu"]
+    description = gpu.get("description")
+    defs["Resources"]["properties"]["gpu"] = {
+        "anyOf": [{"$ref": "#/$defs/GpuRequest"}, {"type": "string", "pattern": anchored(GPU_SHORTHAND)}],
+        "description": description,
+    }
+    adapters = defs["Model"]["properties"]["lora_adapters"]
+    adapters["items"] = {
+        "anyOf": [
+            {"$ref": "#/$defs/LoraAdapter"},
+            {
+                "type": "string",
+                "pattern": anchored(f"{patterns.NAME}={patterns.ADAPTER_SOURCE}"),
+                "maxLength": 41 + patterns.MAX_SOURCE,
+            },
+        ]
+    }
+    schema["description"] = (
+        f"{schema.get('description', '')} Checked by `inferstack plan` but not by this schema (they need the "
+        "catalog or several fields at once): " + "; ".join(not_in_schema()) + "."
+    ).strip()
+    return schema
