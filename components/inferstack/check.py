@@ -18,9 +18,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from inferstack.compliance.model import Finding, Resource, evaluate
+from inferstack.offline import deploy_offline
 from inferstack.plan import Plan, plan
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
-from inferstack.offline import deploy_offline
 from inferstack.spec.loader import read_spec_data, violations_from
 from inferstack.spec.models import Compliance
 

@@ -6,6 +6,7 @@ hardened system node group for cluster services (GPU nodes are tainted and only 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -120,7 +121,7 @@ class EksCluster(pulumi.ComponentResource):
         self,
         name: str,
         settings: EksClusterSettings,
-        subnet_ids: list[pulumi.Input[str]],
+        subnet_ids: Sequence[pulumi.Input[str]],
         tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:

@@ -94,7 +94,7 @@ class AwsNetwork(pulumi.ComponentResource):
             opts=child,
         )
         private_ids = []
-        for slot, zone, private_cidr, public_cidr in zip(slots, zone_names, PRIVATE_CIDRS, PUBLIC_CIDRS):
+        for slot, zone, private_cidr, public_cidr in zip(slots, zone_names, PRIVATE_CIDRS, PUBLIC_CIDRS, strict=False):
             public = aws.ec2.Subnet(
                 f"{name}-public-{slot}",
                 vpc_id=vpc.id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_aws as aws
 
@@ -25,7 +27,7 @@ class EksGpuNodePool(pulumi.ComponentResource):
         *,
         cluster_name: pulumi.Input[str],
         node_role_arn: pulumi.Input[str],
-        subnet_ids: list[pulumi.Input[str]],
+        subnet_ids: Sequence[pulumi.Input[str]],
         region: str,
         instance_type: str,
         gpu_sku: str,

@@ -4,6 +4,8 @@ access point owned by the serving UID, the EFS CSI driver (EKS add-on, Pod Ident
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
@@ -34,7 +36,7 @@ class EfsWeightCache(pulumi.ComponentResource):
         cluster_name: pulumi.Input[str],
         vpc_id: pulumi.Input[str],
         vpc_cidr: pulumi.Input[str],
-        subnet_ids: list[pulumi.Input[str]],
+        subnet_ids: Sequence[pulumi.Input[str]],
         subnet_slots: list[str],
         k8s_provider: k8s.Provider,
         kms_key_arn: pulumi.Input[str] | None = None,
@@ -79,7 +81,7 @@ class EfsWeightCache(pulumi.ComponentResource):
                 region=region,
                 opts=child,
             )
-            for slot, subnet in zip(subnet_slots, subnet_ids)
+            for slot, subnet in zip(subnet_slots, subnet_ids, strict=True)
         ]
         access_point = aws.efs.AccessPoint(
             f"{name}-efs",

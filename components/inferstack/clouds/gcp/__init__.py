@@ -9,6 +9,7 @@ GKE ships the NVIDIA device plugin, so the shared add-ons skip it here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_gcp as gcp
@@ -47,7 +48,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
     device_plugin_builtin = True
     # GKE installs the NVIDIA driver on the host and injects its libraries only into pods that request
     # a GPU; the exporter requests none, so it mounts them itself (NVIDIA/dcgm-exporter#484, #59).
-    dcgm_exporter_values = {
+    dcgm_exporter_values: ClassVar[dict[str, Any]] = {
         "securityContext": {"privileged": True},
         "extraHostVolumes": [{"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"}],
         "extraVolumeMounts": [{"name": "nvidia-install-dir-host", "mountPath": "/usr/local/nvidia", "readOnly": True}],
@@ -93,6 +94,8 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
     ) -> GkeGpuNodePool:
         gke = cluster.gke
         node = ctx.placement.node
+        if node is None or node.node_type is None or node.accelerator is None:
+            raise ValueError(f"placement {ctx.placement.name!r} has no GPU machine type to build a node pool from")
         return GkeGpuNodePool(
             f"{ctx.name}-gpu",
             cluster_id=gke.cluster.id,

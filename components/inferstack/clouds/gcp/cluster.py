@@ -118,6 +118,7 @@ class GkeCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         project = gcp.organizations.get_project_output(opts=pulumi.InvokeOutputOptions(parent=self))
         key = None
+        key_grants: list[pulumi.Resource] = []
         if settings.encrypt_secrets:
             ring = gcp.kms.KeyRing(f"{name}-keyring", location=region, opts=child)
             key = gcp.kms.CryptoKey(
@@ -128,14 +129,16 @@ class GkeCluster(pulumi.ComponentResource):
                 labels=tags,
                 opts=child,
             )
-            gke_agent = gcp.kms.CryptoKeyIAMMember(
-                f"{name}-key-gke",
-                crypto_key_id=key.id,
-                role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                member=project.number.apply(
-                    lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
-                ),
-                opts=child,
+            key_grants.append(
+                gcp.kms.CryptoKeyIAMMember(
+                    f"{name}-key-gke",
+                    crypto_key_id=key.id,
+                    role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                    member=project.number.apply(
+                        lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
+                    ),
+                    opts=child,
+                )
             )
         account_id = "inferstack-" + hashlib.sha1(settings.cluster_name.encode()).hexdigest()[:12]
         nodes_sa = gcp.serviceaccount.Account(
@@ -206,7 +209,7 @@ class GkeCluster(pulumi.ComponentResource):
             resource_labels=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[gke_agent] if key is not None else [],
+                depends_on=key_grants,
                 custom_timeouts=pulumi.CustomTimeouts(create="60m", update="90m", delete="45m"),
             ),
         )
