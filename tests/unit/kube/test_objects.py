@@ -9,7 +9,7 @@ from inferstack.kube import placement_objects
 from inferstack.kube.objects import PRESTOP_SLEEP_SECONDS, termination_grace_seconds
 from inferstack.plan import plan
 from inferstack.spec import load_spec
-from tests.conftest import SPECS
+from tests.conftest import SPECS, spec_variant
 
 
 def _objects(spec_name, placement_index=0):
@@ -202,15 +202,15 @@ def test_serving_egress_is_dns_only_and_prefetch_gets_https():
     "spec_name, source, endpoint",
     [
         # EKS Pod Identity agent: "169.254.170.23 for IPv4" (EKS user guide, pod-id-agent-setup), HTTP.
-        ("aws-llama-8b-us.yaml", "s3://acme-models/llama", {"cidr": "169.254.170.23/32", "port": 80}),
+        ("aws-llama-8b-us", "s3://acme-models/llama", {"cidr": "169.254.170.23/32", "port": 80}),
         # GKE metadata server for Workload Identity on Dataplane V2: 169.254.169.254/32 port 80.
-        ("quickstart.yaml", "gs://acme-models/llama", {"cidr": "169.254.169.254/32", "port": 80}),
+        ("quickstart", "gs://acme-models/llama", {"cidr": "169.254.169.254/32", "port": 80}),
     ],
 )
 def test_prefetch_from_cloud_storage_reaches_exactly_the_identity_endpoint(spec_name, source, endpoint):
-    result = plan(load_spec(SPECS / spec_name))
-    model = result.spec.model.model_copy(update={"source": source, "revision": None, "architecture": "llama-3.1-8b"})
-    changed = plan(result.spec.model_copy(update={"model": model}))
+    changed = plan(
+        spec_variant(spec_name, {"model": {"source": source, "revision": None, "architecture": "llama-3.1-8b"}})
+    )
     policy = next(
         o
         for o in placement_objects(changed, changed.placements[0])
@@ -244,9 +244,7 @@ def test_kv_cache_usage_target_is_per_replica_and_can_reach_max_replicas():
     # HPA algorithm: desiredReplicas = ceil[currentReplicas * (currentMetricValue / desiredMetricValue)].
     # AverageValue first divides the metric by the replica count; an avg() is already per replica, so
     # under AverageValue 2 replicas at 100 % usage read 0.5 and never pass a 0.8 target: stuck at 2.
-    result = plan(load_spec(SPECS / "aws-llama-8b-us.yaml"))
-    scaling = result.spec.autoscaling.model_copy(update={"signal": "kv_cache_usage", "target": 0.8})
-    changed = plan(result.spec.model_copy(update={"autoscaling": scaling}))
+    changed = plan(spec_variant("aws-llama-8b-us", {"autoscaling": {"signal": "kv_cache_usage", "target": 0.8}}))
     scaler = next(o for o in placement_objects(changed, changed.placements[0]) if o["kind"] == "ScaledObject")
     trigger = scaler["spec"]["triggers"][0]
     assert trigger["metadata"]["query"].startswith("avg(")
@@ -260,9 +258,7 @@ def test_kv_cache_usage_target_is_per_replica_and_can_reach_max_replicas():
 def test_scale_down_window_is_capped_where_the_hpa_accepts_it():
     # autoscaling/v2 validation: "stabilizationWindowSeconds: Invalid value: 18000: must be less than or
     # equal to 3600" (kedacore/keda#4976: the HPA was never created).
-    result = plan(load_spec(SPECS / "aws-llama-8b-us.yaml"))
-    scaling = result.spec.autoscaling.model_copy(update={"scale_down_delay_seconds": 18000})
-    changed = plan(result.spec.model_copy(update={"autoscaling": scaling}))
+    changed = plan(spec_variant("aws-llama-8b-us", {"autoscaling": {"scale_down_delay_seconds": 18000}}))
     scaler = next(o for o in placement_objects(changed, changed.placements[0]) if o["kind"] == "ScaledObject")
     assert scaler["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"] == {
         "stabilizationWindowSeconds": 3600
