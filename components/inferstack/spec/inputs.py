@@ -204,7 +204,8 @@ class _Constructor(SafeConstructor):
         out: dict[str, Any] = {}
         first: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            plain_merge = isinstance(key_node, ScalarNode) and key_node.value == "<<" and key_node.style is None
+            if key_node.tag == "tag:yaml.org,2002:merge" or plain_merge:
                 raise _at(key_node, "merge keys (<<) are not supported", "write the keys out in full")
             if not isinstance(key_node, ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 shown = key_node.value if isinstance(key_node, ScalarNode) else None
@@ -226,8 +227,21 @@ class _Constructor(SafeConstructor):
         data.update(self.construct_mapping(node))
 
 
+_Constructor.yaml_constructors = {
+    tag: constructor
+    for tag, constructor in SafeConstructor.yaml_constructors.items()
+    if tag
+    in (
+        "tag:yaml.org,2002:null",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:str",
+        "tag:yaml.org,2002:seq",
+    )
+}
 _Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
 _Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
+_Constructor.add_constructor(None, SafeConstructor.construct_undefined)
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -304,7 +318,10 @@ class _Loader(Reader, Scanner, Parser, _Composer, _Constructor, _Resolver):
 def parse_yaml(text: str) -> object:
     """One bounded YAML document as plain data (dicts with string keys, lists, scalars);
     `InputProblem` for anything else."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _unprintable(text, exc) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -314,6 +331,8 @@ def parse_yaml(text: str) -> object:
         return None
     except InputProblem:
         raise
+    except yaml.reader.ReaderError as exc:
+        raise _unprintable(text, exc) from None
     except yaml.composer.ComposerError as exc:
         if exc.context and "expected a single document" in exc.context:
             mark = exc.problem_mark
@@ -330,6 +349,18 @@ def parse_yaml(text: str) -> object:
         raise InputProblem("(file)", "the YAML is nested too deeply to be a spec") from None
     finally:
         loader.dispose()
+
+
+def _unprintable(text: str, exc: yaml.reader.ReaderError) -> InputProblem:
+    position = exc.position
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    character = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    return InputProblem(
+        f"line {line}, column {column}",
+        f"the control character U+{character:04X} is not allowed in YAML",
+        "remove it: a spec is plain text",
+    )
 
 
 def _marked(exc: yaml.MarkedYAMLError) -> InputProblem:

@@ -146,7 +146,7 @@ def _from_pydantic(error: dict[str, Any], root: type[BaseModel]) -> list[Violati
     if kind in _BOUNDS:
         word, key = _BOUNDS[kind]
         bound = ctx[key]
-        shown_bound = f"{bound:,}" if isinstance(bound, int) and abs(bound) >= 10_000_000 else f"{bound:g}"
+        shown_bound = f"{bound:,}" if isinstance(bound, int) and abs(bound) >= 10_000 else f"{bound:g}"
         return [Violation(_path(loc), error["input"], "out of range", f"{word} {shown_bound}")]
     if kind == "finite_number":
         return [Violation(_path(loc), error["input"], "not a finite number", hint="write a number such as 1.5")]
@@ -191,7 +191,8 @@ def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
 def parse_spec(data: object, source: str = "<spec>", base: Path | None = None) -> DeploymentSpec:
     """Validate already-parsed YAML/JSON data; raises SpecError."""
     if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
+        kinds = {str: "text", bool: "a boolean", int: "a number", float: "a number", list: "a list"}
+        kind = "empty" if data is None else kinds.get(type(data), f"a {type(data).__name__}")
         raise SpecError(
             source,
             [

@@ -741,7 +741,12 @@ class Compliance(Strict):
     @field_validator("allowed_regions")
     @classmethod
     def _regions(cls, value: list[str]) -> list[str]:
-        return [_region_code(v) for v in value]
+        for region in value:
+            if not full(patterns.REGION, region):
+                raise FieldProblem(
+                    f"{shown(region)} is not a region code", "1-63 lower-case letters, digits and '-', e.g. us-east-1"
+                )
+        return value
 
     @field_validator("residency")
     @classmethod
@@ -782,8 +787,12 @@ class Slo(Strict):
         description="95th percentile inter-token latency (the per-request streaming speed), milliseconds; "
         "no alert when unset.",
     )
-    error_rate: float = Field(default=0.01, gt=0, lt=1, description="Largest tolerated fraction of failed requests.")
-    availability: float = Field(default=0.995, gt=0, lt=1, description="Fraction of time the endpoint must serve.")
+    error_rate: float = Field(
+        default=0.01, gt=0, lt=1, allow_inf_nan=False, description="Largest tolerated fraction of failed requests."
+    )
+    availability: float = Field(
+        default=0.995, gt=0, lt=1, allow_inf_nan=False, description="Fraction of time the endpoint must serve."
+    )
 
 
 class Workload(Strict):

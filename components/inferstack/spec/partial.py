@@ -59,7 +59,11 @@ def path_of(loc: tuple[Any, ...]) -> str:
 
 
 def _pattern(loc: tuple[Any, ...]) -> str:
-    return path_of(tuple("*" if isinstance(p, int) else p for p in loc)).replace("[*]", "[*]")
+    """`loc` as a path with every list index written `[*]`."""
+    out = ""
+    for part in loc:
+        out += "[*]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def _inside(path: str, outer: str) -> bool:

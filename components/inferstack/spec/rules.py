@@ -611,12 +611,12 @@ def extra_args_not_planned(spec: DeploymentSpec) -> Iterator[Violation]:
         found = planned.get(_flag_key(arg))
         if found is not None:
             flag, source = found
-            how = source if source.startswith("(") else f"set {source} in the spec instead"
+            how = f"({source.strip('()')})" if source.startswith("(") else f"and set {source} in the spec instead"
             yield Violation(
                 f"engine.extra_args[{j}]",
                 arg,
                 f"{spec.engine.name}'s {flag} is already set by inferstack",
-                hint=f"remove it; {how}",
+                hint=f"remove it {how}",
             )
 
 
