@@ -4,6 +4,7 @@ and parsers for the versions named; vLLM's are checked against its real parser i
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -179,7 +180,8 @@ class TrtLlm(EngineAdapter):
         spec = plan.spec
         free = catalog.gpus()[plan.fit.gpu].memory_gib * GIB - plan.fit.weights_per_gpu_bytes
         free -= plan.fit.overhead.total_bytes
-        fraction = int(_kv_pool_bytes(plan) / free * 1000) / 1000 if free > 0 else 0.0
+        # Truncated to 3 decimals (never more than planned); the epsilon absorbs float noise in pool/free.
+        fraction = math.floor(_kv_pool_bytes(plan) / free * 1000 + 1e-9) / 1000 if free > 0 else 0.0
         return [
             self.model_path(plan),
             "--served_model_name",

@@ -1,0 +1,65 @@
+"""TensorRT-LLM carries every planned setting: the served name, the planned KV pool as the fraction of
+free memory trtllm-serve gives its cache, and refuses (at load) the settings it cannot change."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferstack.engines import adapter_for
+from inferstack.plan import plan
+from inferstack.spec import SpecError
+from tests.conftest import spec_variant
+
+TRTLLM = {
+    "engine": {"name": "trtllm", "version": "1.0.0", "quantization": None, "image": None},
+    "autoscaling": {"enabled": False},
+    "compliance": {"allowed_engines": [], "pin_images": False},
+}
+
+
+def _plan(changes: dict):
+    return plan(spec_variant("aws-llama-8b-us", {**TRTLLM, **changes}))
+
+
+def test_trtllm_serves_under_the_spec_served_name():
+    args = adapter_for("trtllm").args(_plan({"model": {"served_name": "chat-large"}}))
+    assert args[args.index("--served_model_name") + 1] == "chat-large"
+
+
+def test_trtllm_kv_fraction_is_the_planned_pool_over_free_memory():
+    result = _plan({})
+    args = adapter_for("trtllm").args(result)
+    fraction = float(args[args.index("--kv_cache_free_gpu_memory_fraction") + 1])
+    # L40S: 44.39 GiB as the engine sees it (catalog), weights and overhead from the plan; the planner
+    # models trtllm's pool as 0.9 of what is free after them, so the flag must say 0.9 of free memory.
+    free = 44.39 * 2**30 - result.fit.weights_per_gpu_bytes - result.fit.overhead.total_bytes
+    assert fraction == pytest.approx(result.fit.kv_pool_bytes / free, abs=0.001)
+    assert fraction == pytest.approx(0.9, abs=0.001)
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (
+            {"engine": {"kv_cache_dtype": "fp8"}},
+            "  - engine.kv_cache_dtype = 'fp8': trtllm always runs with kv_cache_dtype 'auto' and cannot be told "
+            "otherwise. Allowed: 'auto'. Fix: remove engine.kv_cache_dtype, or choose an engine that sets it: "
+            "sglang, tgi, vllm.",
+        ),
+        (
+            {"engine": {"prefix_caching": False}},
+            "  - engine.prefix_caching = False: trtllm always runs with prefix_caching True and cannot be told "
+            "otherwise. Allowed: True. Fix: remove engine.prefix_caching, or choose an engine that sets it: "
+            "sglang, vllm.",
+        ),
+    ],
+)
+def test_settings_trtllm_cannot_change_are_refused(change, line):
+    with pytest.raises(SpecError) as err:
+        spec_variant("aws-llama-8b-us", {**TRTLLM, "engine": {**TRTLLM["engine"], **change["engine"]}})
+    assert line in err.value.render().splitlines()
+
+
+def test_settings_an_engine_can_change_are_accepted():
+    spec = spec_variant("aws-llama-8b-us", {"engine": {"kv_cache_dtype": "fp8", "prefix_caching": False}})
+    assert (spec.engine.kv_cache_dtype, spec.engine.prefix_caching) == ("fp8", False)
