@@ -40,6 +40,9 @@ NO_DATA_ALLOWED_PREFIX = "DCGM_"
 COMPARISONS = {">", "<", ">=", "<=", "==", "!="}
 SET_OPERATORS = {"and", "or", "unless"}
 
+#: Runs `vllm serve` as the image's `vllm` console script does (see its docstring for the one difference).
+VLLM_CLI = Path(__file__).with_name("vllm_cli.py")
+
 pytestmark = pytest.mark.e2e
 
 
@@ -140,8 +143,10 @@ def _tiny_spec(root: Path) -> Path:
 
 
 def server_command(container: dict, models_dir: Path, port: int) -> list[str]:
-    """The rendered container command with a pod's substitutions applied, and only those."""
-    command = [str(VLLM_PYTHON) if part == "python3" else part for part in container["command"]]
+    """The rendered container command with a pod's substitutions applied, and only those: the image's
+    `vllm` console script runs vLLM's CLI in the vLLM environment (through `VLLM_CLI`)."""
+    scripts = {"python3": [str(VLLM_PYTHON)], "vllm": [str(VLLM_PYTHON), str(VLLM_CLI)]}
+    command = [word for part in container["command"] for word in scripts.get(part, [part])]
     args = [
         arg.replace("/models", str(models_dir), 1) if arg.startswith("/models") else arg for arg in container["args"]
     ]
