@@ -181,7 +181,7 @@ class TrtLlm(EngineAdapter):
         free = catalog.gpus()[plan.fit.gpu].memory_gib * GIB - plan.fit.weights_per_gpu_bytes
         free -= plan.fit.overhead.total_bytes
         # Truncated to 3 decimals (never more than planned); the epsilon absorbs float noise in pool/free.
-        fraction = math.floor(_kv_pool_bytes(plan) / free * 1000 + 1e-9) / 1000 if free > 0 else 0.0
+        fraction = math.floor(max(plan.fit.kv_pool_bytes, 0) / free * 1000 + 1e-9) / 1000 if free > 0 else 0.0
         return [
             self.model_path(plan),
             "--served_model_name",
