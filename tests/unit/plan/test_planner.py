@@ -156,9 +156,17 @@ def test_cold_start_budget_grows_with_checkpoint_and_tp():
 
 
 def test_pvc_source_needs_no_fetch():
-    result = plan(
-        _spec(lambda d: d["model"].update(source="pvc://models/llama", architecture="llama-3.1-8b", revision=None))
-    )
+    def change(d):
+        # A pvc:// claim exists only in an existing cluster.
+        d["model"].update(source="pvc://models/llama", architecture="llama-3.1-8b", revision=None)
+        d["placements"][0].update(
+            cloud="kubernetes",
+            region="us-east-1",
+            cluster={"kind": "existing", "context": "lab", "prometheus_url": "http://prometheus.lab:9090"},
+            price_per_gpu_hour=0.8,
+        )
+
+    result = plan(_spec(change))
     assert result.cold_start.weight_fetch_seconds == 0
 
 
