@@ -29,6 +29,7 @@ GCP_GLOBAL = (
     "gcp:kms/cryptoKey:",
     "gcp:kms/cryptoKeyIAMMember:",
     "gcp:container/nodePool:",
+    "gcp:compute/firewall:",
 )
 
 _runs: dict[str, Run] = {}

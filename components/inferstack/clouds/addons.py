@@ -15,6 +15,7 @@ Chart versions are pinned here, in one table (bump them deliberately, with `helm
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,10 @@ class AddonSettings:
     dcgm_exporter: bool = True
     keda: bool = True
     prometheus_stack: bool = True
+
+    def installed(self) -> frozenset[str]:
+        """The names of the add-ons these settings install."""
+        return frozenset(name for name, on in dataclasses.asdict(self).items() if on)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,21 @@ CHARTS: dict[str, HelmChart] = {
 }
 
 _GPU_TOLERATIONS = [GPU_TOLERATION]
+
+
+#: kube-prometheus-stack scrape targets that managed control planes do not expose.
+MANAGED_CONTROL_PLANE_COMPONENTS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
+#: How long Prometheus keeps samples (the chart's default is 10d); SLO burn-rate windows reach 30d.
+PROMETHEUS_RETENTION = "30d"
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` merged in, nested dicts merged key by key."""
+    merged = dict(base)
+    for key, value in extra.items():
+        current = merged.get(key)
+        merged[key] = _merged(current, value) if isinstance(current, dict) and isinstance(value, dict) else value
+    return merged
 
 
 def _gpu_node_affinity() -> dict[str, Any]:
@@ -106,6 +126,7 @@ class ClusterAddons(pulumi.ComponentResource):
         settings: AddonSettings = AddonSettings(),
         opts: pulumi.ResourceOptions | None = None,
         dcgm_values: dict | None = None,
+        prometheus_values: dict | None = None,
     ) -> None:
         super().__init__("inferstack:kubernetes:ClusterAddons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -153,20 +174,27 @@ class ClusterAddons(pulumi.ComponentResource):
             self.releases["kube-prometheus-stack"] = helm_release(
                 f"{name}-kube-prometheus-stack",
                 "kube-prometheus-stack",
-                {
-                    "prometheus": {
-                        "prometheusSpec": {
-                            "podMonitorSelectorNilUsesHelmValues": False,
-                            "serviceMonitorSelectorNilUsesHelmValues": False,
-                            "ruleSelectorNilUsesHelmValues": False,
-                        }
+                _merged(
+                    {
+                        "prometheus": {
+                            "prometheusSpec": {
+                                "podMonitorSelectorNilUsesHelmValues": False,
+                                "serviceMonitorSelectorNilUsesHelmValues": False,
+                                "ruleSelectorNilUsesHelmValues": False,
+                                "retention": PROMETHEUS_RETENTION,
+                            }
+                        },
+                        "grafana": {
+                            "sidecar": {
+                                "dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}
+                            }
+                        },
+                        # Managed control planes (EKS, GKE) expose no controller-manager, scheduler or
+                        # etcd endpoints to scrape: their targets would stay down and fire TargetDown.
+                        **{component: {"enabled": False} for component in MANAGED_CONTROL_PLANE_COMPONENTS},
                     },
-                    "grafana": {
-                        "sidecar": {
-                            "dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}
-                        }
-                    },
-                },
+                    prometheus_values or {},
+                ),
                 child,
             )
         self.register_outputs({"releases": {k: r.status for k, r in self.releases.items()}})

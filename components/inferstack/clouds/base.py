@@ -186,6 +186,8 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
     device_plugin_builtin: ClassVar[bool] = False
     #: Extra values for the DCGM exporter chart on this platform (e.g. where its driver libraries live).
     dcgm_exporter_values: ClassVar[dict[str, Any]] = {}
+    #: Extra values for kube-prometheus-stack on this platform (e.g. persistent storage, no kube-proxy).
+    prometheus_stack_values: ClassVar[dict[str, Any]] = {}
 
     @property
     def profile(self) -> catalog.CloudProfile:
@@ -218,6 +220,7 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
             gpu_sku=ctx.gpu_sku,
             settings=settings,
             dcgm_values=self.dcgm_exporter_values,
+            prometheus_values=self.prometheus_stack_values,
             opts=pulumi.ResourceOptions(
                 parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after
             ),

@@ -32,38 +32,46 @@ from inferstack.clouds.base import (
 )
 from inferstack.contract import POOL_LABEL, SYSTEM_POOL
 
-#: What the cluster autoscaler may do (AWS's documented minimum for auto-discovery).
-AUTOSCALER_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Resource": "*",
-                "Action": [
-                    "autoscaling:DescribeAutoScalingGroups",
-                    "autoscaling:DescribeAutoScalingInstances",
-                    "autoscaling:DescribeLaunchConfigurations",
-                    "autoscaling:DescribeScalingActivities",
-                    "autoscaling:DescribeTags",
-                    "ec2:DescribeImages",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeLaunchTemplateVersions",
-                    "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
-                ],
-            },
-            {
-                "Effect": "Allow",
-                "Resource": "*",
-                "Action": [
-                    "autoscaling:SetDesiredCapacity",
-                    "autoscaling:TerminateInstanceInAutoScalingGroup",
-                ],
-            },
-        ],
-    }
-)
+
+def autoscaler_policy(cluster_name: str) -> str:
+    """What the cluster autoscaler may do: the upstream "Full Cluster Autoscaler Features Policy
+    (Recommended)" (kubernetes/autoscaler cloudprovider/aws/README.md): describe anything, but scale
+    or terminate only Auto Scaling groups tagged for auto-discovery and owned by this cluster (EKS
+    managed node groups carry both tags)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Resource": "*",
+                    "Action": [
+                        "autoscaling:DescribeAutoScalingGroups",
+                        "autoscaling:DescribeAutoScalingInstances",
+                        "autoscaling:DescribeLaunchConfigurations",
+                        "autoscaling:DescribeScalingActivities",
+                        "autoscaling:DescribeTags",
+                        "ec2:DescribeImages",
+                        "ec2:DescribeInstanceTypes",
+                        "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:GetInstanceTypesFromInstanceRequirements",
+                        "eks:DescribeNodegroup",
+                    ],
+                },
+                {
+                    "Effect": "Allow",
+                    "Resource": "*",
+                    "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+                            f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned",
+                        }
+                    },
+                },
+            ],
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,7 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             ctx.tags,
             ctx.parent,
             actions=("sts:AssumeRole", "sts:TagSession"),
-            inline={"autoscaling": AUTOSCALER_POLICY},
+            inline={"autoscaling": autoscaler_policy(ctx.cluster_name)},
             provider=cluster.aws_provider,
         )
         association = aws.eks.PodIdentityAssociation(

@@ -15,8 +15,9 @@ import pulumi_aws as aws
 from inferstack.clouds.aws.iam import role
 from inferstack.contract import POOL_LABEL, SYSTEM_POOL
 
-#: Kubernetes minor version of new clusters; bump deliberately (EKS upgrades one minor at a time).
-KUBERNETES_VERSION = "1.33"
+#: Kubernetes minor version of new clusters; bump deliberately (EKS upgrades one minor at a time). 1.33
+#: left standard support on 2026-07-29; 1.35's ends 2027-03-27 (catalog cloud_facts kubernetes_versions).
+KUBERNETES_VERSION = "1.35"
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 LOG_RETENTION_DAYS = 90
 SYSTEM_INSTANCE_TYPE = "m6i.large"
@@ -165,6 +166,9 @@ class EksCluster(pulumi.ComponentResource):
                 subnet_ids=subnet_ids,
                 endpoint_private_access=True,
                 endpoint_public_access=not settings.private_endpoint,
+                # A public endpoint answers only the operators' ranges (EKS otherwise opens it to
+                # 0.0.0.0/0), as GKE's authorized networks do.
+                public_access_cidrs=list(settings.operator_cidrs) or None if not settings.private_endpoint else None,
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",

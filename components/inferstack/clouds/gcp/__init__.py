@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_gcp as gcp
 
+from inferstack.catalog import cloud_facts
 from inferstack.clouds.base import (
     CacheStorage,
     Cloud,
@@ -54,6 +55,25 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         "extraVolumeMounts": [{"name": "nvidia-install-dir-host", "mountPath": "/usr/local/nvidia", "readOnly": True}],
     }
 
+    # GKE Dataplane V2 (ADVANCED_DATAPATH) replaces kube-proxy, so there is nothing to scrape; Prometheus
+    # keeps its samples on a disk from GKE's default StorageClass (pd-balanced, `standard-rwo`).
+    prometheus_stack_values: ClassVar[dict[str, Any]] = {
+        "kubeProxy": {"enabled": False},
+        "prometheus": {
+            "prometheusSpec": {
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": "standard-rwo",
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "50Gi"}},
+                        }
+                    }
+                }
+            }
+        },
+    }
+
     def network(self, ctx: PlacementContext) -> GcpNetworkHandle:
         provider = gcp.Provider(
             f"{ctx.name}-gcp",
@@ -79,6 +99,9 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                 private_endpoint=ctx.private,
                 encrypt_secrets=ctx.encrypted,
                 operator_cidrs=ctx.operator_cidrs,
+                control_plane_ports=tuple(
+                    port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())
+                ),
             ),
             network.network,
             ctx.tags,

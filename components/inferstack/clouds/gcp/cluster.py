@@ -39,6 +39,9 @@ class GkeClusterSettings:
     private_endpoint: bool
     encrypt_secrets: bool
     operator_cidrs: tuple[str, ...] = ()
+    #: Ports on pods the control plane must reach beyond GKE's defaults (443, 10250), for the add-ons
+    #: installed (KEDA's metrics server 6443 and webhooks 9443; see catalog cloud_facts).
+    control_plane_ports: tuple[int, ...] = ()
 
 
 def node_config_base(service_account: pulumi.Input[str], labels: dict[str, str]) -> dict:
@@ -235,6 +238,23 @@ class GkeCluster(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create="30m", update="60m", delete="30m"),
             ),
         )
+        if settings.control_plane_ports:
+            # Private nodes accept only 443 and 10250 from the control plane; add-ons that serve the
+            # API server (aggregated APIs, webhooks) need their own ports opened from its range.
+            gcp.compute.Firewall(
+                f"{name}-control-plane-addons",
+                network=network.network_id,
+                direction="INGRESS",
+                source_ranges=[CONTROL_PLANE_CIDR],
+                target_service_accounts=[nodes_sa.email],
+                allows=[
+                    gcp.compute.FirewallAllowArgs(
+                        protocol="tcp", ports=[str(port) for port in settings.control_plane_ports]
+                    )
+                ],
+                description="inferstack: control plane to add-on pods (KEDA metrics server and webhooks)",
+                opts=child,
+            )
         self.cluster = cluster
         self.system_nodes = system
         self.project_number = project.number

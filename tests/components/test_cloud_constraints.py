@@ -1,0 +1,103 @@
+"""Real-world constraints the cloud components must meet on a first `pulumi up`, each written from its
+source (the numbers are the providers' and charts', not the code's), checked on what the program
+registers under mocks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inferstack.clouds.addons import AddonSettings
+from inferstack.offline import run_offline
+from inferstack.plan import plan
+from inferstack.program import deploy
+from tests.conftest import spec_variant
+from tests.components.test_model_deployment import program_run
+
+pytest.importorskip("pulumi_aws")
+pytest.importorskip("pulumi_gcp")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+#: KEDA docs, "Cluster" > Firewall: "6443 | Used by Kubernetes API server to get metrics | Only required
+#: for Google Cloud"; the KEDA chart's admission webhooks listen on 9443. GKE private clusters allow
+#: only 443 and 10250 from the control plane (GKE firewall rules page).
+KEDA_PORTS = ["6443", "9443"]
+GKE_CONTROL_PLANE_RANGE = "172.16.0.0/28"
+
+
+def test_private_gke_opens_the_keda_ports_to_the_control_plane():
+    run = program_run("quickstart")
+    rule = run.one("gcp:compute/firewall:Firewall", "quickstart-us-central-cluster-control-plane-addons").inputs
+    assert rule["direction"] == "INGRESS"
+    assert rule["sourceRanges"] == [GKE_CONTROL_PLANE_RANGE]
+    assert rule["allows"] == [{"protocol": "tcp", "ports": KEDA_PORTS}]
+    gke = run.one("gcp:container/cluster:Cluster", "quickstart-us-central-cluster-gke").inputs
+    assert gke["privateClusterConfig"]["masterIpv4CidrBlock"] == GKE_CONTROL_PLANE_RANGE
+
+
+def test_without_keda_no_control_plane_ports_are_opened():
+    result = run_offline(deploy, deployment_plans=[plan(spec_variant("quickstart", {}))], addons=AddonSettings(keda=False))
+    assert result.of_type("gcp:compute/firewall:Firewall") == []
+
+
+def test_eks_runs_a_kubernetes_version_in_standard_support():
+    # EKS gives each minor 14 months of standard support; on 2026-12-01 only 1.34 (until 2026-12-02)
+    # and 1.35 (until 2027-03-27) are in it (AWS EKS Kubernetes version calendar).
+    run = program_run("aws-llama-8b-us")
+    cluster = run.one("aws:eks/cluster:Cluster", "llama-8b-us-us-east-cluster-eks").inputs
+    assert cluster["version"] == "1.35"
+
+
+def test_a_public_eks_endpoint_answers_only_the_operators():
+    spec = spec_variant(
+        "aws-llama-8b-us",
+        {
+            "compliance": {"private_networking": False},
+            "placements": {0: {"cluster": {"operator_cidrs": ["203.0.113.0/24"]}}},
+        },
+    )
+    run = run_offline(deploy, deployment_plans=[plan(spec)])
+    vpc = run.one("aws:eks/cluster:Cluster", "llama-8b-us-us-east-cluster-eks").inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_the_autoscaler_may_scale_only_this_clusters_node_groups():
+    run = program_run("aws-llama-8b-us")
+    role = run.one("aws:iam/role:Role", "llama-8b-us-us-east-autoscaler").inputs
+    (policy,) = role["inlinePolicies"]
+    statements = json.loads(policy["policy"])["Statement"]
+    (scaling,) = [s for s in statements if "autoscaling:SetDesiredCapacity" in s["Action"]]
+    # kubernetes/autoscaler cloudprovider/aws README, "Full Cluster Autoscaler Features Policy (Recommended)".
+    assert scaling["Condition"] == {
+        "StringEquals": {
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/llama-8b-us-us-east": "owned",
+        }
+    }
+    assert "autoscaling:TerminateInstanceInAutoScalingGroup" not in [
+        a for s in statements if "Condition" not in s for a in s["Action"]
+    ]
+
+
+@pytest.mark.parametrize(("stem", "placement"), [("aws-llama-8b-us", "us-east"), ("quickstart", "us-central")])
+def test_prometheus_scrapes_no_hidden_control_plane_targets(stem, placement):
+    run = program_run(stem)
+    spec_name = run.deployments[0].plan.spec.name
+    release = run.one("kubernetes:helm.sh/v3:Release", f"{spec_name}-{placement}-addons-kube-prometheus-stack")
+    values = release.inputs["values"]
+    for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd"):
+        assert values[component] == {"enabled": False}
+    assert values["prometheus"]["prometheusSpec"]["retention"] == "30d"
+
+
+def test_gke_prometheus_keeps_its_samples_on_a_disk_and_skips_kube_proxy():
+    run = program_run("quickstart")
+    values = run.one(
+        "kubernetes:helm.sh/v3:Release", "quickstart-us-central-addons-kube-prometheus-stack"
+    ).inputs["values"]
+    claim = values["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "standard-rwo"
+    assert claim["accessModes"] == ["ReadWriteOnce"]
+    assert values["kubeProxy"] == {"enabled": False}
