@@ -12,8 +12,8 @@ from inferstack.clouds.addons import AddonSettings
 from inferstack.offline import run_offline
 from inferstack.plan import plan
 from inferstack.program import deploy
-from tests.conftest import spec_variant
 from tests.components.test_model_deployment import program_run
+from tests.conftest import spec_variant
 
 pytest.importorskip("pulumi_aws")
 pytest.importorskip("pulumi_gcp")
@@ -37,7 +37,9 @@ def test_private_gke_opens_the_keda_ports_to_the_control_plane():
 
 
 def test_without_keda_no_control_plane_ports_are_opened():
-    result = run_offline(deploy, deployment_plans=[plan(spec_variant("quickstart", {}))], addons=AddonSettings(keda=False))
+    result = run_offline(
+        deploy, deployment_plans=[plan(spec_variant("quickstart", {}))], addons=AddonSettings(keda=False)
+    )
     assert result.of_type("gcp:compute/firewall:Firewall") == []
 
 
@@ -94,9 +96,9 @@ def test_prometheus_scrapes_no_hidden_control_plane_targets(stem, placement):
 
 def test_gke_prometheus_keeps_its_samples_on_a_disk_and_skips_kube_proxy():
     run = program_run("quickstart")
-    values = run.one(
-        "kubernetes:helm.sh/v3:Release", "quickstart-us-central-addons-kube-prometheus-stack"
-    ).inputs["values"]
+    values = run.one("kubernetes:helm.sh/v3:Release", "quickstart-us-central-addons-kube-prometheus-stack").inputs[
+        "values"
+    ]
     claim = values["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["storageClassName"] == "standard-rwo"
     assert claim["accessModes"] == ["ReadWriteOnce"]

@@ -279,7 +279,7 @@ def test_existing_cluster_creates_no_cloud_resources_and_uses_the_context():
     assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
     pvc = run.of_type("kubernetes:core/v1:PersistentVolumeClaim")[0].inputs
     assert "storageClassName" not in pvc["spec"]
-    endpoints, clusters, cost, kubeconfigs = run.outputs["mistral-7b"]
+    _endpoints, clusters, cost, kubeconfigs = run.outputs["mistral-7b"]
     assert kubeconfigs == {} and clusters == {"onprem-fra": "fra-gpu-prod"}
     assert cost == pytest.approx(plan_of("existing-cluster").monthly_cost_max, abs=0.01)
 
@@ -321,14 +321,16 @@ def test_outputs_endpoint_per_placement_kubeconfig_secret_and_cost():
 
 
 def test_extra_objects_join_each_placement(monkeypatch):
-    extra = lambda plan, placement: [
-        {  # noqa: E731
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "PodMonitor",
-            "metadata": {"name": f"{plan.spec.name}-{placement.name}", "namespace": plan.spec.name},
-            "spec": {},
-        }
-    ]
+    def extra(plan, placement):
+        return [
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "PodMonitor",
+                "metadata": {"name": f"{plan.spec.name}-{placement.name}", "namespace": plan.spec.name},
+                "spec": {},
+            }
+        ]
+
     run = run_program(str(SPECS / "aws-llama-8b-us.yaml"), ROOT, monkeypatch, extra_objects=extra)
     monitors = sorted(r.name for r in run.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor"))
     assert monitors == [
@@ -416,7 +418,6 @@ def test_component_package_schema_is_inferred():
 def test_operator_ranges_reach_the_private_cluster_apis():
     from inferstack.offline import deploy_offline
     from inferstack.plan import plan
-    from inferstack.spec import load_spec
 
     operators = {"cluster": {"operator_cidrs": ["10.8.0.0/16"]}}
     spec = spec_variant("multi-cloud-qwen", {"placements": {0: operators, 1: operators}})
