@@ -256,7 +256,7 @@ def plan_placement(placement: Placement, gpu_sku: str, tp: int, weights_bytes: f
                 (
                     "no-offering",
                     f"{o.node_type} is not offered in zones {', '.join(placement.zones)}; "
-                    f"{placement.region} offers it in: {', '.join(offered) or 'no zone'}",
+                    f"{placement.region} offers it in: {', '.join(offered or ()) or 'no zone'}",
                     o,
                 )
             )

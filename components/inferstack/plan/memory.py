@@ -40,8 +40,8 @@ def kv_bytes_per_token(arch: catalog.Architecture, kv_cache_dtype: str = "auto")
     MLA: layers x (kv_lora_rank + qk_rope_head_dim) x dtype bytes (one latent, no factor 2).
     """
     b = KV_BYTES[kv_cache_dtype]
-    if arch.is_mla:
-        return arch.layers * (arch.kv_lora_rank + arch.qk_rope_head_dim) * b
+    if arch.kv_lora_rank is not None:  # MLA (arch.is_mla); checked here so the latent sizes are ints
+        return arch.layers * (arch.kv_lora_rank + (arch.qk_rope_head_dim or 0)) * b
     return 2 * arch.layers * arch.kv_heads * arch.head_dim * b
 
 

@@ -116,7 +116,7 @@ class Plan:
             "workload": None
             if self.spec.workload is None
             else {
-                "required_output_tokens_per_second": round(self.required_output_tokens_per_s, 1),
+                "required_output_tokens_per_second": round(self.required_output_tokens_per_s or 0.0, 1),
                 "replicas_needed": self.replicas_needed,
                 "replicas_max": sum(p.replicas_max for p in self.placements),
             },
@@ -184,8 +184,8 @@ def replicas_needed(spec: DeploymentSpec, throughput: Throughput) -> int | None:
 
 def total_monthly_cost(placements: list[PlacementPlan]) -> float | None:
     """Monthly cost at max replicas over all placements; None when any placement has no price."""
-    costs = [p.monthly_cost_max for p in placements]
-    return None if any(c is None for c in costs) else sum(costs)
+    costs = [c for p in placements if (c := p.monthly_cost_max) is not None]
+    return None if len(costs) < len(placements) else sum(costs)
 
 
 def _gib(value: float) -> float:
@@ -304,7 +304,7 @@ def _findings(
                     False,
                 )
             )
-        if p.capacity is not None and not p.capacity.verified:
+        if p.capacity is not None and not p.capacity.verified and p.gpu_node_type is not None:
             out.append(
                 Finding(
                     "capacity-unverified",
@@ -324,7 +324,7 @@ def _findings(
                     False,
                 )
             )
-        if p.problem is None and p.idle_gpus_at_min:
+        if p.node is not None and p.problem is None and p.idle_gpus_at_min:
             out.append(
                 Finding(
                     "idle-gpus",
