@@ -367,7 +367,7 @@ class Engine(Strict):
 #: What a GPU SKU may look like before the catalog resolves it (the schema's approximation).
 GPU_SKU = r"[^:]{1,64}"
 #: The `gpu: L4:1` shorthand as the schema describes it.
-GPU_SHORTHAND = r"[^:]*(:[ \t]*[0-9]+[ \t]*)?"
+GPU_SHORTHAND = r"[^:]*(:[ \t]*0*[1-8][ \t]*)?"
 
 
 class GpuRequest(Strict):

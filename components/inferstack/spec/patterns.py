@@ -60,5 +60,6 @@ def full(pattern: str, value: object) -> bool:
 
 
 def anchored(pattern: str) -> str:
-    """The JSON-Schema form of a full-match pattern (JSON Schema patterns search)."""
-    return f"^(?:{pattern})$"
+    """The JSON-Schema form of a full-match pattern: JSON Schema patterns search, and a final `$` would
+    match before a trailing newline in Python validators, so the end is "no character follows"."""
+    return f"^(?:{pattern})(?![\\s\\S])"

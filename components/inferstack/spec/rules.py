@@ -52,7 +52,7 @@ def placement_rule(fn: PlacementRule) -> PlacementRule:
 def spec_violations(spec: DeploymentSpec) -> list[Violation]:
     """Every cross-field violation, each tagged with the rule that found it. On a partial view (see
     `spec.partial`) a rule stops where it reads a failed field."""
-    return [dataclasses.replace(v, rule=check.__name__) for check in RULES for v in run_guarded(check, spec)]
+    return [dataclasses.replace(v, rule=v.rule or check.__name__) for check in RULES for v in run_guarded(check, spec)]
 
 
 def _listing(values: list[str]) -> str:

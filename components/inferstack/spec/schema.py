@@ -16,11 +16,14 @@ from inferstack.spec.models import GPU_SHORTHAND, DeploymentSpec
 from inferstack.spec.patterns import anchored
 from inferstack.spec.rules import PLACEMENT_RULES, RULES
 
-#: Field checks that look values up in the catalog (the schema only constrains their shape).
+#: Field checks JSON Schema cannot state: catalog lookups (the schema only constrains their shape),
+#: address ranges, unique adapter names. `[*]` stands for any list index.
 CATALOG_CHECKS = {
     "resources.gpu.sku": "a GPU SKU of the catalog (aliases accepted)",
     "compliance.allowed_gpus": "GPU SKUs of the catalog",
     "compliance.residency": "a residency group of the catalog",
+    "placements[*].cluster.operator_cidrs": "valid CIDR address ranges",
+    "model.lora_adapters": "adapter names unique",
 }
 
 
@@ -50,8 +53,15 @@ def spec_schema() -> dict[str, Any]:
             },
         ]
     }
+    labels = defs["Cluster"]["properties"]["gpu_node_labels"]
+    ((key_pattern, value_schema),) = labels.pop("patternProperties").items()
+    labels["propertyNames"] = {"pattern": key_pattern, "maxLength": 253}
+    labels["additionalProperties"] = value_schema
     schema["description"] = (
         f"{schema.get('description', '')} Checked by `inferstack plan` but not by this schema (they need the "
-        "catalog or several fields at once): " + "; ".join(not_in_schema()) + "."
+        "catalog or several fields at once): " + "; ".join(not_in_schema()) + ". Also refused by the loader: "
+        "infinity and NaN (not JSON numbers), integers written with a decimal point such as 8192.0 (JSON Schema "
+        "counts them as integers), and YAML that is not one plain document (aliases beyond limits, merge keys, "
+        "tags, non-string keys)."
     ).strip()
     return schema
