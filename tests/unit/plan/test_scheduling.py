@@ -212,3 +212,24 @@ def test_a_pod_that_cannot_fit_exits_1_with_the_fix(tmp_path, monkeypatch):
     # Unpinned, the planner picks a larger L4 shape instead.
     free = plan(spec_variant("quickstart", {}))
     assert free.deployable and free.placements[0].gpu_node_type != "g2-standard-4"
+
+
+def test_a3_ultra_needs_a_reservation_spot_or_flex_start_and_uses_the_named_reservation():
+    # accelerator-optimized machines, A3 Ultra: "When provisioning A3 Ultra machine types, you must
+    # reserve capacity to create instances or clusters, use Spot VMs, use Flex-start VMs, or create a
+    # resize request in a MIG."
+    def deepseek_on_gcp(capacity):
+        placement = {"name": "us-central", "cloud": "gcp", "region": "us-central1", "capacity": capacity}
+        return plan(spec_variant("deepseek-v3-h200", {"placements": [placement]}))
+
+    on_demand = deepseek_on_gcp(["on_demand"])
+    assert not on_demand.deployable
+    blocking = next(f for f in on_demand.findings if f.blocking)
+    assert blocking.code == "capacity-unavailable"
+    assert blocking.message == (
+        "placement us-central: a3-ultragpu-8g cannot be bought as on_demand; it is sold as: spot, flex_start, "
+        "reservation:NAME; add a mode it is sold in to placements[].capacity, or pin another cluster.instance_type"
+    )
+    reserved = deepseek_on_gcp(["on_demand", {"reservation": "h200-block"}, "spot"]).placements[0]
+    assert (reserved.capacity.mode, reserved.capacity.reservation) == ("reservation", "h200-block")
+    assert reserved.gpu_zones == ("us-central1-b",)  # skypilot-catalog: a3-ultragpu-8g in us-central1-b only
