@@ -151,6 +151,19 @@ def _gpu_zones(placement: Placement, node_type: str) -> tuple[str, ...]:
     return tuple(z for z in placement.zones if z in offered)
 
 
+def _roomy_shapes(placement: Placement, gpu_sku: str, tp: int) -> list[str]:
+    """Node types in the placement's region, with the GPU, whose room holds a serving pod."""
+    floor = scheduling.serving_floor(tp)
+    out = []
+    for o in catalog.offerings():
+        if o.cloud != placement.cloud or o.gpu != gpu_sku or o.gpus < tp or placement.region not in o.regions:
+            continue
+        size = scheduling.serving_size(scheduling.node_room(o.cloud, o.node_type), o.gpus // tp)
+        if floor.fits_in(scheduling.NodeRoom(o.cloud, o.node_type, size.cpu_m, size.memory_mib)):
+            out.append(o.node_type)
+    return out
+
+
 def plan_placement(placement: Placement, gpu_sku: str, tp: int, weights_bytes: float = 0.0) -> PlacementPlan:
     """Pick the node shape for a placement: offered in its region, holding one replica, sold in one of
     the spec's capacity modes, whose room holds a serving pod (`scheduling.serving_floor`) and, when the
@@ -267,8 +280,9 @@ def plan_placement(placement: Placement, gpu_sku: str, tp: int, weights_bytes: f
         fix = {
             "capacity-unavailable": "add a mode it is sold in to placements[].capacity, or pin another "
             "cluster.instance_type",
-            "unschedulable": "pick a node type with more CPU and memory per GPU (cluster.instance_type), or fewer "
-            "GPUs per replica",
+            "unschedulable": "pick a node type with more CPU and memory per GPU (cluster.instance_type"
+            + (f": {', '.join(roomy)}" if (roomy := _roomy_shapes(placement, gpu_sku, tp)) else "")
+            + "), or fewer GPUs per replica",
             "no-offering": "list a zone that offers it in placements[].zones, or remove zones",
         }[code]
         others = "; ".join(w for _, w, _ in rejected[1:])

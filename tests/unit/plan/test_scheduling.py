@@ -207,7 +207,8 @@ def test_a_pod_that_cannot_fit_exits_1_with_the_fix(tmp_path, monkeypatch):
     assert (
         "a serving pod needs at least 3 CPU, 8.0 GiB (a CPU for each of vLLM's 3 processes, 6 GiB + 2 GiB /dev/shm) "
         "but g2-standard-4 leaves 2.72 CPU, 12.2 GiB after kube-reserved and DaemonSets; pick a node type with more "
-        "CPU and memory per GPU (cluster.instance_type), or fewer GPUs per replica"
+        "CPU and memory per GPU (cluster.instance_type: g2-standard-24, g2-standard-48, g2-standard-96), or fewer GPUs "
+        "per replica"
     ) in output
     # Unpinned, the planner picks a larger L4 shape instead.
     free = plan(spec_variant("quickstart", {}))
