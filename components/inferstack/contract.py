@@ -76,6 +76,21 @@ def cache_claim_name(deployment: str) -> str:
     return f"{deployment}-weights"
 
 
+def service_account(deployment: str) -> str:
+    """The serving pods' Kubernetes service account (no token, no cloud identity)."""
+    return deployment
+
+
+def prefetch_service_account(deployment: str) -> str:
+    """The prefetch Job's service account: the only one bound to a cloud identity that reads weights."""
+    return f"{deployment}-prefetch"
+
+
+def hub_token_secret(deployment: str) -> str:
+    """The Secret (key `token`) the prefetch Job reads a Hugging Face token from, when one is needed."""
+    return f"{deployment}-hub-token"
+
+
 def cloud_tags(deployment: str, placement: str) -> dict[str, str]:
     """Tags (AWS) and labels (GCP) on every taggable cloud resource; lowercase and label-safe."""
     return {"inferstack-deployment": deployment, "inferstack-placement": placement, "managed-by": MANAGED_BY}
@@ -105,20 +120,16 @@ class Provenance:
 
     def annotations(self) -> dict[str, str]:
         return {
-            self.key(f.name): value
-            for f in dataclasses.fields(self)
-            if (value := getattr(self, f.name)) is not None
+            self.key(f.name): value for f in dataclasses.fields(self) if (value := getattr(self, f.name)) is not None
         }
 
     @classmethod
     def from_annotations(cls, annotations: Mapping[str, object] | None) -> Provenance:
         """The record in a workload's annotations; values that are not strings count as absent."""
         found = annotations if isinstance(annotations, Mapping) else {}
-        return cls(**{
-            f.name: value
-            for f in dataclasses.fields(cls)
-            if isinstance(value := found.get(cls.key(f.name)), str)
-        })
+        return cls(
+            **{f.name: value for f in dataclasses.fields(cls) if isinstance(value := found.get(cls.key(f.name)), str)}
+        )
 
     def number(self, field: str) -> float | None:
         """A numeric field as a float; None when absent or not a number (rules then fail closed)."""

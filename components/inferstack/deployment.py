@@ -32,6 +32,7 @@ from typing import Any, Optional, TypedDict, Union
 import pulumi
 import pulumi_kubernetes as k8s
 
+from inferstack import contract
 from inferstack.clouds import cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import ExistingNetwork, PlacementContext, PlacementInfra
@@ -54,6 +55,7 @@ KINDS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
     ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
     ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "Secret"): k8s.core.v1.Secret,
     ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
     ("v1", "Service"): k8s.core.v1.Service,
     ("batch/v1", "Job"): k8s.batch.v1.Job,
@@ -120,7 +122,13 @@ class InferenceService(pulumi.ComponentResource):
                 depends += list(storage_ready)
                 extra = {"protect": True, "retain_on_delete": retain_cache}
             elif kind == "Job":
-                depends += [*by_kind.get("ServiceAccount", []), *by_kind.get("PersistentVolumeClaim", []), *infra_ready]
+                depends += [
+                    *by_kind.get("ServiceAccount", []),
+                    *by_kind.get("Secret", []),
+                    *by_kind.get("ConfigMap", []),
+                    *by_kind.get("PersistentVolumeClaim", []),
+                    *infra_ready,
+                ]
                 timeout = _minutes(prefetch_timeout_seconds + 60)
                 extra = {
                     "custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout),
@@ -181,6 +189,9 @@ class ModelDeploymentArgs(TypedDict, total=False):
     prometheus_stack: bool
     """Install kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, Grafana), which the
     monitoring objects need, on clusters inferstack creates (default true)."""
+    hf_token: pulumi.Input[str]
+    """A Hugging Face token (pass it as a secret) for gated hf:// models and adapters; stored as the Secret
+    the prefetch Job reads. The stack program takes it from the secret config `inferstack:hfToken`."""
 
 
 def plan_from_args(args: Mapping[str, Any]) -> Plan:
@@ -250,7 +261,8 @@ class ModelDeployment(pulumi.ComponentResource):
             prefix = f"{name}-{placement.name}"
             ctx = PlacementContext(prefix, plan, placement, self, settings, (networks or {}).get(placement.name))
             infra = cloud_for_placement(ctx.spec_placement).build(ctx)
-            objects = list(placement_objects(plan, placement)) + list(_extra(extra_objects, plan, placement))
+            objects = _with_hub_token(list(placement_objects(plan, placement)), plan, (args or {}).get("hf_token"))
+            objects += list(_extra(extra_objects, plan, placement))
             existing = ctx.spec_placement.cluster.kind == "existing"
             service = InferenceService(
                 f"{prefix}-serving",
@@ -294,6 +306,7 @@ class ModelDeployment(pulumi.ComponentResource):
         addons: AddonSettings = AddonSettings(),
         extra_objects: Optional[ExtraObjects] = None,
         networks: Optional[Mapping[str, ExistingNetwork]] = None,
+        hf_token: Optional[pulumi.Input[str]] = None,
     ) -> "ModelDeployment":
         args: ModelDeploymentArgs = {
             "device_plugin": addons.device_plugin,
@@ -301,6 +314,8 @@ class ModelDeployment(pulumi.ComponentResource):
             "keda": addons.keda,
             "prometheus_stack": addons.prometheus_stack,
         }
+        if hf_token is not None:
+            args["hf_token"] = hf_token
         return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks)
 
     @classmethod
@@ -310,6 +325,28 @@ class ModelDeployment(pulumi.ComponentResource):
         """Load and plan a spec file; `name` defaults to the spec's name."""
         plan = plan_from_args({"spec_path": str(path)})
         return cls.from_plan(name or plan.spec.name, plan, opts, **kwargs)
+
+
+def _with_hub_token(objects: list[dict], plan: Plan, token: Optional[pulumi.Input[str]]) -> list[dict]:
+    """`objects` with the hub-token Secret inserted before the first workload, when a token is given and
+    some weight source is on the Hugging Face hub (the prefetch Job reads it as HF_TOKEN)."""
+    model = plan.spec.model
+    sources = [model.source, *(adapter.source for adapter in model.lora_adapters)]
+    if token is None or not any(source.startswith("hf://") for source in sources):
+        return objects
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": contract.hub_token_secret(plan.spec.name),
+            "namespace": plan.spec.name,
+            "labels": {contract.LABEL_NAME: plan.spec.name, contract.LABEL_MANAGED_BY: contract.MANAGED_BY},
+        },
+        "type": "Opaque",
+        "stringData": {"token": pulumi.Output.secret(token)},
+    }
+    first_workload = next((i for i, o in enumerate(objects) if o["kind"] in ("Job", "Deployment")), len(objects))
+    return [*objects[:first_workload], secret, *objects[first_workload:]]
 
 
 def _extra(extra: Optional[ExtraObjects], plan: Plan, placement: PlacementPlan) -> Sequence[dict]:

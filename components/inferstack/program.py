@@ -6,6 +6,8 @@ are resolved against `base` (the project root, where `Pulumi.yaml` lives, as in
 `pulumi config set inferstack:spec specs/x.yaml`), never against the working directory. Every spec is loaded and planned before any resource is registered, so a bad
 spec or an undeployable plan fails the whole run up front with every problem listed.
 
+A Hugging Face token for gated models comes from the secret config `inferstack:hfToken`.
+
 Stack outputs, keyed by deployment name: `endpoints` (per placement), `clusterNames`,
 `monthlyCostMax`, and `kubeconfigs` (secret).
 """
@@ -24,6 +26,8 @@ from inferstack.spec import DeploymentSpec, load_spec
 
 CONFIG_NAMESPACE = "inferstack"
 CONFIG_KEY = "spec"
+#: Secret config with a Hugging Face token for gated models (`pulumi config set --secret inferstack:hfToken`).
+HF_TOKEN_KEY = "hfToken"
 
 
 def spec_paths(value: str | Sequence[str], base: Path) -> list[Path]:
@@ -77,6 +81,9 @@ def plans(specs: Iterable[DeploymentSpec]) -> list[Plan]:
 
 def deploy(deployment_plans: Sequence[Plan], **kwargs):
     """One `ModelDeployment` per plan, named after its spec; exports the stack outputs."""
+    token = pulumi.Config(CONFIG_NAMESPACE).get_secret(HF_TOKEN_KEY) if "hf_token" not in kwargs else None
+    if token is not None:
+        kwargs = {**kwargs, "hf_token": token}
     deployments = [ModelDeployment.from_plan(p.spec.name, p, **kwargs) for p in deployment_plans]
     pulumi.export("endpoints", {d.plan.spec.name: d.endpoints for d in deployments})
     pulumi.export("clusterNames", {d.plan.spec.name: d.cluster_names for d in deployments})

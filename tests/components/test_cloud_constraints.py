@@ -103,3 +103,62 @@ def test_gke_prometheus_keeps_its_samples_on_a_disk_and_skips_kube_proxy():
     assert claim["storageClassName"] == "standard-rwo"
     assert claim["accessModes"] == ["ReadWriteOnce"]
     assert values["kubeProxy"] == {"enabled": False}
+
+
+def test_s3_sources_are_read_through_pod_identity_scoped_to_their_prefix():
+    spec = spec_variant(
+        "aws-llama-8b-us",
+        {"model": {"source": "s3://acme-models/llama/3.1-8b", "revision": None, "architecture": "llama-3.1-8b"}},
+    )
+    run = run_offline(deploy, deployment_plans=[plan(spec)])
+    association = run.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "llama-8b-us-us-east-weights-reader")
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == (
+        "llama-8b-us",
+        "llama-8b-us-prefetch",
+    )
+    role = run.one("aws:iam/role:Role", "llama-8b-us-us-east-weights-reader").inputs
+    assert json.loads(role["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    statements = json.loads(role["inlinePolicies"][0]["policy"])["Statement"]
+    assert statements == [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": "arn:aws:s3:::acme-models",
+            "Condition": {"StringLike": {"s3:prefix": ["llama/3.1-8b", "llama/3.1-8b/*"]}},
+        },
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::acme-models/llama/3.1-8b/*"},
+    ]
+
+
+def test_gs_sources_are_read_through_workload_identity():
+    spec = spec_variant(
+        "quickstart",
+        {"model": {"source": "gs://acme-models/llama/3.1-8b", "revision": None, "architecture": "llama-3.1-8b"}},
+    )
+    run = run_offline(deploy, deployment_plans=[plan(spec)])
+    grant = run.one("gcp:storage/bucketIAMMember:BucketIAMMember", "quickstart-us-central-weights-reader-acme-models")
+    assert grant.inputs["bucket"] == "acme-models"
+    assert grant.inputs["role"] == "roles/storage.objectViewer"
+    # Workload Identity Federation for GKE principal for a Kubernetes service account (GKE docs).
+    assert grant.inputs["member"] == (
+        "principal://iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/"
+        "inferstack-offline.svc.id.goog/subject/ns/quickstart/sa/quickstart-prefetch"
+    )
+
+
+def test_hub_token_from_config_becomes_the_secret_the_prefetch_job_waits_for():
+    import pulumi
+
+    result = run_offline(
+        deploy, record_serving_options=True, deployment_plans=[plan(spec_variant("quickstart", {}))], hf_token="hf_x"
+    )
+    secret = result.one("kubernetes:core/v1:Secret", "quickstart-us-central-serving-secret-quickstart-hub-token")
+    assert secret.inputs["metadata"]["namespace"] == "quickstart"
+    # Pulumi's secret envelope (signature key and value from the engine's wire format): stored encrypted.
+    assert secret.inputs["stringData"] == {
+        "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+        "value": {"token": "hf_x"},
+    }
+    (job_options,) = [o for n, (obj, o) in result.serving_options.items() if obj["kind"] == "Job"]
+    depends = [d for d in job_options.depends_on if isinstance(d, pulumi.Resource)]
+    assert any(getattr(d, "_name", "") == "quickstart-us-central-serving-secret-quickstart-hub-token" for d in depends)

@@ -125,6 +125,29 @@ class PlacementContext:
 
 
 @dataclass(frozen=True)
+class ObjectStoreSource:
+    """A bucket and prefix the prefetch Job reads weights from (the model's or a LoRA adapter's)."""
+
+    bucket: str
+    prefix: str
+
+
+def object_store_sources(plan: Plan, scheme: str) -> list[ObjectStoreSource]:
+    """The `scheme://bucket/prefix` sources of the model and its adapters, in spec order, deduplicated."""
+    sources = [plan.spec.model.source, *(adapter.source for adapter in plan.spec.model.lora_adapters)]
+    found: list[ObjectStoreSource] = []
+    for source in sources:
+        kind, _, rest = source.partition("://")
+        if kind != scheme:
+            continue
+        bucket, _, prefix = rest.partition("/")
+        entry = ObjectStoreSource(bucket, prefix.strip("/"))
+        if entry not in found:
+            found.append(entry)
+    return found
+
+
+@dataclass(frozen=True)
 class CacheVolume:
     """Plain values of the PersistentVolume that reserves a cloud cache for one deployment's claim."""
 
@@ -165,11 +188,14 @@ class PlacementInfra:
     cache: CacheStorage
     node_pool: pulumi.Resource | None = None
     addons: list[pulumi.Resource] = field(default_factory=list)
+    #: Cloud identity bindings that let the prefetch Job read object-store sources.
+    source_access: list[pulumi.Resource] = field(default_factory=list)
 
     @property
     def ready(self) -> list[pulumi.Resource]:
         """Everything serving objects depend on."""
-        return [*self.cluster.ready, *self.cache.ready, *([self.node_pool] if self.node_pool else []), *self.addons]
+        node_pool = [self.node_pool] if self.node_pool else []
+        return [*self.cluster.ready, *self.cache.ready, *node_pool, *self.addons, *self.source_access]
 
 
 NetworkT = TypeVar("NetworkT")
@@ -210,6 +236,11 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
     def weight_cache(self, ctx: PlacementContext, network: NetworkT, cluster: ClusterT) -> CacheStorage:
         """ReadWriteMany storage for the weights and its StorageClass."""
 
+    def source_access(self, ctx: PlacementContext, cluster: ClusterT) -> list[pulumi.Resource]:
+        """Cloud identity for the prefetch service account to read the spec's object-store sources in
+        this cloud (read-only, scoped to them); none where the cloud has no object store of its own."""
+        return []
+
     def addons(self, ctx: PlacementContext, cluster: ClusterT, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
         """Helm add-ons; clouds add their own (e.g. the cluster autoscaler on EKS) by overriding."""
         settings = ctx.addons
@@ -237,7 +268,8 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         )
         after = [*cluster.ready, *([node_pool] if node_pool else [])]
         addons = self.addons(ctx, cluster, after)
-        return PlacementInfra(cluster=cluster, cache=cache, node_pool=node_pool, addons=addons)
+        access = self.source_access(ctx, cluster)
+        return PlacementInfra(cluster=cluster, cache=cache, node_pool=node_pool, addons=addons, source_access=access)
 
 
 ExistingNetworkT = TypeVar("ExistingNetworkT", bound=ExistingNetwork)
@@ -316,9 +348,11 @@ __all__ = [
     "Cloud",
     "ClusterHandle",
     "ExistingNetwork",
+    "ObjectStoreSource",
     "PlacementContext",
     "PlacementInfra",
     "existing_network_of",
     "kubernetes_provider",
+    "object_store_sources",
     "static_cache_volume",
 ]

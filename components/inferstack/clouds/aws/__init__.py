@@ -26,11 +26,31 @@ from inferstack.clouds.base import (
     CacheStorage,
     Cloud,
     ClusterHandle,
+    ObjectStoreSource,
     PlacementContext,
     existing_network_of,
     kubernetes_provider,
+    object_store_sources,
 )
-from inferstack.contract import POOL_LABEL, SYSTEM_POOL
+from inferstack.contract import POOL_LABEL, SYSTEM_POOL, prefetch_service_account
+
+
+def s3_read_policy(sources: list[ObjectStoreSource]) -> str:
+    """Read-only access to the sources' prefixes: ListBucket limited by the `s3:prefix` condition key,
+    GetObject on the objects under each prefix (AWS IAM, "Amazon S3 condition key examples")."""
+    statements = []
+    for source in sources:
+        under = f"{source.prefix}/*" if source.prefix else "*"
+        statements += [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": f"arn:aws:s3:::{source.bucket}",
+                "Condition": {"StringLike": {"s3:prefix": [source.prefix, under] if source.prefix else ["*"]}},
+            },
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"arn:aws:s3:::{source.bucket}/{under}"},
+        ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def autoscaler_policy(cluster_name: str) -> str:
@@ -174,6 +194,34 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
         return CacheStorage(cache.storage_class_name, ready=[cache])
+
+    def source_access(self, ctx: PlacementContext, cluster: EksClusterHandle) -> list[pulumi.Resource]:
+        """s3:// sources: an IAM role the prefetch service account assumes through EKS Pod Identity,
+        allowed to list and get objects under the sources' prefixes only."""
+        sources = object_store_sources(ctx.plan, "s3")
+        if not sources:
+            return []
+        reader = role(
+            f"{ctx.name}-weights-reader",
+            "pods.eks.amazonaws.com",
+            {},
+            ctx.tags,
+            ctx.parent,
+            actions=("sts:AssumeRole", "sts:TagSession"),
+            inline={"read-weights": s3_read_policy(sources)},
+            provider=cluster.aws_provider,
+        )
+        association = aws.eks.PodIdentityAssociation(
+            f"{ctx.name}-weights-reader",
+            cluster_name=cluster.eks.cluster_name,
+            namespace=ctx.plan.spec.name,
+            service_account=prefetch_service_account(ctx.plan.spec.name),
+            role_arn=reader.arn,
+            region=ctx.region,
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.aws_provider, depends_on=cluster.ready),
+        )
+        return [association]
 
     def addons(
         self, ctx: PlacementContext, cluster: EksClusterHandle, after: list[pulumi.Resource]

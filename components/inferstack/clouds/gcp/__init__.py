@@ -22,11 +22,22 @@ from inferstack.clouds.base import (
     PlacementContext,
     existing_network_of,
     kubernetes_provider,
+    object_store_sources,
 )
 from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
 from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
 from inferstack.clouds.gcp.weight_cache import FilestoreWeightCache
+from inferstack.contract import prefetch_service_account
+
+
+def workload_identity_principal(project_number: str, project_id: str, namespace: str, service_account: str) -> str:
+    """The IAM principal of a Kubernetes service account under Workload Identity Federation for GKE
+    (cloud.google.com/kubernetes-engine/docs/how-to/workload-identity, "principal://" identifiers)."""
+    return (
+        f"principal://iam.googleapis.com/projects/{project_number}/locations/global/workloadIdentityPools/"
+        f"{project_id}.svc.id.goog/subject/ns/{namespace}/sa/{service_account}"
+    )
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class GkeClusterHandle(ClusterHandle):
     """A GKE cluster ready for Kubernetes objects, with what the node pool and cache need."""
 
     gke: GkeCluster
+    gcp_provider: gcp.Provider
 
 
 class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
@@ -109,7 +121,12 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         )
         provider = kubernetes_provider(ctx, gke.kubeconfig, depends_on=[gke.cluster])
         return GkeClusterHandle(
-            name=gke.cluster_name, provider=provider, kubeconfig=gke.kubeconfig, ready=[gke.system_nodes], gke=gke
+            name=gke.cluster_name,
+            provider=provider,
+            kubeconfig=gke.kubeconfig,
+            ready=[gke.system_nodes],
+            gke=gke,
+            gcp_provider=network.provider,
         )
 
     def gpu_node_pool(
@@ -134,6 +151,26 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
+
+    def source_access(self, ctx: PlacementContext, cluster: GkeClusterHandle) -> list[pulumi.Resource]:
+        """gs:// sources: the prefetch service account, through Workload Identity Federation for GKE
+        (a direct principal, no Google service account), gets objectViewer on each source bucket."""
+        grants = []
+        for source in object_store_sources(ctx.plan, "gs"):
+            grants.append(
+                gcp.storage.BucketIAMMember(
+                    f"{ctx.name}-weights-reader-{source.bucket}",
+                    bucket=source.bucket,
+                    role="roles/storage.objectViewer",
+                    member=pulumi.Output.all(cluster.gke.project_number, cluster.gke.project_id).apply(
+                        lambda ids: workload_identity_principal(
+                            ids[0], ids[1], ctx.plan.spec.name, prefetch_service_account(ctx.plan.spec.name)
+                        )
+                    ),
+                    opts=pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.gcp_provider),
+                )
+            )
+        return grants
 
     def weight_cache(self, ctx: PlacementContext, network: GcpNetworkHandle, cluster: GkeClusterHandle) -> CacheStorage:
         gke = cluster.gke

@@ -258,6 +258,7 @@ class GkeCluster(pulumi.ComponentResource):
         self.cluster = cluster
         self.system_nodes = system
         self.project_number = project.number
+        self.project_id = project.project_id
         self.cluster_name = cluster.name
         self.kubeconfig = kubeconfig(cluster)
         self.node_service_account = nodes_sa.email
