@@ -162,3 +162,56 @@ def test_hub_token_from_config_becomes_the_secret_the_prefetch_job_waits_for():
     (job_options,) = [o for n, (obj, o) in result.serving_options.items() if obj["kind"] == "Job"]
     depends = [d for d in job_options.depends_on if isinstance(d, pulumi.Resource)]
     assert any(getattr(d, "_name", "") == "quickstart-us-central-serving-secret-quickstart-hub-token" for d in depends)
+
+
+H200_ON_GKE = {
+    "placements": {0: {"cloud": "gcp", "region": "us-central1", "capacity": ["spot"]}},
+    "compliance": {"allowed_gpus": ["H200"]},
+}
+
+
+def _gpu_pool(spec):
+    run = run_offline(deploy, deployment_plans=[plan(spec)])
+    (pool,) = [p for p in run.of_type("gcp:container/nodePool:NodePool") if p.name.endswith("-gpu")]
+    return pool.inputs, plan(spec).placements[0]
+
+
+def test_a3_ultra_boots_from_hyperdisk_balanced_on_spot_capacity():
+    # GCP accelerator-optimized machines: A3 Ultra supports only Hyperdisk (hyperdisk-balanced boot disks),
+    # and is sold with a reservation, as Spot or through Flex-start, not on demand.
+    pool, placement = _gpu_pool(spec_variant("deepseek-v3-h200", H200_ON_GKE))
+    assert placement.node.node_type == "a3-ultragpu-8g"
+    assert pool["nodeConfig"]["diskType"] == "hyperdisk-balanced"
+    assert pool["nodeConfig"]["spot"] is True
+    assert "flexStart" not in pool["nodeConfig"]
+
+
+def test_a3_ultra_on_a_named_reservation_consumes_exactly_it():
+    changes = {**H200_ON_GKE, "placements": {0: {**H200_ON_GKE["placements"][0], "capacity": ["reservation:h200-res"]}}}
+    pool, _ = _gpu_pool(spec_variant("deepseek-v3-h200", changes))
+    assert pool["nodeConfig"]["reservationAffinity"] == {
+        "consumeReservationType": "SPECIFIC_RESERVATION",
+        "key": "compute.googleapis.com/reservation-name",
+        "values": ["h200-res"],
+    }
+
+
+def test_flex_start_pools_consume_no_reservation_and_skip_auto_repair():
+    changes = {**H200_ON_GKE, "placements": {0: {**H200_ON_GKE["placements"][0], "capacity": ["flex_start"]}}}
+    pool, _ = _gpu_pool(spec_variant("deepseek-v3-h200", changes))
+    assert pool["nodeConfig"]["flexStart"] is True
+    assert pool["nodeConfig"]["reservationAffinity"] == {"consumeReservationType": "NO_RESERVATION"}
+    assert pool["management"]["autoRepair"] is False
+
+
+def test_gke_gpu_pools_use_only_zones_that_offer_the_gpu():
+    pool, placement = _gpu_pool(spec_variant("deepseek-v3-h200", H200_ON_GKE))
+    assert pool["nodeLocations"] == list(placement.gpu_zones)
+    assert placement.gpu_zones, "the facts list A3 Ultra zones in us-central1"
+
+
+def test_eks_spot_capacity():
+    spec = spec_variant("aws-llama-8b-us", {"placements": {0: {"capacity": ["spot"]}}})
+    run = run_offline(deploy, deployment_plans=[plan(spec)])
+    group = run.one("aws:eks/nodeGroup:NodeGroup", "llama-8b-us-us-east-gpu").inputs
+    assert group["capacityType"] == "SPOT"

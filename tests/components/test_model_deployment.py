@@ -213,11 +213,13 @@ def test_gcp_private_cluster_gpu_pool_and_filestore():
     prefix = "llama-70b-eu-eu-west"
     pool = run.one("gcp:container/nodePool:NodePool", f"{prefix}-gpu").inputs
     config = pool["nodeConfig"]
-    assert config["machineType"] == placement.node.node_type == "a3-highgpu-2g"
+    # a3-highgpu-2g would hold one TP-2 replica, but GCP sells it only as Spot or Flex-start and the spec
+    # asks for on-demand capacity: the planner takes the on-demand a3-highgpu-8g instead.
+    assert config["machineType"] == placement.node.node_type == "a3-highgpu-8g"
     assert config["guestAccelerators"] == [
         {
             "type": "nvidia-h100-80gb",
-            "count": 2,
+            "count": 8,
             "gpuDriverInstallationConfig": {"gpuDriverVersion": "LATEST"},
         }
     ]

@@ -33,7 +33,7 @@ from inferstack import catalog, contract
 from inferstack.clouds.addons import AddonSettings, ClusterAddons
 from inferstack.kube.objects import cache_claim_name
 from inferstack.plan import Plan
-from inferstack.plan.capacity import PlacementPlan
+from inferstack.plan.capacity import CapacityChoice, PlacementPlan
 from inferstack.spec.models import Placement
 
 #: Root volume for GPU nodes: engine images are 10-30 GB compressed and unpack to twice that.
@@ -102,6 +102,11 @@ class PlacementContext:
         """False when the spec names its own StorageClass or the weights already sit on a claim (pvc://)."""
         spec = self.plan.spec
         return spec.cache.storage_class is None and spec.model.scheme != "pvc"
+
+    @property
+    def capacity(self) -> CapacityChoice:
+        """How the placement's GPU nodes are bought (the plan's choice; on-demand when none was made)."""
+        return self.placement.capacity or CapacityChoice("on_demand", None, True)
 
     @property
     def tags(self) -> dict[str, str]:

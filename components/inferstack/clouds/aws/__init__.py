@@ -173,6 +173,8 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             nodes_min=ctx.placement.nodes_min,
             nodes_max=ctx.placement.nodes_max,
             tags=ctx.tags,
+            capacity_mode=ctx.capacity.mode,
+            reservation=ctx.capacity.reservation,
             depends_on=list(cluster.eks.addons),
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )

@@ -40,15 +40,31 @@ class EksClusterSettings:
 
 
 def launch_template(
-    name: str, region: str, volume_gib: int, tags: dict[str, str], parent: pulumi.Resource
+    name: str,
+    region: str,
+    volume_gib: int,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    capacity_reservation_id: str | None = None,
 ) -> aws.ec2.LaunchTemplate:
-    """IMDSv2-only launch template with an encrypted gp3 root volume (AL2023 root is /dev/xvda).
+    """IMDSv2-only launch template with an encrypted gp3 root volume (AL2023 root is /dev/xvda), launching
+    into `capacity_reservation_id` (an On-Demand Capacity Reservation) when given.
 
     The volume uses the account's EBS key: a customer-managed key would also need a key-policy grant
     for the Auto Scaling service-linked role, or nodes fail to launch."""
+    reservation = (
+        aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
+            capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(
+                capacity_reservation_id=capacity_reservation_id
+            )
+        )
+        if capacity_reservation_id
+        else None
+    )
     return aws.ec2.LaunchTemplate(
         name,
         region=region,
+        capacity_reservation_specification=reservation,
         metadata_options=METADATA_OPTIONS,
         block_device_mappings=[
             aws.ec2.LaunchTemplateBlockDeviceMappingArgs(

@@ -11,6 +11,11 @@ from inferstack.clouds.aws.cluster import launch_template
 from inferstack.clouds.base import GPU_ROOT_VOLUME_GIB, NODE_POOL_TIMEOUT
 from inferstack.contract import GPU_NODE_LABEL, GPU_POOL, GPU_TAINT_KEY, POOL_LABEL
 
+#: How a node group buys instances, per planned capacity mode (EKS NodeGroup capacityType: ON_DEMAND,
+#: SPOT or CAPACITY_BLOCK; an On-Demand Capacity Reservation is on-demand capacity targeted by the launch
+#: template).
+CAPACITY_TYPES = {"on_demand": "ON_DEMAND", "spot": "SPOT", "reservation": "ON_DEMAND"}
+
 #: EKS-optimized Amazon Linux 2023 with the NVIDIA driver and container toolkit.
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 
@@ -34,11 +39,17 @@ class EksGpuNodePool(pulumi.ComponentResource):
         nodes_min: int,
         nodes_max: int,
         tags: dict[str, str],
+        capacity_mode: str = "on_demand",
+        reservation: str | None = None,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("inferstack:aws:GpuNodePool", name, None, opts)
-        template = launch_template(f"{name}-lt", region, GPU_ROOT_VOLUME_GIB, tags, self)
+        if capacity_mode not in CAPACITY_TYPES:
+            raise ValueError(
+                f"EKS node groups cannot buy {capacity_mode!r} capacity; they buy {', '.join(CAPACITY_TYPES)}"
+            )
+        template = launch_template(f"{name}-lt", region, GPU_ROOT_VOLUME_GIB, tags, self, reservation)
         group = aws.eks.NodeGroup(
             name,
             cluster_name=cluster_name,
@@ -47,7 +58,7 @@ class EksGpuNodePool(pulumi.ComponentResource):
             region=region,
             ami_type=GPU_AMI_TYPE,
             instance_types=[instance_type],
-            capacity_type="ON_DEMAND",
+            capacity_type=CAPACITY_TYPES[capacity_mode],
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),

@@ -40,6 +40,17 @@ def workload_identity_principal(project_number: str, project_id: str, namespace:
     )
 
 
+#: Boot disk types in order of preference for GPU nodes (image pulls of 10-30 GB want SSD-class disks).
+BOOT_DISK_PREFERENCE = ("pd-ssd", "hyperdisk-balanced", "pd-balanced")
+
+
+def boot_disk(machine_type: str) -> str:
+    """The preferred boot disk the machine type accepts (cloud_facts boot_disks; A3 Ultra boots only
+    from hyperdisk-balanced)."""
+    allowed = cloud_facts.node_facts("gcp", machine_type).boot_disks
+    return next((disk for disk in BOOT_DISK_PREFERENCE if disk in allowed), allowed[0] if allowed else "pd-balanced")
+
+
 @dataclass(frozen=True)
 class GcpNetworkHandle:
     """What `GcpCloud.network` hands on: the region's provider and the network."""
@@ -140,7 +151,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             f"{ctx.name}-gpu",
             cluster_id=gke.cluster.id,
             region=ctx.region,
-            zones=ctx.zones,
+            zones=list(ctx.placement.gpu_zones) or ctx.zones,
             machine_type=node.node_type,
             accelerator=node.accelerator,
             gpus_per_node=node.gpus_per_node,
@@ -148,6 +159,9 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             nodes_min=ctx.placement.nodes_min,
             nodes_max=ctx.placement.nodes_max,
             service_account=gke.node_service_account,
+            capacity_mode=ctx.capacity.mode,
+            reservation=ctx.capacity.reservation,
+            boot_disk=boot_disk(node.node_type),
             depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )

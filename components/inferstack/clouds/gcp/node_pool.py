@@ -10,6 +10,21 @@ from inferstack.clouds.gcp.cluster import node_config_base
 from inferstack.contract import GPU_NODE_LABEL, GPU_POOL, GPU_TAINT_KEY, POOL_LABEL
 
 
+def _reservation_affinity(
+    capacity_mode: str, reservation: str | None
+) -> gcp.container.NodePoolNodeConfigReservationAffinityArgs | None:
+    """Consume the named reservation; flex-start nodes consume none (GKE requires it); else GKE's default."""
+    if capacity_mode == "reservation":
+        return gcp.container.NodePoolNodeConfigReservationAffinityArgs(
+            consume_reservation_type="SPECIFIC_RESERVATION",
+            key="compute.googleapis.com/reservation-name",
+            values=[reservation or ""],
+        )
+    if capacity_mode == "flex_start":
+        return gcp.container.NodePoolNodeConfigReservationAffinityArgs(consume_reservation_type="NO_RESERVATION")
+    return None
+
+
 class GkeGpuNodePool(pulumi.ComponentResource):
     """Machine type and accelerators from the plan, driver installed by GKE (LATEST), GPU label and
     taint, shielded nodes, GKE metadata server, autoscaling between the plan's node bounds."""
@@ -30,6 +45,9 @@ class GkeGpuNodePool(pulumi.ComponentResource):
         nodes_min: int,
         nodes_max: int,
         service_account: pulumi.Input[str],
+        capacity_mode: str = "on_demand",
+        reservation: str | None = None,
+        boot_disk: str = "pd-ssd",
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -44,12 +62,19 @@ class GkeGpuNodePool(pulumi.ComponentResource):
                 total_max_node_count=max(nodes_max, 1),
                 location_policy="ANY",
             ),
-            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            # Flex-start node pools are created with auto-repair off (GKE flex-start docs: `--flex-start
+            # ... --reservation-affinity=none --no-enable-autorepair`); the VMs live at most 7 days.
+            management=gcp.container.NodePoolManagementArgs(
+                auto_repair=capacity_mode != "flex_start", auto_upgrade=True
+            ),
             upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(max_surge=0, max_unavailable=1),
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=machine_type,
                 disk_size_gb=GPU_ROOT_VOLUME_GIB,
-                disk_type="pd-ssd",
+                disk_type=boot_disk,
+                spot=capacity_mode == "spot" or None,
+                flex_start=capacity_mode == "flex_start" or None,
+                reservation_affinity=_reservation_affinity(capacity_mode, reservation),
                 guest_accelerators=[
                     gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
                         type=accelerator,
