@@ -48,6 +48,10 @@ class SpecError(Exception):
 
 
 def _cut(text: str, limit: int = 200) -> str:
+    """`text` cut to `limit` characters; quoted with escapes when it holds a control character, so a
+    file name or key can never start a new line of the message."""
+    if not text.isprintable():
+        return shown(text, limit)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
@@ -226,11 +230,11 @@ def validation_violations(exc: ValidationError, data: dict) -> list[Violation]:
 
 
 def _source(path: str | Path) -> str:
-    return _cut(str(path))
+    return str(path)  # cut once, when rendered
 
 
 def _input_error(source: str, path: str | Path | None, problem: InputProblem) -> SpecError:
-    value = None if path is None or problem.where != "(file)" else _cut(str(path))
+    value = None if path is None or problem.where != "(file)" else str(path)
     return SpecError(source, [Violation(problem.where, value, problem.problem, hint=problem.hint)])
 
 
