@@ -119,3 +119,57 @@ def test_readme_commands_and_spec_stay_true():
     assert (SPECS.parent / ".ci" / "run").read_text().rstrip().endswith("scripts/test.sh")
     inline = yaml.safe_load(re.search(r"```yaml\n(.*?)```", readme, re.S).group(1))
     assert plan(parse_spec(inline)).to_dict() == plan(load_spec(SPECS / "quickstart.yaml")).to_dict()
+
+
+def test_markup_in_user_text_is_printed_literally(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.yaml").write_text(
+        (SPECS / "quickstart.yaml").read_text().replace("name: quickstart", "name: '[/]'")
+    )
+    result = runner.invoke(app, ["plan", "spec.yaml"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[:2] == [
+        "Invalid spec spec.yaml: 1 problem",
+        "  - name = '[/]': deployment name is not a DNS label. Allowed: 1-40 characters of a-z, 0-9 and '-', "
+        "starting and ending with a letter or digit. Fix: use lower-case letters, digits and '-'.",
+    ]
+    result = runner.invoke(app, ["plan", "[bold]missing[/].yaml"])
+    assert result.output.splitlines()[0] == "Invalid spec [bold]missing[/].yaml: 1 problem"
+
+
+def test_plan_report_escapes_what_it_prints():
+    import io
+
+    from rich.console import Console
+
+    from inferstack.plan import plan
+    from inferstack.report import print_plan
+    from inferstack.spec import load_spec
+
+    result = plan(load_spec(SPECS / "quickstart.yaml"))
+    result.assumptions.append("a [bold]literal[/bold] note [/]")
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    print_plan(result, console)
+    assert "a [bold]literal[/bold] note [/]" in console.file.getvalue()
+
+
+def test_readme_two_problem_example_prints_both(tmp_path):
+    text = (SPECS / "quickstart.yaml").read_text().replace("name: vllm", "name: vlm")
+    text = text.replace("region: us-central1", "region: europe-west4")
+    spec = tmp_path / "two.yaml"
+    spec.write_text(text)
+    result = runner.invoke(app, ["plan", str(spec)])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0].endswith("two.yaml: 2 problems")
+    assert lines[1].startswith("  - engine.name = 'vlm': not an allowed value.")
+    assert lines[2].startswith("  - placements[0].region = 'europe-west4': outside the compliance region lock.")
+
+
+def test_schema_accepts_every_example_spec():
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads(runner.invoke(app, ["schema"]).output))
+    for spec in EXAMPLE_SPECS:
+        assert not list(validator.iter_errors(yaml.safe_load(spec.read_text()))), spec.name
