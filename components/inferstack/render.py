@@ -36,6 +36,7 @@ import yaml
 from inferstack.kube import placement_objects
 from inferstack.monitoring import engine_dashboard, fleet_dashboard, gpu_dashboard, placement_monitoring, rules_file
 from inferstack.plan import Plan
+from inferstack.report import plan_text
 
 
 class _Dumper(yaml.SafeDumper):
@@ -86,8 +87,6 @@ def contents(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> di
     """Every file a render of `plan` writes, by path relative to the output folder, in writing order:
     each placement's objects, the dashboards as JSON, the alert rules as a plain Prometheus rule file
     (for promtool), and the plan report."""
-    from inferstack.report import plan_text
-
     files: dict[str, str] = {}
     for placement in plan.placements:
         progress(placement.name)

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.images.fake_source import REV, FakeSource
 
-FETCH_PY = ROOT / "images" / "weights-fetcher" / "fetch.py"
+FETCH_PY = ROOT / "components" / "inferstack" / "fetcher" / "fetch.py"
 
 _spec = importlib.util.spec_from_file_location("fetch", FETCH_PY)
 fetch_module = importlib.util.module_from_spec(_spec)

@@ -32,6 +32,7 @@ LAYER_OF = {
     "inferstack.offline": "offline",
     "inferstack.check": "check",
     "inferstack.policy_pack": "policy_pack",
+    "inferstack.fetcher": "fetcher",
     "inferstack.render": "render",
     "inferstack.report": "report",
     "inferstack.cli": "cli",
@@ -57,6 +58,8 @@ ALLOWED = {
     "offline": {"program", "deployment", "plan", "spec", "contract"},
     "check": {"offline", "compliance", "plan", "spec", "catalog", "contract"},
     "policy_pack": {"compliance", "spec", "contract"},
+    #: The weights fetcher runs alone in a plain Python image: standard library only.
+    "fetcher": set(),
     "render": {"report", "kube", "monitoring", "plan", "spec", "contract"},
     "report": {"plan", "spec", "catalog", "contract"},
     "cli": {"check", "render", "report", "compliance", "plan", "spec", "catalog", "contract"},

@@ -111,11 +111,19 @@ class CloudProfile:
     storage_class: str | None
     instance_type_label: str | None
     accelerator_label: str | None
+    #: (CIDR, TCP port) where pods get cloud credentials (EKS Pod Identity agent, GKE metadata server).
+    identity_endpoint: tuple[str, int] | None
 
 
 @cache
 def cloud_profiles() -> dict[str, CloudProfile]:
-    return {name: CloudProfile(name=name, **row) for name, row in _data("clouds.yaml").items()}
+    profiles = {}
+    for name, row in _data("clouds.yaml").items():
+        endpoint = row.get("identity_endpoint")
+        identity = (str(endpoint["cidr"]), int(endpoint["port"])) if endpoint else None
+        rest = {key: value for key, value in row.items() if key != "identity_endpoint"}
+        profiles[name] = CloudProfile(name=name, identity_endpoint=identity, **rest)
+    return profiles
 
 
 def cloud_profile(name: str) -> CloudProfile:

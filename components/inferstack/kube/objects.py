@@ -9,6 +9,7 @@ per object with a written reason (see `CHECKOV_SKIPS`).
 from __future__ import annotations
 
 import math
+from importlib import resources
 
 from inferstack import catalog, contract
 from inferstack.contract import (
@@ -36,18 +37,9 @@ PROBE_PERIOD_SECONDS = 10
 LOGIN_NAME = "inferstack"
 #: The largest HPA scale-down stabilization window the API server accepts (see the planner's constant).
 MAX_STABILIZATION_WINDOW_SECONDS = MAX_SCALE_DOWN_WINDOW_SECONDS
-#: Where pods get cloud credentials, per managed Kubernetes product (the profile's `cluster_product`),
-#: opened in the prefetch NetworkPolicy only when a weight source is in cloud storage (s3://, gs://).
-IDENTITY_ENDPOINTS = {
-    # docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html: "The agent uses the loopback
-    # (localhost) IP address 169.254.170.23 for IPv4"; SDKs read AWS_CONTAINER_CREDENTIALS_FULL_URI
-    # http://169.254.170.23/v1/credentials (port 80).
-    "EKS": ("169.254.170.23/32", 80),
-    # GKE Workload Identity Federation (how-to, restrictions): with network policy on GKE Dataplane V2,
-    # which inferstack's clusters use (datapath ADVANCED_DATAPATH), allow egress to 169.254.169.254/32 on
-    # port 80, where the GKE metadata server answers token requests.
-    "GKE": ("169.254.169.254/32", 80),
-}
+#: Where the prefetch container finds the fetcher script (the ConfigMap `fetcher_config_map` mounts it).
+FETCHER_DIR = "/opt/inferstack"
+FETCHER_SCRIPT = "fetch.py"
 
 #: checkov checks that a GPU inference server cannot meet, with the reason a reviewer reads.
 CHECKOV_SKIPS = {
@@ -113,8 +105,34 @@ def service_account(plan: Plan, placement: PlacementPlan) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(plan, placement, plan.spec.name, "inference"),
+        "metadata": _meta(plan, placement, contract.service_account(plan.spec.name), "inference"),
         "automountServiceAccountToken": False,
+    }
+
+
+def prefetch_service_account(plan: Plan, placement: PlacementPlan) -> dict:
+    """The prefetch Job's own account: the only one the clouds bind to an identity that reads weights."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(plan, placement, contract.prefetch_service_account(plan.spec.name), "prefetch"),
+        "automountServiceAccountToken": False,
+    }
+
+
+def fetcher_script() -> str:
+    """The weights fetcher (standard library only) that the prefetch Job runs."""
+    return resources.files("inferstack").joinpath("fetcher", FETCHER_SCRIPT).read_text()
+
+
+def fetcher_config_map(plan: Plan, placement: PlacementPlan) -> dict:
+    """The fetcher script as a ConfigMap, so the prefetch Job runs in a public Python image and nothing
+    has to be built or pushed first."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(plan, placement, f"{plan.spec.name}-fetcher", "prefetch"),
+        "data": {FETCHER_SCRIPT: fetcher_script()},
     }
 
 
@@ -155,14 +173,21 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
         "name": "fetch",
         "image": plan.spec.cache.fetcher_image,
         "imagePullPolicy": "IfNotPresent",
+        # -I: isolated mode (no user site, no environment-variable paths): only the standard library runs.
+        "command": ["python", "-I", f"{FETCHER_DIR}/{FETCHER_SCRIPT}"],
         "args": args,
         "env": [
             {"name": "HOME", "value": TMP_DIR},
-            {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
             {
                 "name": "HF_TOKEN",
                 "valueFrom": {
-                    "secretKeyRef": {"name": f"{plan.spec.name}-hub-token", "key": "token", "optional": True}
+                    "secretKeyRef": {
+                        "name": contract.hub_token_secret(plan.spec.name),
+                        "key": "token",
+                        "optional": True,
+                    }
                 },
             },
         ],
@@ -174,7 +199,11 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
             },
         },
         "securityContext": _container_security(),
-        "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}, {"name": "tmp", "mountPath": TMP_DIR}],
+        "volumeMounts": [
+            {"name": "models", "mountPath": MODELS_DIR},
+            {"name": "tmp", "mountPath": TMP_DIR},
+            {"name": "fetcher", "mountPath": FETCHER_DIR, "readOnly": True},
+        ],
     }
     # On clusters inferstack creates the Job runs on the system pool (why: scheduling.PREFETCH); it
     # selects it explicitly so it never waits for, or crowds, a GPU node. Existing clusters: any node.
@@ -191,8 +220,8 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
                 is_pinned(plan.spec.cache.fetcher_image),
                 (
                     "CKV_K8S_35",
-                    "the optional hub token is read by huggingface_hub from the HF_TOKEN variable, "
-                    "its documented interface; the secret is namespaced and only this job mounts it",
+                    "the optional hub token is read by the fetcher from the HF_TOKEN variable, the hub "
+                    "clients' documented interface; the secret is namespaced and only this job reads it",
                 ),
             ),
         ),
@@ -203,7 +232,7 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
                 "metadata": {"labels": pod_labels},
                 "spec": {
                     "restartPolicy": "OnFailure",
-                    "serviceAccountName": plan.spec.name,
+                    "serviceAccountName": contract.prefetch_service_account(plan.spec.name),
                     "automountServiceAccountToken": False,
                     "securityContext": _pod_security(),
                     **({"nodeSelector": system} if system else {}),
@@ -211,6 +240,7 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
                     "volumes": [
                         {"name": "models", "persistentVolumeClaim": {"claimName": cache_claim_name(plan)}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
+                        {"name": "fetcher", "configMap": {"name": f"{plan.spec.name}-fetcher"}},
                     ],
                 },
             },
@@ -326,7 +356,7 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
             }
         )
     pod_spec = {
-        "serviceAccountName": spec.name,
+        "serviceAccountName": contract.service_account(spec.name),
         "automountServiceAccountToken": False,
         "securityContext": _pod_security(),
         "terminationGracePeriodSeconds": termination_grace_seconds(plan, adapter),
@@ -433,7 +463,7 @@ def _identity_egress(plan: Plan, placement: PlacementPlan) -> list[dict]:
     sources = [model.source] + [a.source for a in model.lora_adapters]
     if not any(s.split("://", 1)[0] in ("s3", "gs") for s in sources):
         return []
-    endpoint = IDENTITY_ENDPOINTS.get(catalog.cloud_profile(placement.cloud).cluster_product or "")
+    endpoint = catalog.cloud_profile(placement.cloud).identity_endpoint
     if endpoint is None:
         return []
     cidr, port = endpoint
@@ -443,7 +473,7 @@ def _identity_egress(plan: Plan, placement: PlacementPlan) -> list[dict]:
 def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Serving pods: inbound on the API port from this namespace, the ingress and monitoring
     namespaces; outbound DNS only (weights are local). Prefetch pods: outbound DNS and HTTPS, and for
-    s3:// and gs:// sources the cloud's pod-identity endpoint (IDENTITY_ENDPOINTS) on its one port."""
+    s3:// and gs:// sources the cloud's pod-identity endpoint (its catalog profile) on its one port."""
     adapter = adapter_for(plan.spec.engine.name)
     sources = [{"podSelector": {}}] + [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
@@ -533,7 +563,12 @@ def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Every object for one placement, dependencies first."""
     objects = [namespace(plan, placement), service_account(plan, placement)]
     if plan.spec.model.scheme != "pvc":
-        objects += [cache_claim(plan, placement), prefetch_job(plan, placement)]
+        objects += [
+            prefetch_service_account(plan, placement),
+            fetcher_config_map(plan, placement),
+            cache_claim(plan, placement),
+            prefetch_job(plan, placement),
+        ]
     objects += [deployment(plan, placement), service(plan, placement), disruption_budget(plan, placement)]
     objects += network_policies(plan, placement)
     if (scaler := scaled_object(plan, placement)) is not None:
