@@ -19,7 +19,7 @@ from inferstack.cli import app
 from inferstack.kube import placement_objects
 from inferstack.monitoring import placement_monitoring
 from inferstack.plan import plan
-from inferstack.spec import SpecError, parse_spec
+from inferstack.spec import SpecError, parse_spec, parse_spec_text
 from tests.conftest import SPECS
 
 BASES = {
@@ -158,3 +158,45 @@ def test_the_cli_answers_every_generated_spec_with_0_1_or_2(tmp_path, data):
 @pytest.mark.parametrize("name", sorted(BASES))
 def test_the_bases_render(name):
     assert refused_or_rendered(BASES[name]) == "rendered"
+
+
+yaml_text = st.one_of(
+    st.text(max_size=300),
+    st.lists(
+        st.sampled_from(
+            [
+                "name: x\n",
+                "a: &a [1]\n",
+                "b: *a\n",
+                "<<: *a\n",
+                "? [k]\n: v\n",
+                "---\n",
+                "- 1\n",
+                "{",
+                "}",
+                "[",
+                "]",
+                "!!binary aGk=\n",
+                "x: !t 1\n",
+                "\t",
+                "\x00",
+                "\u202e",
+                "  c: d\n",
+                "e: 'f\n",
+                "1: 2\n",
+                "yes: no\n",
+            ]
+        ),
+        max_size=12,
+    ).map("".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(yaml_text)
+def test_any_text_is_a_spec_or_a_spec_error(text):
+    try:
+        parse_spec_text(text, "specYaml")
+    except SpecError as exc:
+        assert exc.violations
+        assert len(exc.render().encode()) <= 10_000
