@@ -9,6 +9,7 @@ on the fields that did validate (`spec.partial`), so one run reports every probl
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, get_args
 
@@ -188,8 +189,9 @@ _BOUNDS = {
 def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
     model = data.get("model")
     if isinstance(model, dict) and isinstance(model.get("config"), str):
-        config = Path(model["config"])
-        model["config"] = str(config if config.is_absolute() else (base / config).resolve())
+        # absolute without touching the file system: resolving a symbolic-link loop would raise here,
+        # before the input boundary can report it
+        model["config"] = os.path.abspath(os.path.join(base, model["config"]))
 
 
 def parse_spec(data: object, source: str = "<spec>", base: Path | None = None) -> DeploymentSpec:

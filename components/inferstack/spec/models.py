@@ -672,6 +672,11 @@ class Autoscaling(Strict):
     )
 
 
+#: The public image the fetcher script runs in: Docker Hub's python:3.12-slim, pinned to its multi-arch
+#: index digest (as pinned in public Dockerfiles verified against the canonical index).
+FETCHER_IMAGE = "python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea"
+
+
 class Cache(Strict):
     """Where cached weights live so replicas start without re-downloading."""
 
@@ -686,8 +691,9 @@ class Cache(Strict):
         description="Volume size, at most 1 PiB; defaults to 1.25x the checkpoint, rounded up.",
     )
     fetcher_image: str = Field(
-        default="ghcr.io/inferstack/weights-fetcher:0.1.0",
-        description="Image of the prefetch job (built from images/weights-fetcher); append @sha256:<digest> to pin it.",
+        default=FETCHER_IMAGE,
+        description="Image the prefetch job runs the fetcher script in (any image with Python 3.11 or newer on "
+        "PATH); defaults to the public python:3.12-slim, pinned by digest.",
         json_schema_extra=_pattern(patterns.IMAGE, MAX_IMAGE),
     )
 

@@ -35,6 +35,8 @@ def _special(kind: str, folder) -> None:
         (folder / "config.json").mkdir()
     elif kind == "config-big":
         (folder / "config.json").write_bytes(b" " * (4 * 1024 * 1024 + 1))
+    elif kind == "config-loop":
+        (folder / "config.json").symlink_to("config.json")
     elif kind == "policy-fifo":
         os.mkfifo(folder / "policy.yaml")
     else:
