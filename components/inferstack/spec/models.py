@@ -169,7 +169,7 @@ class Model(Strict):
         default=None,
         description="Path to the checkpoint's config.json, for models not in the catalog; read relative "
         "to the spec file.",
-        json_schema_extra={"minLength": 1, "maxLength": 4096},
+        json_schema_extra=_pattern(patterns.FILE_PATH),
     )
     served_name: str | None = Field(
         default=None,
@@ -236,7 +236,7 @@ class Model(Strict):
     @field_validator("config")
     @classmethod
     def _config_path(cls, value: str | None) -> str | None:
-        if value is not None and not (0 < len(value) <= 4096 and "\0" not in value):
+        if value is not None and not full(patterns.FILE_PATH, value):
             raise FieldProblem("not a file path", "1-4096 characters, no NUL", "name the checkpoint's config.json")
         return value
 
@@ -457,7 +457,7 @@ class Cluster(Strict):
     kubeconfig: str | None = Field(
         default=None,
         description="Existing clusters: path to a kubeconfig file.",
-        json_schema_extra={"minLength": 1, "maxLength": 4096},
+        json_schema_extra=_pattern(patterns.FILE_PATH),
     )
     context: str | None = Field(
         default=None,
@@ -504,7 +504,7 @@ class Cluster(Strict):
     @field_validator("kubeconfig")
     @classmethod
     def _kubeconfig(cls, value: str | None) -> str | None:
-        if value is not None and not (0 < len(value) <= 4096 and "\0" not in value):
+        if value is not None and not full(patterns.FILE_PATH, value):
             raise FieldProblem("not a file path", "1-4096 characters, no NUL")
         return value
 

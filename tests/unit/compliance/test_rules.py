@@ -241,8 +241,8 @@ CASES = {
         ),
         (
             GOOD_JOB,
-            _k8s("Job", OBJECTS["Job"]),
-            "container 'fetch' image 'ghcr.io/inferstack/weights-fetcher:0.1.0' is not pinned; allowed: an image reference ending in @sha256:<digest>. Fix: pin it by digest",
+            _with(GOOD_JOB, "python:3.12-slim", "spec", "template", "spec", "containers", 0, "image"),
+            "container 'fetch' image 'python:3.12-slim' is not pinned; allowed: an image reference ending in @sha256:<digest>. Fix: pin it by digest",
         ),
     ],
     "INF009": [
