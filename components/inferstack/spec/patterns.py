@@ -36,6 +36,8 @@ MODEL_SOURCE = f"({HF_SOURCE}|{S3_SOURCE}|{GS_SOURCE}|{PVC_SOURCE})"
 ADAPTER_SOURCE = f"({HF_SOURCE}@{COMMIT}|{S3_SOURCE}|{GS_SOURCE})"
 #: Longest model or adapter source (keeps a claim name within Kubernetes' 253 characters).
 MAX_SOURCE = 256
+#: A file path: 1-4096 characters, no NUL.
+FILE_PATH = r"[^\x00]{1,4096}"
 #: Regions, zones and region locks: lower-case cloud codes.
 REGION = r"[a-z0-9][a-z0-9-]{0,62}"
 #: Names of existing cloud clusters (EKS allows 100 characters, GKE 40).
