@@ -215,3 +215,16 @@ def test_eks_spot_capacity():
     run = run_offline(deploy, deployment_plans=[plan(spec)])
     group = run.one("aws:eks/nodeGroup:NodeGroup", "llama-8b-us-us-east-gpu").inputs
     assert group["capacityType"] == "SPOT"
+
+
+def test_a_fresh_gcp_project_gets_the_apis_the_stack_uses_enabled_first():
+    run = program_run("quickstart")
+    services = {r.inputs["service"]: r.inputs for r in run.of_type("gcp:projects/service:Service")}
+    assert set(services) == {
+        "compute.googleapis.com",
+        "container.googleapis.com",
+        "file.googleapis.com",
+        "cloudkms.googleapis.com",
+        "iam.googleapis.com",
+    }
+    assert all(inputs["disableOnDestroy"] is False for inputs in services.values())

@@ -30,6 +30,7 @@ GCP_GLOBAL = (
     "gcp:kms/cryptoKeyIAMMember:",
     "gcp:container/nodePool:",
     "gcp:compute/firewall:",
+    "gcp:projects/service:",
 )
 
 _runs: dict[str, Run] = {}

@@ -40,6 +40,16 @@ def workload_identity_principal(project_number: str, project_id: str, namespace:
     )
 
 
+#: APIs a fresh project must have enabled before the stack's resources can be created: networks and
+#: firewalls (compute), GKE (container), Filestore (file), Cloud KMS keys (cloudkms), service accounts (iam).
+REQUIRED_APIS = (
+    "compute.googleapis.com",
+    "container.googleapis.com",
+    "file.googleapis.com",
+    "cloudkms.googleapis.com",
+    "iam.googleapis.com",
+)
+
 #: Boot disk types in order of preference for GPU nodes (image pulls of 10-30 GB want SSD-class disks).
 BOOT_DISK_PREFERENCE = ("pd-ssd", "hyperdisk-balanced", "pd-balanced")
 
@@ -104,12 +114,23 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             project=pulumi.Config("gcp").get("project"),
             opts=pulumi.ResourceOptions(parent=ctx.parent),
         )
+        apis = [
+            gcp.projects.Service(
+                f"{ctx.name}-api-{api.split('.')[0]}",
+                service=api,
+                # Other stacks in the project may rely on the API: never turn it off on destroy.
+                disable_on_destroy=False,
+                disable_dependent_services=False,
+                opts=pulumi.ResourceOptions(parent=ctx.parent, provider=provider),
+            )
+            for api in REQUIRED_APIS
+        ]
         existing = existing_network_of(ctx, ExistingNetwork)
         network = GcpNetwork(
             f"{ctx.name}-network",
             ctx.region,
             existing,
-            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider]),
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider], depends_on=apis),
         )
         return GcpNetworkHandle(provider, network)
 
