@@ -79,3 +79,30 @@ def test_reserved_placement_names_are_what_render_writes_at_the_top_level():
     written = {path.split("/", 1)[0] for path in contents(plan(load_spec(SPECS / "quickstart.yaml")))}
     placements = {"us-central"}
     assert written - placements == set(RENDER_TOP_LEVEL)
+
+
+def _edge(name_length: int, placement_length: int) -> dict:
+    import copy
+
+    import yaml
+
+    data = copy.deepcopy(yaml.safe_load((SPECS / "existing-cluster.yaml").read_text()))
+    data["name"] = "n" * name_length
+    data["placements"][0]["name"] = "p" * placement_length
+    return data
+
+
+def test_the_longest_accepted_names_render_objects_kubernetes_accepts():
+    from tests.unit.spec.test_properties import refused_or_rendered
+
+    assert refused_or_rendered(_edge(40, 22)) == "rendered"  # instance label exactly 63 characters
+
+
+def test_one_character_more_is_refused_with_the_generated_label():
+    from inferstack.spec import parse_spec
+
+    with pytest.raises(SpecError) as caught:
+        parse_spec(_edge(40, 23), "spec.yaml")
+    (violation,) = caught.value.violations
+    assert violation.path == "placements[0].name"
+    assert "would be 64 characters, more than Kubernetes' 63" in violation.problem
