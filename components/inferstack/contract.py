@@ -51,6 +51,13 @@ DCGM_NAMESPACE = "gpu-operator"
 #: The Prometheus of kube-prometheus-stack, which inferstack installs on the clusters it creates.
 PROMETHEUS_URL = f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090"
 
+#: NFS shares (Filestore) come up owned by root and ignore fsGroup, so one root container hands the share
+#: to UID before anything else mounts it. It is the only root container inferstack runs: its command is
+#: exactly `SHARE_OWNER_COMMAND` on `SHARE_OWNER_MOUNT`, with CHOWN as its only capability, and the
+#: workload-hardening rule allows exactly that shape.
+SHARE_OWNER_MOUNT = "/share"
+SHARE_OWNER_COMMAND = ("chown", f"{UID}:{UID}", SHARE_OWNER_MOUNT)
+
 #: Hours in the month every monthly figure assumes (365 x 24 / 12).
 HOURS_PER_MONTH = 730
 

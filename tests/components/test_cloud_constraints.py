@@ -228,3 +228,17 @@ def test_a_fresh_gcp_project_gets_the_apis_the_stack_uses_enabled_first():
         "iam.googleapis.com",
     }
     assert all(inputs["disableOnDestroy"] is False for inputs in services.values())
+
+
+def test_the_filestore_share_is_handed_to_the_serving_uid_before_the_prefetch_job():
+    # The Filestore CSI driver applies fsGroup only to ReadWriteOnce volumes (its fsgroup docs); a fresh
+    # share root is root-owned, so the non-root fetcher (UID 10001) needs the share handed over first.
+    run = program_run("quickstart")
+    job = run.one("kubernetes:batch/v1:Job", "quickstart-us-central-cache-share-owner").inputs
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["chown", "10001:10001", "/share"]
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
+    (volume,) = job["spec"]["template"]["spec"]["volumes"]
+    assert volume["nfs"] == {"server": "10.1.0.2", "path": "/weights"}
+    namespace = run.one("kubernetes:core/v1:Namespace", "quickstart-us-central-cache-share-owner-namespace").inputs
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"

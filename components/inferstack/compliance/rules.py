@@ -9,7 +9,7 @@ from typing import Any
 
 from inferstack import catalog
 from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
-from inferstack.contract import GPU_RESOURCE, GPU_TAINT_KEY, HOURS_PER_MONTH, Provenance
+from inferstack.contract import GPU_RESOURCE, GPU_TAINT_KEY, HOURS_PER_MONTH, SHARE_OWNER_COMMAND, Provenance
 from inferstack.spec.models import Compliance
 from inferstack.spec.rules import describe_lock, region_allowed
 from inferstack.spec.values import is_commit, is_pinned
@@ -209,6 +209,22 @@ def no_public_buckets(resource: Resource, policy: Compliance) -> Iterator[str]:
 # --- what runs ----------------------------------------------------------------------------------
 
 
+def _is_share_owner(container: dict) -> bool:
+    """The one root container allowed: exactly `chown UID:UID /share`, CHOWN its only capability, all
+    others dropped, no escalation, read-only root (see `contract.SHARE_OWNER_COMMAND`)."""
+    security = container.get("securityContext") or {}
+    capabilities = security.get("capabilities") or {}
+    return (
+        container.get("command") == list(SHARE_OWNER_COMMAND)
+        and not container.get("args")
+        and capabilities.get("add") == ["CHOWN"]
+        and capabilities.get("drop") == ["ALL"]
+        and security.get("allowPrivilegeEscalation") is False
+        and security.get("readOnlyRootFilesystem") is True
+        and security.get("privileged") in (None, False)
+    )
+
+
 def _pod_spec(resource: Resource) -> dict:
     return resource.get("spec", "template", "spec") or {}
 
@@ -248,7 +264,9 @@ def _gpus_of(resource: Resource) -> list[tuple[str, Any]]:
         types = resource.get("instanceTypes")
         types = types if isinstance(types, list) and types else [None]
         by_type = {o.node_type: o.gpu for o in catalog.offerings() if o.cloud == "aws"}
-        return [(f"instanceTypes[{i}]={t!r}", by_type.get(t) if isinstance(t, str) else None) for i, t in enumerate(types)]
+        return [
+            (f"instanceTypes[{i}]={t!r}", by_type.get(t) if isinstance(t, str) else None) for i, t in enumerate(types)
+        ]
     if resource.type == GKE_NODE_POOL:
         accelerators = resource.get("nodeConfig", "guestAccelerators") or []
         return [
@@ -361,7 +379,8 @@ def instance_metadata(resource: Resource, policy: Compliance) -> Iterator[str]:
     "INF011",
     "workload-hardening",
     "Pods run as non-root without privilege escalation, with RuntimeDefault seccomp, CPU and memory "
-    "limits, no hostPath volumes and no service-account token.",
+    "limits, no hostPath volumes and no service-account token. One root shape is allowed: the container "
+    "that hands an NFS share to the serving UID (exactly `chown UID:UID /share`, CHOWN its only capability).",
     WORKLOADS,
 )
 def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
@@ -374,7 +393,8 @@ def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
             yield f"volume {volume.get('name')!r} is a hostPath. Fix: use a PersistentVolumeClaim or emptyDir"
     for container in _containers(resource):
         name, security = container.get("name"), container.get("securityContext") or {}
-        if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot")):
+        as_root_allowed = _is_share_owner(container)
+        if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot") or as_root_allowed):
             yield f"container {name!r} may run as root. Fix: set runAsNonRoot=true"
         if security.get("allowPrivilegeEscalation") is not False:
             yield f"container {name!r} allows privilege escalation. Fix: set allowPrivilegeEscalation=false"
@@ -434,10 +454,7 @@ def monthly_budget(resources: list[Resource], policy: Compliance) -> Iterator[tu
         return
     total = 0.0
     for resource in resources:
-        on_existing_cluster = (
-            resource.type == K8S_DEPLOYMENT
-            and _provenance(resource).capacity == "existing-cluster"
-        )
+        on_existing_cluster = resource.type == K8S_DEPLOYMENT and _provenance(resource).capacity == "existing-cluster"
         if not (provisions_gpus(resource) or on_existing_cluster):
             continue
         cost, reason = _monthly_cost(resource)

@@ -214,6 +214,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             region=ctx.region,
             tags=ctx.tags,
             cache=ctx.cache_volume(),
+            owner_image=ctx.plan.spec.cache.fetcher_image,
             network_name=network.network.network_name,
             k8s_provider=cluster.provider,
             kms_key_id=gke.kms_key_id,

@@ -12,6 +12,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from inferstack.clouds.base import CacheVolume, static_cache_volume
+from inferstack import contract
 from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY
 
 CSI_DRIVER = "filestore.csi.storage.gke.io"
@@ -24,6 +25,61 @@ SHARE = "weights"
 
 def filestore_capacity_gib(cache_gib: int) -> int:
     return max(MIN_CAPACITY_GIB, int(math.ceil(cache_gib / CAPACITY_STEP_GIB) * CAPACITY_STEP_GIB))
+
+
+def share_owner_job(
+    name: str, deployment: str, server: pulumi.Input[str], image: str, opts: pulumi.ResourceOptions
+) -> k8s.batch.v1.Job:
+    """Hand the Filestore share to the serving UID once. The Filestore CSI driver applies fsGroup to
+    ReadWriteOnce volumes only, so a ReadWriteMany share stays root-owned (0755) and the non-root prefetch
+    Job could not write it. The one root container (`contract.SHARE_OWNER_COMMAND`, CHOWN its only
+    capability) runs in its own namespace at the `baseline` Pod Security level, since `restricted` forbids
+    root and NFS volumes; chown is idempotent, so re-runs are harmless."""
+    namespace = k8s.core.v1.Namespace(
+        f"{name}-namespace",
+        metadata={
+            "name": f"{deployment}-share-owner",
+            "labels": {
+                contract.LABEL_NAME: deployment,
+                contract.LABEL_COMPONENT: "weight-cache",
+                contract.LABEL_MANAGED_BY: contract.MANAGED_BY,
+                "pod-security.kubernetes.io/enforce": "baseline",
+            },
+        },
+        opts=opts,
+    )
+    container = {
+        "name": "chown",
+        "image": image,
+        "command": list(contract.SHARE_OWNER_COMMAND),
+        "securityContext": {
+            "runAsUser": 0,
+            "runAsNonRoot": False,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+        "volumeMounts": [{"name": "share", "mountPath": contract.SHARE_OWNER_MOUNT}],
+    }
+    return k8s.batch.v1.Job(
+        name,
+        metadata={"name": "share-owner", "namespace": namespace.metadata["name"]},
+        spec={
+            "backoffLimit": 4,
+            "template": {
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,
+                    "nodeSelector": {contract.POOL_LABEL: contract.SYSTEM_POOL},
+                    "containers": [container],
+                    "volumes": [{"name": "share", "nfs": {"server": server, "path": f"/{SHARE}"}}],
+                }
+            },
+        },
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])),
+    )
 
 
 class FilestoreWeightCache(pulumi.ComponentResource):
@@ -40,6 +96,7 @@ class FilestoreWeightCache(pulumi.ComponentResource):
         region: str,
         tags: dict[str, str],
         cache: CacheVolume,
+        owner_image: str,
         network_name: pulumi.Input[str],
         k8s_provider: k8s.Provider,
         kms_key_id: pulumi.Input[str] | None = None,
@@ -111,9 +168,17 @@ class FilestoreWeightCache(pulumi.ComponentResource):
             [storage_class, instance, *(depends_on or [])],
             self,
         )
+        owner = share_owner_job(
+            f"{name}-share-owner",
+            cache.deployment,
+            instance.networks[0].ip_addresses[0],
+            owner_image,
+            pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=[instance, *(depends_on or [])]),
+        )
         self.instance = instance
         self.storage_class = storage_class
         self.volume = volume
+        self.share_owner = owner
         self.instance_name = instance.name
         self.storage_class_name = cache.storage_class
         self.register_outputs({"instance_name": instance.name})
