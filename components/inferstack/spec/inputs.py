@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.composer import Composer
+from yaml.composer import Composer, ComposerError
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
@@ -198,7 +198,7 @@ class _Constructor(SafeConstructor):
             return sign * int(value[2:], 16)
         return sign * int(value)
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:  # type: ignore[override]
         if not isinstance(node, MappingNode):
             raise yaml.constructor.ConstructorError(None, None, "expected a mapping", node.start_mark)
         out: dict[str, Any] = {}
@@ -239,9 +239,9 @@ _Constructor.yaml_constructors = {
         "tag:yaml.org,2002:seq",
     )
 }
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
-_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
-_Constructor.add_constructor(None, SafeConstructor.construct_undefined)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)  # type: ignore[arg-type]
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)  # type: ignore[arg-type]
+_Constructor.add_constructor(None, SafeConstructor.construct_undefined)  # type: ignore[arg-type]
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -254,6 +254,8 @@ def _at(node: Node, problem: str, hint: str = "") -> InputProblem:
 
 
 class _Composer(Composer):
+    check_event: Any  # from the Parser it is mixed with
+    peek_event: Any
     """Counts every node composed (an alias counts as the whole tree it repeats) and the nesting
     depth, and stops as soon as a limit is passed, before anything is constructed."""
 
@@ -283,7 +285,8 @@ class _Composer(Composer):
                     f"more than {MAX_ALIASES} aliases",
                     "write the spec out without aliases",
                 )
-            node = super().compose_node(parent, index)
+            node = super().compose_node(parent, index)  # type: ignore[arg-type]
+            assert node is not None
             self._count(node, self._sizes.get(id(node), 1))
             return node
         self._depth += 1
@@ -297,9 +300,10 @@ class _Composer(Composer):
             )
         before = self._nodes
         try:
-            node = super().compose_node(parent, index)
+            node = super().compose_node(parent, index)  # type: ignore[arg-type]
         finally:
             self._depth -= 1
+        assert node is not None
         self._count(node, 1)
         self._sizes[id(node)] = self._nodes - before
         return node
@@ -333,7 +337,7 @@ def parse_yaml(text: str) -> object:
         raise
     except yaml.reader.ReaderError as exc:
         raise _unprintable(text, exc) from None
-    except yaml.composer.ComposerError as exc:
+    except ComposerError as exc:
         if exc.context and "expected a single document" in exc.context:
             mark = exc.problem_mark
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"

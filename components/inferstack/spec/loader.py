@@ -103,7 +103,7 @@ def _inner_model(annotation: Any) -> Any:
 
 def violations_from(exc: ValidationError, root: type[BaseModel] = DeploymentSpec) -> list[Violation]:
     """Every error of a pydantic validation of `root` as user-facing violations."""
-    return [v for error in exc.errors() for v in _from_pydantic(error, root)]
+    return [v for error in exc.errors() for v in _from_pydantic(dict(error), root)]
 
 
 def _from_pydantic(error: dict[str, Any], root: type[BaseModel]) -> list[Violation]:

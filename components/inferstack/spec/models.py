@@ -700,7 +700,8 @@ class Cache(Strict):
     @field_validator("fetcher_image")
     @classmethod
     def _fetcher_image(cls, value: str) -> str:
-        return _image_reference(value)
+        _image_reference(value)
+        return value
 
     storage_class: str | None = Field(
         default=None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import inspect
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -113,7 +113,7 @@ def _replace(data: Any, loc: tuple[Any, ...]) -> tuple[Any, str] | None:
     return None
 
 
-def build_without_rules(model: type[BaseModel], data: dict, errors: list[dict]) -> tuple[BaseModel, set[str]] | None:
+def build_without_rules(model: type[BaseModel], data: dict, errors: Sequence[Any]) -> tuple[BaseModel, set[str]] | None:
     """The spec built with every failing field replaced, and the paths that failed; None when it
     cannot be built (then only the field errors are reported)."""
     data = copy.deepcopy(data)

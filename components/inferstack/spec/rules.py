@@ -12,7 +12,7 @@ and per-placement rules (`placement_rule`) run for each placement separately.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from inferstack import catalog, contract
@@ -55,7 +55,7 @@ def spec_violations(spec: DeploymentSpec) -> list[Violation]:
     return [dataclasses.replace(v, rule=v.rule or check.__name__) for check in RULES for v in run_guarded(check, spec)]
 
 
-def _listing(values: list[str]) -> str:
+def _listing(values: Sequence[str]) -> str:
     return ", ".join(values)
 
 
