@@ -589,7 +589,9 @@ class Placement(Strict):
     zones: list[Annotated[str, Field(json_schema_extra=_pattern(patterns.REGION))]] = Field(
         default_factory=list,
         max_length=16,
-        description="Zones to spread nodes over (each once, in the region); defaults to the region's zones.",
+        description="Zones to spread nodes over (each once, in the region); defaults to the region's zones. "
+        "Checked against the catalog's GPU zones where it lists them (GCP); accepted as written where it does "
+        "not (AWS, existing clusters).",
     )
     cluster: Cluster = Field(default_factory=Cluster, description="New or existing cluster.")
     replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds in this placement.")
