@@ -120,7 +120,11 @@ def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
                 pulumi.Output.all(d.endpoints, d.cluster_names, d.monthly_cost_max, d.kubeconfigs)
                 for d in result.deployments
             ]
-        ).apply(lambda values: result.outputs.update({d.plan.spec.name: v for d, v in zip(result.deployments, values, strict=True)}))
+        ).apply(
+            lambda values: result.outputs.update(
+                {d.plan.spec.name: v for d, v in zip(result.deployments, values, strict=True)}
+            )
+        )
 
     try:
         run()

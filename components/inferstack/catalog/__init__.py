@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+
 @cache
 def _data(name: str) -> Any:
     return yaml.safe_load(resources.files(__name__).joinpath("data", name).read_text())

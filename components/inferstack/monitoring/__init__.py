@@ -9,6 +9,7 @@ prove that monitoring only uses names the engine adapter declares.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING
 
@@ -100,12 +101,11 @@ def queries(plan: Plan) -> list[tuple[str, str]]:
         out += dashboard_queries(dashboard)
     scaling = plan.spec.autoscaling
     if scaling.enabled:
-        try:
+        # An unsupported signal is the serving layer's to report; then there is no autoscaler query to check.
+        with contextlib.suppress(UnsupportedFeature):
             out.append(
                 (f"autoscaler:{scaling.signal}", adapter(plan).scaling_query(scaling.signal, plan.spec.served_name))
             )
-        except UnsupportedFeature:
-            pass  # the serving layer reports it; there is no autoscaler query to check
     return out
 
 

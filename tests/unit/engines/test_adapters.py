@@ -36,7 +36,7 @@ def test_image_defaults_to_the_release_tag_and_keeps_a_pinned_digest():
 def test_vllm_args_carry_the_plan():
     result = plan(load_spec(SPECS / "quickstart.yaml"))
     args = adapter_for("vllm").args(result)
-    value = dict(zip(args[::1], args[1:] + [None]))
+    value = dict(zip(args, [*args[1:], None], strict=True))
     assert value["--tensor-parallel-size"] == "1"
     assert value["--max-model-len"] == "8192"
     assert value["--kv-cache-memory-bytes"] == str(int(result.fit.kv_pool_bytes))
@@ -115,7 +115,7 @@ def test_vllm_accepts_every_generated_argument_list():
         "prompt_lookup_max": 4,
         "prompt_lookup_min": 2,
     }
-    for p, result in zip(plans, results):
+    for p, result in zip(plans, results[: len(plans)], strict=True):
         assert result["ok"], (p.spec.name, result)
         parsed = result["parsed"]
         assert parsed["tensor_parallel_size"] == p.fit.tp

@@ -61,10 +61,8 @@ def test_every_engine_selector_filters_on_the_model(example_plans):
             if not where.startswith(("alert:", "autoscaler:")) or "DCGM_" in expr:
                 continue
             tree = parse(expr)
-            selectors = []
-            promql_parser.walk(
-                tree, lambda n: selectors.append(n) if isinstance(n, promql_parser.VectorSelector) else None
-            )
+            selectors: list = []
+            promql_parser.walk(tree, _collect_into(selectors))
             for selector in selectors:
                 matchers = {(m.name, m.value) for m in selector.matchers.matchers}
                 wanted = ("job", plan.spec.served_name) if selector.name == "up" else (label, plan.spec.served_name)
@@ -82,3 +80,13 @@ def test_metric_names():
     assert metric_names("vector(1)") == set()
     with pytest.raises(ValueError):
         metric_names("sum(rate(x[5m])")
+
+
+def _collect_into(found: list):
+    """A promql_parser.walk visitor appending every vector selector to `found`."""
+
+    def visit(node):
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append(node)
+
+    return visit

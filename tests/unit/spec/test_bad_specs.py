@@ -99,7 +99,10 @@ CASES = {
         "placements[0].cloud = 'gcp': cloud not allowed by compliance.allowed_clouds. Allowed: aws.",
     ),
     "unpinned_image": (
-        lambda d: (d["compliance"].update(pin_images=True), d.setdefault("cache", {}).update(fetcher_image="python:3.12-slim")),
+        lambda d: (
+            d["compliance"].update(pin_images=True),
+            d.setdefault("cache", {}).update(fetcher_image="python:3.12-slim"),
+        ),
         "engine.image: compliance.pin_images requires an image pinned by digest. Allowed: an image reference ending in @sha256:<64 hex>. Fix: append the digest your registry reports for the tag.",
         "cache.fetcher_image = 'python:3.12-slim': compliance.pin_images requires an image pinned by digest. Allowed: an image reference ending in @sha256:<64 hex>. Fix: append the digest your registry reports for the tag.",
     ),

@@ -11,8 +11,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from inferstack.clouds.base import CacheVolume, static_cache_volume
 from inferstack import contract
+from inferstack.clouds.base import CacheVolume, static_cache_volume
 from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY
 
 CSI_DRIVER = "filestore.csi.storage.gke.io"
