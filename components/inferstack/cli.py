@@ -13,10 +13,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.text import Text
 
 from inferstack.compliance.report import FORMATS
 from inferstack.plan import plan as make_plan
+from inferstack.render import RenderError
+from inferstack.render import render as write
 from inferstack.report import print_plan
 from inferstack.spec import SpecError, load_spec
 from inferstack.spec.schema import spec_schema
@@ -81,18 +84,10 @@ def render(
     ] = None,
 ) -> None:
     """Write the Kubernetes manifests and the plan report for review or GitOps."""
-    from rich.progress import Progress
-    from rich.text import Text
-
-    from inferstack.plan import plan as make_plan
-    from inferstack.render import RenderError
-    from inferstack.render import render as write
 
     err = Console(stderr=True)
     result = make_plan(_load(spec, err))
     if not result.deployable:
-        from inferstack.report import print_plan
-
         print_plan(result, err)
         raise typer.Exit(EXIT_NOT_DEPLOYABLE)
     out = out if out is not None else Path("build") / result.spec.name

@@ -61,8 +61,8 @@ class Vllm(EngineAdapter):
             args += ["--quantization", quant]
         if spec.engine.kv_cache_dtype != "auto":
             args += ["--kv-cache-dtype", spec.engine.kv_cache_dtype]
-        if spec.engine.prefix_caching:
-            args.append("--enable-prefix-caching")
+        # Explicit both ways: vLLM V1 caches prefixes by default, so "off" needs its own flag.
+        args.append("--enable-prefix-caching" if spec.engine.prefix_caching else "--no-enable-prefix-caching")
         if modules := _lora_modules(plan):
             args += [
                 "--enable-lora",

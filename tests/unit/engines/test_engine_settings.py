@@ -1,4 +1,4 @@
-"""TensorRT-LLM carries every planned setting: the served name, the planned KV pool as the fraction of
+"""Engines carry every planned setting. TensorRT-LLM: the served name, the planned KV pool as the fraction of
 free memory trtllm-serve gives its cache, and refuses (at load) the settings it cannot change."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from inferstack.engines import adapter_for
 from inferstack.plan import plan
 from inferstack.spec import SpecError
 from tests.conftest import spec_variant
+from tests.unit.engines.test_adapters import _vllm_parse
 
 TRTLLM = {
     "engine": {"name": "trtllm", "version": "1.0.0", "quantization": None, "image": None},
@@ -63,3 +64,13 @@ def test_settings_trtllm_cannot_change_are_refused(change, line):
 def test_settings_an_engine_can_change_are_accepted():
     spec = spec_variant("aws-llama-8b-us", {"engine": {"kv_cache_dtype": "fp8", "prefix_caching": False}})
     assert (spec.engine.kv_cache_dtype, spec.engine.prefix_caching) == ("fp8", False)
+
+
+def test_vllm_turns_prefix_caching_off_explicitly():
+    # vLLM V1 enables prefix caching by default, so leaving the flag out would ignore `prefix_caching: false`.
+    vllm = adapter_for("vllm")
+    args = vllm.args(plan(spec_variant("quickstart", {"engine": {"prefix_caching": False}})))
+    assert "--no-enable-prefix-caching" in args and "--enable-prefix-caching" not in args
+    (result,) = _vllm_parse([[*vllm.command[1:], *args]])
+    assert result["ok"], result
+    assert result["parsed"]["enable_prefix_caching"] is False
