@@ -71,7 +71,9 @@ MUTANTS: tuple[Mutant, ...] = (
         f"{PKG}/program.py",
         "        if finding.blocking\n",
         "        if finding.blocking and False\n",
-        ("tests/components/test_model_deployment.py::test_an_undeployable_spec_stops_the_stack_before_anything_is_registered",),
+        (
+            "tests/components/test_model_deployment.py::test_an_undeployable_spec_stops_the_stack_before_anything_is_registered",
+        ),
         "an undeployable spec must stop the stack before anything is registered",
     ),
     Mutant(
@@ -87,7 +89,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "provenance-key-spelling",
         f"{PKG}/contract.py",
         "return f\"{DOMAIN}/{field.replace('_', '-')}\"",
-        "return f\"{DOMAIN}/{field}\"",
+        'return f"{DOMAIN}/{field}"',
         ("tests/unit/compliance", "tests/unit/kube"),
         "the provenance record is written and read under one spelling",
     ),

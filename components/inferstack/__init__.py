@@ -7,7 +7,11 @@ and monitoring out, on AWS, GCP or any Kubernetes cluster, with Pulumi.
 The Pulumi components are imported on first use, so planning and rendering never load a cloud SDK.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inferstack.deployment import InferenceService, ModelDeployment
+    from inferstack.spec import load_spec
 
 __version__ = "0.1.0"
 
@@ -16,7 +20,7 @@ _LAZY = {
     "InferenceService": "inferstack.deployment",
     "load_spec": "inferstack.spec",
 }
-__all__ = sorted(_LAZY)
+__all__ = ["InferenceService", "ModelDeployment", "load_spec"]  # the keys of _LAZY
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -48,7 +48,7 @@ def _load(path: Path, console: Console):
         raise typer.Exit(EXIT_BAD_SPEC) from None
 
 
-def _cannot_write(err: Console, path: Path, exc: OSError) -> None:
+def _cannot_write(err: Console, path: Path, exc: OSError) -> NoReturn:
     reason = exc.strerror or exc.__class__.__name__
     _say(err, "Cannot write", f"{path}: {reason} ({exc.filename}). Fix: choose a folder you can write to.")
     raise typer.Exit(EXIT_BAD_SPEC) from None

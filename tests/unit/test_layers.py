@@ -193,3 +193,11 @@ def test_the_checker_finds_a_cycle_and_a_local_import(tmp_path, monkeypatch):
     )
     with pytest.raises(AssertionError, match=r"import cycle: inferstack.a -> inferstack.b -> inferstack.a"):
         test_no_import_cycles()
+
+
+def test_the_lazy_public_api_lists_what_it_loads():
+    import inferstack
+
+    assert sorted(inferstack.__all__) == sorted(inferstack._LAZY)
+    for name in inferstack.__all__:
+        assert getattr(inferstack, name).__name__ == name

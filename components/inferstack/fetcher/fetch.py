@@ -54,7 +54,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 SCHEMA = "inferstack.weights-marker/v2"
 WORK_DIR = ".inferstack-fetch"  # DEST/.inferstack-fetch: partial files and the journal of a run in progress
@@ -451,14 +453,13 @@ class S3Source:
         all_headers = {**headers, **signed, "Authorization": authorization}
         return urllib.request.Request(base + uri + (f"?{query}" if query else ""), headers=all_headers)
 
-    def _send(self, key: str, params: dict[str, str], headers: dict[str, str], offset: int = 0, stream=False):
+    def _in_bucket_region(
+        self, send: Callable[[urllib.request.Request], T], key: str, params: dict[str, str], headers: dict[str, str]
+    ) -> T:
+        """`send` a signed request, re-signed once for the bucket's own region when S3 names another."""
         for _ in range(2):
-            request = self._request(key, params, headers)
             try:
-                if stream:
-                    return _open_range(request.full_url, dict(request.header_items()), offset)
-                with _urlopen(request) as response:
-                    return response.read()
+                return send(self._request(key, params, headers))
             except HttpError as exc:
                 region = exc.headers.get("x-amz-bucket-region") if exc.headers else None
                 if region and region != self.region:
@@ -468,6 +469,18 @@ class S3Source:
                 raise
         raise FetchError(f"{self.uri}: the bucket's region keeps changing")
 
+    def _get(self, key: str, params: dict[str, str], headers: dict[str, str]) -> bytes:
+        def read(request: urllib.request.Request) -> bytes:
+            with _urlopen(request) as response:
+                return response.read()
+
+        return self._in_bucket_region(read, key, params, headers)
+
+    def _open(self, key: str, headers: dict[str, str], offset: int) -> tuple[http.client.HTTPResponse, int]:
+        return self._in_bucket_region(
+            lambda request: _open_range(request.full_url, dict(request.header_items()), offset), key, {}, headers
+        )
+
     def files(self) -> list[RemoteFile]:
         out, token = [], None
         while True:
@@ -475,7 +488,7 @@ class S3Source:
             if token:
                 params["continuation-token"] = token
             try:
-                body = _retrying(f"list {self.uri}", lambda p=params: self._send("", p, {}), self.log)
+                body = _retrying(f"list {self.uri}", lambda p=params: self._get("", p, {}), self.log)
             except HttpError as exc:
                 raise FetchError(f"{self.uri}: {exc} (does the prefetch identity have s3:ListBucket?)") from None
             try:
@@ -498,7 +511,7 @@ class S3Source:
     def open(self, remote: RemoteFile, offset: int) -> tuple[http.client.HTTPResponse, int]:
         headers = {"If-Match": f'"{remote.etag}"'} if remote.etag else {}
         try:
-            return self._send(self.prefix + remote.path, {}, headers, offset, stream=True)
+            return self._open(self.prefix + remote.path, headers, offset)
         except HttpError as exc:
             if exc.status == 412:
                 raise FetchError(
@@ -885,12 +898,12 @@ def fetch(
     record, damage = read_marker(marker)
     if damage:
         log(f"{marker}: damaged ({damage}); treating it as absent and re-verifying every file")
-    same = record is not None and (record["source"], record["revision"]) == (source_uri, revision)
-    if same and not verify and not source.mutable:
-        missing = _present(dest, record["files"])
+    kept = record if record is not None and (record["source"], record["revision"]) == (source_uri, revision) else None
+    if kept is not None and not verify and not source.mutable:
+        missing = _present(dest, kept["files"])
         if missing is None:
-            log(f"{dest}: already complete for {source_uri}@{revision} ({record['total_bytes']} bytes)")
-            return record
+            log(f"{dest}: already complete for {source_uri}@{revision} ({kept['total_bytes']} bytes)")
+            return kept
         log(f"{dest}: the marker is valid but {missing}; checking every file")
 
     remotes = source.files()
@@ -900,18 +913,18 @@ def fetch(
         if not safe_relative(remote.path) or remote.path == marker_name:
             raise FetchError(f"{source_uri}: refusing the file name {remote.path[:200]!r} listed by the source")
     remotes = sorted(remotes, key=lambda r: r.path)
-    if same and not verify and source.mutable:
+    if kept is not None and not verify and source.mutable:
         listed = {r.path: {"size": r.size, "etag": r.etag} for r in remotes}
-        recorded = {k: {"size": v["size"], "etag": v["etag"]} for k, v in record["files"].items()}
-        if listed == recorded and _present(dest, record["files"]) is None:
-            log(f"{dest}: already complete for {source_uri} ({record['total_bytes']} bytes, same ETags)")
-            return record
+        recorded = {k: {"size": v["size"], "etag": v["etag"]} for k, v in kept["files"].items()}
+        if listed == recorded and _present(dest, kept["files"]) is None:
+            log(f"{dest}: already complete for {source_uri} ({kept['total_bytes']} bytes, same ETags)")
+            return kept
 
     dest.mkdir(parents=True, exist_ok=True)
     work = dest / WORK_DIR
     journal = Journal(work, source_uri, revision, log)
-    trusted = record["files"] if same and not verify else {}
-    prior = {**(record["files"] if same else {}), **journal.files}
+    trusted = kept["files"] if kept is not None and not verify else {}
+    prior = {**(kept["files"] if kept is not None else {}), **journal.files}
 
     done: dict[str, dict] = {}
     todo: list[RemoteFile] = []
@@ -1014,7 +1027,7 @@ def exclusive_lock(dest: Path, log: Log = _print) -> Iterator[Path]:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--source", required=True)
     parser.add_argument("--revision")
     parser.add_argument("--dest", required=True, type=Path)

@@ -66,7 +66,8 @@ def share_owner_job(
     return k8s.batch.v1.Job(
         name,
         metadata={"name": "share-owner", "namespace": namespace.metadata["name"]},
-        spec={
+        # A Kubernetes-shaped (camelCase) dict, as the serving objects are; the typed *ArgsDict wants snake_case.
+        spec={  # pyright: ignore[reportArgumentType]
             "backoffLimit": 4,
             "template": {
                 "spec": {
