@@ -104,9 +104,9 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- spec -------------------------------------------------------------------------------------
     Mutant(
         "commit-accepts-short-hash",
-        f"{PKG}/spec/values.py",
-        "{40}",
-        "{7,40}",
+        f"{PKG}/spec/patterns.py",
+        'COMMIT = r"[0-9a-f]{40}"',
+        'COMMIT = r"[0-9a-f]{7,40}"',
         ("tests/unit/spec", "tests/unit/compliance"),
         "a revision must be a full 40-hex commit",
     ),
@@ -123,7 +123,7 @@ MUTANTS: tuple[Mutant, ...] = (
         f"{PKG}/catalog/__init__.py",
         "and (self.kv_heads % tp == 0 or tp % self.kv_heads == 0)",
         "",
-        ("tests/unit/spec", "tests/unit/plan"),
+        ("tests/unit/spec", "tests/unit/plan", "tests/unit/catalog"),
         "tensor parallelism must split KV heads evenly or replicate them evenly",
     ),
     Mutant(
@@ -131,7 +131,7 @@ MUTANTS: tuple[Mutant, ...] = (
         f"{PKG}/spec/rules.py",
         "if setting not in configurable and wanted != engine_value:",
         "if False:",
-        ("tests/unit/spec",),
+        ("tests/unit/spec", "tests/unit/engines/test_engine_settings.py"),
         "an engine that cannot change a setting refuses a spec that asks it to",
     ),
     # --- plan -------------------------------------------------------------------------------------

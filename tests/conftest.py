@@ -26,6 +26,21 @@ def spec_variant(source: str | Path, changes: dict[str, Any]):
     return parse_spec(data, str(path), path.parent)
 
 
+def engine_variant(source: str | Path, engine: str):
+    """The example served by another engine, with what that engine cannot do turned off (load-time
+    quantization, autoscaling on a signal it does not export), built through the validating loader."""
+    from inferstack import catalog
+
+    capabilities = catalog.engine_capabilities()[engine]
+    base = spec_variant(source, {})
+    changes: dict[str, Any] = {"engine": {"name": engine}}
+    if base.engine.quantization not in (None, *capabilities.quantizations):
+        changes["engine"]["quantization"] = None
+    if base.autoscaling.signal not in capabilities.scaling_signals:
+        changes["autoscaling"] = {"enabled": False}
+    return spec_variant(source, changes)
+
+
 def _merge(into: dict[str, Any], changes: dict[str, Any]) -> None:
     for key, value in changes.items():
         current = into.get(key)

@@ -9,11 +9,9 @@ prove that monitoring only uses names the engine adapter declares.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import TYPE_CHECKING
 
-from inferstack.engines import UnsupportedFeature
 from inferstack.monitoring._common import DCGM_METRICS, adapter
 from inferstack.monitoring.alerts import alert_queries, prometheus_rule, rules_file
 from inferstack.monitoring.dashboards import (
@@ -101,11 +99,8 @@ def queries(plan: Plan) -> list[tuple[str, str]]:
         out += dashboard_queries(dashboard)
     scaling = plan.spec.autoscaling
     if scaling.enabled:
-        # An unsupported signal is the serving layer's to report; then there is no autoscaler query to check.
-        with contextlib.suppress(UnsupportedFeature):
-            out.append(
-                (f"autoscaler:{scaling.signal}", adapter(plan).scaling_query(scaling.signal, plan.spec.served_name))
-            )
+        # A loaded spec only enables autoscaling on a signal its engine exports (spec rule).
+        out.append((f"autoscaler:{scaling.signal}", adapter(plan).scaling_query(scaling.signal, plan.spec.served_name)))
     return out
 
 

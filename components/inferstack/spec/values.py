@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SHA1 = re.compile(r"[0-9a-f]{40}")
+from inferstack.spec import patterns
+
+_SHA1 = re.compile(patterns.COMMIT)
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}\Z")
 #: Weight formats that need FP8 tensor cores.
 FP8_WEIGHT_FORMATS = frozenset({"fp8", "nvfp4"})

@@ -149,3 +149,17 @@ def test_config_path_that_is_a_folder(tmp_path):
     with pytest.raises(catalog.ConfigProblem) as caught:
         catalog.architecture_from_config(tmp_path)
     assert caught.value.reason == "is a folder; name the config.json inside it"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # Qwen2.5-7B config.json: 28 attention heads, 4 KV heads. TP 7 divides the heads but neither splits
+        # the 4 KV heads evenly nor replicates them evenly, so vLLM refuses it.
+        ("qwen2.5-7b", [1, 2, 4]),
+        # Llama 3.1 8B: 32 heads, 8 KV heads; every power of two up to 8 works.
+        ("llama-3.1-8b", [1, 2, 4, 8]),
+    ],
+)
+def test_tensor_parallel_sizes_respect_attention_and_kv_heads(name, expected):
+    assert catalog.architectures()[name].tp_choices() == expected

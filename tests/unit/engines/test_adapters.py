@@ -10,8 +10,8 @@ import pytest
 from inferstack.engines import REGISTRY, UnknownEngine, UnsupportedFeature, adapter_for
 from inferstack.plan import plan
 from inferstack.spec import load_spec
-from inferstack.spec.models import LoraAdapter, Speculative
-from tests.conftest import EXAMPLE_SPECS, ROOT, SPECS
+from inferstack.spec.models import LoraAdapter
+from tests.conftest import EXAMPLE_SPECS, ROOT, SPECS, engine_variant, spec_variant
 
 VLLM_PYTHON = ROOT / ".tools" / "vllm" / "bin" / "python"
 LORAS = [
@@ -59,9 +59,7 @@ def test_native_checkpoint_format_is_not_forced_by_a_flag():
     ],
 )
 def test_every_engine_gets_the_tensor_parallel_size(engine, flag, value):
-    spec = load_spec(SPECS / "quickstart.yaml")
-    spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"name": engine})})
-    args = adapter_for(engine).args(plan(spec))
+    args = adapter_for(engine).args(plan(engine_variant("quickstart", engine)))
     assert args[args.index(flag) + 1] == value
 
 
@@ -90,13 +88,12 @@ def _vllm_parse(arg_lists):
 def test_vllm_accepts_every_generated_argument_list():
     plans = [plan(load_spec(s)) for s in EXAMPLE_SPECS if load_spec(s).engine.name == "vllm"]
     assert len(plans) == len(EXAMPLE_SPECS)
-    capped = plans[0].spec.model_copy(
-        update={
-            "engine": plans[0].spec.engine.model_copy(
-                update={"max_concurrent_requests": 64, "speculative": Speculative(num_tokens=3)}
-            ),
-            "model": plans[0].spec.model.model_copy(update={"lora_adapters": LORAS, "lora_max_rank": 64}),
-        }
+    capped = spec_variant(
+        EXAMPLE_SPECS[0],
+        {
+            "engine": {"max_concurrent_requests": 64, "speculative": {"num_tokens": 3}},
+            "model": {"lora_adapters": [f"{a.name}={a.source}" for a in LORAS], "lora_max_rank": 64},
+        },
     )
     vllm = adapter_for("vllm")
     # The rendered command is the `vllm` console script; everything after it goes through vLLM's CLI.

@@ -284,9 +284,13 @@ def test_deployment_carries_a_provenance_record():
 
 
 def test_existing_cluster_scales_on_its_own_prometheus():
-    _, objects = _objects("existing-cluster.yaml")
-    trigger = objects[("ScaledObject", "mistral-7b")]["spec"]["triggers"][0]["metadata"]
-    assert trigger["serverAddress"] == "http://prometheus-operated.monitoring.svc:9090"
+    # A URL unlike the default kube-prometheus-stack one, so ignoring the spec's value cannot pass.
+    spec = spec_variant(
+        "existing-cluster", {"placements": {0: {"cluster": {"prometheus_url": "http://vm.obs.svc:8428"}}}}
+    )
+    result = plan(spec)
+    (scaler,) = [o for o in placement_objects(result, result.placements[0]) if o["kind"] == "ScaledObject"]
+    assert scaler["spec"]["triggers"][0]["metadata"]["serverAddress"] == "http://vm.obs.svc:8428"
 
 
 def test_existing_cluster_without_the_operator_gets_no_operator_kinds():
@@ -294,8 +298,7 @@ def test_existing_cluster_without_the_operator_gets_no_operator_kinds():
 
     result = plan(load_spec(SPECS / "existing-cluster.yaml"))
     spec = result.spec
-    cluster = spec.placements[0].cluster.model_copy(update={"prometheus_operator": False})
-    spec = spec.model_copy(update={"placements": [spec.placements[0].model_copy(update={"cluster": cluster})]})
+    spec = spec_variant("existing-cluster", {"placements": {0: {"cluster": {"prometheus_operator": False}}}})
     assert [o["kind"] for o in placement_monitoring(plan(spec), "onprem-fra")] == ["ConfigMap"]
     assert [o["kind"] for o in placement_monitoring(result, "onprem-fra")] == [
         "PodMonitor",

@@ -7,7 +7,7 @@ import pytest
 
 from inferstack.plan import plan
 from inferstack.spec import load_spec
-from tests.conftest import EXAMPLE_SPECS, SPECS
+from tests.conftest import EXAMPLE_SPECS, SPECS, engine_variant
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,7 @@ def example_plans():
 
 def engine_plan(engine: str):
     """The quickstart deployment served by another engine (the examples are all vLLM)."""
-    spec = load_spec(SPECS / "quickstart.yaml")
-    spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"name": engine})})
-    return plan(spec)
+    return plan(engine_variant("quickstart", engine))
 
 
 @pytest.fixture(scope="session")

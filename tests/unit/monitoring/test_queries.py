@@ -3,6 +3,7 @@ import pytest
 
 from inferstack.engines import adapter_for
 from inferstack.monitoring import DCGM_METRICS, metric_names, parse, queries
+from tests.conftest import spec_variant
 from tests.unit.monitoring.conftest import engine_plan
 
 
@@ -48,9 +49,7 @@ def test_queries_cover_alerts_dashboards_and_autoscaler(quickstart):
 def test_autoscaler_query_absent_when_disabled(quickstart):
     from inferstack.plan import plan as make_plan
 
-    spec = quickstart.spec.model_copy(
-        update={"autoscaling": quickstart.spec.autoscaling.model_copy(update={"enabled": False})}
-    )
+    spec = spec_variant("quickstart", {"autoscaling": {"enabled": False}})
     assert not [w for w, _ in queries(make_plan(spec)) if w.startswith("autoscaler:")]
 
 
