@@ -168,6 +168,47 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/unit/engines",),
         "vLLM allocates exactly the planned KV pool",
     ),
+    # --- input boundary, scheduling, clouds (issues 11 and 12) -------------------------------------
+    Mutant(
+        "alias-bomb-unbounded",
+        f"{PKG}/spec/inputs.py",
+        "            if self._aliases > MAX_ALIASES:",
+        "            if False:",
+        ("tests/unit/spec",),
+        "a YAML alias bomb is refused while it is parsed",
+    ),
+    Mutant(
+        "daemonsets-take-no-room",
+        f"{PKG}/plan/scheduling.py",
+        "facts.allocatable_cpu_m - budget.cpu_m, facts.allocatable_memory_mib - budget.memory_mib",
+        "facts.allocatable_cpu_m, facts.allocatable_memory_mib",
+        ("tests/unit/plan",),
+        "pods are sized to what the node has left after system DaemonSets",
+    ),
+    Mutant(
+        "keda-ports-not-opened",
+        f"{PKG}/clouds/gcp/__init__.py",
+        "port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())",
+        "port.port for port in ()",
+        ("tests/components/test_cloud_constraints.py",),
+        "private GKE opens KEDA's ports to the control plane",
+    ),
+    Mutant(
+        "prefetch-without-its-identity",
+        f"{PKG}/kube/objects.py",
+        '"serviceAccountName": contract.prefetch_service_account(plan.spec.name),',
+        '"serviceAccountName": contract.service_account(plan.spec.name),',
+        ("tests/components/test_cloud_constraints.py", "tests/unit/kube"),
+        "the prefetch Job runs as the service account the clouds bind to a weights-reading identity",
+    ),
+    Mutant(
+        "any-root-container-allowed",
+        f"{PKG}/compliance/rules.py",
+        '        and capabilities.get("add") == ["CHOWN"]\n',
+        "",
+        ("tests/unit/compliance",),
+        "only the share-owner shape may run as root",
+    ),
     # --- compliance -------------------------------------------------------------------------------
     Mutant(
         "budget-rule-off",

@@ -116,6 +116,8 @@ def test_s3_sources_are_read_through_pod_identity_scoped_to_their_prefix():
         "llama-8b-us",
         "llama-8b-us-prefetch",
     )
+    jobs = [r for r in run.of_type("kubernetes:batch/v1:Job") if r.name.startswith("llama-8b-us-us-east-")]
+    assert [j.inputs["spec"]["template"]["spec"]["serviceAccountName"] for j in jobs] == ["llama-8b-us-prefetch"]
     role = run.one("aws:iam/role:Role", "llama-8b-us-us-east-weights-reader").inputs
     assert json.loads(role["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     statements = json.loads(role["inlinePolicies"][0]["policy"])["Statement"]
