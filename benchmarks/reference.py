@@ -25,7 +25,9 @@ def reference_spec(point: dict[str, Any]) -> DeploymentSpec:
             "model": {**point["model"], "revision": REVISION},
             "engine": point["engine"],
             "resources": {"gpu": point["gpu"]},
-            "placements": [{"name": "ref", "cloud": "aws", "region": "us-east-1"}],
+            "placements": [
+                {"name": "ref", "cloud": "aws", "region": "us-east-1", "cluster": {"access": "from-inside"}}
+            ],
         },
         "reference point",
     )

@@ -9,6 +9,7 @@ none of them spells a shared name itself. This module imports nothing from infer
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -96,6 +97,17 @@ def prefetch_service_account(deployment: str) -> str:
 def hub_token_secret(deployment: str) -> str:
     """The Secret (key `token`) the prefetch Job reads a Hugging Face token from, when one is needed."""
     return f"{deployment}-hub-token"
+
+
+#: Prefix length of each placement's private network: one /16 per placement.
+NETWORK_PREFIX = 16
+
+
+def default_network(deployment: str, placement: str) -> str:
+    """A placement's default private /16: 10.N.0.0/16 with N from a hash of the names (stable: adding or
+    reordering placements never moves a network). N avoids 0, the range most existing networks use."""
+    digest = hashlib.sha256(f"{deployment}/{placement}".encode()).digest()
+    return f"10.{1 + digest[0] % 254}.0.0/{NETWORK_PREFIX}"
 
 
 def cloud_tags(deployment: str, placement: str) -> dict[str, str]:

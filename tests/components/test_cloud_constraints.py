@@ -23,17 +23,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 #: for Google Cloud"; the KEDA chart's admission webhooks listen on 9443. GKE private clusters allow
 #: only 443 and 10250 from the control plane (GKE firewall rules page).
 KEDA_PORTS = ["6443", "9443"]
-GKE_CONTROL_PLANE_RANGE = "172.16.0.0/28"
 
 
 def test_private_gke_opens_the_keda_ports_to_the_control_plane():
     run = program_run("quickstart")
     rule = run.one("gcp:compute/firewall:Firewall", "quickstart-us-central-cluster-control-plane-addons").inputs
     assert rule["direction"] == "INGRESS"
-    assert rule["sourceRanges"] == [GKE_CONTROL_PLANE_RANGE]
     assert rule["allows"] == [{"protocol": "tcp", "ports": KEDA_PORTS}]
     gke = run.one("gcp:container/cluster:Cluster", "quickstart-us-central-cluster-gke").inputs
-    assert gke["privateClusterConfig"]["masterIpv4CidrBlock"] == GKE_CONTROL_PLANE_RANGE
+    assert rule["sourceRanges"] == [gke["privateClusterConfig"]["masterIpv4CidrBlock"]]
 
 
 def test_without_keda_no_control_plane_ports_are_opened():
@@ -244,3 +242,42 @@ def test_the_filestore_share_is_handed_to_the_serving_uid_before_the_prefetch_jo
     assert volume["nfs"] == {"server": "10.1.0.2", "path": "/weights"}
     namespace = run.one("kubernetes:core/v1:Namespace", "quickstart-us-central-cache-share-owner-namespace").inputs
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+
+
+def test_each_placement_network_is_its_own_slash_16_cut_the_same_way():
+    spec = spec_variant(
+        "multi-cloud-qwen", {"placements": {0: {"network_cidr": "10.42.0.0/16"}, 1: {"network_cidr": "10.43.0.0/16"}}}
+    )
+    run = run_offline(deploy, deployment_plans=[plan(spec)])
+    vpc = run.one("aws:ec2/vpc:Vpc", "qwen3-32b-aws-us-east-network-vpc").inputs
+    assert vpc["cidrBlock"] == "10.42.0.0/16"
+    subnets = sorted(r.inputs["cidrBlock"] for r in run.of_type("aws:ec2/subnet:Subnet"))
+    assert subnets == sorted(
+        ["10.42.0.0/18", "10.42.64.0/18", "10.42.128.0/18", "10.42.192.0/22", "10.42.196.0/22", "10.42.200.0/22"]
+    )
+    subnet = run.one("gcp:compute/subnetwork:Subnetwork", "qwen3-32b-gcp-us-central-network-subnet").inputs
+    assert subnet["ipCidrRange"] == "10.43.0.0/20"
+    assert {r["rangeName"]: r["ipCidrRange"] for r in subnet["secondaryIpRanges"]} == {
+        "pods": "10.43.128.0/17",
+        "services": "10.43.16.0/20",
+    }
+    gke = run.one("gcp:container/cluster:Cluster", "qwen3-32b-gcp-us-central-cluster-gke").inputs
+    assert gke["privateClusterConfig"]["masterIpv4CidrBlock"] == "10.43.48.0/28"
+
+
+def test_no_two_example_placements_share_an_address():
+    import ipaddress
+
+    from tests.conftest import EXAMPLE_SPECS
+
+    networks = []
+    for path in EXAMPLE_SPECS:
+        run = run_offline(deploy, deployment_plans=[plan(spec_variant(path, {}))])
+        networks += [ipaddress.ip_network(r.inputs["cidrBlock"]) for r in run.of_type("aws:ec2/vpc:Vpc")]
+        networks += [
+            ipaddress.ip_network(r.inputs["ipCidrRange"]) for r in run.of_type("gcp:compute/subnetwork:Subnetwork")
+        ]
+    assert len(networks) == 7
+    for i, a in enumerate(networks):
+        for b in networks[i + 1 :]:
+            assert not a.overlaps(b), (a, b)

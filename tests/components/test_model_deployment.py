@@ -252,8 +252,9 @@ def test_gcp_private_cluster_gpu_pool_and_filestore():
 
 
 def test_cluster_endpoint_is_private_by_default():
-    cluster = program_run("quickstart").one("gcp:container/cluster:Cluster", "quickstart-us-central-cluster-gke").inputs
-    # quickstart does not set compliance.private_networking; it defaults to true.
+    run = program_run("multi-cloud-qwen")
+    cluster = run.one("gcp:container/cluster:Cluster", "qwen3-32b-gcp-us-central-cluster-gke").inputs
+    # multi-cloud-qwen does not set compliance.private_networking; it defaults to true.
     assert cluster["privateClusterConfig"]["enablePrivateEndpoint"] is True
 
 

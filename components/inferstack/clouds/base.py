@@ -22,6 +22,7 @@ Every child is parented to the placement's component and named from `PlacementCo
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -75,6 +76,11 @@ class PlacementContext:
     @property
     def private(self) -> bool:
         return self.plan.spec.compliance.private_networking
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        """The placement's private /16 (`Placement.network`): unique across the spec's placements."""
+        return self.spec_placement.network(self.plan.spec.name)
 
     @property
     def operator_cidrs(self) -> tuple[str, ...]:

@@ -478,8 +478,13 @@ class Cluster(Strict):
     )
     operator_cidrs: list[str] = Field(
         default_factory=list,
-        description="New clusters: address ranges (VPN, CI runners) allowed to reach the private cluster API, "
-        "where `pulumi up` must run from.",
+        description="New clusters: address ranges (VPN, CI runners) allowed to reach the cluster API, where "
+        "`pulumi up` runs from. Required unless access is from-inside.",
+    )
+    access: Literal["operators", "from-inside"] = Field(
+        default="operators",
+        description="New clusters: how `pulumi up` reaches the cluster API. operators: from cluster.operator_cidrs; "
+        "from-inside: from a machine inside the placement's network (a runner in the VPC), no outside range.",
     )
     prometheus_operator: bool = Field(
         default=False,
@@ -602,6 +607,11 @@ class Placement(Strict):
         allow_inf_nan=False,
         description="kubernetes placements: what a GPU-hour costs you, USD, for cost estimates and budgets.",
     )
+    network_cidr: str | None = Field(
+        default=None,
+        description="New clusters: the placement's private /16 (IPv4), unique across placements so one VPN can "
+        "reach them all; defaults to a 10.x.0.0/16 derived from the deployment and placement names.",
+    )
     capacity: list[str] = Field(
         default_factory=lambda: ["on_demand"],
         min_length=1,
@@ -635,6 +645,27 @@ class Placement(Strict):
     @classmethod
     def _name(cls, value: str) -> str:
         return _dns_name(value, "placement name")
+
+    @field_validator("network_cidr")
+    @classmethod
+    def _network_cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError:
+            raise FieldProblem(
+                f"{shown(value)} is not an IPv4 network", "a private /16 such as 10.42.0.0/16 (host bits zero)"
+            ) from None
+        if network.prefixlen != contract.NETWORK_PREFIX or not network.is_private:
+            raise FieldProblem(
+                "not a private /16", "a /16 inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, e.g. 10.42.0.0/16"
+            )
+        return value
+
+    def network(self, deployment: str) -> ipaddress.IPv4Network:
+        """The placement's private /16: `network_cidr`, else the one derived from the names."""
+        return ipaddress.IPv4Network(self.network_cidr or contract.default_network(deployment, self.name))
 
     @field_validator("region")
     @classmethod

@@ -12,6 +12,7 @@ and per-placement rules (`placement_rule`) run for each placement separately.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -658,3 +659,43 @@ def existing_clusters_distinct(spec: DeploymentSpec) -> Iterator[Violation]:
             )
         else:
             seen[key] = i
+
+
+@rule
+def networks_reachable(spec: DeploymentSpec) -> Iterator[Violation]:
+    """New clusters' networks never overlap each other or the operators' ranges (one VPN reaches them
+    all), and `pulumi up` has a way to the cluster API."""
+    seen: list[tuple[str, ipaddress.IPv4Network]] = []
+    for i, placement in enumerate(spec.placements):
+        cluster = placement.cluster
+        if cluster.kind != "new" or not catalog.cloud_profile(placement.cloud).creates_clusters:
+            continue
+        at = f"placements[{i}]"
+        network = placement.network(spec.name)
+        for other, taken in seen:
+            if network.overlaps(taken) and other != placement.name:  # a repeated name is reported on its own
+                yield Violation(
+                    f"{at}.network_cidr",
+                    str(network),
+                    f"overlaps placement {other!r} ({taken}): one VPN could not reach both",
+                    "a private /16 no other placement uses",
+                    f"set placements[{i}].network_cidr to an unused /16, e.g. 10.{(taken.network_address.packed[1] + 1) % 256}.0.0/16",
+                )
+        seen.append((placement.name, network))
+        for cidr in cluster.operator_cidrs:
+            if ipaddress.ip_network(cidr, strict=False).overlaps(network):
+                yield Violation(
+                    f"{at}.cluster.operator_cidrs",
+                    cidr,
+                    f"overlaps the placement's own network {network}, so replies to operators would stay inside it",
+                    hint=f"set placements[{i}].network_cidr to a /16 outside the operators' ranges",
+                )
+        if cluster.access == "operators" and not cluster.operator_cidrs:
+            yield Violation(
+                f"{at}.cluster.operator_cidrs",
+                None,
+                "no way for `pulumi up` to reach the cluster API: it answers only the cluster's own network and "
+                "the operators' ranges",
+                hint="list the ranges you run `pulumi up` from (VPN, CI runners), or set cluster.access: from-inside "
+                "when it runs inside the placement's network",
+            )

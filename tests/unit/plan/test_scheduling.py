@@ -103,7 +103,7 @@ def test_matrix_every_gpu_offering_schedules_or_blocks_with_a_fix(gpu, cloud, no
                     "name": "p",
                     "cloud": cloud,
                     "region": region,
-                    "cluster": {"instance_type": node_type},
+                    "cluster": {"instance_type": node_type, "access": "from-inside"},
                     "replicas": {"min": replicas[0], "max": replicas[1]},
                 }
             ],
@@ -197,7 +197,8 @@ def test_a_pod_that_cannot_fit_exits_1_with_the_fix(tmp_path, monkeypatch):
     spec = tmp_path / "pinned.yaml"
     spec.write_text(
         text.replace(
-            "    region: us-central1\n", "    region: us-central1\n    cluster: {instance_type: g2-standard-4}\n"
+            "      operator_cidrs: [203.0.113.7/32]\n",
+            "      operator_cidrs: [203.0.113.7/32]\n      instance_type: g2-standard-4\n",
         )
     )
     result = runner.invoke(app, ["plan", str(spec)])
@@ -220,7 +221,13 @@ def test_a3_ultra_needs_a_reservation_spot_or_flex_start_and_uses_the_named_rese
     # reserve capacity to create instances or clusters, use Spot VMs, use Flex-start VMs, or create a
     # resize request in a MIG."
     def deepseek_on_gcp(capacity):
-        placement = {"name": "us-central", "cloud": "gcp", "region": "us-central1", "capacity": capacity}
+        placement = {
+            "name": "us-central",
+            "cloud": "gcp",
+            "region": "us-central1",
+            "capacity": capacity,
+            "cluster": {"access": "from-inside"},
+        }
         return plan(spec_variant("deepseek-v3-h200", {"placements": [placement]}))
 
     on_demand = deepseek_on_gcp(["on_demand"])

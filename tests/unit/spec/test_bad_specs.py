@@ -143,7 +143,7 @@ CASES = {
         "placements[0].cluster.kind = 'new': inferstack creates clusters on aws and gcp only. Allowed: existing. Fix: set cluster.kind: existing and give cluster.kubeconfig or cluster.context.",
     ),
     "instance_type_typo": (
-        lambda d: d["placements"][0].update(cluster={"instance_type": "g2-standrd-4"}),
+        lambda d: d["placements"][0]["cluster"].update(instance_type="g2-standrd-4"),
         "placements[0].cluster.instance_type = 'g2-standrd-4': not a gcp node type with L4 GPUs. Did you mean 'g2-standard-4'? Allowed: g2-standard-24, g2-standard-4, g2-standard-48, g2-standard-96.",
     ),
     "negative_budget": (

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 from inferstack.clouds.addons import helm_release
 from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClusterSettings
 from inferstack.clouds.aws.iam import role
-from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, zone_slots
+from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, VpcLayout, zone_slots
 from inferstack.clouds.aws.node_pool import EksGpuNodePool
 from inferstack.clouds.aws.weight_cache import EfsWeightCache
 from inferstack.clouds.base import (
@@ -122,6 +122,7 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             ctx.region,
             ctx.zones,
             ctx.tags,
+            VpcLayout.of(ctx.network),
             existing=existing,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider]),
         )

@@ -3,6 +3,7 @@ and small public subnets that only hold the NAT gateways. Or an existing VPC, lo
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 import pulumi
@@ -10,13 +11,29 @@ import pulumi_aws as aws
 
 from inferstack.clouds import base
 
-#: At most this many zones: the /16 is cut into three /18 private and three /22 public subnets.
+#: At most this many zones: the placement's /16 is cut into three /18 private and three /22 public subnets.
 MAX_ZONES = 3
 #: Zones used when the spec names none (the region's first available ones).
 DEFAULT_ZONE_COUNT = 3
-VPC_CIDR = "10.0.0.0/16"
-PRIVATE_CIDRS = ("10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18")
-PUBLIC_CIDRS = ("10.0.192.0/22", "10.0.196.0/22", "10.0.200.0/22")
+
+
+@dataclass(frozen=True)
+class VpcLayout:
+    """How a placement's /16 is cut: three /18 private subnets (nodes and pods, VPC CNI) and three /22
+    public subnets in the last quarter (NAT gateways only)."""
+
+    vpc: str
+    private: tuple[str, ...]
+    public: tuple[str, ...]
+
+    @classmethod
+    def of(cls, network: ipaddress.IPv4Network) -> VpcLayout:
+        quarters = list(network.subnets(new_prefix=18))
+        return cls(
+            vpc=str(network),
+            private=tuple(str(q) for q in quarters[:MAX_ZONES]),
+            public=tuple(str(s) for s in list(quarters[3].subnets(new_prefix=22))[:MAX_ZONES]),
+        )
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ class AwsNetwork(pulumi.ComponentResource):
         region: str,
         zones: list[str],
         tags: dict[str, str],
+        layout: VpcLayout,
         existing: ExistingNetwork | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -75,7 +93,7 @@ class AwsNetwork(pulumi.ComponentResource):
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=VPC_CIDR,
+            cidr_block=layout.vpc,
             enable_dns_hostnames=True,
             enable_dns_support=True,
             region=region,
@@ -94,7 +112,9 @@ class AwsNetwork(pulumi.ComponentResource):
             opts=child,
         )
         private_ids = []
-        for slot, zone, private_cidr, public_cidr in zip(slots, zone_names, PRIVATE_CIDRS, PUBLIC_CIDRS, strict=False):
+        for slot, zone, private_cidr, public_cidr in zip(
+            slots, zone_names, layout.private, layout.public, strict=False
+        ):
             public = aws.ec2.Subnet(
                 f"{name}-public-{slot}",
                 vpc_id=vpc.id,

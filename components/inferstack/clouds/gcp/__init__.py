@@ -25,7 +25,7 @@ from inferstack.clouds.base import (
     object_store_sources,
 )
 from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
-from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork
+from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork, SubnetLayout
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
 from inferstack.clouds.gcp.weight_cache import FilestoreWeightCache
 from inferstack.contract import prefetch_service_account
@@ -129,6 +129,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         network = GcpNetwork(
             f"{ctx.name}-network",
             ctx.region,
+            SubnetLayout.of(ctx.network),
             existing,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider], depends_on=apis),
         )
@@ -143,6 +144,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                 private_endpoint=ctx.private,
                 encrypt_secrets=ctx.encrypted,
                 operator_cidrs=ctx.operator_cidrs,
+                control_plane_cidr=SubnetLayout.of(ctx.network).control_plane,
                 control_plane_ports=tuple(
                     port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())
                 ),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from inferstack.clouds.gcp.network import CONTROL_PLANE_CIDR, GcpNetwork
+from inferstack.clouds.gcp.network import GcpNetwork
 from inferstack.contract import POOL_LABEL, SYSTEM_POOL
 
 RELEASE_CHANNEL = "REGULAR"
@@ -39,6 +39,8 @@ class GkeClusterSettings:
     private_endpoint: bool
     encrypt_secrets: bool
     operator_cidrs: tuple[str, ...] = ()
+    #: The /28 the control plane's private endpoint takes in the placement's network.
+    control_plane_cidr: str = "172.16.0.0/28"
     #: Ports on pods the control plane must reach beyond GKE's defaults (443, 10250), for the add-ons
     #: installed (KEDA's metrics server 6443 and webhooks 9443; see catalog cloud_facts).
     control_plane_ports: tuple[int, ...] = ()
@@ -163,7 +165,7 @@ class GkeCluster(pulumi.ComponentResource):
         private = gcp.container.ClusterPrivateClusterConfigArgs(
             enable_private_nodes=True,
             enable_private_endpoint=settings.private_endpoint,
-            master_ipv4_cidr_block=CONTROL_PLANE_CIDR,
+            master_ipv4_cidr_block=settings.control_plane_cidr,
         )
         cluster = gcp.container.Cluster(
             f"{name}-gke",
@@ -245,7 +247,7 @@ class GkeCluster(pulumi.ComponentResource):
                 f"{name}-control-plane-addons",
                 network=network.network_id,
                 direction="INGRESS",
-                source_ranges=[CONTROL_PLANE_CIDR],
+                source_ranges=[settings.control_plane_cidr],
                 target_service_accounts=[nodes_sa.email],
                 allows=[
                     gcp.compute.FirewallAllowArgs(

@@ -3,6 +3,7 @@ Google Access, and Cloud NAT for egress (nodes have no external IPs). Or an exis
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import pulumi
@@ -10,10 +11,30 @@ import pulumi_gcp as gcp
 
 from inferstack.clouds import base
 
-NODES_CIDR = "10.0.0.0/20"
-PODS_RANGE = ("pods", "10.16.0.0/14")
-SERVICES_RANGE = ("services", "10.20.0.0/20")
-CONTROL_PLANE_CIDR = "172.16.0.0/28"
+PODS_RANGE_NAME = "pods"
+SERVICES_RANGE_NAME = "services"
+
+
+@dataclass(frozen=True)
+class SubnetLayout:
+    """How a placement's /16 is cut: nodes in the first /20, services in the second, the control plane's
+    /28 peering range at the start of the fourth, pods in the upper half (/17: 128 nodes at GKE's
+    default /24 per node). Nothing overlaps, and nothing leaves the /16."""
+
+    nodes: str
+    services: str
+    control_plane: str
+    pods: str
+
+    @classmethod
+    def of(cls, network: ipaddress.IPv4Network) -> SubnetLayout:
+        twentieths = list(network.subnets(new_prefix=20))
+        return cls(
+            nodes=str(twentieths[0]),
+            services=str(twentieths[1]),
+            control_plane=str(next(twentieths[3].subnets(new_prefix=28))),
+            pods=str(list(network.subnets(new_prefix=17))[1]),
+        )
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,7 @@ class GcpNetwork(pulumi.ComponentResource):
         self,
         name: str,
         region: str,
+        layout: SubnetLayout,
         existing: ExistingNetwork | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -65,12 +87,12 @@ class GcpNetwork(pulumi.ComponentResource):
             f"{name}-subnet",
             network=network.id,
             region=region,
-            ip_cidr_range=NODES_CIDR,
+            ip_cidr_range=layout.nodes,
             private_ip_google_access=True,
             secondary_ip_ranges=[
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=PODS_RANGE[0], ip_cidr_range=PODS_RANGE[1]),
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=PODS_RANGE_NAME, ip_cidr_range=layout.pods),
                 gcp.compute.SubnetworkSecondaryIpRangeArgs(
-                    range_name=SERVICES_RANGE[0], ip_cidr_range=SERVICES_RANGE[1]
+                    range_name=SERVICES_RANGE_NAME, ip_cidr_range=layout.services
                 ),
             ],
             log_config=gcp.compute.SubnetworkLogConfigArgs(aggregation_interval="INTERVAL_5_SEC", flow_sampling=0.5),
@@ -90,5 +112,5 @@ class GcpNetwork(pulumi.ComponentResource):
         self.network_id = network.id
         self.subnetwork_id = subnet.id
         self.subnetwork_cidr = subnet.ip_cidr_range
-        self.pods_range, self.services_range = PODS_RANGE[0], SERVICES_RANGE[0]
+        self.pods_range, self.services_range = PODS_RANGE_NAME, SERVICES_RANGE_NAME
         self.register_outputs({"network": network.id, "subnetwork": subnet.id})
