@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -300,6 +301,26 @@ def existing_network_of(ctx: PlacementContext, kind: type[ExistingNetworkT]) -> 
     return given
 
 
+def exec_kubeconfig(name: str, server: str, ca: str, credentials: dict[str, Any]) -> str:
+    """A one-cluster kubeconfig (JSON) whose user runs `credentials` (a client.authentication.k8s.io
+    exec plugin) for short-lived tokens: no static credentials are ever written."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": name,
+            "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "users": [
+                {
+                    "name": name,
+                    "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", **credentials}},
+                }
+            ],
+        }
+    )
+
+
 def kubernetes_provider(
     ctx: PlacementContext,
     kubeconfig: pulumi.Input[str] | None = None,
@@ -362,6 +383,7 @@ __all__ = [
     "ObjectStoreSource",
     "PlacementContext",
     "PlacementInfra",
+    "exec_kubeconfig",
     "existing_network_of",
     "kubernetes_provider",
     "object_store_sources",

@@ -20,6 +20,11 @@ def _kv_pool_bytes(plan: Plan) -> int:
     return max(int(plan.fit.kv_pool_bytes), 0)
 
 
+def _served_on(served_name: str, port: int) -> list[str]:
+    """The name clients request and where the server listens, as vLLM and SGLang both spell them."""
+    return ["--served-model-name", served_name, "--host", "0.0.0.0", "--port", str(port)]
+
+
 def _served_quantization(plan: Plan) -> str | None:
     """The quantization flag to pass: only when serving differs from the checkpoint's own format."""
     wanted = plan.quantization
@@ -44,12 +49,7 @@ class Vllm(EngineAdapter):
         # option will be removed in a future version.", vllm/utils/argparse_utils.py).
         args = [
             self.model_path(plan),
-            "--served-model-name",
-            spec.served_name,
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(self.port),
+            *_served_on(spec.served_name, self.port),
             "--tensor-parallel-size",
             str(plan.fit.tp),
             "--max-model-len",
@@ -100,12 +100,7 @@ class Sglang(EngineAdapter):
         args = [
             "--model-path",
             self.model_path(plan),
-            "--served-model-name",
-            spec.served_name,
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(self.port),
+            *_served_on(spec.served_name, self.port),
             "--tp-size",
             str(plan.fit.tp),
             "--context-length",

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.clouds.aws.iam import role
+from inferstack.clouds.base import exec_kubeconfig
 from inferstack.contract import POOL_LABEL, SYSTEM_POOL
 
 #: Kubernetes minor version of new clusters; bump deliberately (EKS upgrades one minor at a time). 1.33
@@ -90,36 +91,8 @@ def kubeconfig(cluster: aws.eks.Cluster, region: str) -> pulumi.Output[str]:
 
     def render(args: list[str]) -> str:
         name, endpoint, ca = args
-        return json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": name,
-                "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca}}],
-                "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-                "users": [
-                    {
-                        "name": name,
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                                "command": "aws",
-                                "args": [
-                                    "eks",
-                                    "get-token",
-                                    "--cluster-name",
-                                    name,
-                                    "--region",
-                                    region,
-                                    "--output",
-                                    "json",
-                                ],
-                            }
-                        },
-                    }
-                ],
-            }
-        )
+        command = ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"]
+        return exec_kubeconfig(name, endpoint, ca, {"command": "aws", "args": command})
 
     return pulumi.Output.secret(
         pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(render)

@@ -7,12 +7,12 @@ GKE installs the NVIDIA device plugin and, with `gpu_driver_version: LATEST`, th
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
+from inferstack.clouds.base import exec_kubeconfig
 from inferstack.clouds.gcp.network import GcpNetwork
 from inferstack.contract import POOL_LABEL, SYSTEM_POOL
 
@@ -66,30 +66,12 @@ def kubeconfig(cluster: gcp.container.Cluster) -> pulumi.Output[str]:
 
     def render(args: list[str]) -> str:
         name, endpoint, ca = args
-        return json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": name,
-                "clusters": [
-                    {"name": name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca}}
-                ],
-                "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-                "users": [
-                    {
-                        "name": name,
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                                "command": "gke-gcloud-auth-plugin",
-                                "provideClusterInfo": True,
-                                "installHint": "gcloud components install gke-gcloud-auth-plugin",
-                            }
-                        },
-                    }
-                ],
-            }
-        )
+        plugin = {
+            "command": "gke-gcloud-auth-plugin",
+            "provideClusterInfo": True,
+            "installHint": "gcloud components install gke-gcloud-auth-plugin",
+        }
+        return exec_kubeconfig(name, f"https://{endpoint}", ca, plugin)
 
     return pulumi.Output.secret(
         pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(render)
