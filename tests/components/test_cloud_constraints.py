@@ -13,7 +13,7 @@ from inferstack.offline import run_offline
 from inferstack.plan import plan
 from inferstack.program import deploy
 from tests.components.test_model_deployment import program_run
-from tests.conftest import spec_variant
+from tests.conftest import EXAMPLE_SPECS, spec_variant
 
 pytest.importorskip("pulumi_aws")
 pytest.importorskip("pulumi_gcp")
@@ -281,3 +281,16 @@ def test_no_two_example_placements_share_an_address():
     for i, a in enumerate(networks):
         for b in networks[i + 1 :]:
             assert not a.overlaps(b), (a, b)
+
+
+def test_a3_high_pools_in_the_examples_are_bought_as_spot_or_flex_start():
+    # GCP sells a3-highgpu-1g/2g/4g only as Spot or Flex-start (accelerator-optimized machines docs).
+    found = 0
+    for path in EXAMPLE_SPECS:
+        run = run_offline(deploy, deployment_plans=[plan(spec_variant(path, {}))])
+        for pool in run.of_type("gcp:container/nodePool:NodePool"):
+            config = pool.inputs["nodeConfig"]
+            if config["machineType"] in ("a3-highgpu-1g", "a3-highgpu-2g", "a3-highgpu-4g"):
+                found += 1
+                assert config.get("spot") is True or config.get("flexStart") is True, pool.name
+    assert found >= 1, "multi-cloud-qwen plans an a3-highgpu-2g pool"
