@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from inferstack import catalog
 from inferstack.plan import Plan
 
 
@@ -64,7 +65,8 @@ def print_plan(result: Plan, console: Console) -> None:
     console.print(table)
 
     for p in data["placements"]:
-        node = p["node_type"] or ("existing nodes" if p["cloud"] == "kubernetes" else "none available")
+        builds = catalog.cloud_profile(p["cloud"]).creates_clusters and p["capacity"] is not None
+        node = p["node_type"] or ("none available" if builds else "existing nodes")
         place = Table(title=_e(f"Placement {p['name']}"), show_header=False, title_justify="left")
         place.add_row("where", _e(f"{p['cloud']} {p['region']}"))
         place.add_row(
@@ -75,6 +77,15 @@ def print_plan(result: Plan, console: Console) -> None:
                 else node
             ),
         )
+        if (capacity := p["capacity"]) is not None:
+            mode = capacity["mode"] + (f" ({capacity['reservation']})" if capacity["reservation"] else "")
+            place.add_row("bought as", _e(mode if capacity["verified"] else f"{mode}, unverified: no source says so"))
+        if p["gpu_zones"]:
+            place.add_row("GPU zones", _e(", ".join(p["gpu_zones"])))
+        if p["system_node_type"]:
+            place.add_row("system nodes", _e(p["system_node_type"]))
+        if (pod := p["serving_pod"]) is not None:
+            place.add_row("serving pod", f"{pod['cpu']} CPU, {pod['memory']} memory (requests = limits)")
         place.add_row(
             "replicas / nodes",
             f"{p['replicas']['min']}-{p['replicas']['max']} / {p['nodes']['min']}-{p['nodes']['max']}",
