@@ -222,8 +222,12 @@ MUTANTS: tuple[Mutant, ...] = (
 
 
 def _copy(target: Path) -> None:
+    """The working tree without caches and environments; the tool environments the tests start (vLLM,
+    checkov in .tools) are linked, not copied."""
     ignore = shutil.ignore_patterns(".git", ".venv", ".tools", "build", "__pycache__", ".pytest_cache", "*.egg-info")
     shutil.copytree(ROOT, target, ignore=ignore, symlinks=True)
+    if (ROOT / ".tools").is_dir():
+        (target / ".tools").symlink_to(ROOT / ".tools", target_is_directory=True)
 
 
 def _apply(tree: Path, mutant: Mutant) -> tuple[Path, bytes] | str:
