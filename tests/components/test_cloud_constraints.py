@@ -294,3 +294,21 @@ def test_a3_high_pools_in_the_examples_are_bought_as_spot_or_flex_start():
                 found += 1
                 assert config.get("spot") is True or config.get("flexStart") is True, pool.name
     assert found >= 1, "multi-cloud-qwen plans an a3-highgpu-2g pool"
+
+
+def test_eks_prometheus_keeps_its_samples_on_an_encrypted_ebs_volume():
+    # EKS ships no block-storage provisioner; the EBS CSI driver add-on needs the AWS-managed
+    # AmazonEBSCSIDriverPolicy on its controller's service account, ebs-csi-controller-sa (EKS user guide).
+    run = program_run("aws-llama-8b-us")
+    addon = run.one("aws:eks/addon:Addon", "llama-8b-us-us-east-ebs-csi").inputs
+    assert addon["addonName"] == "aws-ebs-csi-driver"
+    assert addon["podIdentityAssociations"][0]["serviceAccount"] == "ebs-csi-controller-sa"
+    attached = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "llama-8b-us-us-east-ebs-csi-ebs").inputs
+    assert attached["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    sc = run.one("kubernetes:storage.k8s.io/v1:StorageClass", "llama-8b-us-us-east-metrics-storage-class").inputs
+    assert (sc["provisioner"], sc["parameters"]) == ("ebs.csi.aws.com", {"type": "gp3", "encrypted": "true"})
+    values = run.one("kubernetes:helm.sh/v3:Release", "llama-8b-us-us-east-addons-kube-prometheus-stack").inputs[
+        "values"
+    ]
+    claim = values["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == sc["metadata"]["name"]

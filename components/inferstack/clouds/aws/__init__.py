@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from inferstack.clouds.addons import helm_release
 from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClusterSettings
@@ -32,7 +34,10 @@ from inferstack.clouds.base import (
     kubernetes_provider,
     object_store_sources,
 )
-from inferstack.contract import POOL_LABEL, SYSTEM_POOL, prefetch_service_account
+from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY, POOL_LABEL, SYSTEM_POOL, prefetch_service_account
+
+#: The StorageClass Prometheus's volume asks for on EKS (created with the EBS CSI driver).
+METRICS_STORAGE_CLASS = "inferstack-gp3"
 
 
 def s3_read_policy(sources: list[ObjectStoreSource]) -> str:
@@ -113,6 +118,22 @@ class EksClusterHandle(ClusterHandle):
 
 class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
     name = "aws"
+    # Prometheus keeps its samples on an encrypted gp3 volume (the EBS CSI driver add-on, below).
+    prometheus_stack_values: ClassVar[dict[str, Any]] = {
+        "prometheus": {
+            "prometheusSpec": {
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": METRICS_STORAGE_CLASS,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "50Gi"}},
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     def network(self, ctx: PlacementContext) -> AwsNetworkHandle:
         provider = aws.Provider(f"{ctx.name}-aws", region=ctx.region, opts=pulumi.ResourceOptions(parent=ctx.parent))
@@ -198,6 +219,46 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         )
         return CacheStorage(cache.storage_class_name, ready=[cache])
 
+    def _metrics_storage(
+        self, ctx: PlacementContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
+        """EKS ships no block-storage provisioner: the EBS CSI driver add-on (Pod Identity role with the
+        AWS-managed AmazonEBSCSIDriverPolicy, service account ebs-csi-controller-sa, per the EKS user
+        guide) and an encrypted gp3 StorageClass that binds where the pod lands."""
+        driver_role = role(
+            f"{ctx.name}-ebs-csi",
+            "pods.eks.amazonaws.com",
+            {"ebs": "service-role/AmazonEBSCSIDriverPolicy"},
+            ctx.tags,
+            ctx.parent,
+            actions=("sts:AssumeRole", "sts:TagSession"),
+            provider=cluster.aws_provider,
+        )
+        driver = aws.eks.Addon(
+            f"{ctx.name}-ebs-csi",
+            cluster_name=cluster.eks.cluster_name,
+            addon_name="aws-ebs-csi-driver",
+            region=ctx.region,
+            pod_identity_associations=[
+                aws.eks.AddonPodIdentityAssociationArgs(
+                    role_arn=driver_role.arn, service_account="ebs-csi-controller-sa"
+                )
+            ],
+            resolve_conflicts_on_create="OVERWRITE",
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.aws_provider, depends_on=after),
+        )
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{ctx.name}-metrics-storage-class",
+            metadata={"name": METRICS_STORAGE_CLASS, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true"},
+            reclaim_policy="Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            opts=pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.provider, depends_on=[driver]),
+        )
+        return [driver, storage_class]
+
     def source_access(self, ctx: PlacementContext, cluster: EksClusterHandle) -> list[pulumi.Resource]:
         """s3:// sources: an IAM role the prefetch service account assumes through EKS Pod Identity,
         allowed to list and get objects under the sources' prefixes only."""
@@ -229,7 +290,10 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
     def addons(
         self, ctx: PlacementContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
     ) -> list[pulumi.Resource]:
-        """The shared add-ons plus the cluster autoscaler (EKS node groups do not scale by themselves)."""
+        """The shared add-ons plus the cluster autoscaler (EKS node groups do not scale by themselves),
+        and, for Prometheus's volume, the EBS CSI driver and a gp3 StorageClass."""
+        if ctx.addons.prometheus_stack:
+            after = [*after, *self._metrics_storage(ctx, cluster, after)]
         shared = super().addons(ctx, cluster, after)
         autoscaler_role = role(
             f"{ctx.name}-autoscaler",
