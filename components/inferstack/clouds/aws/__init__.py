@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 
 from inferstack.clouds.addons import helm_release
 from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClusterSettings
-from inferstack.clouds.aws.iam import role
+from inferstack.clouds.aws.iam import pod_identity_addon, role
 from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, VpcLayout, zone_slots
 from inferstack.clouds.aws.node_pool import EksGpuNodePool
 from inferstack.clouds.aws.weight_cache import EfsWeightCache
@@ -225,28 +225,17 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         """EKS ships no block-storage provisioner: the EBS CSI driver add-on (Pod Identity role with the
         AWS-managed AmazonEBSCSIDriverPolicy, service account ebs-csi-controller-sa, per the EKS user
         guide) and an encrypted gp3 StorageClass that binds where the pod lands."""
-        driver_role = role(
+        driver = pod_identity_addon(
             f"{ctx.name}-ebs-csi",
-            "pods.eks.amazonaws.com",
-            {"ebs": "service-role/AmazonEBSCSIDriverPolicy"},
-            ctx.tags,
-            ctx.parent,
-            actions=("sts:AssumeRole", "sts:TagSession"),
-            provider=cluster.aws_provider,
-        )
-        driver = aws.eks.Addon(
-            f"{ctx.name}-ebs-csi",
+            addon="aws-ebs-csi-driver",
+            policy="service-role/AmazonEBSCSIDriverPolicy",
+            service_account="ebs-csi-controller-sa",
             cluster_name=cluster.eks.cluster_name,
-            addon_name="aws-ebs-csi-driver",
             region=ctx.region,
-            pod_identity_associations=[
-                aws.eks.AddonPodIdentityAssociationArgs(
-                    role_arn=driver_role.arn, service_account="ebs-csi-controller-sa"
-                )
-            ],
-            resolve_conflicts_on_create="OVERWRITE",
             tags=ctx.tags,
-            opts=pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.aws_provider, depends_on=after),
+            parent=ctx.parent,
+            provider=cluster.aws_provider,
+            depends_on=after,
         )
         storage_class = k8s.storage.v1.StorageClass(
             f"{ctx.name}-metrics-storage-class",

@@ -25,6 +25,44 @@ def trust(service: str, *actions: str) -> str:
     )
 
 
+def pod_identity_addon(
+    name: str,
+    *,
+    addon: str,
+    policy: str,
+    service_account: str,
+    cluster_name: pulumi.Input[str],
+    region: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    provider: pulumi.ProviderResource | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> aws.eks.Addon:
+    """An EKS add-on whose controller (`service_account`) gets the AWS-managed `policy` through EKS Pod
+    Identity: the role and the add-on's own association, no IRSA or node-role permissions."""
+    controller = role(
+        name,
+        "pods.eks.amazonaws.com",
+        {addon.split("-")[1]: policy},
+        tags,
+        parent,
+        actions=("sts:AssumeRole", "sts:TagSession"),
+        provider=provider,
+    )
+    return aws.eks.Addon(
+        name,
+        cluster_name=cluster_name,
+        addon_name=addon,
+        region=region,
+        pod_identity_associations=[
+            aws.eks.AddonPodIdentityAssociationArgs(role_arn=controller.arn, service_account=service_account)
+        ],
+        resolve_conflicts_on_create="OVERWRITE",
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on or []),
+    )
+
+
 def role(
     name: str,
     service: str,

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from inferstack.clouds.aws.iam import role
+from inferstack.clouds.aws.iam import pod_identity_addon
 from inferstack.clouds.base import CacheVolume, static_cache_volume
 from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY, UID
 
@@ -97,28 +97,16 @@ class EfsWeightCache(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        csi_role = role(
+        driver = pod_identity_addon(
             f"{name}-efs-csi",
-            "pods.eks.amazonaws.com",
-            {"efs": "service-role/AmazonEFSCSIDriverPolicy"},
-            tags,
-            self,
-            actions=("sts:AssumeRole", "sts:TagSession"),
-        )
-        driver = aws.eks.Addon(
-            f"{name}-efs-csi",
+            addon="aws-efs-csi-driver",
+            policy="service-role/AmazonEFSCSIDriverPolicy",
+            service_account="efs-csi-controller-sa",
             cluster_name=cluster_name,
-            addon_name="aws-efs-csi-driver",
             region=region,
-            pod_identity_associations=[
-                aws.eks.AddonPodIdentityAssociationArgs(
-                    role_arn=csi_role.arn,
-                    service_account="efs-csi-controller-sa",
-                )
-            ],
-            resolve_conflicts_on_create="OVERWRITE",
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
+            parent=self,
+            depends_on=depends_on,
         )
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=[driver, *targets])
         storage_class = k8s.storage.v1.StorageClass(
