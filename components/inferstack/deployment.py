@@ -331,8 +331,7 @@ def _with_hub_token(objects: list[dict], plan: Plan, token: Optional[pulumi.Inpu
     """`objects` with the hub-token Secret inserted before the first workload, when a token is given and
     some weight source is on the Hugging Face hub (the prefetch Job reads it as HF_TOKEN)."""
     model = plan.spec.model
-    sources = [model.source, *(adapter.source for adapter in model.lora_adapters)]
-    if token is None or not any(source.startswith("hf://") for source in sources):
+    if token is None or not any(source.startswith("hf://") for source in model.weight_sources):
         return objects
     secret = {
         "apiVersion": "v1",

@@ -146,9 +146,8 @@ class ObjectStoreSource:
 
 def object_store_sources(plan: Plan, scheme: str) -> list[ObjectStoreSource]:
     """The `scheme://bucket/prefix` sources of the model and its adapters, in spec order, deduplicated."""
-    sources = [plan.spec.model.source, *(adapter.source for adapter in plan.spec.model.lora_adapters)]
     found: list[ObjectStoreSource] = []
-    for source in sources:
+    for source in plan.spec.model.weight_sources:
         kind, _, rest = source.partition("://")
         if kind != scheme:
             continue

@@ -460,8 +460,7 @@ _DNS_EGRESS = {
 def _identity_egress(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Egress to the node-local credential endpoint, only when a weight source is in cloud storage."""
     model = plan.spec.model
-    sources = [model.source] + [a.source for a in model.lora_adapters]
-    if not any(s.split("://", 1)[0] in ("s3", "gs") for s in sources):
+    if not any(s.split("://", 1)[0] in ("s3", "gs") for s in model.weight_sources):
         return []
     endpoint = catalog.cloud_profile(placement.cloud).identity_endpoint
     if endpoint is None:

@@ -280,6 +280,11 @@ class Model(Strict):
     def location(self) -> str:
         return self.source.split("://", 1)[1]
 
+    @property
+    def weight_sources(self) -> list[str]:
+        """Every source the prefetch Job reads: the checkpoint's, then each LoRA adapter's."""
+        return [self.source, *(adapter.source for adapter in self.lora_adapters)]
+
 
 class Speculative(Strict):
     """Speculative decoding: draft tokens are proposed cheaply and verified by the model in one step,

@@ -63,10 +63,12 @@ def boot_disk(machine_type: str) -> str:
 
 @dataclass(frozen=True)
 class GcpNetworkHandle:
-    """What `GcpCloud.network` hands on: the region's provider and the network."""
+    """What `GcpCloud.network` hands on: the region's provider, the network and how the placement's
+    /16 is cut (nodes, services, pods, the control plane's range)."""
 
     provider: gcp.Provider
     network: GcpNetwork
+    layout: SubnetLayout
 
 
 @dataclass(kw_only=True)
@@ -125,15 +127,16 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             )
             for api in REQUIRED_APIS
         ]
+        layout = SubnetLayout.of(ctx.network)
         existing = existing_network_of(ctx, ExistingNetwork)
         network = GcpNetwork(
             f"{ctx.name}-network",
             ctx.region,
-            SubnetLayout.of(ctx.network),
+            layout,
             existing,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider], depends_on=apis),
         )
-        return GcpNetworkHandle(provider, network)
+        return GcpNetworkHandle(provider, network, layout)
 
     def cluster(self, ctx: PlacementContext, network: GcpNetworkHandle) -> GkeClusterHandle:
         gke = GkeCluster(
@@ -144,7 +147,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                 private_endpoint=ctx.private,
                 encrypt_secrets=ctx.encrypted,
                 operator_cidrs=ctx.operator_cidrs,
-                control_plane_cidr=SubnetLayout.of(ctx.network).control_plane,
+                control_plane_cidr=network.layout.control_plane,
                 control_plane_ports=tuple(
                     port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())
                 ),

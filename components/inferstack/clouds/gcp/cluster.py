@@ -38,9 +38,9 @@ class GkeClusterSettings:
     region: str
     private_endpoint: bool
     encrypt_secrets: bool
-    operator_cidrs: tuple[str, ...] = ()
     #: The /28 the control plane's private endpoint takes in the placement's network.
-    control_plane_cidr: str = "172.16.0.0/28"
+    control_plane_cidr: str
+    operator_cidrs: tuple[str, ...] = ()
     #: Ports on pods the control plane must reach beyond GKE's defaults (443, 10250), for the add-ons
     #: installed (KEDA's metrics server 6443 and webhooks 9443; see catalog cloud_facts).
     control_plane_ports: tuple[int, ...] = ()
