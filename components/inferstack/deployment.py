@@ -338,7 +338,7 @@ def _with_hub_token(objects: list[dict], plan: Plan, token: Optional[pulumi.Inpu
         "kind": "Secret",
         "metadata": {
             "name": contract.hub_token_secret(plan.spec.name),
-            "namespace": plan.spec.name,
+            "namespace": plan.spec.namespace,
             "labels": {contract.LABEL_NAME: plan.spec.name, contract.LABEL_MANAGED_BY: contract.MANAGED_BY},
         },
         "type": "Opaque",

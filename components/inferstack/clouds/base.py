@@ -130,7 +130,7 @@ class PlacementContext:
             name=f"{spec.name}-weights-{self.placement.name}",
             storage_class=storage_class,
             size_gib=self.plan.cache_size_gib,
-            namespace=spec.name,
+            namespace=spec.namespace,
             claim=cache_claim_name(self.plan),
             deployment=spec.name,
         )

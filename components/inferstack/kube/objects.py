@@ -58,7 +58,7 @@ def labels(plan: Plan, placement: PlacementPlan, component: str) -> dict[str, st
 
 
 def _meta(plan: Plan, placement: PlacementPlan, name: str, component: str, annotations: dict | None = None) -> dict:
-    meta = {"name": name, "namespace": plan.spec.name, "labels": labels(plan, placement, component)}
+    meta = {"name": name, "namespace": plan.spec.namespace, "labels": labels(plan, placement, component)}
     if annotations:
         meta["annotations"] = annotations
     return meta
@@ -560,7 +560,9 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
 
 def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Every object for one placement, dependencies first."""
-    objects = [namespace(plan, placement), service_account(plan, placement)]
+    # A team's namespace (and its quota) belongs to the platform; a model alone owns its namespace.
+    objects = [] if plan.spec.team else [namespace(plan, placement)]
+    objects.append(service_account(plan, placement))
     if plan.spec.model.scheme != "pvc":
         objects += [
             prefetch_service_account(plan, placement),

@@ -211,11 +211,13 @@ def saturation_rules(plan: Plan) -> list[dict]:
 
 def waste_rules(plan: Plan) -> list[dict]:
     spec = plan.spec
+    # A team's namespace is shared: there the model's pods (`<deployment>-<replicaset>-<id>`) are picked out.
+    pods = f', pod=~"{spec.name}-[a-z0-9]+-[a-z0-9]+"' if spec.team else ""
     return [
         _rule(
             plan,
             "InferenceGPUIdle",
-            f'avg by (cluster, namespace, pod) ({DCGM_GPU_UTIL}{{namespace="{spec.name}"}}) < {GPU_IDLE_PERCENT}',
+            f'avg by (cluster, namespace, pod) ({DCGM_GPU_UTIL}{{namespace="{spec.namespace}"{pods}}}) < {GPU_IDLE_PERCENT}',
             "1h",
             "info",
             f"{spec.served_name}: GPUs allocated but idle",
@@ -247,7 +249,7 @@ def prometheus_rule(plan: Plan) -> dict:
         "kind": "PrometheusRule",
         "metadata": {
             "name": f"{spec.name}-inferstack",
-            "namespace": spec.name,
+            "namespace": spec.namespace,
             "labels": {contract.LABEL_NAME: spec.name, contract.LABEL_MANAGED_BY: contract.MANAGED_BY},
         },
         "spec": {"groups": groups(plan)},

@@ -40,12 +40,12 @@ def pod_monitor(plan: Plan, placement_name: str) -> dict:
         "kind": "PodMonitor",
         "metadata": {
             "name": instance,
-            "namespace": spec.name,
+            "namespace": spec.namespace,
             "labels": selected,
         },
         "spec": {
             "selector": {"matchLabels": labels},
-            "namespaceSelector": {"matchNames": [spec.name]},
+            "namespaceSelector": {"matchNames": [spec.namespace]},
             "podMetricsEndpoints": [
                 {
                     "port": "http",

@@ -32,6 +32,7 @@ KvCacheDtype = Literal["auto", "fp8"]
 CloudName = Literal["aws", "gcp", "kubernetes"]
 CacheKind = Literal["shared_volume"]
 ScalingSignal = Literal["queue_depth", "kv_cache_usage", "running_requests"]
+RoutingPolicy = Literal["cache_aware", "power_of_two", "round_robin"]
 
 SOURCE_SCHEMES = ("hf", "s3", "gs", "pvc")
 #: Longest image reference accepted.
@@ -329,6 +330,26 @@ class Engine(Strict):
         description="Most requests a replica runs at once (the decode batch): larger raises throughput and "
         "lowers per-request speed. Defaults to the engine's own limit (vLLM 256).",
     )
+    gpu_memory_utilization: float | None = Field(
+        default=None,
+        ge=0.1,
+        le=0.99,
+        allow_inf_nan=False,
+        description="Fraction of each GPU's memory the engine may take for weights, activations and KV cache "
+        "(vLLM --gpu-memory-utilization, SGLang --mem-fraction-static); defaults to the engine's own.",
+    )
+    max_num_batched_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        le=INT32_MAX,
+        strict=True,
+        description="Most tokens one engine step processes (the prefill chunk); sets the activation peak. "
+        "Defaults to the engine's own.",
+    )
+    cuda_graphs: bool = Field(
+        default=True,
+        description="Capture CUDA graphs for decode (faster small batches, some memory); false runs eagerly.",
+    )
     extra_args: Annotated[
         list[Annotated[str, Field(json_schema_extra=_pattern(patterns.EXTRA_ARG))]], Field(max_length=64)
     ] = Field(
@@ -617,6 +638,13 @@ class Placement(Strict):
         description="New clusters: the placement's private /16 (IPv4), unique across placements so one VPN can "
         "reach them all; defaults to a 10.x.0.0/16 derived from the deployment and placement names.",
     )
+    platform: str | None = Field(
+        default=None,
+        description="The platform document this placement belongs to. Model specs write "
+        "`{platform: NAME, placement: PLACEMENT, replicas: ...}` and the platform fills in the cloud, region, "
+        "cluster and node pool; set by inferstack when it binds a spec to its platform.",
+        json_schema_extra=_pattern(patterns.NAME),
+    )
     capacity: list[str] = Field(
         default_factory=lambda: ["on_demand"],
         min_length=1,
@@ -650,6 +678,11 @@ class Placement(Strict):
     @classmethod
     def _name(cls, value: str) -> str:
         return _dns_name(value, "placement name")
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str | None) -> str | None:
+        return value if value is None else _dns_name(value, "platform name")
 
     @field_validator("network_cidr")
     @classmethod
@@ -865,6 +898,20 @@ class CostAssumptions(Strict):
     )
 
 
+class Routing(Strict):
+    """The router in front of the replicas of one placement: it spreads requests so each replica's
+    prefix cache is reused, and it is what lets replicas scale from zero."""
+
+    enabled: bool = Field(default=True, description="Run the engine's router in front of the replicas.")
+    policy: RoutingPolicy | None = Field(
+        default=None,
+        description="cache_aware (requests sharing a prefix go to the replica that holds it), power_of_two "
+        "(the less loaded of two random replicas) or round_robin; defaults to cache_aware where the engine's "
+        "router has it.",
+    )
+    replicas: int = Field(default=2, ge=1, le=16, strict=True, description="Router pods per placement.")
+
+
 class DeploymentSpec(Strict):
     """One model served in one or more placements, with its compliance rules and SLOs."""
 
@@ -884,11 +931,29 @@ class DeploymentSpec(Strict):
     slo: Slo = Field(default_factory=Slo, description="Service objectives.")
     cost: CostAssumptions = Field(default_factory=CostAssumptions, description="Cost estimate overrides.")
     workload: Workload | None = Field(default=None, description="Peak traffic; sizes replicas when given.")
+    routing: Routing = Field(default_factory=Routing, description="The router in front of the replicas.")
+    team: str | None = Field(
+        default=None,
+        description="The platform team that owns this model: its objects go to the team's namespace, under "
+        "the team's GPU quota and budget. Only for specs on a platform.",
+        json_schema_extra=_pattern(patterns.NAME),
+    )
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return _dns_name(value, "deployment name")
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str | None) -> str | None:
+        return value if value is None else _dns_name(value, "team name")
+
+    @property
+    def namespace(self) -> str:
+        """The Kubernetes namespace of this model's objects: its team's (shared, created by the
+        platform) when it has a team, else its own, named after the deployment."""
+        return self.team or self.name
 
     @property
     def served_name(self) -> str:

@@ -267,7 +267,7 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         association = aws.eks.PodIdentityAssociation(
             f"{ctx.name}-weights-reader",
             cluster_name=cluster.eks.cluster_name,
-            namespace=ctx.plan.spec.name,
+            namespace=ctx.plan.spec.namespace,
             service_account=prefetch_service_account(ctx.plan.spec.name),
             role_arn=reader.arn,
             region=ctx.region,

@@ -204,7 +204,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                     role="roles/storage.objectViewer",
                     member=pulumi.Output.all(cluster.gke.project_number, cluster.gke.project_id).apply(
                         lambda ids: workload_identity_principal(
-                            ids[0], ids[1], ctx.plan.spec.name, prefetch_service_account(ctx.plan.spec.name)
+                            ids[0], ids[1], ctx.plan.spec.namespace, prefetch_service_account(ctx.plan.spec.name)
                         )
                     ),
                     opts=pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.gcp_provider),
