@@ -24,6 +24,7 @@ from inferstack.contract import (
     Provenance,
 )
 from inferstack.engines import EngineAdapter, adapter_for, cache_subpath, model_path
+from inferstack.kube import router as routing
 from inferstack.plan import Plan, scheduling
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.planner import MAX_SCALE_DOWN_WINDOW_SECONDS
@@ -408,12 +409,18 @@ def _probe(path: str, failures: int, period: int) -> dict:
     }
 
 
+def service_name(plan: Plan) -> str:
+    """The serving pods' Service: the model's name, or `<name>-engine` when a router answers on the
+    model's name (then this one stays for direct calls to the engine)."""
+    return f"{plan.spec.name}-engine" if routing.router(plan) else plan.spec.name
+
+
 def service(plan: Plan, placement: PlacementPlan) -> dict:
     adapter = adapter_for(plan.spec.engine.name)
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(plan, placement, plan.spec.name, "inference"),
+        "metadata": _meta(plan, placement, service_name(plan), "inference"),
         "spec": {
             "type": "ClusterIP",
             "selector": labels(plan, placement, "inference"),
@@ -433,15 +440,24 @@ def disruption_budget(plan: Plan, placement: PlacementPlan) -> dict:
     unless forced) - a visible, chosen outage rather than a silent one. `unhealthyPodEvictionPolicy:
     AlwaysAllow` lets a pod that is not Ready (crash-looping, still loading) be evicted anyway, so a
     broken replica never blocks node maintenance (Kubernetes docs, "Unhealthy Pod Eviction Policy")."""
-    budget = {"maxUnavailable": 1} if placement.replicas_min > 1 else {"minAvailable": 1}
+    return _budget(plan, placement, plan.spec.name, "inference", placement.replicas_min)
+
+
+def router_disruption_budget(plan: Plan, placement: PlacementPlan) -> dict:
+    """The same rule for the router pods, at `routing.replicas`."""
+    return _budget(plan, placement, routing.name(plan), routing.COMPONENT, plan.spec.routing.replicas)
+
+
+def _budget(plan: Plan, placement: PlacementPlan, name: str, component: str, replicas: int) -> dict:
+    budget = {"maxUnavailable": 1} if replicas > 1 else {"minAvailable": 1}
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(plan, placement, plan.spec.name, "inference"),
+        "metadata": _meta(plan, placement, name, component),
         "spec": {
             **budget,
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
-            "selector": {"matchLabels": labels(plan, placement, "inference")},
+            "selector": {"matchLabels": labels(plan, placement, component)},
         },
     }
 
@@ -469,15 +485,23 @@ def _identity_egress(plan: Plan, placement: PlacementPlan) -> list[dict]:
     return [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}]
 
 
+def _namespace_peer(name: str) -> dict:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
 def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Serving pods: inbound on the API port from this namespace, the ingress and monitoring
-    namespaces; outbound DNS only (weights are local). Prefetch pods: outbound DNS and HTTPS, and for
-    s3:// and gs:// sources the cloud's pod-identity endpoint (its catalog profile) on its one port."""
+    namespaces, or, behind a router, from the router pods and the monitoring namespace only; outbound
+    DNS only (weights are local). Router pods: see `router.network_policy`. Prefetch pods: outbound DNS
+    and HTTPS, and for s3:// and gs:// sources the cloud's pod-identity endpoint (its catalog profile)
+    on its one port."""
     adapter = adapter_for(plan.spec.engine.name)
-    sources = [{"podSelector": {}}] + [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-        for ns in (contract.INGRESS_NAMESPACE, contract.MONITORING_NAMESPACE)
-    ]
+    monitoring = _namespace_peer(contract.MONITORING_NAMESPACE)
+    clients = [{"podSelector": {}}, _namespace_peer(contract.INGRESS_NAMESPACE), monitoring]
+    front = routing.router(plan)
+    sources = (
+        [{"podSelector": {"matchLabels": labels(plan, placement, routing.COMPONENT)}}, monitoring] if front else clients
+    )
     serving = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -490,6 +514,8 @@ def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
         },
     }
     policies = [serving]
+    if front:
+        policies.append(routing.network_policy(plan, placement, front, clients, _DNS_EGRESS))
     if plan.spec.model.scheme != "pvc":
         policies.append(
             {
@@ -558,6 +584,23 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
     }
 
 
+def router_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
+    """The router's account, Role and binding, Deployment, and the model's Service that fronts it
+    (before the engine's Service, so the model's URL is the first Service's); none without a router."""
+    front = routing.router(plan)
+    if front is None:
+        return []
+    security = {"pod": _pod_security(), "container": _container_security()}
+    skips = _skip_annotations(routing.image_pinned(plan, front), routing.ROUTER_TOKEN_SKIP)
+    return [
+        routing.service_account(plan, placement),
+        routing.role(plan, placement),
+        routing.role_binding(plan, placement),
+        routing.deployment(plan, placement, front, security, skips),
+        routing.service(plan, placement),
+    ]
+
+
 def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Every object for one placement, dependencies first."""
     # A team's namespace (and its quota) belongs to the platform; a model alone owns its namespace.
@@ -570,7 +613,11 @@ def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
             cache_claim(plan, placement),
             prefetch_job(plan, placement),
         ]
-    objects += [deployment(plan, placement), service(plan, placement), disruption_budget(plan, placement)]
+    objects.append(deployment(plan, placement))
+    objects += router_objects(plan, placement)
+    objects += [service(plan, placement), disruption_budget(plan, placement)]
+    if routing.router(plan):
+        objects.append(router_disruption_budget(plan, placement))
     objects += network_policies(plan, placement)
     if (scaler := scaled_object(plan, placement)) is not None:
         objects.append(scaler)
