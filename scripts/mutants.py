@@ -45,8 +45,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "ignore-prometheus-url",
         f"{PKG}/kube/objects.py",
-        ".cluster.prometheus_url\n                        or contract.PROMETHEUS_URL",
-        ".cluster.prometheus_url\n                        and contract.PROMETHEUS_URL",
+        ".cluster.prometheus_url or contract.PROMETHEUS_URL",
+        ".cluster.prometheus_url and contract.PROMETHEUS_URL",
         ("tests/unit/kube",),
         "an existing cluster's Prometheus must reach the KEDA trigger",
     ),

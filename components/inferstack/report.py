@@ -10,7 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from inferstack import catalog
+from inferstack.catalog import routers
 from inferstack.plan import Plan
+from inferstack.plan.capacity import PlacementPlan
 
 
 def _e(value: object) -> str:
@@ -20,6 +22,28 @@ def _e(value: object) -> str:
 
 def _money(value: float | None) -> str:
     return "unknown" if value is None else f"${value:,.2f}"
+
+
+def traffic(result: Plan, placement: PlacementPlan) -> str:
+    """How requests reach a placement's replicas: the engine's router and its policy, with the wake-up
+    time when the placement scales from zero, or the plain Service and why."""
+    spec = result.spec
+    front = routers.router_for(spec.engine.name, spec.routing.enabled)
+    if front is None:
+        why = "routing.enabled is false" if not spec.routing.enabled else f"{spec.engine.name} ships no router"
+        return f"Service only ({why}): kube-proxy spreads connections across replicas, blind to their prefix caches"
+    text = (
+        f"{front.package} {front.version}, policy {front.policy(spec.routing.policy)}, "
+        f"{spec.routing.replicas} pod(s) behind the model's Service"
+    )
+    if placement.replicas_min == 0:
+        wake = routers.wake_up_seconds(result.cold_start, placement)
+        timeout = front.request_timeout_seconds(wake, spec.slo.e2e_p95_ms)
+        text += (
+            f"; scales from zero: a replica serves {wake} s after the first request (cold-start budget), "
+            f"router request timeout {timeout} s"
+        )
+    return text
 
 
 def plan_text(result: Plan) -> str:
@@ -64,7 +88,7 @@ def print_plan(result: Plan, console: Console) -> None:
         )
     console.print(table)
 
-    for p in data["placements"]:
+    for i, p in enumerate(data["placements"]):
         builds = catalog.cloud_profile(p["cloud"]).creates_clusters and p["capacity"] is not None
         node = p["node_type"] or ("none available" if builds else "existing nodes")
         place = Table(title=_e(f"Placement {p['name']}"), show_header=False, title_justify="left")
@@ -86,6 +110,7 @@ def print_plan(result: Plan, console: Console) -> None:
             place.add_row("system nodes", _e(p["system_node_type"]))
         if (pod := p["serving_pod"]) is not None:
             place.add_row("serving pod", f"{pod['cpu']} CPU, {pod['memory']} memory (requests = limits)")
+        place.add_row("traffic", _e(traffic(result, result.placements[i])))
         place.add_row(
             "replicas / nodes",
             f"{p['replicas']['min']}-{p['replicas']['max']} / {p['nodes']['min']}-{p['nodes']['max']}",

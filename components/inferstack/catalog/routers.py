@@ -1,9 +1,9 @@
 """Each engine's own router, read from `data/routers.yaml` (every fact there has its source).
 
 `router_for(engine)` is the router that fronts an engine's replicas, or None for engines that ship
-none (their placements keep the plain Service). `RouterSpec.request_timeout_seconds` is how long the
-router lets one request run: a replica's wake-up (the plan's cold-start budget when it scales from
-zero) plus the slowest normal request.
+none (their placements keep the plain Service). `wake_up_seconds` is how long a placement scaled to
+zero takes to serve again, and `RouterSpec.request_timeout_seconds` how long the router lets one request
+run: that wake-up plus the slowest normal request.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Protocol
 
 import yaml
 
@@ -55,10 +56,52 @@ class RouterSpec:
         """The router's name for a spec policy (None: the router's default)."""
         return self.policies[requested or self.default_policy]
 
+    def series(self, metric: str, served_name: str, placement: str) -> str:
+        """A router series of one placement, as the router PodMonitor labels it."""
+        return f'{metric}{{job="{job(served_name)}", placement="{placement}"}}'
+
+    def demand_query(self, served_name: str, placement: str) -> str:
+        """Whether requests arrive at the router, capped at 1: what wakes a placement scaled to zero and
+        keeps one replica while traffic flows (the engine's own signal scales beyond one)."""
+        return f"clamp_max(sum(rate({self.series(self.metrics.requests, served_name, placement)}[1m])), 1)"
+
     @staticmethod
     def request_timeout_seconds(wake_up_seconds: int, e2e_p95_ms: float) -> int:
         """Wake-up time plus the slowest normal request (SLO e2e p95), in whole seconds."""
         return wake_up_seconds + math.ceil(e2e_p95_ms / 1000)
+
+
+class ColdStartBudget(Protocol):
+    """What `wake_up_seconds` reads of the plan's cold start (`plan.coldstart.ColdStart`)."""
+
+    @property
+    def startup_probe_seconds(self) -> int: ...
+
+    @property
+    def node_provisioning_seconds(self) -> float: ...
+
+
+class NodePool(Protocol):
+    """What `wake_up_seconds` reads of a placement's plan (`plan.capacity.PlacementPlan`)."""
+
+    @property
+    def capacity(self) -> object: ...
+
+    @property
+    def nodes_min(self) -> int: ...
+
+
+def wake_up_seconds(cold: ColdStartBudget, placement: NodePool) -> int:
+    """How long a placement takes to serve again from zero replicas: the cold-start budget (the startup
+    probe's: image pull, weight read, engine start), plus node provisioning when its node pool keeps no
+    GPU node (a pool inferstack buys, `capacity`, at zero nodes; existing clusters' nodes stay)."""
+    keeps_node = placement.capacity is None or placement.nodes_min > 0
+    return cold.startup_probe_seconds + (0 if keeps_node else math.ceil(cold.node_provisioning_seconds))
+
+
+def job(served_name: str) -> str:
+    """The `job` label of the router's series (the engine's is the served name itself)."""
+    return f"{served_name}-router"
 
 
 @cache
@@ -88,6 +131,6 @@ def routers() -> dict[str, RouterSpec]:
     }
 
 
-def router_for(engine: str) -> RouterSpec | None:
-    """The router an engine ships, or None when it has none."""
-    return routers().get(engine)
+def router_for(engine: str, enabled: bool = True) -> RouterSpec | None:
+    """The router that fronts an engine's replicas: None when routing is off or the engine ships none."""
+    return routers().get(engine) if enabled else None

@@ -538,22 +538,55 @@ def network_policies(plan: Plan, placement: PlacementPlan) -> list[dict]:
 
 
 def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
-    """KEDA ScaledObject on the engine's signal, or None when there is nothing to scale."""
+    """KEDA ScaledObject on the engine's signal, or None when there is nothing to scale. A placement
+    that scales from zero (a spec rule allows it only behind a router) also triggers on the router's
+    request metric: `activationThreshold` 0 wakes the first replica when requests arrive."""
     scaling = plan.spec.autoscaling
     if not scaling.enabled or placement.replicas_max <= placement.replicas_min:
         return None
     adapter = adapter_for(plan.spec.engine.name)
     # cooldownPeriod only governs scaling to zero ("The period to wait after the last trigger reported
-    # active before scaling the resource back to 0", KEDA ScaledObject spec); min replicas is at least 1
-    # here, so the scale-down delay is the HPA's scale-down stabilization window, which KEDA passes
-    # through advanced.horizontalPodAutoscalerConfig.behavior (same page, "advanced").
+    # active before scaling the resource back to 0", KEDA ScaledObject spec): it is the scale-down delay
+    # when min is 0. Between 1 and max the scale-down delay is the HPA's scale-down stabilization
+    # window, which KEDA passes through advanced.horizontalPodAutoscalerConfig.behavior (same page).
     window = min(scaling.scale_down_delay_seconds, MAX_STABILIZATION_WINDOW_SECONDS)
+    server = plan.spec.placement(placement.name).cluster.prometheus_url or contract.PROMETHEUS_URL
     # The query is summed over pods for counts (queue, running requests) and averaged for the KV-cache
     # fraction. HPA external metrics: AverageValue divides the value by the replica count before
     # comparing it with the target; Value compares it as is, desiredReplicas = ceil(currentReplicas x
     # currentMetricValue / desiredMetricValue) (Kubernetes HPA docs, algorithm details). An average is
     # already per replica, so it takes Value; a sum takes AverageValue (KEDA triggers[].metricType).
     metric_type = "Value" if scaling.signal == "kv_cache_usage" else "AverageValue"
+    triggers = [
+        {
+            "type": "prometheus",
+            "metricType": metric_type,
+            "metadata": {
+                "serverAddress": server,
+                "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
+                "threshold": f"{scaling.target:g}",
+            },
+        }
+    ]
+    from_zero = {}
+    front = routing.router(plan)
+    if placement.replicas_min == 0 and front is not None:
+        from_zero = {"cooldownPeriod": scaling.scale_down_delay_seconds}
+        # The demand query is capped at 1 with a target of 1, so it asks for one replica at most and the
+        # engine's signal scales beyond it; any request rate above 0 activates (scales from zero).
+        triggers.insert(
+            0,
+            {
+                "type": "prometheus",
+                "metricType": "AverageValue",
+                "metadata": {
+                    "serverAddress": server,
+                    "query": front.demand_query(plan.spec.served_name, placement.name),
+                    "threshold": "1",
+                    "activationThreshold": "0",
+                },
+            },
+        )
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
@@ -563,23 +596,13 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
             "minReplicaCount": placement.replicas_min,
             "maxReplicaCount": placement.replicas_max,
             "pollingInterval": 15,
+            **from_zero,
             "advanced": {
                 "horizontalPodAutoscalerConfig": {
                     "behavior": {"scaleDown": {"stabilizationWindowSeconds": window}},
                 },
             },
-            "triggers": [
-                {
-                    "type": "prometheus",
-                    "metricType": metric_type,
-                    "metadata": {
-                        "serverAddress": plan.spec.placement(placement.name).cluster.prometheus_url
-                        or contract.PROMETHEUS_URL,
-                        "query": adapter.scaling_query(scaling.signal, plan.spec.served_name),
-                        "threshold": f"{scaling.target:g}",
-                    },
-                }
-            ],
+            "triggers": triggers,
         },
     }
 

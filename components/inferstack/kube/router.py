@@ -15,6 +15,7 @@ pods directly (kube-proxy), and the plan report says so.
 from __future__ import annotations
 
 from inferstack import contract
+from inferstack.catalog import routers
 from inferstack.catalog.routers import RouterSpec, router_for
 from inferstack.engines import adapter_for
 from inferstack.plan import Plan, scheduling
@@ -39,22 +40,21 @@ ROUTER_TOKEN_SKIP = (
 
 def router(plan: Plan) -> RouterSpec | None:
     """The router that fronts this deployment's replicas, or None (routing off, or the engine has none)."""
-    return router_for(plan.spec.engine.name) if plan.spec.routing.enabled else None
+    return router_for(plan.spec.engine.name, plan.spec.routing.enabled)
 
 
 def name(plan: Plan) -> str:
     return f"{plan.spec.name}-router"
 
 
-def wake_up_seconds(plan: Plan) -> int:
-    """How long a request may wait for a replica to start: the plan's cold-start budget (the startup
-    probe's), which covers image pull, weight read and engine start."""
-    return plan.cold_start.startup_probe_seconds
+def wake_up_seconds(plan: Plan, placement: PlacementPlan) -> int:
+    """`catalog.routers.wake_up_seconds` of this placement."""
+    return routers.wake_up_seconds(plan.cold_start, placement)
 
 
-def request_timeout_seconds(plan: Plan, spec: RouterSpec) -> int:
-    """The router's request timeout: the wake-up time plus the slowest normal request."""
-    return spec.request_timeout_seconds(wake_up_seconds(plan), plan.spec.slo.e2e_p95_ms)
+def request_timeout_seconds(plan: Plan, placement: PlacementPlan, spec: RouterSpec) -> int:
+    """The router's request timeout: the wake-up time plus the slowest normal request (SLO e2e p95)."""
+    return spec.request_timeout_seconds(wake_up_seconds(plan, placement), plan.spec.slo.e2e_p95_ms)
 
 
 def _meta(plan: Plan, placement: PlacementPlan, object_name: str, annotations: dict | None = None) -> dict:
@@ -96,7 +96,7 @@ def args(plan: Plan, placement: PlacementPlan, spec: RouterSpec) -> list[str]:
         flags["metrics_port"],
         str(spec.metrics_port),
         flags["request_timeout"],
-        str(request_timeout_seconds(plan, spec)),
+        str(request_timeout_seconds(plan, placement, spec)),
     ]
 
 

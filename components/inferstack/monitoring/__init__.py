@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from inferstack.monitoring._common import DCGM_METRICS, adapter
+from inferstack.monitoring._common import DCGM_METRICS, adapter, router
 from inferstack.monitoring.alerts import alert_queries, prometheus_rule, rules_file
 from inferstack.monitoring.dashboards import (
     dashboard_queries,
@@ -21,7 +21,7 @@ from inferstack.monitoring.dashboards import (
     gpu_dashboard,
     grafana_configmap,
 )
-from inferstack.monitoring.scrape import dcgm_service_monitor, pod_monitor
+from inferstack.monitoring.scrape import dcgm_service_monitor, pod_monitor, router_pod_monitor
 
 if TYPE_CHECKING:
     import promql_parser
@@ -41,6 +41,7 @@ __all__ = [
     "pod_monitor",
     "prometheus_rule",
     "queries",
+    "router_pod_monitor",
     "rules_file",
 ]
 
@@ -101,11 +102,16 @@ def queries(plan: Plan) -> list[tuple[str, str]]:
     if scaling.enabled:
         # A loaded spec only enables autoscaling on a signal its engine exports (spec rule).
         out.append((f"autoscaler:{scaling.signal}", adapter(plan).scaling_query(scaling.signal, plan.spec.served_name)))
+        front = router(plan)
+        for where in plan.spec.placements:
+            if front is not None and where.replicas.min == 0:
+                out.append((f"autoscaler:wake:{where.name}", front.demand_query(plan.spec.served_name, where.name)))
     return out
 
 
 def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
-    """The monitoring objects one placement ships: its PodMonitor, the deployment's PrometheusRule,
+    """The monitoring objects one placement ships: its PodMonitor (and its router's, behind a router),
+    the deployment's PrometheusRule,
     its engine dashboard as a ConfigMap for the Grafana sidecar, and, on clusters inferstack creates
     (where it installs the DCGM exporter), the exporter's ServiceMonitor. Existing clusters get the
     Prometheus Operator kinds only when the spec says the cluster runs the operator."""
@@ -115,7 +121,10 @@ def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
     )
     if where.cluster.kind == "existing" and not where.cluster.prometheus_operator:
         return [dashboard]  # no Prometheus Operator there: its kinds would not exist
-    objects = [pod_monitor(plan, placement_name), prometheus_rule(plan), dashboard]
+    objects = [pod_monitor(plan, placement_name)]
+    if (front := router(plan)) is not None:
+        objects.append(router_pod_monitor(plan, placement_name, front))
+    objects += [prometheus_rule(plan), dashboard]
     if where.cluster.kind == "new":
         objects.append(dcgm_service_monitor(where.cluster_name(plan.spec.name)))
     return objects

@@ -8,12 +8,15 @@ Conventions every builder relies on (the scrape config establishes them, alerts 
   placement's cluster name, `Placement.cluster_name`), added by relabeling at scrape time.
 - Engine series are always filtered by ``<model_label>="<served_name>"`` with the adapter's own
   label; GPU (DCGM) series by the workload ``namespace`` the exporter attaches, i.e. ``spec.name``.
+- The router's series carry ``job="<served_name>-router"`` (`catalog.routers.job`), ``placement`` and
+  ``cluster``, set by its own PodMonitor.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from inferstack.catalog.routers import RouterSpec, router_for
 from inferstack.engines import EngineAdapter, Metrics, adapter_for
 
 if TYPE_CHECKING:
@@ -31,6 +34,21 @@ RUNBOOK_BASE = "https://github.com/inferstack/inferstack/blob/main/docs/runbooks
 
 def adapter(plan: Plan) -> EngineAdapter:
     return adapter_for(plan.spec.engine.name)
+
+
+def router(plan: Plan) -> RouterSpec | None:
+    """The router in front of the deployment's replicas, or None."""
+    return router_for(plan.spec.engine.name, plan.spec.routing.enabled)
+
+
+def router_error_ratio(front: RouterSpec, selector: str, window: str, by: str) -> str:
+    """Requests the router answered with an error over requests it received, per ``by`` group. It
+    counts what the engine cannot see: no healthy replica, timeouts, connection failures."""
+    m = front.metrics
+    return (
+        f"sum by ({by}) (rate({m.errors}{{{selector}}}[{window}]))"
+        f" / sum by ({by}) (rate({m.requests}{{{selector}}}[{window}]))"
+    )
 
 
 def model_selector(plan: Plan) -> str:

@@ -9,6 +9,8 @@ Groups (one set per deployment; alert names are shared and told apart by the ``m
   as the spec defines it: the fraction of scraped serving pods that are up (``up{job=<served_name>}``).
   When every placement keeps at least one replica, a missing scrape target is an alert of its own
   (``absent``), since burn rates cannot see pods that are gone.
+- **router** (when the engine's router fronts the replicas): the router's own error ratio above
+  ``slo.error_rate`` for 10 min, and, when every placement keeps a replica, a router with no worker.
 - **saturation**: KV cache above 90% for 15 min; mean waiting requests per replica above the
   autoscaler's per-replica target for 10 min (the autoscaler is not keeping up: at max replicas, or
   no GPUs); preemptions for 15 min.
@@ -28,6 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inferstack import contract
+from inferstack.catalog import routers
 from inferstack.monitoring._common import (
     DCGM_GPU_UTIL,
     RUNBOOK_BASE,
@@ -35,6 +38,8 @@ from inferstack.monitoring._common import (
     error_ratio_expr,
     model_selector,
     num,
+    router,
+    router_error_ratio,
 )
 
 if TYPE_CHECKING:
@@ -147,19 +152,62 @@ def slo_rules(plan: Plan) -> list[dict]:
                 f"{long} and {short}.",
             )
         )
-    # Every placement keeps at least one replica (the spec requires replicas.min >= 1).
-    rules.append(
+    # Only when every placement keeps a replica: one that scales from zero has no target while idle.
+    if _always_serving(plan):
+        rules.append(
+            _rule(
+                plan,
+                "InferenceTargetsAbsent",
+                f'absent(up{{job="{name}"}})',
+                "10m",
+                "critical",
+                f"{name}: no serving pod is being scraped",
+                f"Prometheus has no scrape target for {name} although every placement keeps at least one "
+                f"replica: pods are gone, or the PodMonitor no longer matches them.",
+            )
+        )
+    return rules
+
+
+def _always_serving(plan: Plan) -> bool:
+    return all(p.replicas.min >= 1 for p in plan.spec.placements)
+
+
+def router_rules(plan: Plan) -> list[dict]:
+    """What only the router sees: requests it answered with an error (no healthy replica, timeouts,
+    connection failures), and a router holding no replica where the placement keeps some. Neither
+    router exports a time to first token (catalog/data/routers.yaml), so TTFT stays the engine's."""
+    front = router(plan)
+    if front is None:
+        return []
+    name, slo = plan.spec.served_name, plan.spec.slo
+    selector = f'job="{routers.job(name)}"'
+    rules = [
         _rule(
             plan,
-            "InferenceTargetsAbsent",
-            f'absent(up{{job="{name}"}})',
+            "InferenceRouterErrorRateHigh",
+            f"({router_error_ratio(front, selector, RATE_WINDOW, BY)}) > {num(slo.error_rate)}",
             "10m",
             "critical",
-            f"{name}: no serving pod is being scraped",
-            f"Prometheus has no scrape target for {name} although every placement keeps at least one "
-            f"replica: pods are gone, or the PodMonitor no longer matches them.",
+            f"{name}: the router fails more than the {num(slo.error_rate * 100)}% SLO allows",
+            f"{{{{ $value | humanizePercentage }}}} of the requests {front.package} received for {name} in "
+            f"{{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) ended in an error over 10 minutes.",
         )
-    )
+    ]
+    if _always_serving(plan):
+        rules.append(
+            _rule(
+                plan,
+                "InferenceRouterNoWorkers",
+                f"max by ({BY}) ({front.metrics.workers}{{{selector}}}) == 0",
+                "5m",
+                "critical",
+                f"{name}: the router holds no replica",
+                f"{front.package} in {{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) has had no worker "
+                "for 5 minutes although the placement keeps replicas: pod discovery (its Role, the labels) "
+                "or the replicas' health checks are failing.",
+            )
+        )
     return rules
 
 
@@ -230,7 +278,12 @@ def waste_rules(plan: Plan) -> list[dict]:
 def groups(plan: Plan) -> list[dict]:
     name = plan.spec.name
     out = []
-    for kind, rules in (("slo", slo_rules(plan)), ("saturation", saturation_rules(plan)), ("waste", waste_rules(plan))):
+    for kind, rules in (
+        ("slo", slo_rules(plan)),
+        ("router", router_rules(plan)),
+        ("saturation", saturation_rules(plan)),
+        ("waste", waste_rules(plan)),
+    ):
         if rules:
             out.append({"name": f"inferstack.{name}.{kind}", "rules": rules})
     return out

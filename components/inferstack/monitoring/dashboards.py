@@ -2,7 +2,8 @@
 
 - `engine_dashboard(plan)`: one deployment: headline stats, then latency, throughput, queueing,
   KV cache, preemptions and errors; a panel appears only when the engine exports its metric, and
-  latency/error thresholds are the spec's SLOs.
+  latency/error thresholds are the spec's SLOs. Behind a router, its requests, latency, errors and
+  workers follow.
 - `gpu_dashboard()`: DCGM utilization, framebuffer memory and power for the GPUs allocated to pods.
 - `fleet_dashboard(plans)`: every deployment and placement side by side.
 
@@ -25,6 +26,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
 from inferstack import contract
+from inferstack.catalog import routers
+from inferstack.catalog.routers import RouterSpec
 from inferstack.engines import EngineAdapter, adapter_for
 from inferstack.monitoring._common import (
     DCGM_FB_FREE,
@@ -33,6 +36,8 @@ from inferstack.monitoring._common import (
     DCGM_POWER,
     error_ratio_expr,
     num,
+    router,
+    router_error_ratio,
 )
 
 if TYPE_CHECKING:
@@ -282,6 +287,52 @@ def _engine_panels(
     return panels
 
 
+def _router_panels(front: RouterSpec, by: str, e2e_slo: float, error_slo: float) -> list[PanelSpec]:
+    """The router's view: what it receives, how long it takes end to end, what fails, how many
+    replicas it routes to. Its series carry ``job="<model>-router"``."""
+    m = front.metrics
+    sel = f'job=~"{routers.job("$model")}", cluster=~"$cluster", namespace=~"$namespace"'
+    legend = "{{placement}}"
+    return [
+        PanelSpec(
+            "timeseries",
+            "Router: requests per second",
+            f"Requests {front.package} receives, before any replica is chosen.",
+            "reqps",
+            [(f"sum by ({by}) (rate({m.requests}{{{sel}}}[{RATE}]))", legend)],
+            min=0,
+        ),
+        PanelSpec(
+            "timeseries",
+            "Router: latency p95",
+            "p95 of whole requests through the router (queueing, retries and the replica included); red "
+            "line: the end-to-end SLO.",
+            "s",
+            [(_quantile(0.95, m.duration, sel, by), f"p95 {legend}")],
+            thresholds=[(e2e_slo, "red")],
+            min=0,
+        ),
+        PanelSpec(
+            "timeseries",
+            "Router: error rate",
+            "Requests the router answered with an error (no healthy replica, timeout, connection failure); "
+            "red line: the error-rate SLO.",
+            "percentunit",
+            [(router_error_ratio(front, sel, RATE, by), legend)],
+            thresholds=[(error_slo, "red")],
+            min=0,
+        ),
+        PanelSpec(
+            "timeseries",
+            "Router: replicas routed to",
+            "Workers the router holds (discovered serving pods); 0 while a placement is scaled to zero.",
+            "short",
+            [(f"max by ({by}) ({m.workers}{{{sel}}})", legend)],
+            min=0,
+        ),
+    ]
+
+
 def _selector(label: str) -> str:
     return f'{label}=~"$model", cluster=~"$cluster", namespace=~"$namespace"'
 
@@ -348,6 +399,8 @@ def engine_dashboard(plan: Plan) -> dict:
     panels = headline + _engine_panels(
         adapter, sel, by, "{{placement}}", slo.ttft_p95_ms / 1000, slo.e2e_p95_ms / 1000, slo.error_rate
     )
+    if (front := router(plan)) is not None:
+        panels += _router_panels(front, by, slo.e2e_p95_ms / 1000, slo.error_rate)
     model_variable = (
         gdash.QueryVariable("model")
         .label("Model")

@@ -1,5 +1,6 @@
-"""Scrape configuration for the Prometheus Operator: a PodMonitor per placement for the engine, and a
-ServiceMonitor for NVIDIA's DCGM exporter. Pure builders returning plain dicts.
+"""Scrape configuration for the Prometheus Operator: a PodMonitor per placement for the engine (and one
+for its router, when one fronts the replicas), and a ServiceMonitor for NVIDIA's DCGM exporter. Pure
+builders returning plain dicts.
 
 The engine PodMonitor selects the serving pods by the labels the serving layer sets
 (``app.kubernetes.io/name``, ``/instance``, ``/component``) on the port named ``http`` at the
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inferstack import contract
+from inferstack.catalog import routers
+from inferstack.catalog.routers import RouterSpec
 from inferstack.monitoring._common import DCGM_METRICS, adapter
 
 if TYPE_CHECKING:
@@ -31,15 +34,38 @@ def _static_label(target: str, value: str) -> dict:
 def pod_monitor(plan: Plan, placement_name: str) -> dict:
     """The PodMonitor that scrapes one placement's serving pods."""
     spec = plan.spec
+    instance = contract.labels(spec.name, placement_name, "inference")[contract.LABEL_INSTANCE]
+    return _pod_monitor(
+        plan, placement_name, "inference", instance, "http", adapter(plan).metrics.path, spec.served_name
+    )
+
+
+def router_pod_monitor(plan: Plan, placement_name: str, front: RouterSpec) -> dict:
+    """The PodMonitor that scrapes one placement's router pods on their metrics port; their series get
+    ``job="<served_name>-router"``, so they never mix with the engine's ``up{job="<served_name>"}``."""
+    spec = plan.spec
+    instance = contract.labels(spec.name, placement_name, "inference")[contract.LABEL_INSTANCE]
+    return _pod_monitor(
+        plan,
+        placement_name,
+        "router",
+        f"{instance}-router",
+        "metrics",
+        front.metrics_path,
+        routers.job(spec.served_name),
+    )
+
+
+def _pod_monitor(plan: Plan, placement_name: str, component: str, name: str, port: str, path: str, job: str) -> dict:
+    spec = plan.spec
     where = spec.placement(placement_name)
-    selected = contract.labels(spec.name, where.name, "inference")
+    selected = contract.labels(spec.name, where.name, component)
     labels = {k: v for k, v in selected.items() if k != contract.LABEL_MANAGED_BY}
-    instance = labels[contract.LABEL_INSTANCE]
     return {
         "apiVersion": API_VERSION,
         "kind": "PodMonitor",
         "metadata": {
-            "name": instance,
+            "name": name,
             "namespace": spec.namespace,
             "labels": selected,
         },
@@ -48,12 +74,12 @@ def pod_monitor(plan: Plan, placement_name: str) -> dict:
             "namespaceSelector": {"matchNames": [spec.namespace]},
             "podMetricsEndpoints": [
                 {
-                    "port": "http",
-                    "path": adapter(plan).metrics.path,
+                    "port": port,
+                    "path": path,
                     "interval": SCRAPE_INTERVAL,
                     "scrapeTimeout": SCRAPE_TIMEOUT,
                     "relabelings": [
-                        _static_label("job", spec.served_name),
+                        _static_label("job", job),
                         _static_label("placement", where.name),
                         _static_label("cluster", where.cluster_name(spec.name)),
                     ],

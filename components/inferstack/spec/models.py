@@ -450,11 +450,11 @@ class Replicas(Strict):
 
     min: int = Field(
         default=1,
-        ge=1,
+        ge=0,
         le=INT32_MAX,
         strict=True,
-        description="Replicas kept running, at least 1: scaling reads the engine's own metrics, so from zero "
-        "replicas there would be no signal to scale up on.",
+        description="Replicas kept running. 0 (scale from zero) only behind the engine's router, whose request "
+        "metric wakes the first replica: without one there would be no signal to scale up on.",
     )
     max: int = Field(default=1, ge=1, le=INT32_MAX, strict=True, description="Most replicas the autoscaler may run.")
 

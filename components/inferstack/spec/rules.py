@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from inferstack import catalog, contract
-from inferstack.catalog import cloud_facts
+from inferstack.catalog import cloud_facts, routers
 from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
 from inferstack.spec.partial import run_guarded
 from inferstack.spec.suggest import closest
@@ -699,3 +699,69 @@ def networks_reachable(spec: DeploymentSpec) -> Iterator[Violation]:
                 hint="list the ranges you run `pulumi up` from (VPN, CI runners), or set cluster.access: from-inside "
                 "when it runs inside the placement's network",
             )
+
+
+def _router(spec: DeploymentSpec) -> routers.RouterSpec | None:
+    return routers.router_for(spec.engine.name, spec.routing.enabled)
+
+
+def _without_router(spec: DeploymentSpec) -> str:
+    """Why no router fronts the replicas: routing is off, or the engine ships none."""
+    if not spec.routing.enabled:
+        return "routing.enabled is false"
+    return f"{spec.engine.name} ships no router ({_listing(sorted(routers.routers()))} do)"
+
+
+@placement_rule
+def scale_from_zero_needs_router(spec: DeploymentSpec, i: int, placement: Placement) -> Iterator[Violation]:
+    """`replicas.min: 0` only behind a router: its request metric is what wakes the first replica
+    (the engine's own metrics vanish with its last pod), and only when the autoscaler runs."""
+    if placement.replicas.min != 0:
+        return
+    if _router(spec) is None:
+        yield Violation(
+            f"placements[{i}].replicas.min",
+            0,
+            f"scaling from zero needs the engine's router in front of the replicas, and {_without_router(spec)}: "
+            "with no replica running there would be no metric to wake one",
+            "at least 1 without a router",
+            f"set replicas.min to 1, or serve with an engine that has a router ({_listing(sorted(routers.routers()))}) "
+            "and routing.enabled: true",
+        )
+    elif not spec.autoscaling.enabled:
+        yield Violation(
+            f"placements[{i}].replicas.min",
+            0,
+            "scaling from zero needs the autoscaler, and autoscaling.enabled is false: no replica would ever start",
+            "at least 1 without autoscaling",
+            "set replicas.min to 1, or autoscaling.enabled: true",
+        )
+
+
+@rule
+def routing_policy_applies(spec: DeploymentSpec) -> Iterator[Violation]:
+    """A routing policy only where a router runs (every router has every spec policy: routers.yaml)."""
+    policy = spec.routing.policy
+    if policy is not None and _router(spec) is None:
+        yield Violation(
+            "routing.policy",
+            policy,
+            f"no router applies it: {_without_router(spec)}",
+            hint="remove routing.policy (kube-proxy spreads connections without one)",
+        )
+
+
+@rule
+def router_image_pinned(spec: DeploymentSpec) -> Iterator[Violation]:
+    """compliance.pin_images covers the router's image too; a router that runs in the engine's image
+    is pinned with it (`images_pinned`)."""
+    front = _router(spec)
+    if spec.compliance.pin_images and front is not None and front.image is not None and not is_pinned(front.image):
+        yield Violation(
+            "routing.enabled",
+            True,
+            f"compliance.pin_images requires an image pinned by digest, and the {front.package} image "
+            f"{front.image} is a release tag",
+            "routing.enabled: false until the router image is pinned by digest",
+            "set routing.enabled: false (the model's Service then spreads requests with kube-proxy)",
+        )

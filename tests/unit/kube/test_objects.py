@@ -302,6 +302,7 @@ def test_existing_cluster_without_the_operator_gets_no_operator_kinds():
     assert [o["kind"] for o in placement_monitoring(plan(spec), "onprem-fra")] == ["ConfigMap"]
     assert [o["kind"] for o in placement_monitoring(result, "onprem-fra")] == [
         "PodMonitor",
+        "PodMonitor",
         "PrometheusRule",
         "ConfigMap",
     ]

@@ -3,6 +3,8 @@ import subprocess
 import yaml
 
 from inferstack.monitoring import prometheus_rule, rules_file
+from inferstack.plan import plan as make_plan
+from tests.conftest import spec_variant
 from tests.unit.monitoring.conftest import engine_plan
 
 RUNBOOK = "https://github.com/inferstack/inferstack/blob/main/docs/runbooks.md#"
@@ -13,6 +15,8 @@ ALL = {
     "InferenceAvailabilityBurnFast",
     "InferenceAvailabilityBurnSlow",
     "InferenceTargetsAbsent",
+    "InferenceRouterErrorRateHigh",
+    "InferenceRouterNoWorkers",
     "InferenceKVCacheNearlyFull",
     "InferenceQueueBacklog",
     "InferencePreemptions",
@@ -87,6 +91,7 @@ def test_prometheus_rule_wraps_the_same_groups(quickstart):
     assert rule["spec"]["groups"] == rules_file(quickstart)["groups"]
     assert [g["name"] for g in rule["spec"]["groups"]] == [
         "inferstack.quickstart.slo",
+        "inferstack.quickstart.router",
         "inferstack.quickstart.saturation",
         "inferstack.quickstart.waste",
     ]
@@ -136,3 +141,27 @@ def test_inter_token_latency_alert_only_when_the_spec_sets_its_slo():
         '(rate(vllm:inter_token_latency_seconds_bucket{model_name="llama-3.1-8b"}[5m]))) > 0.06'
     )
     assert itl["for"] == "10m" and itl["labels"]["severity"] == "warning"
+
+
+def test_router_alerts_read_the_routers_own_series(quickstart):
+    rules = _rules(rules_file(quickstart))
+    assert rules["InferenceRouterErrorRateHigh"]["expr"] == (
+        '(sum by (cluster, placement) (rate(vllm_router_request_errors_total{job="quickstart-router"}[5m])) / '
+        'sum by (cluster, placement) (rate(vllm_router_requests_total{job="quickstart-router"}[5m]))) > 0.01'
+    )
+    assert rules["InferenceRouterNoWorkers"]["expr"] == (
+        'max by (cluster, placement) (vllm_router_active_workers{job="quickstart-router"}) == 0'
+    )
+    assert (rules["InferenceRouterErrorRateHigh"]["for"], rules["InferenceRouterNoWorkers"]["for"]) == ("10m", "5m")
+
+
+def test_no_router_alerts_without_a_router():
+    names = set(_rules(rules_file(make_plan(spec_variant("quickstart", {"routing": {"enabled": False}})))))
+    assert names == ALL - {"InferenceRouterErrorRateHigh", "InferenceRouterNoWorkers"}
+    assert not {n for n in _rules(rules_file(engine_plan("tgi"))) if n.startswith("InferenceRouter")}
+
+
+def test_scaling_from_zero_drops_the_alerts_that_expect_a_replica():
+    spec = spec_variant("quickstart", {"placements": {0: {"replicas": {"min": 0, "max": 2}}}})
+    names = set(_rules(rules_file(make_plan(spec))))
+    assert names == ALL - {"InferenceTargetsAbsent", "InferenceRouterNoWorkers"}

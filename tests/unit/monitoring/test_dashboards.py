@@ -64,6 +64,10 @@ def test_engine_dashboard_panels_units_and_slo_thresholds(quickstart):
         "KV cache usage",
         "Preemptions",
         "Error rate",
+        "Router: requests per second",
+        "Router: latency p95",
+        "Router: error rate",
+        "Router: replicas routed to",
     ]
     ttft = panels["Time to first token"]
     assert ttft["type"] == "timeseries"
@@ -85,6 +89,31 @@ def test_engine_dashboard_panels_units_and_slo_thresholds(quickstart):
     assert panels["Tokens per second"]["fieldConfig"]["defaults"]["unit"] == "suffix: tok/s"
     assert _variables(d)["model"]["current"]["value"] == "quickstart"
     assert d["uid"] == "inferstack-quickstart"
+
+
+def test_router_panels_read_the_routers_series(quickstart):
+    panels = _panels(engine_dashboard(quickstart))
+    sel = 'job=~"$model-router", cluster=~"$cluster", namespace=~"$namespace"'
+    assert [t["expr"] for t in panels["Router: requests per second"]["targets"]] == [
+        f"sum by (cluster, placement) (rate(vllm_router_requests_total{{{sel}}}[$__rate_interval]))"
+    ]
+    assert [t["expr"] for t in panels["Router: latency p95"]["targets"]] == [
+        "histogram_quantile(0.95, sum by (le, cluster, placement) "
+        f"(rate(vllm_router_request_duration_seconds_bucket{{{sel}}}[$__rate_interval])))"
+    ]
+    assert [t["expr"] for t in panels["Router: error rate"]["targets"]] == [
+        f"sum by (cluster, placement) (rate(vllm_router_request_errors_total{{{sel}}}[$__rate_interval])) / "
+        f"sum by (cluster, placement) (rate(vllm_router_requests_total{{{sel}}}[$__rate_interval]))"
+    ]
+    assert [t["expr"] for t in panels["Router: replicas routed to"]["targets"]] == [
+        f"max by (cluster, placement) (vllm_router_active_workers{{{sel}}})"
+    ]
+    assert panels["Router: latency p95"]["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 20
+    assert panels["Router: error rate"]["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.01
+
+
+def test_no_router_panels_without_a_router():
+    assert not [t for t in _panels(engine_dashboard(engine_plan("tgi"))) if t.startswith("Router")]
 
 
 def test_engine_dashboard_skips_panels_the_engine_lacks():

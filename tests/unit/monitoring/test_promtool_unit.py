@@ -15,6 +15,11 @@ SERVED, NAMESPACE, CLUSTER, PLACEMENT, POD = (
     "quickstart-us-central-0",
 )
 LABELS = f'model_name="{SERVED}", job="{SERVED}", namespace="{NAMESPACE}", cluster="{CLUSTER}", placement="{PLACEMENT}", pod="{POD}"'
+#: The router's series: its own job and pod, the placement's labels (monitoring.scrape.router_pod_monitor).
+ROUTER_LABELS = (
+    f'job="{SERVED}-router", namespace="{NAMESPACE}", cluster="{CLUSTER}", placement="{PLACEMENT}", '
+    f'pod="{SERVED}-router-0"'
+)
 BUCKETS = ("0.5", "1", "2.5", "5", "10", "20", "30", "60", "+Inf")
 STEPS = 90  # samples one minute apart
 
@@ -57,6 +62,17 @@ def _series(**breach) -> list[dict]:
             "values": f"0+{3 if breach.get('preempt') else 0}x{STEPS}",
         }
     )
+    route = f'{ROUTER_LABELS}, route="/v1/chat/completions"'
+    series.append({"series": f"vllm_router_requests_total{{{route}}}", "values": f"0+10x{STEPS}"})
+    router_failed = 5 if breach.get("router_errors") else 0
+    series.append(
+        {
+            "series": f'vllm_router_request_errors_total{{{route}, error_type="no_available_workers"}}',
+            "values": f"0+{router_failed}x{STEPS}",
+        }
+    )
+    workers = 0 if breach.get("no_workers") else 2
+    series.append({"series": f"vllm_router_active_workers{{{ROUTER_LABELS}}}", "values": f"{workers}x{STEPS}"})
     gpu = f'DCGM_FI_DEV_GPU_UTIL{{namespace="{NAMESPACE}", pod="{POD}", cluster="{CLUSTER}", gpu="0"}}'
     series.append({"series": gpu, "values": f"{1 if breach.get('idle') else 80}x{STEPS}"})
     return series
@@ -106,6 +122,19 @@ CASES = {
         _alert("InferenceTargetsAbsent", "critical", job=SERVED),
         f"Prometheus has no scrape target for {SERVED} although every placement keeps at least "
         "one replica: pods are gone, or the PodMonitor no longer matches them.",
+    ),
+    "InferenceRouterErrorRateHigh": (
+        {"router_errors": True},
+        "20m",
+        _alert("InferenceRouterErrorRateHigh", "critical", **PLACED),
+        f"50% of the requests vllm-router received for {WHERE} ended in an error over 10 minutes.",
+    ),
+    "InferenceRouterNoWorkers": (
+        {"no_workers": True},
+        "10m",
+        _alert("InferenceRouterNoWorkers", "critical", **PLACED),
+        f"vllm-router in {PLACEMENT} ({CLUSTER}) has had no worker for 5 minutes although the placement keeps "
+        "replicas: pod discovery (its Role, the labels) or the replicas' health checks are failing.",
     ),
     "InferenceKVCacheNearlyFull": (
         {"kv": True},

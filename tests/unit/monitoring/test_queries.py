@@ -1,15 +1,25 @@
 import promql_parser
 import pytest
 
+from inferstack.catalog.routers import router_for
 from inferstack.engines import adapter_for
 from inferstack.monitoring import DCGM_METRICS, metric_names, parse, queries
 from tests.conftest import spec_variant
 from tests.unit.monitoring.conftest import engine_plan
 
 
+def _router_names(plan) -> set[str]:
+    """The router series monitoring may read: those its catalog row names, when a router fronts the model."""
+    front = router_for(plan.spec.engine.name, plan.spec.routing.enabled)
+    if front is None:
+        return set()
+    m = front.metrics
+    return {m.requests, m.errors, m.workers, f"{m.duration}_bucket"}
+
+
 def _check_declared(plan):
     declared = adapter_for(plan.spec.engine.name).metrics.declared()
-    allowed = declared | set(DCGM_METRICS) | {"up"}
+    allowed = declared | set(DCGM_METRICS) | {"up"} | _router_names(plan)
     seen = set()
     for where, expr in queries(plan):
         parse(expr)  # raises on invalid PromQL
@@ -46,6 +56,16 @@ def test_queries_cover_alerts_dashboards_and_autoscaler(quickstart):
     assert any(w.startswith("dashboard:inferstack-fleet/") for w in wheres)
 
 
+def test_scaling_from_zero_adds_the_routers_wake_up_query():
+    from inferstack.plan import plan as make_plan
+
+    spec = spec_variant("quickstart", {"placements": {0: {"replicas": {"min": 0, "max": 2}}}})
+    assert dict(queries(make_plan(spec)))["autoscaler:wake:us-central"] == (
+        'clamp_max(sum(rate(vllm_router_requests_total{job="quickstart-router", placement="us-central"}[1m])), 1)'
+    )
+    assert "autoscaler:wake:us-central" not in dict(queries(make_plan(spec_variant("quickstart", {}))))
+
+
 def test_autoscaler_query_absent_when_disabled(quickstart):
     from inferstack.plan import plan as make_plan
 
@@ -62,9 +82,15 @@ def test_every_engine_selector_filters_on_the_model(example_plans):
             tree = parse(expr)
             selectors: list = []
             promql_parser.walk(tree, _collect_into(selectors))
+            routed = _router_names(plan)
             for selector in selectors:
                 matchers = {(m.name, m.value) for m in selector.matchers.matchers}
-                wanted = ("job", plan.spec.served_name) if selector.name == "up" else (label, plan.spec.served_name)
+                if selector.name == "up":
+                    wanted = ("job", plan.spec.served_name)
+                elif selector.name in routed:
+                    wanted = ("job", f"{plan.spec.served_name}-router")
+                else:
+                    wanted = (label, plan.spec.served_name)
                 assert wanted in matchers, f"{where}: {selector} lacks {wanted}"
 
 

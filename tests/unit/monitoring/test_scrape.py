@@ -1,6 +1,7 @@
 import pytest
 
-from inferstack.monitoring import dcgm_service_monitor, pod_monitor
+from inferstack.catalog.routers import router_for
+from inferstack.monitoring import dcgm_service_monitor, placement_monitoring, pod_monitor, router_pod_monitor
 
 
 def test_pod_monitor_selects_serving_pods_and_labels_placement(quickstart):
@@ -24,6 +25,25 @@ def test_pod_monitor_selects_serving_pods_and_labels_placement(quickstart):
         {"action": "replace", "targetLabel": "placement", "replacement": "us-central"},
         {"action": "replace", "targetLabel": "cluster", "replacement": "quickstart-us-central"},
     ]
+
+
+def test_router_pod_monitor_scrapes_the_router_pods_as_their_own_job(quickstart):
+    front = router_for("vllm")
+    assert front is not None
+    monitor = router_pod_monitor(quickstart, "us-central", front)
+    assert monitor["metadata"]["name"] == "quickstart-us-central-router"
+    assert monitor["spec"]["selector"] == {
+        "matchLabels": {
+            "app.kubernetes.io/name": "quickstart",
+            "app.kubernetes.io/instance": "quickstart-us-central",
+            "app.kubernetes.io/component": "router",
+        }
+    }
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
+    assert endpoint["relabelings"][0] == {"action": "replace", "targetLabel": "job", "replacement": "quickstart-router"}
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in placement_monitoring(quickstart, "us-central")]
+    assert kinds[:2] == [("PodMonitor", "quickstart-us-central"), ("PodMonitor", "quickstart-us-central-router")]
 
 
 def test_pod_monitor_uses_engine_metrics_path():

@@ -60,7 +60,7 @@ CASES = {
     ),
     "negative_replicas": (
         lambda d: d["placements"][0].update(replicas={"min": -1, "max": 2}),
-        "placements[0].replicas.min = -1: out of range. Allowed: at least 1.",
+        "placements[0].replicas.min = -1: out of range. Allowed: at least 0.",
     ),
     "min_over_max": (
         lambda d: d["placements"][0].update(replicas={"min": 3, "max": 2}),
@@ -105,6 +105,9 @@ CASES = {
         ),
         "engine.image: compliance.pin_images requires an image pinned by digest. Allowed: an image reference ending in @sha256:<64 hex>. Fix: append the digest your registry reports for the tag.",
         "cache.fetcher_image = 'python:3.12-slim': compliance.pin_images requires an image pinned by digest. Allowed: an image reference ending in @sha256:<64 hex>. Fix: append the digest your registry reports for the tag.",
+        "routing.enabled = True: compliance.pin_images requires an image pinned by digest, and the vllm-router image "
+        "vllm/vllm-router:v0.1.17 is a release tag. Allowed: routing.enabled: false until the router image is pinned "
+        "by digest. Fix: set routing.enabled: false (the model's Service then spreads requests with kube-proxy).",
     ),
     "bad_residency": (
         lambda d: d["compliance"].update(residency="europe"),
@@ -191,9 +194,33 @@ CASES = {
         lambda d: d["model"].update(architecture="llama-3.1-8b", config="/nonexistent/config.json"),
         "model.config = '/nonexistent/config.json': both model.architecture and model.config are set. Fix: keep one: the catalog name, or the checkpoint's config.json.",
     ),
-    "replicas_min_zero": (
-        lambda d: d["placements"][0].update(replicas={"min": 0, "max": 2}),
-        "placements[0].replicas.min = 0: out of range. Allowed: at least 1.",
+    "replicas_min_zero_without_routing": (
+        lambda d: (d["placements"][0].update(replicas={"min": 0, "max": 2}), d.update(routing={"enabled": False})),
+        "placements[0].replicas.min = 0: scaling from zero needs the engine's router in front of the replicas, and "
+        "routing.enabled is false: with no replica running there would be no metric to wake one. Allowed: at least 1 "
+        "without a router. Fix: set replicas.min to 1, or serve with an engine that has a router (sglang, vllm) and "
+        "routing.enabled: true.",
+    ),
+    "replicas_min_zero_engine_without_router": (
+        lambda d: (
+            d["placements"][0].update(replicas={"min": 0, "max": 2}),
+            d["engine"].update(name="tgi", version="3.3.4", quantization=None),
+        ),
+        "placements[0].replicas.min = 0: scaling from zero needs the engine's router in front of the replicas, and "
+        "tgi ships no router (sglang, vllm do): with no replica running there would be no metric to wake one. "
+        "Allowed: at least 1 without a router. Fix: set replicas.min to 1, or serve with an engine that has a router "
+        "(sglang, vllm) and routing.enabled: true.",
+    ),
+    "replicas_min_zero_without_autoscaling": (
+        lambda d: (d["placements"][0].update(replicas={"min": 0, "max": 2}), d.update(autoscaling={"enabled": False})),
+        "placements[0].replicas.min = 0: scaling from zero needs the autoscaler, and autoscaling.enabled is false: "
+        "no replica would ever start. Allowed: at least 1 without autoscaling. Fix: set replicas.min to 1, or "
+        "autoscaling.enabled: true.",
+    ),
+    "routing_policy_without_router": (
+        lambda d: d.update(routing={"enabled": False, "policy": "round_robin"}),
+        "routing.policy = 'round_robin': no router applies it: routing.enabled is false. Fix: remove routing.policy "
+        "(kube-proxy spreads connections without one).",
     ),
     "quantization_the_engine_cannot_do": (
         lambda d: (d["engine"].update(name="trtllm", version="1.0.0"), d.update(autoscaling={"enabled": False})),
