@@ -279,7 +279,9 @@ def test_existing_cluster_creates_no_cloud_resources_and_uses_the_context():
     assert provider.inputs["context"] == "fra-gpu-prod"
     releases = {r.inputs["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")}
     assert releases == {"keda"}
-    deployment = run.of_type("kubernetes:apps/v1:Deployment")[0].inputs
+    (deployment,) = [
+        r.inputs for r in run.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == "mistral-7b"
+    ]
     assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
     pvc = run.of_type("kubernetes:core/v1:PersistentVolumeClaim")[0].inputs
     assert "storageClassName" not in pvc["spec"]

@@ -29,6 +29,8 @@ class RouterMetrics:
     worker_health: str
     #: Time-to-first-token histogram, when the router exports one.
     ttft: str | None
+    #: Matcher on `errors` for requests refused because no worker was up; None when `requests` counts them.
+    unrouted: str | None
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,17 @@ class RouterSpec:
         """The router's name for a spec policy (None: the router's default)."""
         return self.policies[requested or self.default_policy]
 
-    def series(self, metric: str, served_name: str, placement: str) -> str:
-        """A router series of one placement, as the router PodMonitor labels it."""
-        return f'{metric}{{job="{job(served_name)}", placement="{placement}"}}'
-
     def demand_query(self, served_name: str, placement: str) -> str:
-        """Whether requests arrive at the router, capped at 1: what wakes a placement scaled to zero and
-        keeps one replica while traffic flows (the engine's own signal scales beyond one)."""
-        return f"clamp_max(sum(rate({self.series(self.metrics.requests, served_name, placement)}[1m])), 1)"
+        """Requests per second arriving at one placement's router, capped at 1: what wakes a placement
+        scaled to zero and keeps one replica while traffic flows (the engine's own signal scales beyond
+        one). Requests refused for want of a worker count too: with no replica up they are all there is.
+        Each part is 0 when its series does not exist yet (`or vector(0)`)."""
+        where = f'job="{job(served_name)}", placement="{placement}"'
+        m = self.metrics
+        parts = [f"(sum(rate({m.requests}{{{where}}}[1m])) or vector(0))"]
+        if m.unrouted is not None:
+            parts.append(f"(sum(rate({m.errors}{{{where}, {m.unrouted}}}[1m])) or vector(0))")
+        return f"clamp_max({' + '.join(parts)}, 1)"
 
     @staticmethod
     def request_timeout_seconds(wake_up_seconds: int, e2e_p95_ms: float) -> int:
@@ -125,7 +130,7 @@ def routers() -> dict[str, RouterSpec]:
             metrics_path=row["metrics_path"],
             checks_client_keys=row["checks_client_keys"],
             holds_requests_without_workers=row["holds_requests_without_workers"],
-            metrics=RouterMetrics(**row["metrics"], ttft=row["ttft"]),
+            metrics=RouterMetrics(**row["metrics"], ttft=row["ttft"], unrouted=row["unrouted"]),
         )
         for engine, row in raw.items()
     }

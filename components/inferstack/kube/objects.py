@@ -608,8 +608,9 @@ def scaled_object(plan: Plan, placement: PlacementPlan) -> dict | None:
 
 
 def router_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
-    """The router's account, Role and binding, Deployment, and the model's Service that fronts it
-    (before the engine's Service, so the model's URL is the first Service's); none without a router."""
+    """The router's account, Role and binding, Deployment, and the model's Service that fronts it; none
+    without a router. They come before the weight cache and the engine's objects: the router waits for
+    no prefetch, and the model's URL is the first Service's."""
     front = routing.router(plan)
     if front is None:
         return []
@@ -629,6 +630,7 @@ def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     # A team's namespace (and its quota) belongs to the platform; a model alone owns its namespace.
     objects = [] if plan.spec.team else [namespace(plan, placement)]
     objects.append(service_account(plan, placement))
+    objects += router_objects(plan, placement)
     if plan.spec.model.scheme != "pvc":
         objects += [
             prefetch_service_account(plan, placement),
@@ -636,9 +638,7 @@ def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
             cache_claim(plan, placement),
             prefetch_job(plan, placement),
         ]
-    objects.append(deployment(plan, placement))
-    objects += router_objects(plan, placement)
-    objects += [service(plan, placement), disruption_budget(plan, placement)]
+    objects += [deployment(plan, placement), service(plan, placement), disruption_budget(plan, placement)]
     if routing.router(plan):
         objects.append(router_disruption_budget(plan, placement))
     objects += network_policies(plan, placement)

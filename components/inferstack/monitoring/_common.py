@@ -42,8 +42,10 @@ def router(plan: Plan) -> RouterSpec | None:
 
 
 def router_error_ratio(front: RouterSpec, selector: str, window: str, by: str) -> str:
-    """Requests the router answered with an error over requests it received, per ``by`` group. It
-    counts what the engine cannot see: no healthy replica, timeouts, connection failures."""
+    """The router's errors over the requests it routed to a replica, per ``by`` group. It counts what
+    the engine cannot see: no healthy replica, timeouts, connection failures. vllm-router counts an error
+    per failed attempt (retries included) and leaves refused requests out of its request counter, so
+    the ratio can exceed 1 while no replica is up."""
     m = front.metrics
     return (
         f"sum by ({by}) (rate({m.errors}{{{selector}}}[{window}]))"

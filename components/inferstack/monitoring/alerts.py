@@ -174,8 +174,9 @@ def _always_serving(plan: Plan) -> bool:
 
 
 def router_rules(plan: Plan) -> list[dict]:
-    """What only the router sees: requests it answered with an error (no healthy replica, timeouts,
-    connection failures), and a router holding no replica where the placement keeps some. Neither
+    """What only the router sees: its errors (no healthy replica, timeouts, connection failures; the
+    router counts every failed attempt, retries included) against the requests it routed, and a router
+    holding no replica where the placement keeps some. Neither
     router exports a time to first token (catalog/data/routers.yaml), so TTFT stays the engine's."""
     front = router(plan)
     if front is None:
@@ -190,8 +191,9 @@ def router_rules(plan: Plan) -> list[dict]:
             "10m",
             "critical",
             f"{name}: the router fails more than the {num(slo.error_rate * 100)}% SLO allows",
-            f"{{{{ $value | humanizePercentage }}}} of the requests {front.package} received for {name} in "
-            f"{{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) ended in an error over 10 minutes.",
+            f"{front.package} recorded errors (failed attempts, retries included) worth "
+            f"{{{{ $value | humanizePercentage }}}} of the requests it routed for {name} in "
+            f"{{{{ $labels.placement }}}} ({{{{ $labels.cluster }}}}) over 10 minutes.",
         )
     ]
     if _always_serving(plan):

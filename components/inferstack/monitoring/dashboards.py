@@ -315,8 +315,8 @@ def _router_panels(front: RouterSpec, by: str, e2e_slo: float, error_slo: float)
         PanelSpec(
             "timeseries",
             "Router: error rate",
-            "Requests the router answered with an error (no healthy replica, timeout, connection failure); "
-            "red line: the error-rate SLO.",
+            "Router errors (no healthy replica, timeout, connection failure; each failed attempt) per request "
+            "it routed; red line: the error-rate SLO.",
             "percentunit",
             [(router_error_ratio(front, sel, RATE, by), legend)],
             thresholds=[(error_slo, "red")],

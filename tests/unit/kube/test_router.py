@@ -200,8 +200,10 @@ def test_scaling_from_zero_wakes_on_the_routers_request_metric():
                 "metricType": "AverageValue",
                 "metadata": {
                     "serverAddress": "http://prometheus-operated.monitoring.svc:9090",
-                    "query": 'clamp_max(sum(rate(vllm_router_requests_total{job="quickstart-router", '
-                    'placement="us-central"}[1m])), 1)',
+                    "query": 'clamp_max((sum(rate(vllm_router_requests_total{job="quickstart-router", '
+                    'placement="us-central"}[1m])) or vector(0)) + (sum(rate(vllm_router_request_errors_total'
+                    '{job="quickstart-router", placement="us-central", error_type="no_available_workers"}[1m])) '
+                    "or vector(0)), 1)",
                     "threshold": "1",
                     "activationThreshold": "0",
                 },

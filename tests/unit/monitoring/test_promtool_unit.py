@@ -127,7 +127,8 @@ CASES = {
         {"router_errors": True},
         "20m",
         _alert("InferenceRouterErrorRateHigh", "critical", **PLACED),
-        f"50% of the requests vllm-router received for {WHERE} ended in an error over 10 minutes.",
+        f"vllm-router recorded errors (failed attempts, retries included) worth 50% of the requests it routed for "
+        f"{WHERE} over 10 minutes.",
     ),
     "InferenceRouterNoWorkers": (
         {"no_workers": True},
