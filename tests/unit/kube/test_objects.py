@@ -180,7 +180,8 @@ def test_pvc_source_needs_no_cache_claim_or_prefetch():
     pvc_plan = plan(spec)
     objects = placement_objects(pvc_plan, pvc_plan.placements[0])
     kinds = [o["kind"] for o in objects]
-    deployment = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    deployment = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "quickstart")
+    deployment = deployment["spec"]["template"]["spec"]
     assert deployment["volumes"][0]["persistentVolumeClaim"] == {"claimName": "team-models", "readOnly": True}
     assert "initContainers" not in deployment
     assert "Job" not in kinds and "PersistentVolumeClaim" not in kinds
