@@ -136,6 +136,8 @@ def _tiny_spec(root: Path) -> Path:
                 "replicas": {"min": 1, "max": 2},
             }
         ],
+        # The engine alone: tests/e2e/test_routing.py runs the router and checks its queries.
+        "routing": {"enabled": False},
     }
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -254,8 +256,8 @@ def served(tmp_path_factory):
     result = plan(load_spec(_tiny_spec(root)))
     placement = result.placements[0]
     objects = placement_objects(result, placement) + placement_monitoring(result, placement.name)
-    deployment = next(o for o in objects if o["kind"] == "Deployment")
-    pod_monitor = next(o for o in objects if o["kind"] == "PodMonitor")
+    deployment = next(o for o in objects if (o["kind"], o["metadata"]["name"]) == ("Deployment", "tiny"))
+    pod_monitor = next(o for o in objects if (o["kind"], o["metadata"]["name"]) == ("PodMonitor", "tiny-local"))
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     port = _free_port()
     env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]}, "VLLM_CPU_KVCACHE_SPACE": "1"}

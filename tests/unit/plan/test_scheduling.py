@@ -24,7 +24,9 @@ def _milli(quantity: str) -> int:
 
 def _pods(result, placement):
     objects = placement_objects(result, placement)
-    serving = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    name = result.spec.name
+    serving = next(o for o in objects if (o["kind"], o["metadata"]["name"]) == ("Deployment", name))
+    serving = serving["spec"]["template"]["spec"]
     job = next((o for o in objects if o["kind"] == "Job"), None)
     return serving, job["spec"]["template"]["spec"] if job else None
 
