@@ -27,6 +27,20 @@ COMPONENT = "router"
 #: characters per worker by default); one core and 2 GiB per pod is inferstack's sizing, not a
 #: measured figure.
 ROUTER_POD = scheduling.PodSize(cpu_m=1000, memory_mib=2048)
+#: Active health checks of each replica: every 10 s (the routers default to 60 s), unhealthy after 3
+#: failures of at most 5 s each, so a replica that stops answering leaves the rotation within
+#: `notice_seconds()`; until then the router's retries (5 by default) send its requests elsewhere.
+HEALTH_CHECK_INTERVAL_SECONDS = 10
+HEALTH_FAILURE_THRESHOLD = 3
+HEALTH_CHECK_TIMEOUT_SECONDS = 5
+
+
+def notice_seconds() -> int:
+    """The longest a dead replica stays in the router's rotation: every check up to the threshold
+    times out."""
+    return HEALTH_FAILURE_THRESHOLD * (HEALTH_CHECK_INTERVAL_SECONDS + HEALTH_CHECK_TIMEOUT_SECONDS)
+
+
 #: Ports of the Kubernetes API server as pods reach it: the `kubernetes` Service's 443, and the
 #: endpoint port it forwards to (6443 on kubeadm-style control planes, 443 on EKS and GKE).
 API_SERVER_PORTS = (443, 6443)
@@ -73,8 +87,8 @@ def pod_labels(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
 
 
 def args(plan: Plan, placement: PlacementPlan, spec: RouterSpec) -> list[str]:
-    """Pod discovery by the serving pods' labels in this namespace, the policy, the ports and the
-    request timeout; every flag name comes from the router's catalog row."""
+    """Pod discovery by the serving pods' labels in this namespace, the policy, the ports, the request
+    timeout and the health checks; every flag name comes from the router's catalog row."""
     flags = spec.flags
     serving = contract.labels(plan.spec.name, placement.name, "inference")
     return [
@@ -97,6 +111,12 @@ def args(plan: Plan, placement: PlacementPlan, spec: RouterSpec) -> list[str]:
         str(spec.metrics_port),
         flags["request_timeout"],
         str(request_timeout_seconds(plan, placement, spec)),
+        flags["health_interval"],
+        str(HEALTH_CHECK_INTERVAL_SECONDS),
+        flags["health_failures"],
+        str(HEALTH_FAILURE_THRESHOLD),
+        flags["health_timeout"],
+        str(HEALTH_CHECK_TIMEOUT_SECONDS),
     ]
 
 

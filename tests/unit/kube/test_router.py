@@ -3,6 +3,7 @@ Services, disruption budget, NetworkPolicies, and scaling from zero on its reque
 
 from inferstack.catalog.routers import router_for, routers
 from inferstack.kube import placement_objects
+from inferstack.kube.router import notice_seconds
 from inferstack.plan import plan
 from inferstack.report import traffic
 from tests.conftest import spec_variant
@@ -80,6 +81,12 @@ def test_router_deployment_runs_the_real_router_with_pod_discovery():
         "29000",
         "--request-timeout-secs",
         "440",
+        "--health-check-interval-secs",
+        "10",
+        "--health-failure-threshold",
+        "3",
+        "--health-check-timeout-secs",
+        "5",
     ]
     assert container["ports"] == [
         {"name": "http", "containerPort": 8080, "protocol": "TCP"},
@@ -94,6 +101,11 @@ def test_router_deployment_runs_the_real_router_with_pod_discovery():
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert deployment["metadata"]["annotations"]["checkov.io/skip2"].startswith("CKV_K8S_38=the router discovers")
+
+
+def test_a_dead_replica_leaves_the_rotation_within_45_seconds():
+    """3 health checks, 10 s apart, each timing out after 5 s."""
+    assert notice_seconds() == 45
 
 
 def test_policy_and_replicas_come_from_the_spec():
