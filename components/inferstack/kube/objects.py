@@ -20,11 +20,11 @@ from inferstack.contract import (
     POOL_LABEL,
     SYSTEM_POOL,
     TMP_DIR,
-    UID,
     Provenance,
 )
 from inferstack.engines import EngineAdapter, adapter_for, cache_subpath, model_path
 from inferstack.kube import router as routing
+from inferstack.kube.pods import container_security, pod_security, spread
 from inferstack.plan import Plan, scheduling
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.planner import MAX_SCALE_DOWN_WINDOW_SECONDS
@@ -70,24 +70,6 @@ def _skip_annotations(image_pinned: bool, *extra: tuple[str, str]) -> dict[str, 
     if not image_pinned:
         skips.append(UNPINNED_IMAGE_SKIP)
     return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(skips, start=1)}
-
-
-def _identity() -> dict:
-    """Non-root identity and seccomp profile shared by pods and their containers."""
-    return {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}}
-
-
-def _container_security() -> dict:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        **_identity(),
-        "capabilities": {"drop": ["ALL"]},
-    }
-
-
-def _pod_security() -> dict:
-    return {**_identity(), "fsGroup": UID}
 
 
 def namespace(plan: Plan, placement: PlacementPlan) -> dict:
@@ -199,7 +181,7 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
                 "memory": scheduling.PREFETCH.memory,
             },
         },
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "models", "mountPath": MODELS_DIR},
             {"name": "tmp", "mountPath": TMP_DIR},
@@ -235,7 +217,7 @@ def prefetch_job(plan: Plan, placement: PlacementPlan) -> dict:
                     "restartPolicy": "OnFailure",
                     "serviceAccountName": contract.prefetch_service_account(plan.spec.name),
                     "automountServiceAccountToken": False,
-                    "securityContext": _pod_security(),
+                    "securityContext": pod_security(),
                     **({"nodeSelector": system} if system else {}),
                     "containers": [container],
                     "volumes": [
@@ -329,7 +311,7 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
         "readinessProbe": _probe(adapter.probes.readiness, 3, PROBE_PERIOD_SECONDS),
         "livenessProbe": _probe(adapter.probes.liveness, 3, 20),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_SECONDS)]}}},
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "models", "mountPath": MODELS_DIR, "readOnly": True},
             {"name": "shm", "mountPath": "/dev/shm"},
@@ -352,26 +334,18 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
                     "requests": {"cpu": scheduling.WAIT_FOR_WEIGHTS.cpu, "memory": scheduling.WAIT_FOR_WEIGHTS.memory},
                     "limits": {"cpu": scheduling.WAIT_FOR_WEIGHTS.cpu, "memory": scheduling.WAIT_FOR_WEIGHTS.memory},
                 },
-                "securityContext": _container_security(),
+                "securityContext": container_security(),
                 "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}],
             }
         )
     pod_spec = {
         "serviceAccountName": contract.service_account(spec.name),
         "automountServiceAccountToken": False,
-        "securityContext": _pod_security(),
+        "securityContext": pod_security(),
         "terminationGracePeriodSeconds": termination_grace_seconds(plan, adapter),
         "nodeSelector": selector,
         "tolerations": tolerations,
-        "topologySpreadConstraints": [
-            {
-                "maxSkew": 1,
-                "topologyKey": key,
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": pod_labels},
-            }
-            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-        ],
+        "topologySpreadConstraints": spread(pod_labels),
         **({"initContainers": init} if init else {}),
         "containers": [container],
         "volumes": [
@@ -614,13 +588,12 @@ def router_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     front = routing.router(plan)
     if front is None:
         return []
-    security = {"pod": _pod_security(), "container": _container_security()}
     skips = _skip_annotations(routing.image_pinned(plan, front), routing.ROUTER_TOKEN_SKIP)
     return [
         routing.service_account(plan, placement),
         routing.role(plan, placement),
         routing.role_binding(plan, placement),
-        routing.deployment(plan, placement, front, security, skips),
+        routing.deployment(plan, placement, front, skips),
         routing.service(plan, placement),
     ]
 

@@ -18,6 +18,7 @@ from inferstack import contract
 from inferstack.catalog import routers
 from inferstack.catalog.routers import RouterSpec, router_for
 from inferstack.engines import adapter_for
+from inferstack.kube.pods import container_security, pod_security, spread
 from inferstack.plan import Plan, scheduling
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.spec.values import is_pinned
@@ -154,9 +155,8 @@ def role_binding(plan: Plan, placement: PlacementPlan) -> dict:
     }
 
 
-def deployment(plan: Plan, placement: PlacementPlan, spec: RouterSpec, security: dict, skips: dict) -> dict:
-    """The router pods. `security` is (pod, container) hardening from `kube.objects`; `skips` the
-    checkov annotations that go with it."""
+def deployment(plan: Plan, placement: PlacementPlan, spec: RouterSpec, skips: dict) -> dict:
+    """The router pods, hardened like every other; `skips` are the checkov annotations (`kube.objects`)."""
     labels = pod_labels(plan, placement)
     size = {"cpu": ROUTER_POD.cpu, "memory": ROUTER_POD.memory}
     container = {
@@ -175,7 +175,7 @@ def deployment(plan: Plan, placement: PlacementPlan, spec: RouterSpec, security:
         # it counts them for the autoscaler and answers clients instead of refusing connections.
         "livenessProbe": _probe(spec.liveness_path, 3),
         "readinessProbe": _probe(spec.liveness_path, 2),
-        "securityContext": security["container"],
+        "securityContext": container_security(),
     }
     return {
         "apiVersion": "apps/v1",
@@ -190,16 +190,8 @@ def deployment(plan: Plan, placement: PlacementPlan, spec: RouterSpec, security:
                 "spec": {
                     "serviceAccountName": name(plan),
                     "automountServiceAccountToken": True,
-                    "securityContext": security["pod"],
-                    "topologySpreadConstraints": [
-                        {
-                            "maxSkew": 1,
-                            "topologyKey": key,
-                            "whenUnsatisfiable": "ScheduleAnyway",
-                            "labelSelector": {"matchLabels": labels},
-                        }
-                        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-                    ],
+                    "securityContext": pod_security(),
+                    "topologySpreadConstraints": spread(labels),
                     "containers": [container],
                 },
             },
