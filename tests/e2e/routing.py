@@ -12,7 +12,7 @@ these substitutions only:
 - the image's `vllm-router` binary is the PyPI package's `vllm-router` console script (same flags).
 
 The workload: conversations that each open with their own long system prompt (the shared prefix)
-and then take turns. Prefix-cache hits and queries are read from each server's own counters
+and then take turns (`shared_prefix_workload`). Prefix-cache hits and queries are read from each server's own counters
 (`vllm:prefix_cache_hits_total`, `vllm:prefix_cache_queries_total`, in tokens) before and after.
 Only loopback addresses are used; every process is stopped at the end.
 """
@@ -251,17 +251,23 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def shared_prefix_workload(
-    servers: Servers, base: str, policy: str, conversations: int = 7, turns: int = 4, seed: int = 0
+    servers: Servers, base: str, policy: str, conversations: int = 7, turns: int = 4, in_flight: int = 1
 ) -> Result:
     """`conversations`, each with its own system prompt of about 200 tokens of the tiny model's
     tokenizer (up to 400 after 5 turns, inside its 512-token context), `turns` user turns each, sent
-    turn by turn with up to 4 conversations in flight. The hit rate is the servers' prefix-cache hits
-    over queries (tokens) during it."""
-    rng = random.Random(f"{policy}-{seed}")
+    turn by turn, `in_flight` requests at a time. The hit rate is the servers' prefix-cache hits over
+    queries (tokens) during it.
+
+    One at a time (the e2e), round robin sends each conversation's turns to alternate servers (the
+    count of conversations is odd), and vllm-router 0.1.17's cache_aware keeps every conversation on
+    the server that holds it. With several in flight its cache_aware spreads a conversation's turns
+    over both servers (measured: 6 of 7 conversations split at 4 in flight, also with its balance
+    thresholds raised to 1000), which benchmarks/routing.py shows beside the one-at-a-time figures."""
+    rng = random.Random(f"{policy}-{in_flight}")
     histories = [f"system: {system_prompt(rng, 30)}\n" for _ in range(conversations)]
     hits0, queries0 = servers.prefix_counters()
     ttfts, failed, started = [], 0, time.monotonic()
-    with ThreadPoolExecutor(max_workers=min(conversations, 4)) as pool:
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
         for turn in range(turns):
             histories = [h + f"user: turn {turn}: {' '.join(rng.sample(WORDS, 4))}\nassistant:" for h in histories]
             for status, ttft in pool.map(lambda h: complete(base, h), histories):

@@ -99,7 +99,7 @@ def test_router_panels_read_the_routers_series(quickstart):
     ]
     assert [t["expr"] for t in panels["Router: latency p95"]["targets"]] == [
         "histogram_quantile(0.95, sum by (le, cluster, placement) "
-        f"(rate(vllm_router_request_duration_seconds_bucket{{{sel}}}[$__rate_interval])))"
+        f"(rate(vllm_router_generate_duration_seconds_bucket{{{sel}}}[$__rate_interval])))"
     ]
     assert [t["expr"] for t in panels["Router: error rate"]["targets"]] == [
         f"sum by (cluster, placement) (rate(vllm_router_request_errors_total{{{sel}}}[$__rate_interval])) / "
