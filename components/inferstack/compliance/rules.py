@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from inferstack import catalog
+from inferstack.catalog import routers
 from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
 from inferstack.contract import GPU_RESOURCE, GPU_TAINT_KEY, HOURS_PER_MONTH, SHARE_OWNER_COMMAND, Provenance
 from inferstack.spec.models import Compliance
@@ -225,6 +226,26 @@ def _is_share_owner(container: dict) -> bool:
     )
 
 
+def _discovers_own_namespace(resource: Resource) -> bool:
+    """The one pod allowed a service-account token: an engine router whose every container discovers
+    serving pods through the API in the pod's own namespace only (`--service-discovery-namespace` set
+    to it; catalog/data/routers.yaml), the scope of the read-only Role inferstack binds to it."""
+    namespace = resource.get("metadata", "namespace")
+    flags = {(r.flags["discovery"], r.flags["discovery_namespace"]) for r in routers.routers().values()}
+
+    def scoped(container: dict) -> bool:
+        args = container.get("args")
+        if not isinstance(args, list):
+            return False
+        return any(
+            discovery in args and scope in args[:-1] and args[args.index(scope) + 1] == namespace
+            for discovery, scope in flags
+        )
+
+    containers = _containers(resource)
+    return isinstance(namespace, str) and bool(containers) and all(scoped(c) for c in containers)
+
+
 def _pod_spec(resource: Resource) -> dict:
     return resource.get("spec", "template", "spec") or {}
 
@@ -380,12 +401,13 @@ def instance_metadata(resource: Resource, policy: Compliance) -> Iterator[str]:
     "workload-hardening",
     "Pods run as non-root without privilege escalation, with RuntimeDefault seccomp, CPU and memory "
     "limits, no hostPath volumes and no service-account token. One root shape is allowed: the container "
-    "that hands an NFS share to the serving UID (exactly `chown UID:UID /share`, CHOWN its only capability).",
+    "that hands an NFS share to the serving UID (exactly `chown UID:UID /share`, CHOWN its only capability). "
+    "One token shape is allowed: the engine router that discovers serving pods in its own namespace only.",
     WORKLOADS,
 )
 def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
     pod = _pod_spec(resource)
-    if pod.get("automountServiceAccountToken") is not False:
+    if pod.get("automountServiceAccountToken") is not False and not _discovers_own_namespace(resource):
         yield "automountServiceAccountToken is not false. Fix: set it to false on the pod"
     pod_security = pod.get("securityContext") or {}
     for volume in pod.get("volumes") or []:

@@ -388,3 +388,26 @@ def test_evaluate_runs_resource_and_stack_rules_in_order():
     us_node_group = Resource(NODE_GROUP.type, "ng", NODE_GROUP.inputs, {"region": "us-east-1"})
     findings = evaluate([_with(EFS, False, "encrypted"), us_node_group], STRICT)
     assert [(f.rule, f.resource_name) for f in findings] == [("INF004", "fs"), ("INF001", "ng")]
+
+
+def _router_deployment():
+    result = plan(load_spec(SPECS / "quickstart.yaml"))
+    (router,) = [
+        o
+        for o in placement_objects(result, result.placements[0])
+        if (o["kind"], o["metadata"]["name"]) == ("Deployment", "quickstart-router")
+    ]
+    return _k8s("Deployment", _pinned(router))
+
+
+def test_the_router_may_carry_a_token_to_discover_pods_in_its_own_namespace():
+    router = _router_deployment()
+    assert router.get("spec", "template", "spec", "automountServiceAccountToken") is True
+    assert _messages("INF011", router) == []
+    args = router.get("spec", "template", "spec", "containers", 0, "args")
+    elsewhere = list(args)
+    elsewhere[elsewhere.index("--service-discovery-namespace") + 1] = "kube-system"
+    scoped_elsewhere = _with(router, elsewhere, "spec", "template", "spec", "containers", 0, "args")
+    assert _messages("INF011", scoped_elsewhere) == [
+        "automountServiceAccountToken is not false. Fix: set it to false on the pod"
+    ]
