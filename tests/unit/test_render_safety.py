@@ -80,7 +80,7 @@ def test_two_specs_rendered_with_the_default_output_each_keep_their_own_folder(t
     first = _snapshot(tmp_path / "build" / "quickstart")
     result = _render(QWEN)
     assert result.exit_code == 0, result.output
-    assert result.output == "wrote 38 files to build/qwen3-32b\n"
+    assert result.output == "wrote 54 files to build/qwen3-32b\n"
     assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["quickstart", "qwen3-32b"]
     assert _snapshot(tmp_path / "build" / "quickstart") == first
     assert (tmp_path / "build" / "qwen3-32b" / "plan.json").is_file()
@@ -131,7 +131,7 @@ def test_a_rendered_file_edited_since_is_refused_and_kept(tmp_path):
 def test_an_edited_file_the_new_render_would_delete_is_refused_and_kept(tmp_path):
     out = tmp_path / "out"
     _ok(QWEN, out)
-    edited = out / "aws-us-east" / "07-deployment-qwen3-32b.yaml"
+    edited = out / "aws-us-east" / "12-deployment-qwen3-32b.yaml"
     assert edited.is_file()
     edited.write_text(edited.read_text() + "# tuned by hand\n")
     before = _snapshot(out)
@@ -292,7 +292,7 @@ def test_a_crash_while_renaming_leaves_a_folder_the_next_render_takes_over(tmp_p
         _render(one, out)
     monkeypatch.setattr(render_module.os, "replace", replace)
     record = json.loads((out / RECORD_DIR / "qwen3-32b.json").read_text())
-    assert "previous" in record and "aws-us-east/07-deployment-qwen3-32b.yaml" in record["previous"]
+    assert "previous" in record and "aws-us-east/12-deployment-qwen3-32b.yaml" in record["previous"]
     _ok(one, out)
     assert _snapshot(out) == _fresh(one, tmp_path)
 
@@ -349,7 +349,7 @@ def test_a_second_process_rendering_into_the_same_folder_is_refused(tmp_path):
         go.write_text("go")
         _, stderr = first.communicate(timeout=60)
     assert first.returncode == 0, stderr
-    assert stderr == f"wrote 22 files to {out / 'q'}\n"
+    assert stderr == f"wrote 30 files to {out / 'q'}\n"
     assert _snapshot(out / "q") == _fresh(QUICKSTART, tmp_path)
 
 
