@@ -18,6 +18,7 @@ from inferstack.catalog import cloud_facts
 from inferstack.clouds.base import (
     CacheStorage,
     Cloud,
+    ClusterContext,
     ClusterHandle,
     PlacementContext,
     existing_network_of,
@@ -29,6 +30,7 @@ from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork, SubnetLay
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
 from inferstack.clouds.gcp.weight_cache import FilestoreWeightCache
 from inferstack.contract import prefetch_service_account
+from inferstack.plan.pools import PoolPlan
 
 
 def workload_identity_principal(project_number: str, project_id: str, namespace: str, service_account: str) -> str:
@@ -109,7 +111,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         },
     }
 
-    def network(self, ctx: PlacementContext) -> GcpNetworkHandle:
+    def network(self, ctx: ClusterContext) -> GcpNetworkHandle:
         provider = gcp.Provider(
             f"{ctx.name}-gcp",
             region=ctx.region,
@@ -138,7 +140,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         )
         return GcpNetworkHandle(provider, network, layout)
 
-    def cluster(self, ctx: PlacementContext, network: GcpNetworkHandle) -> GkeClusterHandle:
+    def cluster(self, ctx: ClusterContext, network: GcpNetworkHandle) -> GkeClusterHandle:
         gke = GkeCluster(
             f"{ctx.name}-cluster",
             GkeClusterSettings(
@@ -167,26 +169,26 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         )
 
     def gpu_node_pool(
-        self, ctx: PlacementContext, network: GcpNetworkHandle, cluster: GkeClusterHandle
+        self, ctx: ClusterContext, pool: PoolPlan, network: GcpNetworkHandle, cluster: GkeClusterHandle
     ) -> GkeGpuNodePool:
         gke = cluster.gke
-        node = ctx.placement.node
-        if node is None or node.node_type is None or node.accelerator is None:
-            raise ValueError(f"placement {ctx.placement.name!r} has no GPU machine type to build a node pool from")
+        node = pool.node
+        if node.node_type is None or node.accelerator is None:
+            raise ValueError(f"placement {ctx.placement!r} has no GPU machine type to build node pool {pool.name} from")
         return GkeGpuNodePool(
-            f"{ctx.name}-gpu",
+            f"{ctx.name}-{pool.name}",
             cluster_id=gke.cluster.id,
             region=ctx.region,
-            zones=list(ctx.placement.gpu_zones) or ctx.zones,
+            zones=list(pool.gpu_zones or ctx.zones),
             machine_type=node.node_type,
             accelerator=node.accelerator,
             gpus_per_node=node.gpus_per_node,
-            gpu_sku=ctx.gpu_sku,
-            nodes_min=ctx.placement.nodes_min,
-            nodes_max=ctx.placement.nodes_max,
+            gpu_sku=pool.gpu_sku,
+            nodes_min=pool.nodes_min,
+            nodes_max=pool.nodes_max,
             service_account=gke.node_service_account,
-            capacity_mode=ctx.capacity.mode,
-            reservation=ctx.capacity.reservation,
+            capacity_mode=pool.capacity.mode,
+            reservation=pool.capacity.reservation,
             boot_disk=boot_disk(node.node_type),
             depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
