@@ -8,9 +8,11 @@ A `Cloud` builds a cluster once (`build_cluster`, from a `ClusterContext`) and a
 3. `gpu_node_pool`: one per `PoolPlan` (node type, accelerator, min/max nodes), labelled
    `inferstack.dev/gpu: <SKU>` and tainted `nvidia.com/gpu:NoSchedule`;
 4. `addons`: Helm releases the serving layer needs (device plugin, DCGM exporter, KEDA, ...);
-5. per model, `weight_cache`: ReadWriteMany storage for the weights and the StorageClass the cache
-   claim asks for (`inferstack-efs` on AWS, `inferstack-filestore` on GCP, the cluster default
-   elsewhere), and `source_access`: identity for the prefetch Job to read object-store sources.
+5. `cache_storage`: the cluster's ReadWriteMany storage driver and the StorageClass cache claims ask
+   for (`inferstack-efs` on AWS, `inferstack-filestore` on GCP; none on existing clusters, whose
+   default or named class is used);
+6. per model, `weight_cache`: the model's cache on that storage, reserved for its claim, and
+   `source_access`: identity for the prefetch Job to read object-store sources.
 
 A standalone spec builds its own cluster (`build`: both halves, children named `<deployment>-<placement>`
 and parented to the deployment); a platform builds each cluster once and many models attach to it.
@@ -260,6 +262,8 @@ class ClusterInfra(Generic[NetworkT, ClusterT]):
     cluster: ClusterT
     node_pools: list[pulumi.Resource] = field(default_factory=list)
     addons: list[pulumi.Resource] = field(default_factory=list)
+    #: The cluster's cache storage (`Cloud.cache_storage`); None where the cloud makes none.
+    cache: Any = None
 
     @property
     def ready(self) -> list[pulumi.Resource]:
@@ -318,9 +322,14 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
     ) -> pulumi.Resource | None:
         """The GPU node pool `pool` describes; None where the cluster already has GPU nodes."""
 
-    @abstractmethod
-    def weight_cache(self, ctx: PlacementContext, network: NetworkT, cluster: ClusterT) -> CacheStorage:
-        """ReadWriteMany storage for the weights and its StorageClass."""
+    def cache_storage(self, ctx: ClusterContext, network: NetworkT, cluster: ClusterT) -> Any:
+        """The cluster's storage for weight caches (driver and StorageClass), handed to `weight_cache`;
+        None where the cloud makes none (existing clusters)."""
+        return None
+
+    def weight_cache(self, ctx: PlacementContext, infra: ClusterInfra[NetworkT, ClusterT]) -> CacheStorage:
+        """One model's weight cache on the cluster's cache storage; by default the StorageClass alone."""
+        return CacheStorage(ctx.storage_class)
 
     def source_access(self, ctx: PlacementContext, cluster: ClusterT) -> list[pulumi.Resource]:
         """Cloud identity for the prefetch service account to read the spec's object-store sources in
@@ -343,26 +352,28 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         )
         return [component]
 
-    def build_cluster(self, ctx: ClusterContext) -> ClusterInfra[NetworkT, ClusterT]:
-        """Network, cluster, GPU node pools and add-ons, in dependency order."""
+    def build_cluster(self, ctx: ClusterContext, with_cache: bool = True) -> ClusterInfra[NetworkT, ClusterT]:
+        """Network, cluster, GPU node pools, add-ons and (with `with_cache`) cache storage, in
+        dependency order."""
         network = self.network(ctx)
         cluster = self.cluster(ctx, network)
         pools = [p for pool in ctx.pools if (p := self.gpu_node_pool(ctx, pool, network, cluster)) is not None]
         addons = self.addons(ctx, cluster, [*cluster.ready, *pools])
-        return ClusterInfra(network, cluster, pools, addons)
+        cache = self.cache_storage(ctx, network, cluster) if with_cache else None
+        return ClusterInfra(network, cluster, pools, addons, cache)
 
     def attach(self, ctx: PlacementContext, infra: ClusterInfra[NetworkT, ClusterT]) -> PlacementInfra:
         """One model's weight cache and source identity on a cluster built by `build_cluster`."""
         cache = (
-            self.weight_cache(ctx, infra.network, infra.cluster)
-            if ctx.creates_cache_storage
+            self.weight_cache(ctx, infra)
+            if ctx.creates_cache_storage and infra.cache is not None
             else CacheStorage(ctx.storage_class)
         )
         return PlacementInfra(infra=infra, cache=cache, source_access=self.source_access(ctx, infra.cluster))
 
     def build(self, ctx: PlacementContext) -> PlacementInfra:
         """Everything for a model that brings its own cluster: `build_cluster`, then `attach`."""
-        return self.attach(ctx, self.build_cluster(ctx.cluster_context()))
+        return self.attach(ctx, self.build_cluster(ctx.cluster_context(), with_cache=ctx.creates_cache_storage))
 
 
 ExistingNetworkT = TypeVar("ExistingNetworkT", bound=ExistingNetwork)
@@ -380,6 +391,17 @@ def existing_network_of(ctx: ClusterContext, kind: type[ExistingNetworkT]) -> Ex
             f"{kind.__name__}, not a {type(given).__module__}.{type(given).__name__}"
         )
     return given
+
+
+def former_child_parent(parent: pulumi.Resource, type_: str, name: str) -> pulumi.Output[str]:
+    """The URN a component of `type_` called `name` under `parent` has (or had): for aliases of
+    resources that moved out of it."""
+
+    def urn(parent_urn: str) -> str:
+        head = parent_urn.rpartition("::")[0]
+        return f"{head}${type_}::{name}"
+
+    return parent.urn.apply(urn)
 
 
 def exec_kubeconfig(name: str, server: str, ca: str, credentials: dict[str, Any]) -> str:
@@ -468,6 +490,7 @@ __all__ = [
     "PlacementInfra",
     "exec_kubeconfig",
     "existing_network_of",
+    "former_child_parent",
     "kubernetes_provider",
     "object_store_sources",
     "static_cache_volume",

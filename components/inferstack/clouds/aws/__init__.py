@@ -23,12 +23,13 @@ from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClu
 from inferstack.clouds.aws.iam import pod_identity_addon, role
 from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, VpcLayout, zone_slots
 from inferstack.clouds.aws.node_pool import EksGpuNodePool
-from inferstack.clouds.aws.weight_cache import EfsWeightCache
+from inferstack.clouds.aws.weight_cache import EfsCacheStorage, EfsWeightCache
 from inferstack.clouds.base import (
     CacheStorage,
     Cloud,
     ClusterContext,
     ClusterHandle,
+    ClusterInfra,
     ObjectStoreSource,
     PlacementContext,
     existing_network_of,
@@ -203,12 +204,16 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
 
-    def weight_cache(self, ctx: PlacementContext, network: AwsNetworkHandle, cluster: EksClusterHandle) -> CacheStorage:
-        cache = EfsWeightCache(
-            f"{ctx.name}-cache",
+    def cache_storage(
+        self, ctx: ClusterContext, network: AwsNetworkHandle, cluster: EksClusterHandle
+    ) -> EfsCacheStorage:
+        # This storage used to be part of the per-model `<prefix>-cache` component: the alias keeps a
+        # standalone stack's file system (and the weights on it) instead of replacing it.
+        return EfsCacheStorage(
+            f"{ctx.name}-cache-storage",
             region=ctx.region,
             tags=ctx.tags,
-            cache=ctx.cache_volume(),
+            storage_class=self.profile.storage_class or "",
             cluster_name=cluster.eks.cluster_name,
             vpc_id=network.network.vpc_id,
             vpc_cidr=network.network.cidr_block,
@@ -217,9 +222,27 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             k8s_provider=cluster.provider,
             kms_key_arn=cluster.eks.kms_key_arn,
             depends_on=[cluster.eks.system_nodes],
-            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+            opts=pulumi.ResourceOptions(
+                parent=ctx.parent,
+                providers=[network.provider],
+                aliases=[pulumi.Alias(name=f"{ctx.name}-cache", type_="inferstack:aws:WeightCache")],
+            ),
         )
-        return CacheStorage(cache.storage_class_name, ready=[cache])
+
+    def weight_cache(
+        self, ctx: PlacementContext, infra: ClusterInfra[AwsNetworkHandle, EksClusterHandle]
+    ) -> CacheStorage:
+        storage: EfsCacheStorage = infra.cache
+        cache = EfsWeightCache(
+            f"{ctx.name}-weights",
+            region=ctx.region,
+            tags=ctx.tags,
+            cache=ctx.cache_volume(),
+            storage=storage,
+            k8s_provider=infra.cluster.provider,
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[infra.network.provider]),
+        )
+        return CacheStorage(storage.storage_class_name, ready=[cache, *storage.ready])
 
     def _metrics_storage(
         self, ctx: ClusterContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
@@ -331,6 +354,7 @@ __all__ = [
     "AwsCloud",
     "AwsNetwork",
     "AwsNetworkHandle",
+    "EfsCacheStorage",
     "EfsWeightCache",
     "EksCluster",
     "EksClusterHandle",

@@ -20,15 +20,17 @@ from inferstack.clouds.base import (
     Cloud,
     ClusterContext,
     ClusterHandle,
+    ClusterInfra,
     PlacementContext,
     existing_network_of,
+    former_child_parent,
     kubernetes_provider,
     object_store_sources,
 )
 from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
 from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork, SubnetLayout
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
-from inferstack.clouds.gcp.weight_cache import FilestoreWeightCache
+from inferstack.clouds.gcp.weight_cache import FilestoreCacheStorage, FilestoreWeightCache
 from inferstack.contract import prefetch_service_account
 from inferstack.plan.pools import PoolPlan
 
@@ -214,26 +216,46 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             )
         return grants
 
-    def weight_cache(self, ctx: PlacementContext, network: GcpNetworkHandle, cluster: GkeClusterHandle) -> CacheStorage:
+    def cache_storage(
+        self, ctx: ClusterContext, network: GcpNetworkHandle, cluster: GkeClusterHandle
+    ) -> FilestoreCacheStorage:
         gke = cluster.gke
+        return FilestoreCacheStorage(
+            f"{ctx.name}-cache-storage",
+            storage_class=self.profile.storage_class or "",
+            network_name=network.network.network_name,
+            k8s_provider=cluster.provider,
+            kms_key_id=gke.kms_key_id,
+            project_number=gke.project_number,
+            depends_on=[gke.system_nodes],
+            formerly=(
+                former_child_parent(ctx.parent, "inferstack:gcp:WeightCache", f"{ctx.name}-cache"),
+                f"{ctx.name}-cache",
+            ),
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+        )
+
+    def weight_cache(
+        self, ctx: PlacementContext, infra: ClusterInfra[GcpNetworkHandle, GkeClusterHandle]
+    ) -> CacheStorage:
+        storage: FilestoreCacheStorage = infra.cache
         cache = FilestoreWeightCache(
             f"{ctx.name}-cache",
             region=ctx.region,
             tags=ctx.tags,
             cache=ctx.cache_volume(),
             owner_image=ctx.plan.spec.cache.fetcher_image,
-            network_name=network.network.network_name,
-            k8s_provider=cluster.provider,
-            kms_key_id=gke.kms_key_id,
-            project_number=gke.project_number,
-            depends_on=[gke.system_nodes],
-            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+            storage=storage,
+            k8s_provider=infra.cluster.provider,
+            depends_on=[infra.cluster.gke.system_nodes],
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[infra.network.provider]),
         )
-        return CacheStorage(cache.storage_class_name, ready=[cache])
+        return CacheStorage(storage.storage_class_name, ready=[cache, *storage.ready])
 
 
 __all__ = [
     "ExistingNetwork",
+    "FilestoreCacheStorage",
     "FilestoreWeightCache",
     "GcpCloud",
     "GcpNetwork",

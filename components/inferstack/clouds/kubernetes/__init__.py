@@ -17,11 +17,9 @@ import pulumi
 
 from inferstack.clouds.addons import AddonSettings, ClusterAddons
 from inferstack.clouds.base import (
-    CacheStorage,
     Cloud,
     ClusterContext,
     ClusterHandle,
-    PlacementContext,
     kubernetes_provider,
 )
 from inferstack.plan.pools import PoolPlan
@@ -41,9 +39,6 @@ class ExistingCluster(Cloud[None, ClusterHandle]):
 
     def gpu_node_pool(self, ctx: ClusterContext, pool: PoolPlan, network: None, cluster: ClusterHandle) -> None:
         return None
-
-    def weight_cache(self, ctx: PlacementContext, network: None, cluster: ClusterHandle) -> CacheStorage:
-        return CacheStorage(ctx.storage_class)
 
     def addons(
         self, ctx: ClusterContext, cluster: ClusterHandle, after: list[pulumi.Resource]
