@@ -305,9 +305,11 @@ def _pool_findings(where: PlatformPlacement, planned: PlatformPlacementPlan) -> 
         at = f"placement {where.name} pool {pool.name}"
         slots = plan_.node.replicas_per_node
         unit = "MIG slices" if pool.mig else "GPUs"
-        if _builds(where) and plan_.node.node_type is not None and choose_capacity(
-            where.cloud, plan_.node.node_type, where.pool_capacity(pool)
-        ) is None:
+        if (
+            _builds(where)
+            and plan_.node.node_type is not None
+            and choose_capacity(where.cloud, plan_.node.node_type, where.pool_capacity(pool)) is None
+        ):
             out.append(
                 Finding(
                     "capacity-unavailable",

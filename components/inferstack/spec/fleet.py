@@ -140,11 +140,33 @@ def load_fleet(path: str | Path) -> Fleet:
 
 
 def _load_file(path: Path) -> Fleet:
+    """One file: a platform document alone, or a model spec; a spec that names a platform is bound to
+    the platform document in its own folder."""
     data = read_spec_data(path)
     if is_platform_document(data):
         return Fleet(parse_platform(data, str(path)), (), {}, {}, str(path))
-    spec, _ = _bind_and_parse(path, data, None, None, False)
-    return Fleet(None, (spec,), {spec.name: str(path)}, {})
+    platform, platform_file = None, None
+    if _names_platform(data):
+        found = [file for file in fleet_files(path.parent) if file != path and _is_platform_file(file)]
+        if found:
+            platform_file = found[0]
+            platform = load_platform(platform_file)
+    spec, pools = _bind_and_parse(path, data, platform, platform_file, False)
+    return Fleet(
+        platform, (spec,), {spec.name: str(path)}, {(spec.name, p): pool for p, pool in pools.items()}, platform_file
+    )
+
+
+def _is_platform_file(path: Path) -> bool:
+    try:
+        return is_platform_document(read_spec_data(path))
+    except SpecError:
+        return False
+
+
+def _names_platform(data: object) -> bool:
+    placements = data.get("placements") if isinstance(data, dict) else None
+    return isinstance(placements, list) and any(isinstance(p, dict) and "platform" in p for p in placements)
 
 
 def _in(exc: SpecError) -> list[Violation]:
@@ -161,29 +183,31 @@ def _bind_and_parse(
     source = str(file)
     problems: list[Violation] = []
     bound_pools: dict[str, str] = {}
+    unbound = False
     if isinstance(data, dict):
         placements = data.get("placements")
-        on_platform = isinstance(placements, list) and any(
-            isinstance(p, dict) and "platform" in p for p in placements
-        )
-        if on_platform and isinstance(placements, list):
-            if platform is None:
-                reason = (
-                    "the folder's platform document is invalid (see its problems)"
-                    if folder_has_platform
-                    else "no platform document is in its folder"
-                )
-                problems.append(
-                    Violation(
-                        "placements",
-                        None,
-                        f"names a platform but {reason}",
-                        hint="plan the folder that holds the platform document and this spec (inferstack plan DIR)",
-                    )
+        if _names_platform(data) and isinstance(placements, list):
+            if platform is None and folder_has_platform:
+                # the platform document's own problems say why nothing binds; judge the rest of the spec
+                data = {**data, "placements": [p for p in placements if not (isinstance(p, dict) and "platform" in p)]}
+                unbound = True
+            elif platform is None:
+                raise SpecError(
+                    source,
+                    [
+                        Violation(
+                            "placements",
+                            None,
+                            f"names a platform but no platform document is in its folder ({file.parent})",
+                            hint="put the platform document (kind: Platform) beside the spec, or give the placement "
+                            "its cloud, region and cluster",
+                        )
+                    ],
                 )
             else:
                 data = dict(data)
                 data["placements"], bound_pools = _bind_placements(placements, data, platform, problems)
+                unbound = len(data["placements"]) < len(placements)
                 data["compliance"] = _inherit(data.get("compliance"), platform, source, str(platform_file), problems)
                 problems += _team(data.get("team"), platform)
         elif data.get("team") is not None:
@@ -198,8 +222,11 @@ def _bind_and_parse(
     try:
         spec = parse_spec(data, source, file.parent)
     except SpecError as exc:
-        raise SpecError(source, problems + exc.violations) from None
-    if problems:
+        found = exc.violations
+        if unbound:  # the placements left out shift the indices, and may leave none: not the user's to read
+            found = [v for v in found if not (v.path == "placements" or v.path.startswith("placements["))]
+        raise SpecError(source, problems + found) from None
+    if problems or unbound:
         raise SpecError(source, problems)
     return spec, bound_pools
 
@@ -281,7 +308,9 @@ def _platform_placement(
     return None
 
 
-def _pool(name: object, where: PlatformPlacement, sku: str | None, at: str, problems: list[Violation]) -> GpuPool | None:
+def _pool(
+    name: object, where: PlatformPlacement, sku: str | None, at: str, problems: list[Violation]
+) -> GpuPool | None:
     listing = ", ".join(f"{p.name} ({p.gpu}{f' MIG {p.mig}' if p.mig else ''})" for p in where.gpu_pools)
     if name is not None:
         for pool in where.gpu_pools:
@@ -439,9 +468,13 @@ def _inherit(
             merged["residency"] = own.residency
     if "allowed_regions" in written and own.allowed_regions:
         locked = base.residency is not None or bool(base.allowed_regions)
-        outside = [r for r in own.allowed_regions if locked and not region_allowed(r, base.residency, base.allowed_regions)]
+        outside = [
+            r for r in own.allowed_regions if locked and not region_allowed(r, base.residency, base.allowed_regions)
+        ]
         if outside:
-            widens("allowed_regions", own.allowed_regions, f"remove {', '.join(outside)}: the baseline does not allow them")
+            widens(
+                "allowed_regions", own.allowed_regions, f"remove {', '.join(outside)}: the baseline does not allow them"
+            )
         else:
             merged["allowed_regions"] = list(own.allowed_regions)
     for name in REQUIRED_FLAGS:
@@ -453,7 +486,9 @@ def _inherit(
             merged[name] = getattr(base, name) or getattr(own, name)
     if "monthly_budget" in written and own.monthly_budget is not None:
         if base.monthly_budget is not None and own.monthly_budget > base.monthly_budget:
-            widens("monthly_budget", own.monthly_budget, f"lower it to at most {base.monthly_budget:g}, or leave it out")
+            widens(
+                "monthly_budget", own.monthly_budget, f"lower it to at most {base.monthly_budget:g}, or leave it out"
+            )
         else:
             merged["monthly_budget"] = own.monthly_budget
     return merged

@@ -30,7 +30,7 @@ from inferstack.spec.models import (
 )
 from inferstack.spec.rules import describe_lock, region_allowed
 from inferstack.spec.suggest import closest
-from inferstack.spec.values import FieldProblem, RuleViolations, Violation, shown
+from inferstack.spec.values import FieldProblem, RuleViolations, Violation
 
 PLATFORM_KIND = "Platform"
 
@@ -102,24 +102,6 @@ class GpuPool(Strict):
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         return Cluster._node_labels(value)
-
-    @model_validator(mode="after")
-    def _pool(self) -> GpuPool:
-        if self.min_nodes > self.max_nodes:
-            raise FieldProblem(
-                f"min_nodes ({self.min_nodes}) is greater than max_nodes ({self.max_nodes})",
-                "min_nodes <= max_nodes",
-                "lower min_nodes or raise max_nodes",
-            )
-        if self.mig is not None and mig.profile(self.gpu, self.mig) is None:
-            known = [p.profile for p in mig.profiles_of(self.gpu)]
-            raise FieldProblem(
-                f"{shown(self.mig)} is not a MIG profile of {self.gpu}",
-                ", ".join(known) or f"none: {self.gpu} cannot be partitioned (catalog/data/mig.yaml)",
-                suggestion=closest(self.mig, known),
-            )
-        return self
-
 
 class SystemPool(Strict):
     """The CPU pool for cluster services and prefetch Jobs (GPU nodes are tainted for serving pods)."""
@@ -378,6 +360,23 @@ def _placement_violations(platform: PlatformSpec, placement: PlatformPlacement, 
         )
     for j, pool in enumerate(placement.gpu_pools):
         where = f"{at}.gpu_pools[{j}]"
+        if pool.min_nodes > pool.max_nodes:
+            yield Violation(
+                f"{where}.min_nodes",
+                pool.min_nodes,
+                f"greater than max_nodes ({pool.max_nodes})",
+                "min_nodes <= max_nodes",
+                "lower min_nodes or raise max_nodes",
+            )
+        if pool.mig is not None and mig.profile(pool.gpu, pool.mig) is None:
+            known = [p.profile for p in mig.profiles_of(pool.gpu)]
+            yield Violation(
+                f"{where}.mig",
+                pool.mig,
+                f"not a MIG profile of {pool.gpu}",
+                ", ".join(known) or f"none: {pool.gpu} cannot be partitioned (catalog/data/mig.yaml)",
+                suggestion=closest(pool.mig, known),
+            )
         if rules.allowed_gpus and pool.gpu not in rules.allowed_gpus:
             yield Violation(
                 f"{where}.gpu", pool.gpu, "GPU not allowed by compliance.allowed_gpus", ", ".join(rules.allowed_gpus)
