@@ -153,7 +153,11 @@ def _load_file(path: Path) -> Fleet:
             platform = load_platform(platform_file)
     spec, pools = _bind_and_parse(path, data, platform, platform_file, False)
     return Fleet(
-        platform, (spec,), {spec.name: str(path)}, {(spec.name, p): pool for p, pool in pools.items()}, platform_file
+        platform,
+        (spec,),
+        {spec.name: str(path)},
+        {(spec.name, p): pool for p, pool in pools.items()},
+        None if platform_file is None else str(platform_file),
     )
 
 
