@@ -286,7 +286,7 @@ def _bind_placements(
         out.append(_expanded(item, platform, where, pool))
         pools[where.name] = pool.name
         if pool.mig is not None:
-            problems += _mig_fits_count(data, pool, at)
+            problems += _one_slice(data, pool, at)
     return out, pools
 
 
@@ -364,14 +364,21 @@ def _pool(
     return None
 
 
-def _mig_fits_count(data: dict, pool: GpuPool, at: str) -> list[Violation]:
+def _one_slice(data: dict, pool: GpuPool, at: str) -> list[Violation]:
+    """A replica on a MIG pool is one slice: `resources.gpu.count` 1 (set when omitted, so the planner
+    never splits a model across slices), anything else refused."""
     resources = data.get("resources")
     try:
         gpu = _parse_gpu(resources.get("gpu")) if isinstance(resources, dict) else None
     except FieldProblem:
         return []
-    count = gpu.get("count") if isinstance(gpu, dict) else None
-    if count in (None, 1):
+    if not isinstance(gpu, dict) or not isinstance(resources, dict):
+        return []
+    count = gpu.get("count")
+    if count is None:
+        data["resources"] = {**resources, "gpu": {**gpu, "count": 1}}
+        return []
+    if count == 1:
         return []
     return [
         Violation(
