@@ -15,6 +15,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from inferstack import catalog
 from inferstack.catalog import cloud_facts, mig
@@ -85,6 +86,49 @@ class FleetPlan:
         """No blocking finding in the fleet's own findings or in any model's plan."""
         return not any(f.blocking for f in self.findings) and all(p.deployable for p in self.models)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view for `inferstack plan DIR --json` and the fleet render's report."""
+        platform = self.fleet.platform
+        costs, teams, places = self.cost_per_model(), self.cost_per_team(), self.cost_per_placement()
+        return {
+            "platform": None if platform is None else platform.name,
+            "deployable": self.deployable,
+            "placements": [
+                {
+                    "name": p.name,
+                    "cloud": p.cloud,
+                    "region": p.region,
+                    "cluster_name": p.cluster_name,
+                    "system_node_type": p.system_node_type,
+                    "monthly_cost_max": _money(places[p.name]),
+                    "pools": [_pool_dict(p, pool) for pool in p.pools],
+                }
+                for p in self.placements
+            ],
+            "models": [
+                {
+                    "name": m.spec.name,
+                    "team": m.spec.team,
+                    "source": self.fleet.sources.get(m.spec.name),
+                    "deployable": m.deployable,
+                    "placements": {p.name: self.fleet.pool_of(m.spec.name, p.name) for p in m.placements},
+                    "monthly_cost_max": _money(costs[m.spec.name]),
+                    "plan": m.to_dict(),
+                }
+                for m in self.models
+            ],
+            "teams": [
+                {
+                    "name": t.name,
+                    "gpus": t.gpus,
+                    "monthly_budget": t.monthly_budget,
+                    "monthly_cost_max": _money(teams.get(t.name, 0.0)),
+                }
+                for t in (platform.teams if platform else [])
+            ],
+            "findings": [{"code": f.code, "message": f.message, "blocking": f.blocking} for f in self.findings],
+        }
+
     def cost_per_model(self) -> dict[str, float | None]:
         """Monthly cost at max replicas, USD, per model: on a platform pool its share of the nodes
         (slots held / slots per node x node price), elsewhere its own plan's cost; None when unpriced."""
@@ -127,6 +171,40 @@ class FleetPlan:
             share = tenant.replicas_max * tenant.slots_per_replica / node.replicas_per_node
             total = _add(total, None if price is None else share * price * HOURS_PER_MONTH)
         return total
+
+
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _pool_dict(placement: PlatformPlacementPlan, pool: PoolPlan) -> dict[str, Any]:
+    key = pool.name.removeprefix(PLATFORM_POOL_PREFIX)
+    node = pool.node
+    return {
+        "name": key,
+        "resource_name": pool.name,
+        "gpu": pool.gpu_sku,
+        "mig_profile": pool.mig_profile,
+        "node_type": node.node_type,
+        "gpus_per_node": node.gpus_per_node,
+        "slots_per_node": node.replicas_per_node,
+        "price_per_node_hour": node.price_per_node_hour,
+        "price_source": node.price_source,
+        "capacity": {"mode": pool.capacity.mode, "reservation": pool.capacity.reservation},
+        "gpu_zones": list(pool.gpu_zones),
+        "nodes": {"min": pool.nodes_min, "max": pool.nodes_max},
+        "nodes_needed": {"min": placement.nodes_needed_min[key], "max": placement.nodes_needed_max[key]},
+        "gpus": {"min": placement.gpus_min[key], "max": placement.gpus_max[key]},
+        "models": [
+            {
+                "name": t.model,
+                "team": t.team,
+                "slots_per_replica": t.slots_per_replica,
+                "replicas": {"min": t.replicas_min, "max": t.replicas_max},
+            }
+            for t in placement.tenants[key]
+        ],
+    }
 
 
 def _add(a: float | None, b: float | None) -> float | None:
