@@ -48,34 +48,31 @@ def print_fleet(result: FleetPlan, console: Console) -> None:
         "placement(s))"
     )
     for p in data["placements"]:
-        table = Table(
-            title=_e(f"Placement {p['name']}: {p['cloud']} {p['region']}, cluster {p['cluster_name']}"),
-            title_justify="left",
+        console.print(
+            _e(f"Placement {p['name']}: {p['cloud']} {p['region']}, cluster {p['cluster_name']}"), highlight=False
         )
-        for column in ("pool", "GPU", "node", "slots/node", "nodes (pool)", "needed min/max", "GPUs min/max", "models"):
-            table.add_column(column)
         for pool in p["pools"]:
-            gpu = pool["gpu"] + (f" MIG {pool['mig_profile']}" if pool["mig_profile"] else "")
+            table = Table(title=_e(f"Pool {p['name']}/{pool['name']}"), show_header=False, title_justify="left")
+            gpu = pool["gpu"] + (f", MIG {pool['mig_profile']}" if pool["mig_profile"] else "")
             node = (
-                f"{pool['node_type']} ({pool['capacity']['mode']})"
+                f"{pool['node_type']} ({pool['gpus_per_node']} GPU, bought as {pool['capacity']['mode']})"
                 if pool["node_type"]
-                else f"existing, {pool['gpus_per_node']} GPU"
+                else f"existing nodes, {pool['gpus_per_node']} GPU each"
             )
-            models = ", ".join(
-                f"{m['name']} {m['replicas']['min']}-{m['replicas']['max']}x{m['slots_per_replica']}"
-                for m in pool["models"]
-            )
+            table.add_row("GPU", _e(gpu))
+            table.add_row("node", _e(node))
             table.add_row(
-                _e(pool["name"]),
-                _e(gpu),
-                _e(node),
-                str(pool["slots_per_node"]),
-                f"{pool['nodes']['min']}-{pool['nodes']['max']}",
-                f"{pool['nodes_needed']['min']}/{pool['nodes_needed']['max']}",
-                f"{pool['gpus']['min']}/{pool['gpus']['max']}",
-                _e(models or "-"),
+                "slots per node", f"{pool['slots_per_node']} ({'MIG slices' if pool['mig_profile'] else 'GPUs'})"
             )
-        console.print(table)
+            table.add_row("nodes (pool limits)", f"{pool['nodes']['min']}-{pool['nodes']['max']}")
+            table.add_row("nodes needed", f"{pool['nodes_needed']['min']} at min, {pool['nodes_needed']['max']} at max")
+            table.add_row("GPUs held", f"{pool['gpus']['min']} at min, {pool['gpus']['max']} at max")
+            models = [
+                f"{m['name']}: {m['replicas']['min']}-{m['replicas']['max']} replicas x {m['slots_per_replica']} slot(s)"
+                for m in pool["models"]
+            ]
+            table.add_row("models", _e("\n".join(models) or "none"))
+            console.print(table)
     costs = Table(title="Cost per month at max replicas", title_justify="left")
     for column in ("model", "team", "placements (pool)", "cost", "verdict"):
         costs.add_column(column)
@@ -105,7 +102,7 @@ def print_fleet(result: FleetPlan, console: Console) -> None:
         console.print("[bold]Findings[/]")
         for where, f in findings:
             mark = "[red]BLOCKING[/]" if f["blocking"] else "[yellow]note[/]"
-            console.print(f"  {mark} {_e(where)} {_e(f['code'])}: {_e(f['message'])}", highlight=False)
+            console.print(f"  {mark} {_e(where)} {_e(f['code'])}: {_e(f['message'])}", highlight=False, soft_wrap=True)
     console.print("each model's full plan: inferstack plan DIR --json, or inferstack plan FILE", highlight=False)
 
 

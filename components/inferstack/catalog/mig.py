@@ -1,6 +1,6 @@
 """MIG profiles as data (data/mig.yaml): how a GPU splits into slices, what each slice holds, and the
-names Kubernetes uses for them. `slice_gpu` gives a slice as a `Gpu` record, so the planner fits a
-model into it exactly as into a whole GPU."""
+names Kubernetes uses for them. `slice_gpu` gives a slice as a `Gpu` record (SKU `<GPU>-MIG-<profile>`),
+so the planner fits a model into it exactly as into a whole GPU."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ class MigProfile:
     #: Slices of this profile one GPU holds.
     instances: int
     source: str
+
+    @property
+    def sku(self) -> str:
+        """The slice's device name (`<GPU>-MIG-<profile>`, a valid label value): a plan's `fit.gpu` on a
+        MIG pool. Not a gpus.yaml row: specs name the whole GPU and the pool's profile."""
+        return f"{self.gpu}-MIG-{self.profile}"
 
     @property
     def resource(self) -> str:
@@ -76,13 +82,20 @@ def profile(gpu: str, name: str) -> MigProfile | None:
 
 
 def slice_gpu(mig: MigProfile) -> Gpu:
-    """One slice as the engine sees a device: the slice's memory and its share of the GPU's bandwidth."""
+    """One slice as the engine sees a device: the slice's memory and its share of the GPU's bandwidth
+    (each memory slice has its own memory controllers), named by `MigProfile.sku`."""
     whole = gpus()[mig.gpu]
     return Gpu(
-        sku=f"{whole.sku} MIG {mig.profile}",
+        sku=mig.sku,
         memory_gib=mig.memory_gib,
         bandwidth_gbps=whole.bandwidth_gbps * float(mig.memory_fraction),
         fp8=whole.fp8,
         aliases=(),
         memory_source=f"MIG {mig.profile} slice of {whole.sku}: {mig.source}",
     )
+
+
+def slice_of(sku: str) -> MigProfile | None:
+    """The MIG profile a slice SKU (e.g. `H100-MIG-3g.40gb`, a plan's `fit.gpu` on a MIG pool) stands
+    for; None for a whole GPU."""
+    return next((p for p in profiles() if p.sku == sku), None)

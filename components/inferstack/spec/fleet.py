@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferstack import catalog
+from inferstack.catalog import mig
 from inferstack.spec.loader import SpecError, parse_platform, parse_spec, read_spec_data
 from inferstack.spec.models import Compliance, DeploymentSpec, Replicas, _parse_gpu
 from inferstack.spec.platform import PLATFORM_KIND, GpuPool, PlatformPlacement, PlatformSpec, offering_for
@@ -30,6 +31,9 @@ from inferstack.spec.values import FieldProblem, Violation, shown
 BOUND_KEYS = ("platform", "placement", "pool", "replicas")
 #: Compliance lists where empty allows everything and a model may keep only a subset.
 ALLOW_LISTS = ("allowed_clouds", "allowed_gpus", "allowed_engines", "allowed_quantizations")
+#: Engines whose adapters size memory from the plan's fit alone, so they can serve from a MIG slice
+#: (the SGLang and TensorRT-LLM adapters read the whole GPU's memory from the catalog).
+MIG_ENGINES = ("vllm", "tgi")
 #: Compliance switches the baseline may turn on and a model may not turn off.
 REQUIRED_FLAGS = ("private_networking", "encryption", "pin_images", "pin_revisions")
 
@@ -374,21 +378,33 @@ def _one_slice(data: dict, pool: GpuPool, at: str) -> list[Violation]:
         return []
     if not isinstance(gpu, dict) or not isinstance(resources, dict):
         return []
+    out = []
+    engine = data.get("engine")
+    name = engine.get("name") if isinstance(engine, dict) else None
+    if isinstance(name, str) and name not in MIG_ENGINES:
+        out.append(
+            Violation(
+                "engine.name",
+                name,
+                f"cannot serve from a MIG slice (pool {pool.name!r}): its adapter sizes memory from whole GPUs",
+                ", ".join(MIG_ENGINES),
+                f"serve it with {' or '.join(MIG_ENGINES)}, or place it on a pool of whole {pool.gpu} GPUs",
+            )
+        )
     count = gpu.get("count")
     if count is None:
         data["resources"] = {**resources, "gpu": {**gpu, "count": 1}}
-        return []
-    if count == 1:
-        return []
-    return [
-        Violation(
-            "resources.gpu.count",
-            count,
-            f"a replica on pool {pool.name!r} runs in one MIG {pool.mig} slice, which cannot be split across GPUs",
-            "1",
-            f"remove the count, or place the model on a pool of whole {pool.gpu} GPUs ({at}.pool)",
+    elif count != 1:
+        out.append(
+            Violation(
+                "resources.gpu.count",
+                count,
+                f"a replica on pool {pool.name!r} runs in one MIG {pool.mig} slice, which cannot be split across GPUs",
+                "1",
+                f"remove the count, or place the model on a pool of whole {pool.gpu} GPUs ({at}.pool)",
+            )
         )
-    ]
+    return out
 
 
 def _expanded(item: dict, platform: PlatformSpec, where: PlatformPlacement, pool: GpuPool) -> dict[str, Any]:
@@ -434,6 +450,14 @@ def _team(team: object, platform: PlatformSpec) -> list[Violation]:
             closest(team, names) if isinstance(team, str) else None,
         )
     ]
+
+
+def with_slices(allowed_gpus: list[str]) -> list[str]:
+    """An allow-list of GPUs with the MIG slices of each (allowing a GPU allows its slices, which are
+    what a replica on a MIG pool runs on and what its workload records as its GPU); empty stays empty.
+    For judging resources only: a spec's compliance names catalog GPUs, never slices."""
+    slices = [p.sku for gpu in allowed_gpus for p in mig.profiles_of(gpu) if p.sku not in allowed_gpus]
+    return [*allowed_gpus, *slices]
 
 
 def _inherit(

@@ -33,6 +33,10 @@ from inferstack.spec.suggest import closest
 from inferstack.spec.values import FieldProblem, RuleViolations, Violation
 
 PLATFORM_KIND = "Platform"
+#: Top-level entries `inferstack render DIR` writes beside the placement folders (render.fleet_contents).
+FLEET_RENDER_TOP_LEVEL = ("dashboards", "rules", "models", "fleet.json", "fleet.txt")
+#: The folder, inside each placement's, of the objects the platform shares (never a model name: not a DNS label).
+SHARED_FOLDER = "_platform"
 
 
 class GpuPool(Strict):
@@ -102,6 +106,7 @@ class GpuPool(Strict):
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         return Cluster._node_labels(value)
+
 
 class SystemPool(Strict):
     """The CPU pool for cluster services and prefetch Jobs (GPU nodes are tainted for serving pods)."""
@@ -322,6 +327,14 @@ def platform_violations(platform: PlatformSpec) -> Iterator[Violation]:
     networks: list[tuple[str, ipaddress.IPv4Network]] = []
     for i, placement in enumerate(platform.placements):
         at = f"placements[{i}]"
+        if placement.name in FLEET_RENDER_TOP_LEVEL:
+            yield Violation(
+                f"{at}.name",
+                placement.name,
+                "names a folder `inferstack render` writes beside the placements",
+                f"any DNS label but {', '.join(FLEET_RENDER_TOP_LEVEL[:3])}",
+                "rename the placement",
+            )
         yield from _placement_violations(platform, placement, at)
         if placement.cluster.kind == "new" and catalog.cloud_profile(placement.cloud).creates_clusters:
             network = placement.network(platform.name)

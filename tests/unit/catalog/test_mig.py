@@ -42,11 +42,17 @@ def test_a_slice_is_a_device_with_its_memory_and_share_of_bandwidth():
     assert profile is not None
     device = mig.slice_gpu(profile)
     assert (device.sku, device.memory_gib, device.bandwidth_gbps, device.fp8) == (
-        "H100 MIG 3g.40gb",
+        "H100-MIG-3g.40gb",
         39.5,
         1675.0,
         True,
     )
+    assert mig.slice_of("H100-MIG-3g.40gb") == profile
+    assert mig.slice_of("H100") is None
+
+
+def test_slices_are_not_gpus_a_spec_can_name():
+    assert not any("-MIG-" in sku for sku in catalog.gpus())
 
 
 def test_unknown_profiles_and_gpus():

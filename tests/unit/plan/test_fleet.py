@@ -97,8 +97,8 @@ def test_an_8b_model_on_h100_mig_slices_runs_two_replicas_per_gpu():
     result = plan_fleet(load_fleet(FLEET))
     model = result.models[0]
     assert model.spec.name == "chat-8b-mig"
-    assert (model.fit.gpu, model.fit.tp, model.fit.fits) == ("H100 MIG 3g.40gb", 1, True)
-    assert "H100 MIG 3g.40gb memory 39.5 GiB as seen by the engine" in model.assumptions[1]
+    assert (model.fit.gpu, model.fit.tp, model.fit.fits) == ("H100-MIG-3g.40gb", 1, True)
+    assert "H100-MIG-3g.40gb memory 39.5 GiB as seen by the engine" in model.assumptions[1]
     placement = model.placements[0]
     assert placement.node is not None
     assert placement.node.replicas_per_node // placement.node.gpus_per_node == 2
@@ -111,7 +111,7 @@ def test_an_8b_model_on_h100_mig_slices_runs_two_replicas_per_gpu():
 def test_a_model_too_large_for_the_slice_does_not_fit(tmp_path):
     result = _plan(tmp_path, {"platform.yaml": {"placements": {0: {"gpu_pools": {1: {"mig": "1g.10gb"}}}}}})
     model = result.models[0]
-    assert (model.fit.gpu, model.fit.tp, model.fit.fits) == ("H100 MIG 1g.10gb", 1, False)
+    assert (model.fit.gpu, model.fit.tp, model.fit.fits) == ("H100-MIG-1g.10gb", 1, False)
     assert not result.deployable
     assert [f.code for f in model.findings if f.blocking] == ["no-fit"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from inferstack.spec import SpecError, format_violation
-from inferstack.spec.fleet import is_platform_document, load_fleet, load_platform
+from inferstack.spec.fleet import is_platform_document, load_fleet, load_platform, with_slices
 from tests.conftest import SPECS
 from tests.fleet_folder import FLEET, example, fleet_folder
 
@@ -165,6 +165,12 @@ def test_a_model_may_not_widen_the_baseline(tmp_path, changes, message):
             "whole H100 GPUs (placements[0].pool).",
         ),
         (
+            {"chat-8b-mig.yaml": {"engine": {"name": "sglang"}}},
+            "chat-8b-mig.yaml: engine.name = 'sglang': cannot serve from a MIG slice (pool 'h100-mig'): its adapter "
+            "sizes memory from whole GPUs. Allowed: vllm, tgi. Fix: serve it with vllm or tgi, or place it on a pool "
+            "of whole H100 GPUs.",
+        ),
+        (
             {"zz.yaml": example("chat-8b.yaml")},
             "zz.yaml: name = 'chat-8b': the spec name is already used by chat-8b.yaml; names must be unique in a "
             "fleet. Fix: rename one of them.",
@@ -264,4 +270,18 @@ def test_an_empty_folder_is_refused(tmp_path):
         load_fleet(tmp_path)
     assert [format_violation(v) for v in caught.value.violations] == [
         f"(folder) = '{tmp_path}': holds no *.yaml file. Fix: add a platform.yaml and model specs."
+    ]
+
+
+def test_allowing_a_gpu_allows_its_mig_slices_when_judging_resources():
+    assert with_slices([]) == []
+    assert with_slices(["L4", "H100"]) == [
+        "L4",
+        "H100",
+        "H100-MIG-1g.10gb",
+        "H100-MIG-1g.20gb",
+        "H100-MIG-2g.20gb",
+        "H100-MIG-3g.40gb",
+        "H100-MIG-4g.40gb",
+        "H100-MIG-7g.80gb",
     ]

@@ -113,6 +113,11 @@ def test_pool_node_type_is_the_smallest_offering_unless_given():
         ),
         ({"teams": {1: {"name": "chat"}}}, "teams[1].name = 'chat': team names must be unique. Fix: rename it."),
         (
+            {"placements": {2: {"name": "models"}}},
+            "placements[2].name = 'models': names a folder `inferstack render` writes beside the placements. Allowed: "
+            "any DNS label but dashboards, rules, models. Fix: rename the placement.",
+        ),
+        (
             {"placements": {1: {"region": "europe-west4"}}},
             "placements[1].region = 'europe-west4': outside the baseline's region lock (regions of residency group "
             "'us'). Fix: move the placement, or widen compliance.residency / allowed_regions.",
