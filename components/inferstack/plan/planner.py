@@ -196,11 +196,12 @@ def _money(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def plan(spec: DeploymentSpec) -> Plan:
-    """Fit, TP, KV capacity, nodes, cost and cold start for a validated spec. Pure: reads only catalogs."""
+def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None) -> Plan:
+    """Fit, TP, KV capacity, nodes, cost and cold start for a validated spec. Pure: reads only catalogs.
+    `device` is what one replica's GPUs are when not the spec's whole GPU (a MIG slice, `catalog.mig`)."""
     arch = resolve_architecture(spec)
     quant = spec.quantization
-    gpu = catalog.gpus()[spec.resources.gpu.sku]
+    gpu = device or catalog.gpus()[spec.resources.gpu.sku]
     engine = spec.engine
     fit, tried = choose_tp(
         arch,
@@ -212,7 +213,7 @@ def plan(spec: DeploymentSpec) -> Plan:
         spec.model.max_context,
         spec.resources.gpu.count,
     )
-    placements = [plan_placement(p, gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
+    placements = [plan_placement(p, spec.resources.gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
     workload = spec.workload
     throughput = estimate_throughput(
         fit,
