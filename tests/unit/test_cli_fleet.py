@@ -171,3 +171,16 @@ def test_platform_schema_accepts_the_example_and_refuses_a_model_spec():
     validator = Draft202012Validator(schema)
     assert not list(validator.iter_errors(yaml.safe_load((FLEET / "platform.yaml").read_text())))
     assert list(validator.iter_errors(yaml.safe_load((FLEET / "chat-8b.yaml").read_text())))
+
+
+def test_readme_platform_section_stays_true(tmp_path, monkeypatch):
+    readme = (FLEET.parent.parent / "README.md").read_text()
+    section = readme.split("## Platform and models\n", 1)[1].split("\n## ", 1)[0]
+    model = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    assert model["placements"] == yaml.safe_load((FLEET / "chat-8b-mig.yaml").read_text())["placements"]
+    shown = section.split("\n```\nspecs/fleet: 1 problem\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    fleet_folder(tmp_path / "specs" / "fleet", {"chat-8b.yaml": {"compliance": {"allowed_gpus": ["L40S", "B200"]}}})
+    result = runner.invoke(app, ["plan", "specs/fleet"], env={"COLUMNS": "1000"})
+    assert result.exit_code == 2
+    assert result.output == f"Invalid spec specs/fleet: 1 problem\n{shown}"
