@@ -75,6 +75,9 @@ class Architecture:
     sliding_window_layers: int = 0
     moe_experts: int | None = None
     active_parameters: float | None = None
+    #: Intermediate width of one expert (config.json moe_intermediate_size, or intermediate_size for
+    #: MoE configs without it); sets the kernel padding of quantized experts.
+    expert_intermediate: int | None = None
 
     def tp_choices(self) -> list[int]:
         """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
@@ -97,6 +100,19 @@ class Architecture:
     def embedding_parameters(self) -> float:
         """Input embedding plus LM head parameters (one matrix when tied); kept 16-bit by quantizers."""
         return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+    @property
+    def attention_parameters(self) -> float:
+        """Q, K, V and O projection weights of every layer (GQA/MHA shapes; 0 for MLA, whose projections
+        are counted with the body because no format in the catalog keeps them apart)."""
+        if self.is_mla:
+            return 0.0
+        return self.layers * self.hidden * self.head_dim * 2 * (self.attention_heads + self.kv_heads)
+
+    @property
+    def router_parameters(self) -> float:
+        """MoE gate weights of every layer (hidden x experts), 0 for dense models."""
+        return float(self.layers * self.hidden * self.moe_experts) if self.moe_experts else 0.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +239,7 @@ def _architecture(name: str, row: dict[str, Any]) -> Architecture:
         sliding_window_layers=int(window.get("layers", 0)),
         moe_experts=moe.get("experts"),
         active_parameters=float(moe["active_parameters"]) if moe else None,
+        expert_intermediate=moe.get("intermediate"),
     )
 
 
@@ -350,6 +367,7 @@ def architecture_from_config(path: str | Path, text: str | None = None) -> Archi
         sliding_window_layers=window_layers,
         moe_experts=experts,
         active_parameters=float(active) if active else None,
+        expert_intermediate=ffn if experts else None,
     )
 
 
@@ -386,7 +404,31 @@ def engine_capabilities() -> dict[str, EngineCapabilities]:
 
 @cache
 def engine_memory() -> dict[str, dict[str, Any]]:
+    """Per engine: budget formula, default fraction, block sizes, scheduler defaults and version rows."""
     return _data("engine_memory.yaml")
+
+
+@dataclass(frozen=True)
+class WeightFormat:
+    """Bytes per weight of a serving format and the tensor groups it quantizes (others stay 16-bit)."""
+
+    name: str
+    bytes_per_parameter: float
+    quantizes: tuple[str, ...]
+    source: str
+
+
+@cache
+def weight_formats() -> dict[str, WeightFormat]:
+    return {
+        name: WeightFormat(
+            name=name,
+            bytes_per_parameter=float(row["bytes_per_parameter"]),
+            quantizes=tuple(row["quantizes"]),
+            source=row["source"],
+        )
+        for name, row in _data("weight_formats.yaml").items()
+    }
 
 
 @cache
