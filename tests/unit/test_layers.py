@@ -36,6 +36,7 @@ LAYER_OF = {
     "inferstack.render": "render",
     "inferstack.report": "report",
     "inferstack.cli": "cli",
+    "inferstack.calibrate": "calibrate",
     "inferstack": "package",
 }
 
@@ -62,7 +63,9 @@ ALLOWED = {
     "fetcher": set(),
     "render": {"report", "kube", "monitoring", "plan", "spec", "contract"},
     "report": {"plan", "spec", "catalog", "contract"},
-    "cli": {"check", "render", "report", "compliance", "plan", "spec", "catalog", "contract"},
+    "cli": {"check", "render", "report", "compliance", "calibrate", "plan", "spec", "catalog", "contract"},
+    #: `inferstack calibrate`: engine logs against the plan (the CLI registers it).
+    "calibrate": {"plan", "spec", "catalog", "contract"},
     "package": set(),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inferstack import catalog
+from inferstack.plan.calibration import Calibration
 from inferstack.plan.kv import KvCapacity, KvGroups, kv_capacity, kv_groups
 from inferstack.plan.memory import (
     GIB,
@@ -60,13 +61,19 @@ def fit_at(
     tp: int,
     settings: EngineSettings,
     max_context: int,
+    calibration: Calibration | None = None,
 ) -> Fit:
     """Plan memory for one replica of `tp` GPUs. Conservative: fits only if one full-context
-    sequence fits in the pool the engine would really allocate."""
+    sequence fits in the pool the engine would really allocate. A matching calibration row's measured
+    weights and overhead replace the modelled ones."""
     row = memory_row(settings.name, settings.version)
     weights = weight_bytes(arch, quantization, tp, row.expert_padding.get(quantization))
-    per_gpu = weights / tp
     overhead = engine_overhead(row, arch, tp, settings)
+    measured = calibration.find(settings, gpu.sku, arch.name, quantization, tp) if calibration else None
+    if measured is not None:
+        weights = measured.terms.get("weights_gib", weights / tp / GIB) * GIB * tp
+        overhead = overhead.calibrated(measured.terms, measured.source)
+    per_gpu = weights / tp
     pool = kv_pool_bytes(settings, gpu, per_gpu, overhead)
     layout = kv_layout(arch, settings.kv_cache_dtype, tp)
     table = catalog.engine_memory()[settings.name]
@@ -112,12 +119,13 @@ def choose_tp(
     settings: EngineSettings,
     max_context: int,
     requested: int | None,
+    calibration: Calibration | None = None,
 ) -> tuple[Fit, list[Fit]]:
     """The requested TP, or the smallest allowed TP that fits; returns it with every TP tried."""
     candidates = [requested] if requested else arch.tp_choices()
     tried = []
     for tp in candidates:
-        result = fit_at(arch, quantization, gpu, tp, settings, max_context)
+        result = fit_at(arch, quantization, gpu, tp, settings, max_context, calibration)
         tried.append(result)
         if result.fits:
             return result, tried

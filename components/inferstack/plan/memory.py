@@ -7,7 +7,7 @@ catalog/data/engine_memory.yaml for the engine's version range, each term with i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inferstack import catalog
 
@@ -211,12 +211,27 @@ class Overhead:
     calibrated_since: str
     checked_up_to: str
     sources: dict[str, str]
+    #: The whole non-KV overhead as measured by a calibration row (replaces the sum of the terms).
+    measured_total_gib: float | None = None
 
     @property
     def total_bytes(self) -> float:
         """What the engine subtracts before sizing the KV pool (graphs only when the version counts them)."""
+        if self.measured_total_gib is not None:
+            return self.measured_total_gib * GIB
         graphs = self.cuda_graph_gib if self.cuda_graph_in_budget else 0.0
         return (self.activation_gib + self.non_torch_gib + graphs) * GIB
+
+    def calibrated(self, terms: dict[str, float], source: str) -> Overhead:
+        """This overhead with the terms a calibration row measured in place of the modelled ones."""
+        return replace(
+            self,
+            activation_gib=terms.get("activation_gib", self.activation_gib),
+            non_torch_gib=terms.get("non_torch_gib", self.non_torch_gib),
+            cuda_graph_gib=terms.get("cuda_graph_gib", self.cuda_graph_gib),
+            measured_total_gib=terms.get("overhead_gib"),
+            sources={**self.sources, "calibration": source},
+        )
 
 
 def activation_gib(row: MemoryRow, arch: catalog.Architecture, settings: EngineSettings) -> float:

@@ -8,6 +8,7 @@ from typing import Any
 
 from inferstack import catalog
 from inferstack.plan import scheduling
+from inferstack.plan.calibration import Calibration
 from inferstack.plan.capacity import (
     PlacementPlan,
     Throughput,
@@ -202,8 +203,9 @@ def _money(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def plan(spec: DeploymentSpec) -> Plan:
-    """Fit, TP, KV capacity, nodes, cost and cold start for a validated spec. Pure: reads only catalogs."""
+def plan(spec: DeploymentSpec, calibration: Calibration | None = None) -> Plan:
+    """Fit, TP, KV capacity, nodes, cost and cold start for a validated spec. Pure: reads only catalogs and
+    the calibration rows passed in (a team's measurements, see `inferstack calibrate`)."""
     arch = resolve_architecture(spec)
     quant = spec.quantization
     gpu = catalog.gpus()[spec.resources.gpu.sku]
@@ -218,7 +220,7 @@ def plan(spec: DeploymentSpec) -> Plan:
         max_num_seqs=engine.max_concurrent_requests,
         cuda_graphs=engine.cuda_graphs,
     )
-    fit, tried = choose_tp(arch, quant, gpu, settings, spec.model.max_context, spec.resources.gpu.count)
+    fit, tried = choose_tp(arch, quant, gpu, settings, spec.model.max_context, spec.resources.gpu.count, calibration)
     placements = [plan_placement(p, gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
     workload = spec.workload
     throughput = estimate_throughput(
@@ -273,6 +275,11 @@ def _overhead_assumptions(fit: Fit) -> list[str]:
         f"CUDA graphs {o.cuda_graph_gib:.2f} GiB/GPU, {graphs}; source: {o.sources['cuda_graph']}",
         f"KV in {fit.groups.count} group(s) of {fit.groups.group_size} layers, {fit.groups.block_tokens}-token "
         f"blocks; source: {o.sources['kv']}",
+        *(
+            [f"measured weights and overhead from calibration: {o.sources['calibration']}"]
+            if "calibration" in o.sources
+            else []
+        ),
     ]
 
 
