@@ -12,6 +12,7 @@ from inferstack.plan.memory import kv_bytes_per_token, kv_layout
 KV_BYTES_BF16 = {
     "llama-3.2-1b": 32_768,
     "llama-3.2-3b": 114_688,
+    "llama-3-8b": 131_072,
     "llama-3.1-8b": 131_072,
     "llama-3.1-70b": 327_680,
     "llama-3.3-70b-fp8-dynamic": 327_680,
