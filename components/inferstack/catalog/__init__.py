@@ -402,7 +402,12 @@ def _weight_format(quant_config: dict[str, Any]) -> str | None:
         groups = quant_config.get("config_groups")
         weights = [g.get("weights") for g in groups.values() if isinstance(g, dict)] if isinstance(groups, dict) else []
         kinds = {(w.get("num_bits"), w.get("type")) for w in weights if isinstance(w, dict)}
-        formats = {(8, "float"): "fp8", (8, "int"): "int8", (4, "int"): "gptq", (4, "float"): "nvfp4"}
+        formats: dict[tuple[Any, Any], str] = {
+            (8, "float"): "fp8",
+            (8, "int"): "int8",
+            (4, "int"): "gptq",
+            (4, "float"): "nvfp4",
+        }
         return formats.get(next(iter(kinds))) if len(kinds) == 1 else None
     return _QUANT_METHODS.get(method) if isinstance(method, str) else None
 
