@@ -12,6 +12,7 @@ with any other problem is rejected as `inferstack plan` rejects it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from pydantic import ValidationError
 from inferstack.compliance.model import Finding, Resource, evaluate
 from inferstack.offline import deploy_offline
 from inferstack.plan import Plan, plan
+from inferstack.plan.fleet import plan_fleet
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
+from inferstack.spec.fleet import load_fleet, with_slices
 from inferstack.spec.loader import read_spec_data, violations_from
 from inferstack.spec.models import Compliance
 
@@ -29,10 +32,13 @@ BUILD_SETTINGS = ("private_networking", "encryption")
 
 
 class NotDeployable(Exception):
-    """The plan cannot be built (no fit, no offering); there is nothing to check."""
+    """The plan (or a fleet's plan, whose blocking `messages` are given) cannot be built (no fit, no
+    offering); there is nothing to check."""
 
-    def __init__(self, plan: Plan):
-        super().__init__("; ".join(f.message for f in plan.findings if f.blocking))
+    def __init__(self, plan: Plan | None, messages: list[str] | None = None):
+        if messages is None:
+            messages = [f.message for f in plan.findings if f.blocking] if plan is not None else []
+        super().__init__("; ".join(messages))
         self.plan = plan
 
 
@@ -89,9 +95,9 @@ def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
         return spec, policy
 
 
-def registered_resources(deployment_plan: Plan) -> list[Resource]:
-    """Every resource the Pulumi program registers for a plan, with its provider's inputs."""
-    run = deploy_offline([deployment_plan])
+def registered_resources(*deployment_plans: Plan) -> list[Resource]:
+    """Every resource the Pulumi program registers for the plans, with its provider's inputs."""
+    run = deploy_offline(list(deployment_plans))
     providers = {(r.typ, r.name): r.inputs for r in run.resources if r.typ.startswith("pulumi:providers:")}
 
     def provider_inputs(registered) -> dict:
@@ -114,3 +120,30 @@ def check(path: str | Path, policy_path: str | Path | None = None) -> CheckResul
         raise NotDeployable(deployment_plan)
     resources = registered_resources(deployment_plan)
     return CheckResult(str(path), evaluate(resources, policy), len(resources))
+
+
+def check_fleet(path: str | Path, policy_path: str | Path | None = None) -> CheckResult:
+    """`check` for a fleet folder: the platform document and every model are loaded and bound (the
+    platform's own rules, each model's rules under its inherited compliance, no widening), the fleet
+    is planned (quotas, team budgets, pools), then every resource the models register is judged by
+    the platform's baseline (or `--policy`). Each model's own budget is judged by its plan, as the
+    fleet's team budgets are, so the resources are built without them."""
+    fleet = load_fleet(path)
+    result = plan_fleet(fleet)
+    blocking = [f.message for f in result.findings if f.blocking] + [
+        f"{m.spec.name}: {f.message}" for m in result.models for f in m.findings if f.blocking
+    ]
+    if blocking:
+        raise NotDeployable(None, blocking)
+    policy = load_policy(policy_path) if policy_path is not None else None
+    if policy is None:
+        policy = fleet.platform.compliance if fleet.platform is not None else Compliance()
+    policy = policy.model_copy(update={"allowed_gpus": with_slices(policy.allowed_gpus)})
+    resources = registered_resources(*(_unbudgeted(m) for m in result.models))
+    return CheckResult(str(path), evaluate(resources, policy), len(resources))
+
+
+def _unbudgeted(deployment_plan: Plan) -> Plan:
+    spec = deployment_plan.spec
+    rules = spec.compliance.model_copy(update={"monthly_budget": None})
+    return dataclasses.replace(deployment_plan, spec=spec.model_copy(update={"compliance": rules}))

@@ -94,10 +94,10 @@ def test_written_row_is_what_plan_then_uses(tmp_path):
     assert row["terms"] == {"weights_gib": 65.9651, "overhead_gib": round(0.9 * 79.18 - 65.9651 + 2.14, 4)}
     assert row["source"].startswith(f"{name}.log sha256:")
     spec = load_spec(LOGS / f"{name}.spec.yaml")
-    calibrated = plan(spec, calibrate.user_calibration({calibrate.CALIBRATION_ENV: str(target)}))
+    calibrated = plan(spec, calibration=calibrate.user_calibration({calibrate.CALIBRATION_ENV: str(target)}))
     assert calibrated.fit.kv_pool_bytes / GIB == pytest.approx(-2.14, abs=1e-3)
     assert any(a.startswith("measured weights and overhead from calibration:") for a in calibrated.assumptions)
-    assert plan(spec, calibrate.user_calibration({})).fit.kv_pool_bytes == plan(spec).fit.kv_pool_bytes
+    assert plan(spec, calibration=calibrate.user_calibration({})).fit.kv_pool_bytes == plan(spec).fit.kv_pool_bytes
     # a second run appends, it does not overwrite
     _invoke(str(LOGS / f"{name}.log"), "--spec", str(LOGS / f"{name}.spec.yaml"), "--write", str(target))
     assert len(yaml.safe_load(target.read_text())) == 2

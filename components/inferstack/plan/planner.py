@@ -203,12 +203,13 @@ def _money(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def plan(spec: DeploymentSpec, calibration: Calibration | None = None) -> Plan:
+def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: Calibration | None = None) -> Plan:
     """Fit, TP, KV capacity, nodes, cost and cold start for a validated spec. Pure: reads only catalogs and
-    the calibration rows passed in (a team's measurements, see `inferstack calibrate`)."""
+    the calibration rows passed in (a team's measurements, see `inferstack calibrate`). `device` is what one
+    replica's GPUs are when not the spec's whole GPU (a MIG slice, `catalog.mig`)."""
     arch = resolve_architecture(spec)
     quant = spec.quantization
-    gpu = catalog.gpus()[spec.resources.gpu.sku]
+    gpu = device or catalog.gpus()[spec.resources.gpu.sku]
     engine = spec.engine
     settings = engine_settings(
         engine.name,
@@ -221,7 +222,7 @@ def plan(spec: DeploymentSpec, calibration: Calibration | None = None) -> Plan:
         cuda_graphs=engine.cuda_graphs,
     )
     fit, tried = choose_tp(arch, quant, gpu, settings, spec.model.max_context, spec.resources.gpu.count, calibration)
-    placements = [plan_placement(p, gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
+    placements = [plan_placement(p, spec.resources.gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
     workload = spec.workload
     throughput = estimate_throughput(
         fit,
