@@ -237,9 +237,10 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
     cache_gib = spec.cache.size_gib or math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB)
     findings = _findings(spec, fit, placements, cache_gib, cold, throughput)
     assumptions = [
-        *_overhead_assumptions(fit),
+        _engine_assumption(fit),
         f"{gpu.sku} memory {gpu.memory_gib} GiB as seen by the engine ({gpu.memory_source})",
         _weights_assumption(quant),
+        *_overhead_assumptions(fit),
         throughput.assumption,
         "cost is on-demand list price at the catalog's price region, also for spot, flex-start and reservation "
         "capacity (their prices are not sourced, so it is the upper bound the budget is judged on); monthly figures "
@@ -263,14 +264,21 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
     )
 
 
-def _overhead_assumptions(fit: Fit) -> list[str]:
-    """One line per term of the engine's memory model, each with the version range and source it came from."""
+def _engine_assumption(fit: Fit) -> str:
+    """Which version row of the engine's memory model the plan used, and the settings it was applied with."""
     o, s = fit.overhead, fit.settings
-    graphs = "counted before the KV pool" if o.cuda_graph_in_budget else "allocated after the KV pool"
-    return [
+    return (
         f"engine memory for {s.name} {s.version}: row since {o.calibrated_since} ({o.generation}), checked up to "
         f"{o.checked_up_to}; budget {s.memory_fraction:g} of GPU memory, max_num_batched_tokens "
-        f"{s.max_num_batched_tokens or 'engine default'}, max_num_seqs {s.max_num_seqs or 'engine default'}",
+        f"{s.max_num_batched_tokens or 'engine default'}, max_num_seqs {s.max_num_seqs or 'engine default'}"
+    )
+
+
+def _overhead_assumptions(fit: Fit) -> list[str]:
+    """One line per term of the engine's memory model, each with the source it came from."""
+    o = fit.overhead
+    graphs = "counted before the KV pool" if o.cuda_graph_in_budget else "allocated after the KV pool"
+    return [
         f"activation {o.activation_gib:.2f} GiB/GPU; source: {o.sources['activation']}",
         f"non-torch {o.non_torch_gib:.2f} GiB/GPU at TP{fit.tp}; source: {o.sources['non_torch']}",
         f"CUDA graphs {o.cuda_graph_gib:.2f} GiB/GPU, {graphs}; source: {o.sources['cuda_graph']}",
