@@ -12,14 +12,13 @@ with any other problem is rejected as `inferstack plan` rejects it.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from inferstack.compliance.model import Finding, Resource, evaluate
-from inferstack.offline import deploy_offline
+from inferstack.offline import Run, deploy_folder_offline, deploy_offline
 from inferstack.plan import Plan, plan
 from inferstack.plan.fleet import plan_fleet
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
@@ -95,9 +94,13 @@ def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
         return spec, policy
 
 
-def registered_resources(*deployment_plans: Plan) -> list[Resource]:
-    """Every resource the Pulumi program registers for the plans, with its provider's inputs."""
-    run = deploy_offline(list(deployment_plans))
+def registered_resources(deployment_plan: Plan) -> list[Resource]:
+    """Every resource the Pulumi program registers for a plan, with its provider's inputs."""
+    return _with_providers(deploy_offline([deployment_plan]))
+
+
+def _with_providers(run: Run) -> list[Resource]:
+    """The resources of an offline run, each with its provider's inputs."""
     providers = {(r.typ, r.name): r.inputs for r in run.resources if r.typ.startswith("pulumi:providers:")}
 
     def provider_inputs(registered) -> dict:
@@ -124,10 +127,10 @@ def check(path: str | Path, policy_path: str | Path | None = None) -> CheckResul
 
 def check_fleet(path: str | Path, policy_path: str | Path | None = None) -> CheckResult:
     """`check` for a fleet folder: the platform document and every model are loaded and bound (the
-    platform's own rules, each model's rules under its inherited compliance, no widening), the fleet
-    is planned (quotas, team budgets, pools), then every resource the models register is judged by
-    the platform's baseline (or `--policy`). Each model's own budget is judged by its plan, as the
-    fleet's team budgets are, so the resources are built without them."""
+    platform's own rules, each model's rules under its inherited compliance, no widening) and the fleet
+    is planned (pools, quotas, team and model budgets); then the stack's program deploys the folder
+    under mocks and every resource is judged by the platform's baseline (or `--policy`), a GPU
+    allowing its MIG slices."""
     fleet = load_fleet(path)
     result = plan_fleet(fleet)
     blocking = [f.message for f in result.findings if f.blocking] + [
@@ -139,11 +142,5 @@ def check_fleet(path: str | Path, policy_path: str | Path | None = None) -> Chec
     if policy is None:
         policy = fleet.platform.compliance if fleet.platform is not None else Compliance()
     policy = policy.model_copy(update={"allowed_gpus": with_slices(policy.allowed_gpus)})
-    resources = registered_resources(*(_unbudgeted(m) for m in result.models))
+    resources = _with_providers(deploy_folder_offline(path))
     return CheckResult(str(path), evaluate(resources, policy), len(resources))
-
-
-def _unbudgeted(deployment_plan: Plan) -> Plan:
-    spec = deployment_plan.spec
-    rules = spec.compliance.model_copy(update={"monthly_budget": None})
-    return dataclasses.replace(deployment_plan, spec=spec.model_copy(update={"compliance": rules}))

@@ -23,7 +23,7 @@ from inferstack.render import RenderError, render_fleet
 from inferstack.render import render as write
 from inferstack.report import print_fleet, print_plan
 from inferstack.spec import SpecError
-from inferstack.spec.fleet import load_fleet
+from inferstack.spec.fleet import is_folder, load_fleet
 from inferstack.spec.schema import platform_schema, spec_schema
 
 app = typer.Typer(
@@ -57,7 +57,7 @@ def _load(path: Path, console: Console) -> Plan | FleetPlan:
         _say(console, "Invalid spec", exc.render())
         raise typer.Exit(EXIT_BAD_SPEC) from None
     result = plan_fleet(fleet)
-    return result if path.is_dir() or not fleet.specs else result.models[0]
+    return result if is_folder(path) or not fleet.specs else result.models[0]
 
 
 def _cannot_write(err: Console, path: Path, exc: OSError) -> NoReturn:
@@ -155,7 +155,7 @@ def check(
         _say(err, f"--format {output_format[:200]!r}", f"is not a report format; allowed: {', '.join(FORMATS)}")
         raise typer.Exit(EXIT_BAD_SPEC)
     try:
-        result = check_fleet(spec, policy) if spec.is_dir() else run_check(spec, policy)
+        result = check_fleet(spec, policy) if is_folder(spec) else run_check(spec, policy)
     except SpecError as exc:
         _say(err, "Invalid input", exc.render())
         raise typer.Exit(EXIT_BAD_SPEC) from None

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from inferstack.deployment import InferenceService
 from inferstack.plan import Plan
-from inferstack.program import deploy
+from inferstack.program import deploy, run
 
 GCP_PROJECT = ("inferstack-offline", "123456789")
 
@@ -136,3 +137,9 @@ def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
 def deploy_offline(plans: Sequence[Plan]) -> Run:
     """Register the ModelDeployments of `plans` under mocks (what `pulumi up` would register)."""
     return run_offline(deploy, deployment_plans=plans)
+
+
+def deploy_folder_offline(folder: str | Path) -> Run:
+    """Register what `pulumi up` registers for a stack whose `inferstack:spec` is `folder` (a fleet: a
+    platform document and its models), under mocks, through the stack's own program (`program.run`)."""
+    return run_offline(run, value=str(Path(folder).resolve()))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -305,20 +306,33 @@ def _zones(where: PlatformPlacement, node_type: str | None) -> tuple[str, ...]:
     return tuple(z for z in where.zones if z in offered) if where.zones else offered
 
 
-def pack(sizes: Iterable[int], node_slots: int) -> int:
-    """Nodes of `node_slots` slots that hold items of `sizes` slots, none split across nodes
-    (first fit, largest first); an item larger than a node is not counted (reported on its own)."""
-    free: list[int] = []
-    for size in sorted(sizes, reverse=True):
-        if size > node_slots:
+def pack(items: Iterable[tuple[int, int]], node_slots: int) -> int:
+    """Nodes of `node_slots` slots that hold `count` items of `size` slots for each (size, count), none
+    split across nodes: largest items first, each batch into the roomiest nodes already open, then
+    into new ones. Nodes are kept as counts per free room, so a count of millions costs nothing. An
+    item larger than a node is not counted (it is reported on its own)."""
+    free: Counter[int] = Counter()  # free slots -> nodes with that much room
+    for size, count in sorted(items, reverse=True):
+        if size > node_slots or count <= 0:
             continue
-        for i, room in enumerate(free):
-            if room >= size:
-                free[i] -= size
+        remaining = count
+        for room in sorted((r for r in free if r >= size), reverse=True):
+            if remaining == 0:
                 break
-        else:
-            free.append(node_slots - size)
-    return len(free)
+            per_node = room // size
+            whole = min(free[room], remaining // per_node)
+            free[room] -= whole
+            free[room - per_node * size] += whole
+            remaining -= whole * per_node
+            if 0 < remaining < per_node and free[room]:
+                free[room] -= 1
+                free[room - remaining * size] += 1
+                remaining = 0
+        per_node = node_slots // size
+        free[node_slots - per_node * size] += remaining // per_node
+        if remaining % per_node:
+            free[node_slots - remaining % per_node * size] += 1
+    return sum(free.values())
 
 
 def _tenants(fleet: Fleet, models: tuple[Plan, ...], where: PlatformPlacement, pool: GpuPool) -> tuple[Tenant, ...]:
@@ -340,12 +354,12 @@ def _placement_plan(
         slices = node.replicas_per_node // node.gpus_per_node
         on_pool = _tenants(fleet, models, where, pool)
         tenants[pool.name] = on_pool
-        slots_min = [t.slots_per_replica for t in on_pool for _ in range(t.replicas_min)]
-        slots_max = [t.slots_per_replica for t in on_pool for _ in range(t.replicas_max)]
-        gpus_min[pool.name] = math.ceil(sum(slots_min) / slices)
-        gpus_max[pool.name] = math.ceil(sum(slots_max) / slices)
-        nodes_min[pool.name] = pack(slots_min, node.replicas_per_node)
-        nodes_max[pool.name] = pack(slots_max, node.replicas_per_node)
+        at_min = [(t.slots_per_replica, t.replicas_min) for t in on_pool]
+        at_max = [(t.slots_per_replica, t.replicas_max) for t in on_pool]
+        gpus_min[pool.name] = math.ceil(sum(size * count for size, count in at_min) / slices)
+        gpus_max[pool.name] = math.ceil(sum(size * count for size, count in at_max) / slices)
+        nodes_min[pool.name] = pack(at_min, node.replicas_per_node)
+        nodes_max[pool.name] = pack(at_max, node.replicas_per_node)
         pools.append(
             PoolPlan(
                 name=pool_resource_name(pool.name),
@@ -452,7 +466,7 @@ def _team_findings(platform: PlatformSpec, result: FleetPlan) -> list[Finding]:
                 out.append(
                     Finding(
                         "over-quota",
-                        f"team {team.name} on placement {placement.name}: its models hold {held:g} GPUs at max "
+                        f"team {team.name} on placement {placement.name}: its models hold {held:,.10g} GPUs at max "
                         f"replicas but its quota is {team.gpus}; lower replicas.max or raise the team's gpus",
                         True,
                     )

@@ -12,6 +12,7 @@ error naming both documents. Every problem of every file is raised together in o
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,12 @@ def load_platform(path: str | Path) -> PlatformSpec:
     return parse_platform(read_spec_data(path), str(path))
 
 
+def is_folder(path: str | Path) -> bool:
+    """True for a folder; False for anything else, including a path the system cannot even look up
+    (too long, a loop), which the input boundary then reports."""
+    return os.path.isdir(path)
+
+
 def fleet_files(path: Path) -> list[Path]:
     """The YAML documents of a fleet folder, sorted by name (`*.yaml`)."""
     return sorted(p for p in path.glob("*.yaml"))
@@ -82,14 +89,11 @@ def load_fleet(path: str | Path) -> Fleet:
     """A folder (one platform document and model specs, `*.yaml` sorted) or a single spec file, loaded
     and bound; raises SpecError listing every problem of every file."""
     path = Path(path)
-    if not path.is_dir():
+    if not is_folder(path):
         return _load_file(path)
     files = fleet_files(path)
     if not files:
-        raise SpecError(
-            str(path),
-            [Violation("(folder)", str(path), "holds no *.yaml file", hint="add a platform.yaml and model specs")],
-        )
+        read_spec_data(path)  # raises the input boundary's own "is a folder, not a file"
     problems: list[Violation] = []
     documents: list[tuple[Path, object]] = []
     for file in files:

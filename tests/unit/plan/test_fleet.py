@@ -191,17 +191,36 @@ def test_an_unused_pool_is_noted(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("sizes", "slots", "nodes"),
+    ("items", "slots", "nodes"),
     [
-        ([4, 4, 2, 2, 1, 1, 1, 1], 8, 2),
-        ([5, 5, 5], 8, 3),
-        ([1] * 17, 16, 2),
+        ([(4, 2), (2, 2), (1, 4)], 8, 2),  # 4+4 | 2+2+1+1+1+1
+        ([(5, 3)], 8, 3),
+        ([(1, 17)], 16, 2),
+        ([(2, 3), (1, 3)], 4, 3),  # 2+2 | 2+1+1 | 1
+        ([(3, 2), (2, 2)], 8, 2),  # 3+3+2 | 2
         ([], 8, 0),
-        ([9], 8, 0),
+        ([(9, 1)], 8, 0),
+        ([(1, 2**31 - 1)], 16, 134_217_728),  # a hostile replicas.max costs nothing to pack
     ],
 )
-def test_packing(sizes, slots, nodes):
-    assert pack(sizes, slots) == nodes
+def test_packing(items, slots, nodes):
+    assert pack(items, slots) == nodes
+
+
+def test_packing_matches_first_fit_decreasing_one_item_at_a_time():
+    def first_fit(sizes, slots):
+        free: list[int] = []
+        for size in sorted(sizes, reverse=True):
+            for i, room in enumerate(free):
+                if room >= size:
+                    free[i] -= size
+                    break
+            else:
+                free.append(slots - size)
+        return len(free)
+
+    for items in ([(8, 1), (4, 3), (2, 5), (1, 7)], [(2, 9), (1, 1)], [(4, 1), (1, 3)], [(1, 40)]):
+        assert pack(items, 8) == first_fit([size for size, count in items for _ in range(count)], 8), items
 
 
 def test_a_folder_without_platform_plans_each_spec_alone(tmp_path):

@@ -265,11 +265,11 @@ def test_platform_document_detection_and_loading():
     assert alone.platform is not None and alone.specs == ()
 
 
-def test_an_empty_folder_is_refused(tmp_path):
+def test_a_folder_without_yaml_is_refused_as_a_folder(tmp_path):
     with pytest.raises(SpecError) as caught:
         load_fleet(tmp_path)
     assert [format_violation(v) for v in caught.value.violations] == [
-        f"(folder) = '{tmp_path}': holds no *.yaml file. Fix: add a platform.yaml and model specs."
+        f"(file) = '{tmp_path}': is a folder, not a file. Fix: name the file inside it."
     ]
 
 
