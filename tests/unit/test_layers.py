@@ -37,6 +37,7 @@ LAYER_OF = {
     "inferstack.render": "render",
     "inferstack.report": "report",
     "inferstack.cli": "cli",
+    "inferstack.calibrate": "calibrate",
     "inferstack": "package",
 }
 
@@ -63,7 +64,9 @@ ALLOWED = {
     "fetcher": set(),
     "render": {"report", "kube", "monitoring", "plan", "spec", "contract"},
     "report": {"plan", "spec", "catalog", "contract"},
-    "cli": {"check", "render", "report", "compliance", "plan", "spec", "catalog", "contract"},
+    "cli": {"check", "render", "report", "compliance", "calibrate", "plan", "spec", "catalog", "contract"},
+    #: `inferstack calibrate`: engine logs against the plan (the CLI registers it).
+    "calibrate": {"plan", "spec", "catalog", "contract"},
     "package": set(),
 }
 
