@@ -147,7 +147,9 @@ def main(argv: list[str]) -> int:
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         per_model = (last["total_s"] - first["total_s"]) / (last["models"] - first["models"])
-        print(f"fleet: {per_model * 1000:.0f} ms per added model; t = {first['total_s'] - per_model * first['models']:.2f} s + {per_model:.3f} s x models")
+        print(
+            f"fleet: {per_model * 1000:.0f} ms per added model; t = {first['total_s'] - per_model * first['models']:.2f} s + {per_model:.3f} s x models"
+        )
     return 0
 
 

@@ -259,3 +259,38 @@ def test_a_model_stack_without_the_platform_stack_named_is_refused(tmp_path):
 
 def test_platform_document_is_the_one_the_tests_describe():
     assert [p["name"] for p in PLATFORM["placements"]] == ["us-east", "us-central", "onprem"]
+
+
+def test_gke_mig_pool_partitions_its_gpus_and_models_land_on_the_slices(tmp_path):
+    """An 8B model on H100s cut into 3g.40gb slices (two per GPU): GKE partitions the pool
+    (`gpu_partition_size`), its nodes carry the slice as their GPU label, and each replica asks for one
+    `nvidia.com/gpu` (GKE advertises a slice as one) on those nodes."""
+    import yaml
+
+    platform = {
+        **PLATFORM,
+        "placements": [
+            {
+                **PLATFORM["placements"][1],
+                "gpu_pools": [
+                    {"name": "h100-mig", "gpu": "H100", "mig": "3g.40gb", "max_nodes": 2, "capacity": ["spot"]}
+                ],
+            }
+        ],
+    }
+    folder = tmp_path / "acme"
+    folder.mkdir()
+    (folder / "platform.yaml").write_text(yaml.safe_dump(platform))
+    spec = model_spec(1)
+    spec["resources"] = {"gpu": "H100"}
+    spec["placements"] = [{"platform": "acme", "placement": "us-central", "replicas": {"min": 2, "max": 4}}]
+    (folder / "chat.yaml").write_text(yaml.safe_dump(spec))
+    run, _ = run_with_urns(str(folder))
+    pool = run.one("gcp:container/nodePool:NodePool", "acme-us-central-gpu-h100-mig").inputs["nodeConfig"]
+    assert pool["guestAccelerators"][0]["gpuPartitionSize"] == "3g.40gb"
+    assert pool["labels"]["inferstack.dev/gpu"] == "H100-MIG-3g.40gb"
+    pod = run.one("kubernetes:apps/v1:Deployment", "m-001-us-central-serving-deployment-m-001").inputs["spec"]
+    template = pod["template"]["spec"]
+    assert template["nodeSelector"]["inferstack.dev/gpu"] == "H100-MIG-3g.40gb"
+    engine = template["containers"][0]
+    assert engine["resources"]["limits"]["nvidia.com/gpu"] == "1"

@@ -190,6 +190,11 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         self, ctx: ClusterContext, pool: PoolPlan, network: AwsNetworkHandle, cluster: EksClusterHandle
     ) -> EksGpuNodePool:
         node = pool.node
+        if pool.mig_profile is not None:
+            raise ValueError(
+                f"placement {ctx.placement!r}: GPU pool {pool.name} asks for MIG slices, which EKS node groups "
+                "cannot partition without the NVIDIA GPU operator's MIG manager; use whole GPUs on EKS"
+            )
         if node.node_type is None:
             raise ValueError(f"placement {ctx.placement!r} has no node type to build GPU node group {pool.name} from")
         return EksGpuNodePool(
