@@ -28,7 +28,18 @@ SIZES = (1, 10, 50, 100, 200)
 SDK_MODULES = {
     "pulumi_aws": ("cloudwatch", "ec2", "efs", "eks", "iam", "kms"),
     "pulumi_gcp": ("compute", "container", "filestore", "kms", "projects", "serviceaccount", "storage"),
-    "pulumi_kubernetes": ("apps", "batch", "core", "helm", "networking", "policy", "rbac", "storage", "apiextensions"),
+    "pulumi_kubernetes": (
+        "apps.v1",
+        "batch.v1",
+        "core.v1",
+        "helm.v3",
+        "meta.v1",
+        "networking.v1",
+        "policy.v1",
+        "rbac.v1",
+        "storage.v1",
+        "apiextensions",
+    ),
 }
 
 
@@ -44,9 +55,9 @@ def _import_sdk() -> float:
     import inferstack.platform  # noqa: F401
 
     for package, modules in SDK_MODULES.items():
-        root = importlib.import_module(package)
         for module in modules:
-            getattr(root, module)
+            # The SDKs' modules are lazy: any attribute outside the introspection set loads them.
+            getattr(importlib.import_module(f"{package}.{module}"), "__all__", None)
     return time.perf_counter() - started
 
 

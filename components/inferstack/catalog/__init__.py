@@ -15,10 +15,14 @@ from typing import Any
 
 import yaml
 
+#: libyaml's safe loader where PyYAML was built with it (the same documents, parsed in C), else Python's.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @cache
 def _data(name: str) -> Any:
-    return yaml.safe_load(resources.files(__name__).joinpath("data", name).read_text())
+    """A catalog data file, parsed (our own files, so no input limits: those are for user input)."""
+    return yaml.load(resources.files(__name__).joinpath("data", name).read_text(), Loader=SAFE_LOADER)
 
 
 @dataclass(frozen=True)
