@@ -22,7 +22,7 @@ from inferstack import catalog
 from inferstack.catalog import cloud_facts, mig
 from inferstack.contract import HOURS_PER_MONTH
 from inferstack.plan import scheduling
-from inferstack.plan.capacity import CapacityChoice, NodeChoice, PlacementPlan, choose_capacity
+from inferstack.plan.capacity import CapacityChoice, NodeChoice, PlacementPlan, choose_capacity, sold_as
 from inferstack.plan.planner import Finding, Plan, plan
 from inferstack.plan.pools import PoolPlan
 from inferstack.spec.fleet import Fleet
@@ -55,6 +55,8 @@ class PlatformPlacementPlan:
     #: `node.replicas_per_node` the slots per node (GPUs, or MIG slices on a MIG pool).
     pools: tuple[PoolPlan, ...]
     system_node_type: str | None
+    #: The system pool's node limits (the platform document's `system_pool`).
+    system_nodes: tuple[int, int]
     #: pool name -> whole GPUs the models hold at their min replicas (MIG: slices / slices per GPU, up).
     gpus_min: dict[str, int]
     #: pool name -> ... at their max replicas.
@@ -101,6 +103,7 @@ class FleetPlan:
                     "region": p.region,
                     "cluster_name": p.cluster_name,
                     "system_node_type": p.system_node_type,
+                    "system_nodes": {"min": p.system_nodes[0], "max": p.system_nodes[1]},
                     "monthly_cost_max": _money(places[p.name]),
                     "pools": [_pool_dict(p, pool) for pool in p.pools],
                 }
@@ -382,6 +385,7 @@ def _placement_plan(
         where.cluster_name(platform.name),
         tuple(pools),
         system,
+        (where.system_pool.min_nodes, where.system_pool.max_nodes),
         gpus_min,
         gpus_max,
         nodes_min,
@@ -407,6 +411,17 @@ def _pool_findings(where: PlatformPlacement, planned: PlatformPlacementPlan) -> 
                     "capacity-unavailable",
                     f"{at}: {plan_.node.node_type} cannot be bought as {', '.join(where.pool_capacity(pool))}",
                     True,
+                )
+            )
+        capacity = plan_.capacity
+        if _builds(where) and plan_.node.node_type is not None and not capacity.verified:
+            out.append(
+                Finding(
+                    "capacity-unverified",
+                    f"{at}: no source confirms that {plan_.node.node_type} is sold as {capacity.mode}; it is planned so, "
+                    f"but check it before deploying, or put a mode it is known to be sold in "
+                    f"({sold_as(where.cloud, plan_.node.node_type)}) first in the pool's capacity",
+                    False,
                 )
             )
         for tenant in planned.tenants[pool.name]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from inferstack.plan.capacity import CapacityChoice
 from inferstack.plan.fleet import pack, plan_fleet
 from inferstack.plan.scheduling import PodSize
 from inferstack.spec.fleet import load_fleet
@@ -230,3 +231,31 @@ def test_a_folder_without_platform_plans_each_spec_alone(tmp_path):
     assert result.placements == () and result.findings == ()
     assert [p.spec.name for p in result.models] == ["mistral-7b", "quickstart"]
     assert result.cost_per_model()["quickstart"] == result.models[1].monthly_cost_max
+
+
+def test_unverified_capacity_is_a_note(tmp_path):
+    result = _plan(tmp_path, {"platform.yaml": {"placements": {0: {"gpu_pools": {0: {"capacity": ["spot"]}}}}}})
+    assert _codes(result) == [
+        (
+            "capacity-unverified",
+            "placement us-east pool l40s: no source confirms that g6e.xlarge is sold as spot; it is planned so, but "
+            "check it before deploying, or put a mode it is known to be sold in (on_demand) first in the pool's "
+            "capacity",
+            False,
+        )
+    ]
+    assert result.placements[0].pools[0].capacity == CapacityChoice("spot", None, False)
+
+
+def test_capacity_no_mode_sells_blocks(tmp_path):
+    result = _plan(tmp_path, {"platform.yaml": {"placements": {0: {"gpu_pools": {0: {"capacity": ["flex_start"]}}}}}})
+    assert (
+        "capacity-unavailable",
+        "placement us-east pool l40s: g6e.xlarge cannot be bought as flex_start",
+        True,
+    ) in _codes(result)
+
+
+def test_system_pool_limits_are_carried():
+    east = plan_fleet(load_fleet(FLEET)).placements[0]
+    assert east.system_nodes == (2, 4)
