@@ -32,7 +32,8 @@ def test_plan_dir_json():
     result = runner.invoke(app, ["plan", str(FLEET), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert (data["platform"], data["deployable"], data["findings"]) == ("prod", True, [])
+    assert (data["platform"], data["deployable"]) == ("prod", True)
+    assert [f["code"] for f in data["findings"]] == ["idle-at-min"]
     assert [p["name"] for p in data["placements"]] == ["us-east", "us-central", "onprem"]
     mig_pool = data["placements"][0]["pools"][1]
     assert (mig_pool["resource_name"], mig_pool["mig_profile"], mig_pool["slots_per_node"]) == (

@@ -240,13 +240,19 @@ def _mig_profile(fleet: Fleet, spec_name: str, placement: str) -> mig.MigProfile
 
 
 def _plan_model(fleet: Fleet, spec) -> Plan:
-    """The model's plan; on a MIG pool the device is one slice and each node holds GPUs x slices replicas."""
+    """The model's plan; on a MIG pool the device is one slice and each node holds GPUs x slices replicas.
+    On a platform pool the nodes are shared, so the model's own idle-GPU notes are dropped: the fleet's
+    `idle-at-min` judges the pool."""
     profiles = {p.name: prof for p in spec.placements if (prof := _mig_profile(fleet, spec.name, p.name))}
-    if not profiles:
-        return plan(spec)
-    device = mig.slice_gpu(next(iter(profiles.values())))
-    result = plan(spec, device)
-    return dataclasses.replace(result, placements=[_on_slices(p, profiles.get(p.name)) for p in result.placements])
+    result = plan(spec, mig.slice_gpu(next(iter(profiles.values())))) if profiles else plan(spec)
+    shared = {p.name for p in spec.placements if fleet.pool_of(spec.name, p.name) is not None}
+    findings = [
+        f
+        for f in result.findings
+        if not (f.code == "idle-gpus" and any(f.message.startswith(f"placement {name}:") for name in shared))
+    ]
+    placements = [_on_slices(p, profiles.get(p.name)) for p in result.placements] if profiles else result.placements
+    return dataclasses.replace(result, placements=placements, findings=findings)
 
 
 def _on_slices(placement: PlacementPlan, profile: mig.MigProfile | None) -> PlacementPlan:
@@ -445,6 +451,17 @@ def _pool_findings(where: PlatformPlacement, planned: PlatformPlacementPlan) -> 
                 )
             )
         need_min, need_max = planned.nodes_needed_min[pool.name], planned.nodes_needed_max[pool.name]
+        used = sum(t.replicas_min * t.slots_per_replica for t in planned.tenants[pool.name])
+        idle = max(need_min, pool.min_nodes) * slots - used
+        if _builds(where) and planned.tenants[pool.name] and idle > 0:
+            out.append(
+                Finding(
+                    "idle-at-min",
+                    f"{at}: {idle} of {max(need_min, pool.min_nodes) * slots} {unit} idle at the models' min replicas "
+                    f"on {max(need_min, pool.min_nodes)} node(s); more models or replicas fit there at no extra cost",
+                    False,
+                )
+            )
         if need_min > pool.max_nodes:
             out.append(
                 Finding(
