@@ -28,6 +28,7 @@ its schema; Python callers usually use `ModelDeployment.from_plan` or `.from_spe
 """
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,8 @@ from typing import Any, Optional, TypedDict, Union
 import pulumi
 import pulumi_kubernetes as k8s
 
-from inferstack import contract
-from inferstack.clouds import cloud_for_placement
+from inferstack import catalog, contract
+from inferstack.clouds import cloud_for, cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import (
     CacheStorage,
@@ -54,6 +55,7 @@ from inferstack.plan import plan as make_plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.spec import SpecError, load_spec
 from inferstack.spec.loader import parse_spec_text
+from inferstack.spec.platform import PlatformPlacement
 
 TYPE = "inferstack:index:ModelDeployment"
 
@@ -212,20 +214,32 @@ class PlatformCluster:
 
     @classmethod
     def from_outputs(
-        cls, name: str, placement: str, outputs: pulumi.Input[Mapping[str, Any]], parent: pulumi.Resource | None = None
+        cls,
+        name: str,
+        where: PlatformPlacement,
+        outputs: pulumi.Input[Mapping[str, Any]],
+        parent: pulumi.Resource | None = None,
     ) -> "PlatformCluster":
-        """The cluster of `placement` from a platform stack's `platform` output (see
-        `inferstack.platform.Platform.outputs`), typically `StackReference(...).get_output("platform")`."""
-        entry = pulumi.Output.from_input(outputs).apply(lambda all_: _platform_entry(all_, placement))
+        """The cluster of platform placement `where` from the platform stack's `platform` output (see
+        `inferstack.platform.Platform.outputs`), typically `StackReference(...).get_output("platform")`.
+        New clusters are reached through the exported kubeconfig; existing ones, as the platform stack
+        reaches them, through the kubeconfig file and context the platform document names."""
+        entry = pulumi.Output.from_input(outputs).apply(lambda all_: _platform_entry(all_, where.name))
+        cluster = where.cluster
+        if cluster.kind == "new":
+            kubeconfig: pulumi.Input[str] | None = pulumi.Output.secret(entry.apply(lambda e: e["kubeconfig"]))
+        else:
+            kubeconfig = os.path.expanduser(cluster.kubeconfig) if cluster.kubeconfig else None
         provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=pulumi.Output.secret(entry.apply(lambda e: e["kubeconfig"])),
+            kubeconfig=kubeconfig,
+            context=cluster.context if cluster.kind == "existing" else None,
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=parent),
         )
-        cluster = ClusterHandle(name=entry.apply(lambda e: e["clusterName"]), provider=provider)
-        storage_class = None
-        return cls(placement, ClusterInfra(None, cluster), storage_class, same_stack=False)
+        handle = ClusterHandle(name=entry.apply(lambda e: e["clusterName"]), provider=provider)
+        storage_class = catalog.cloud_profile(where.cloud).storage_class if _dynamic_claims(where) else None
+        return cls(where.name, ClusterInfra(None, handle), storage_class, same_stack=False)
 
 
 class ModelDeploymentArgs(TypedDict, total=False):
@@ -364,6 +378,7 @@ class ModelDeployment(pulumi.ComponentResource):
         extra_objects: Optional[ExtraObjects] = None,
         networks: Optional[Mapping[str, ExistingNetwork]] = None,
         hf_token: Optional[pulumi.Input[str]] = None,
+        platform: Optional[Mapping[str, PlatformCluster]] = None,
     ) -> "ModelDeployment":
         args: ModelDeploymentArgs = {
             "device_plugin": addons.device_plugin,
@@ -373,7 +388,7 @@ class ModelDeployment(pulumi.ComponentResource):
         }
         if hf_token is not None:
             args["hf_token"] = hf_token
-        return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks)
+        return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks, platform=platform)
 
     @classmethod
     def from_spec_file(
@@ -382,6 +397,10 @@ class ModelDeployment(pulumi.ComponentResource):
         """Load and plan a spec file; `name` defaults to the spec's name."""
         plan = plan_from_args({"spec_path": str(path)})
         return cls.from_plan(name or plan.spec.name, plan, opts, **kwargs)
+
+
+def _dynamic_claims(where: PlatformPlacement) -> bool:
+    return where.cluster.kind == "new" and cloud_for(where.cloud).dynamic_cache_claims
 
 
 def _platform_entry(outputs: Mapping[str, Any], placement: str) -> Mapping[str, Any]:
@@ -397,9 +416,9 @@ def _infra(ctx: PlacementContext, platform: Optional[Mapping[str, PlatformCluste
     cloud handles (a named or platform StorageClass, a pvc:// or hf:// source); anything else is refused."""
     where = ctx.spec_placement
     cloud = cloud_for_placement(where)
-    if where.platform is None:
-        return cloud.build(ctx)
     shared = (platform or {}).get(where.name)
+    if shared is None and where.platform is None:
+        return cloud.build(ctx)
     if shared is None:
         raise pulumi.InputPropertyError(
             "platform",

@@ -302,6 +302,10 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
     dcgm_exporter_values: ClassVar[dict[str, Any]] = {}
     #: Extra values for kube-prometheus-stack on this platform (e.g. persistent storage, no kube-proxy).
     prometheus_stack_values: ClassVar[dict[str, Any]] = {}
+    #: True where a cache claim of the profile's StorageClass works alone, without a volume reserved for
+    #: it (the storage it provisions is writable by the serving UID): what models on a platform in
+    #: another stack use.
+    dynamic_cache_claims: ClassVar[bool] = False
 
     @property
     def profile(self) -> catalog.CloudProfile:

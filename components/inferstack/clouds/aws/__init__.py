@@ -121,6 +121,9 @@ class EksClusterHandle(ClusterHandle):
 
 class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
     name = "aws"
+    # The `inferstack-efs` class provisions an access point per claim with the serving UID as owner
+    # (efs-ap with uid/gid parameters, aws-efs-csi-driver examples/kubernetes/dynamic_provisioning).
+    dynamic_cache_claims = True
     # Prometheus keeps its samples on an encrypted gp3 volume (the EBS CSI driver add-on, below).
     prometheus_stack_values: ClassVar[dict[str, Any]] = {
         "prometheus": {

@@ -86,6 +86,8 @@ class GkeClusterHandle(ClusterHandle):
 class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
     name = "gcp"
     device_plugin_builtin = True
+    # No dynamic cache claims: the Filestore CSI driver applies fsGroup to ReadWriteOnce volumes only, so
+    # a share it provisions stays root-owned and the non-root prefetch Job could not write it.
     # GKE installs the NVIDIA driver on the host and injects its libraries only into pods that request
     # a GPU; the exporter requests none, so it mounts them itself (NVIDIA/dcgm-exporter#484, #59).
     dcgm_exporter_values: ClassVar[dict[str, Any]] = {
