@@ -186,3 +186,15 @@ def test_readme_platform_section_stays_true(tmp_path, monkeypatch):
     result = runner.invoke(app, ["plan", "specs/fleet"], env={"COLUMNS": "1000"})
     assert result.exit_code == 2
     assert result.output == f"Invalid spec specs/fleet: 1 problem\n{shown}"
+
+
+def test_plan_of_the_platform_document_alone_shows_its_empty_pools():
+    result = runner.invoke(app, ["plan", str(FLEET / "platform.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["models"] == []
+    assert [f["code"] for f in data["findings"]] == ["pool-unused", "pool-unused", "pool-unused", "pool-unused"]
+    assert (
+        data["findings"][0]["message"]
+        == "placement us-east pool l40s: no model runs on it; 1 node(s) kept running for nothing"
+    )
