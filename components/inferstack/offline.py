@@ -78,6 +78,8 @@ class Run:
     deployments: list
     serving_options: dict[str, tuple[dict, pulumi.ResourceOptions]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: The stack outputs the program exported (`pulumi.export`), resolved.
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def resources(self) -> list[Registered]:
@@ -112,11 +114,14 @@ def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
 
     if record_serving_options:
         InferenceService._create = staticmethod(recording)
+    exported: dict[str, Any] = {}
+    export = pulumi.export
+    pulumi.export = exported.__setitem__
 
     @pulumi.runtime.test
     def run():
         result.deployments = program(**kwargs)
-        return pulumi.Output.all(
+        per_deployment = pulumi.Output.all(
             *[
                 pulumi.Output.all(d.endpoints, d.cluster_names, d.monthly_cost_max, d.kubeconfigs)
                 for d in result.deployments
@@ -126,11 +131,15 @@ def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
                 {d.plan.spec.name: v for d, v in zip(result.deployments, values, strict=True)}
             )
         )
+        return pulumi.Output.all(per_deployment, pulumi.Output.from_input(exported)).apply(
+            lambda values: result.stack_outputs.update(values[1])
+        )
 
     try:
         run()
     finally:
         InferenceService._create = original
+        pulumi.export = export
     return result
 
 

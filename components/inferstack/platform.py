@@ -44,18 +44,18 @@ def cloud_of(cloud: str, cluster: Cluster) -> Cloud:
     return cloud_for(cloud if cluster.kind == "new" else "kubernetes")
 
 
-def pool_exports(planned: PlatformPlacementPlan) -> dict[str, dict[str, Any]]:
-    """What a model stack needs to know of each GPU pool: its GPU, node type, the labels its nodes carry
-    and the taint serving pods tolerate."""
+def pool_exports(where: PlatformPlacement, planned: PlatformPlacementPlan) -> dict[str, dict[str, Any]]:
+    """What a model stack needs to know of each GPU pool, by the platform document's pool name: its GPU,
+    node type, the labels its nodes carry and the taint serving pods tolerate."""
     return {
-        pool.name: {
+        spec.name: {
             "gpu": pool.gpu_sku,
             "nodeType": pool.node.node_type,
             "nodeLabels": {contract.GPU_NODE_LABEL: pool.gpu_sku, contract.POOL_LABEL: contract.GPU_POOL},
             "taints": [{"key": contract.GPU_TAINT_KEY, "effect": contract.GPU_TAINT_EFFECT}],
             "migProfile": pool.mig_profile,
         }
-        for pool in planned.pools
+        for spec, pool in zip(where.gpu_pools, planned.pools, strict=True)
     }
 
 
@@ -107,7 +107,7 @@ class Platform(pulumi.ComponentResource):
                 "kubeconfig": pulumi.Output.secret(infra.cluster.kubeconfig) if infra.cluster.kubeconfig else None,
                 "prometheusUrl": where.cluster.prometheus_url or contract.PROMETHEUS_URL,
                 "cacheStorageClass": storage_class,
-                "pools": pool_exports(planned),
+                "pools": pool_exports(where, planned),
             }
         self.register_outputs({"platform": self.outputs})
 
@@ -150,6 +150,8 @@ def _context(
         encrypted=platform.compliance.encryption,
         tags=contract.cloud_tags(platform.name, where.name),
         pools=planned.pools,
+        system_node_type=planned.system_node_type,
+        system_nodes=(where.system_pool.min_nodes, where.system_pool.max_nodes),
         addons=AddonSettings(
             device_plugin=addons.device_plugin,
             dcgm_exporter=addons.dcgm_exporter,

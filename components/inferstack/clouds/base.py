@@ -78,6 +78,9 @@ class ClusterContext:
     encrypted: bool
     tags: dict[str, str]
     pools: tuple[PoolPlan, ...]
+    #: The system (CPU) pool's node type and (min, max) nodes; the cloud's defaults when None.
+    system_node_type: str | None = None
+    system_nodes: tuple[int, int] | None = None
     addons: AddonSettings = AddonSettings()
     #: A network to use instead of creating one; it must be the placement's cloud's own kind.
     existing_network: ExistingNetwork | None = None
@@ -175,6 +178,7 @@ class PlacementContext:
             encrypted=self.encrypted,
             tags=self.tags,
             pools=(pool,) if pool is not None else (),
+            system_node_type=self.placement.system_node_type,
             addons=self.addons,
             existing_network=self.existing_network,
         )

@@ -169,6 +169,8 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
                 private_endpoint=ctx.private,
                 encrypt_secrets=ctx.encrypted,
                 operator_cidrs=ctx.operator_cidrs,
+                system_node_type=ctx.system_node_type,
+                system_nodes=ctx.system_nodes,
             ),
             network.network.private_subnet_ids,
             ctx.tags,

@@ -153,6 +153,8 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                 private_endpoint=ctx.private,
                 encrypt_secrets=ctx.encrypted,
                 operator_cidrs=ctx.operator_cidrs,
+                system_node_type=ctx.system_node_type,
+                system_nodes=ctx.system_nodes,
                 control_plane_cidr=network.layout.control_plane,
                 control_plane_ports=tuple(
                     port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())
