@@ -36,7 +36,7 @@ import yaml
 from inferstack.kube import placement_objects
 from inferstack.kube.platform import platform_objects
 from inferstack.monitoring import engine_dashboard, fleet_dashboard, gpu_dashboard, placement_monitoring, rules_file
-from inferstack.monitoring.fleet import platform_dashboard
+from inferstack.monitoring.fleet import platform_dashboard, platform_monitoring
 from inferstack.plan import Plan
 from inferstack.plan.fleet import FleetPlan
 from inferstack.report import fleet_text, plan_text
@@ -114,31 +114,23 @@ def _json(data: object) -> str:
 
 def fleet_contents(result: FleetPlan, progress: Callable[[str], None] = lambda _: None) -> dict[str, bytes]:
     """Every file a render of a fleet writes: per platform placement, the cluster's objects once
-    (`<placement>/_platform/`: team namespaces and quotas, and what models would create outside their
-    namespace, such as the DCGM exporter's ServiceMonitor), then each model's objects beside them
+    (`<placement>/_platform/`: team namespaces and quotas, `platform_monitoring`), as the `Platform`
+    component creates them, then each model's objects beside them
     (`<placement>/<model>/`); each model's engine dashboard, alert rules and plan; the GPU, fleet and
     platform dashboards once; and the fleet report."""
     files: dict[str, str] = {}
     platform_placements = [p.name for p in result.placements]
-    shared: dict[str, dict[tuple, dict]] = {where: {} for where in platform_placements}
     own: dict[str, list[tuple[str, list[dict]]]] = {}
     for plan in result.models:
         progress(plan.spec.name)
         for placement in plan.placements:
             objects = placement_objects(plan, placement) + placement_monitoring(plan, placement.name)
-            if (
-                placement.name in shared
-            ):  # a platform cluster's: what lies outside the model's namespace is the cluster's
-                mine = (plan.spec.namespace, plan.spec.name)
-                for obj in objects:
-                    if obj["metadata"].get("namespace") not in mine:
-                        shared[placement.name].setdefault(_key(obj), obj)
-                objects = [o for o in objects if o["metadata"].get("namespace") in mine]
             own.setdefault(placement.name, []).append((plan.spec.name, objects))
     for where in dict.fromkeys([*platform_placements, *own]):
-        cluster = platform_objects(result, where) + list(shared.get(where, {}).values())
-        for index, obj in enumerate(cluster, start=1):
-            files[f"{where}/{SHARED_FOLDER}/{file_name(index, obj)}"] = to_yaml(obj)
+        if where in platform_placements:
+            shared = platform_objects(result, where) + platform_monitoring(result, where)
+            for index, obj in enumerate(shared, start=1):
+                files[f"{where}/{SHARED_FOLDER}/{file_name(index, obj)}"] = to_yaml(obj)
         for name, objects in own.get(where, []):
             for index, obj in enumerate(objects, start=1):
                 files[f"{where}/{name}/{file_name(index, obj)}"] = to_yaml(obj)
@@ -156,11 +148,6 @@ def fleet_contents(result: FleetPlan, progress: Callable[[str], None] = lambda _
     files["fleet.json"] = json.dumps(result.to_dict(), indent=2) + "\n"
     files["fleet.txt"] = fleet_text(result)
     return {relative: text.encode() for relative, text in files.items()}
-
-
-def _key(obj: dict) -> tuple[str, str | None, str]:
-    meta = obj["metadata"]
-    return obj["kind"], meta.get("namespace"), meta["name"]
 
 
 def render_fleet(result: FleetPlan, out: Path, progress: Callable[[str], None] = lambda _: None) -> list[Path]:

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
@@ -32,7 +31,8 @@ def test_plan_dir_json():
     result = runner.invoke(app, ["plan", str(FLEET), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert (data["platform"], data["deployable"], data["findings"]) == ("prod", True, [])
+    assert (data["platform"], data["deployable"]) == ("prod", True)
+    assert [f["code"] for f in data["findings"]] == ["idle-at-min"]
     assert [p["name"] for p in data["placements"]] == ["us-east", "us-central", "onprem"]
     mig_pool = data["placements"][0]["pools"][1]
     assert (mig_pool["resource_name"], mig_pool["mig_profile"], mig_pool["slots_per_node"]) == (
@@ -109,6 +109,13 @@ def test_render_dir_writes_shared_objects_once_and_each_model_beside_them(tmp_pa
         "us-east/_platform/03-namespace-search.yaml",
         "us-east/_platform/04-resourcequota-search-gpus.yaml",
         "us-east/_platform/05-servicemonitor-nvidia-dcgm-exporter.yaml",
+        "us-east/_platform/06-configmap-inferstack-platform.yaml",
+    ]
+    assert sorted(p for p in written if p.startswith("onprem/_platform/")) == [  # existing: no monitoring stack of ours
+        "onprem/_platform/01-namespace-chat.yaml",
+        "onprem/_platform/02-resourcequota-chat-gpus.yaml",
+        "onprem/_platform/03-namespace-search.yaml",
+        "onprem/_platform/04-resourcequota-search-gpus.yaml",
     ]
     assert not [p for p in written if "servicemonitor" in p and "/_platform/" not in p]
     assert not [p for p in written if "namespace-chat-8b" in p]  # team models use the team's namespace
@@ -140,11 +147,6 @@ def test_render_dir_refuses_a_users_file_in_the_way(tmp_path):
     assert "was not written by inferstack render and would be overwritten" in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="program.run must deploy a fleet folder (spec.fleet.load_fleet, the platform's clusters once, each model "
-    "attached as a PlatformCluster) before the Pulumi half of `check DIR` can run",
-)
 def test_check_dir_judges_the_platform_and_every_model():
     result = runner.invoke(app, ["check", str(FLEET)])
     assert result.exit_code == 0, result.output
@@ -184,3 +186,15 @@ def test_readme_platform_section_stays_true(tmp_path, monkeypatch):
     result = runner.invoke(app, ["plan", "specs/fleet"], env={"COLUMNS": "1000"})
     assert result.exit_code == 2
     assert result.output == f"Invalid spec specs/fleet: 1 problem\n{shown}"
+
+
+def test_plan_of_the_platform_document_alone_shows_its_empty_pools():
+    result = runner.invoke(app, ["plan", str(FLEET / "platform.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["models"] == []
+    assert [f["code"] for f in data["findings"]] == ["pool-unused", "pool-unused", "pool-unused", "pool-unused"]
+    assert (
+        data["findings"][0]["message"]
+        == "placement us-east pool l40s: no model runs on it; 1 node(s) kept running for nothing"
+    )

@@ -15,11 +15,14 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as gdash
 from grafana_foundation_sdk.models import dashboard as model
 
-from inferstack.contract import POOL_LABEL
+from inferstack.contract import MONITORING_NAMESPACE, POOL_LABEL
+from inferstack.monitoring import cluster_monitoring
 from inferstack.monitoring._common import DCGM_GPU_UTIL
-from inferstack.monitoring.dashboards import PanelSpec, _dashboard, _uid, _variables
+from inferstack.monitoring.dashboards import PanelSpec, _dashboard, _uid, _variables, grafana_configmap
 from inferstack.plan.fleet import FleetPlan
 
+#: Name of the platform dashboard's ConfigMap (Grafana sidecar) in each platform cluster.
+PLATFORM_DASHBOARD = "inferstack-platform"
 #: The kube-state-metrics argument that exports the pool label of nodes (kube-prometheus-stack value
 #: `kube-state-metrics.metricLabelsAllowlist`).
 NODE_LABELS_ALLOWLIST = f"nodes=[{POOL_LABEL}]"
@@ -157,3 +160,21 @@ def platform_dashboard(result: FleetPlan) -> dict:
         _variables(model_variable),
         panels,
     )
+
+
+def platform_monitoring(result: FleetPlan, placement: str) -> list[dict]:
+    """The monitoring a platform cluster ships once for all its models (the models' own come from
+    `placement_monitoring`): where inferstack installs the monitoring stack (a new cluster with
+    `addons.prometheus_stack`), the DCGM exporter's ServiceMonitor and the platform dashboard."""
+    platform = result.fleet.platform
+    if platform is None:
+        return []
+    where = platform.placement(placement)
+    planned = next(p for p in result.placements if p.name == placement)
+    new = where.cluster.kind == "new"
+    ours = new and where.addons.prometheus_stack
+    objects = cluster_monitoring(planned.cluster_name, new, ours)
+    if ours:
+        dashboard = platform_dashboard(result)
+        objects.append(grafana_configmap(PLATFORM_DASHBOARD, MONITORING_NAMESPACE, dashboard, folder="inferstack"))
+    return objects

@@ -22,7 +22,7 @@ from inferstack import catalog
 from inferstack.catalog import cloud_facts, mig
 from inferstack.contract import HOURS_PER_MONTH
 from inferstack.plan import scheduling
-from inferstack.plan.capacity import CapacityChoice, NodeChoice, PlacementPlan, choose_capacity
+from inferstack.plan.capacity import CapacityChoice, NodeChoice, PlacementPlan, choose_capacity, sold_as
 from inferstack.plan.planner import Finding, Plan, plan
 from inferstack.plan.pools import PoolPlan
 from inferstack.spec.fleet import Fleet
@@ -55,6 +55,8 @@ class PlatformPlacementPlan:
     #: `node.replicas_per_node` the slots per node (GPUs, or MIG slices on a MIG pool).
     pools: tuple[PoolPlan, ...]
     system_node_type: str | None
+    #: The system pool's node limits (the platform document's `system_pool`).
+    system_nodes: tuple[int, int]
     #: pool name -> whole GPUs the models hold at their min replicas (MIG: slices / slices per GPU, up).
     gpus_min: dict[str, int]
     #: pool name -> ... at their max replicas.
@@ -101,6 +103,7 @@ class FleetPlan:
                     "region": p.region,
                     "cluster_name": p.cluster_name,
                     "system_node_type": p.system_node_type,
+                    "system_nodes": {"min": p.system_nodes[0], "max": p.system_nodes[1]},
                     "monthly_cost_max": _money(places[p.name]),
                     "pools": [_pool_dict(p, pool) for pool in p.pools],
                 }
@@ -237,13 +240,19 @@ def _mig_profile(fleet: Fleet, spec_name: str, placement: str) -> mig.MigProfile
 
 
 def _plan_model(fleet: Fleet, spec) -> Plan:
-    """The model's plan; on a MIG pool the device is one slice and each node holds GPUs x slices replicas."""
+    """The model's plan; on a MIG pool the device is one slice and each node holds GPUs x slices replicas.
+    On a platform pool the nodes are shared, so the model's own idle-GPU notes are dropped: the fleet's
+    `idle-at-min` judges the pool."""
     profiles = {p.name: prof for p in spec.placements if (prof := _mig_profile(fleet, spec.name, p.name))}
-    if not profiles:
-        return plan(spec)
-    device = mig.slice_gpu(next(iter(profiles.values())))
-    result = plan(spec, device)
-    return dataclasses.replace(result, placements=[_on_slices(p, profiles.get(p.name)) for p in result.placements])
+    result = plan(spec, mig.slice_gpu(next(iter(profiles.values())))) if profiles else plan(spec)
+    shared = {p.name for p in spec.placements if fleet.pool_of(spec.name, p.name) is not None}
+    findings = [
+        f
+        for f in result.findings
+        if not (f.code == "idle-gpus" and any(f.message.startswith(f"placement {name}:") for name in shared))
+    ]
+    placements = [_on_slices(p, profiles.get(p.name)) for p in result.placements] if profiles else result.placements
+    return dataclasses.replace(result, placements=placements, findings=findings)
 
 
 def _on_slices(placement: PlacementPlan, profile: mig.MigProfile | None) -> PlacementPlan:
@@ -382,6 +391,7 @@ def _placement_plan(
         where.cluster_name(platform.name),
         tuple(pools),
         system,
+        (where.system_pool.min_nodes, where.system_pool.max_nodes),
         gpus_min,
         gpus_max,
         nodes_min,
@@ -409,6 +419,17 @@ def _pool_findings(where: PlatformPlacement, planned: PlatformPlacementPlan) -> 
                     True,
                 )
             )
+        capacity = plan_.capacity
+        if _builds(where) and plan_.node.node_type is not None and not capacity.verified:
+            out.append(
+                Finding(
+                    "capacity-unverified",
+                    f"{at}: no source confirms that {plan_.node.node_type} is sold as {capacity.mode}; it is planned so, "
+                    f"but check it before deploying, or put a mode it is known to be sold in "
+                    f"({sold_as(where.cloud, plan_.node.node_type)}) first in the pool's capacity",
+                    False,
+                )
+            )
         for tenant in planned.tenants[pool.name]:
             if tenant.slots_per_replica > slots:
                 out.append(
@@ -430,6 +451,17 @@ def _pool_findings(where: PlatformPlacement, planned: PlatformPlacementPlan) -> 
                 )
             )
         need_min, need_max = planned.nodes_needed_min[pool.name], planned.nodes_needed_max[pool.name]
+        used = sum(t.replicas_min * t.slots_per_replica for t in planned.tenants[pool.name])
+        idle = max(need_min, pool.min_nodes) * slots - used
+        if _builds(where) and planned.tenants[pool.name] and idle > 0:
+            out.append(
+                Finding(
+                    "idle-at-min",
+                    f"{at}: {idle} of {max(need_min, pool.min_nodes) * slots} {unit} idle at the models' min replicas "
+                    f"on {max(need_min, pool.min_nodes)} node(s); more models or replicas fit there at no extra cost",
+                    False,
+                )
+            )
         if need_min > pool.max_nodes:
             out.append(
                 Finding(

@@ -259,8 +259,10 @@ def _bind_placements(
     sku = _gpu_sku(data)
     out: list = []
     pools: dict[str, str] = {}
+    devices: dict[str, str | None] = {}  # placement path -> MIG profile of its pool (None: whole GPUs)
     for i, item in enumerate(placements):
         if not (isinstance(item, dict) and "platform" in item):
+            devices[f"placements[{i}]"] = None
             out.append(item)
             continue
         at = f"placements[{i}]"
@@ -291,10 +293,31 @@ def _bind_placements(
         pool = None if where is None else _pool(item.get("pool"), where, sku, at, problems)
         if len(problems) > before or where is None or pool is None:
             continue
+        if where.name in pools:
+            problems.append(
+                Violation(
+                    f"{at}.placement",
+                    where.name,
+                    "the model is already on this platform placement (one pool per placement)",
+                    hint="merge the two into one placement with the replicas of both",
+                )
+            )
+            continue
+        devices[at] = pool.mig
         out.append(_expanded(item, platform, where, pool))
         pools[where.name] = pool.name
         if pool.mig is not None:
             problems += _one_slice(data, pool, at)
+    if len(set(devices.values())) > 1:
+        shown_devices = ", ".join(f"{at}: {f'MIG {m}' if m else 'whole GPUs'}" for at, m in devices.items())
+        problems.append(
+            Violation(
+                "placements",
+                None,
+                f"a model is planned for one device, but its placements are on different ones ({shown_devices})",
+                hint="put the model on pools with the same MIG profile (or all whole GPUs), or split it into two specs",
+            )
+        )
     return out, pools
 
 

@@ -8,7 +8,7 @@ import subprocess
 import yaml
 
 from inferstack.monitoring import dashboard_queries, parse
-from inferstack.monitoring.fleet import KSM_POOL_LABEL, NODE_LABELS_ALLOWLIST, platform_dashboard
+from inferstack.monitoring.fleet import KSM_POOL_LABEL, NODE_LABELS_ALLOWLIST, platform_dashboard, platform_monitoring
 from inferstack.plan.fleet import plan_fleet
 from inferstack.spec.fleet import load_fleet
 from tests.fleet_folder import FLEET
@@ -33,6 +33,17 @@ def test_panels_cover_pools_models_and_teams():
     ]
     model = next(v for v in dashboard["templating"]["list"] if v["name"] == "model")
     assert model["query"] == "llama-3.1-8b,llama-3.1-8b-mig,mistral-7b,qwen2.5-7b"
+
+
+def test_platform_clusters_ship_the_dcgm_monitor_and_dashboard_once():
+    result = plan_fleet(load_fleet(FLEET))
+    east = platform_monitoring(result, "us-east")
+    assert [(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in east] == [
+        ("ServiceMonitor", "gpu-operator", "nvidia-dcgm-exporter"),
+        ("ConfigMap", "monitoring", "inferstack-platform"),
+    ]
+    assert east[1]["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert platform_monitoring(result, "onprem") == []  # an existing cluster: not our monitoring stack
 
 
 def test_pool_label_names_as_kube_state_metrics_exports_them():

@@ -186,6 +186,33 @@ def test_binding_errors(tmp_path, changes, message):
     assert _problems(tmp_path, changes) == [message]
 
 
+def test_a_model_is_on_a_platform_placement_once(tmp_path):
+    twice = {"placements": [{"platform": "prod", "placement": "us-east"}, {"platform": "prod", "placement": "us-east"}]}
+    assert _problems(tmp_path, {"chat-8b.yaml": twice}) == [
+        "chat-8b.yaml: placements[1].placement = 'us-east': the model is already on this platform placement (one pool "
+        "per placement). Fix: merge the two into one placement with the replicas of both."
+    ]
+
+
+def test_a_model_runs_on_one_device(tmp_path):
+    l4 = {"name": "l4", "gpu": "L4", "gpus_per_node": 1, "max_nodes": 6}
+    whole = {"name": "h100", "gpu": "H100", "max_nodes": 1}
+    changes = {
+        "platform.yaml": {"placements": {1: {"gpu_pools": [l4, whole]}}},
+        "chat-8b-mig.yaml": {
+            "placements": [
+                {"platform": "prod", "placement": "us-east", "pool": "h100-mig"},
+                {"platform": "prod", "placement": "us-central", "pool": "h100"},
+            ]
+        },
+    }
+    assert _problems(tmp_path, changes) == [
+        "chat-8b-mig.yaml: placements: a model is planned for one device, but its placements are on different ones "
+        "(placements[0]: MIG 3g.40gb, placements[1]: whole GPUs). Fix: put the model on pools with the same MIG "
+        "profile (or all whole GPUs), or split it into two specs."
+    ]
+
+
 def test_two_pools_with_the_models_gpu_must_be_named(tmp_path):
     pools = [
         {"name": "a", "gpu": "L40S", "gpus_per_node": 1, "max_nodes": 2},
