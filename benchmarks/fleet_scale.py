@@ -1,11 +1,12 @@
-"""Toolkit speed against fleet size: the whole Pulumi program (load, plan, register every resource)
-under Pulumi mocks for fleets of 1, 10, 50 and 100 deployments, each a copy of specs/quickstart.yaml
-with its own name (one GKE placement each: network, private cluster, GPU pool, Filestore cache,
-add-ons and serving objects).
+"""Toolkit speed against fleet size: one platform (a new EKS placement with two GPU pools, a new GKE
+placement, an existing cluster; `tests/components/fleet_folder.py`) and 1-200 model specs, through the
+whole Pulumi program (load and plan the folder, register every resource) under Pulumi mocks.
 
-Each fleet runs in a fresh interpreter so its peak RSS (resource.getrusage) is its own; the time
-is wall-clock for planning + registering, excluding interpreter start and the Pulumi SDK imports
-(shown apart).
+Each size runs in a fresh interpreter so its peak RSS is its own. The Pulumi SDK and provider modules
+are imported before the clock starts (shown apart). Beside inferstack's time, the raw-SDK floor: a
+fresh interpreter registering the very same resources (types, names and inputs; flat, without
+parents) straight through the Pulumi SDK under the same mocks, so the ratio is what inferstack itself
+costs.
 
 Run: python benchmarks/fleet_scale.py [SIZES...]
 """
@@ -15,67 +16,150 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIZES = (1, 10, 50, 100)
+SIZES = (1, 10, 50, 100, 200)
+#: SDK modules the program uses, imported before timing (they load lazily on first attribute access).
+SDK_MODULES = {
+    "pulumi_aws": ("cloudwatch", "ec2", "efs", "eks", "iam", "kms"),
+    "pulumi_gcp": ("compute", "container", "filestore", "kms", "projects", "serviceaccount", "storage"),
+    "pulumi_kubernetes": (
+        "apps.v1",
+        "batch.v1",
+        "core.v1",
+        "helm.v3",
+        "meta.v1",
+        "networking.v1",
+        "policy.v1",
+        "rbac.v1",
+        "storage.v1",
+        "apiextensions",
+    ),
+}
 
 
-def one(size: int) -> dict:
-    """Run a fleet of `size` deployments under mocks in this process; returns the measurements."""
-    import resource
+def _import_sdk() -> float:
+    import importlib
 
     started = time.perf_counter()
-    import pulumi
+    import pulumi  # noqa: F401
 
+    import inferstack.clouds.aws
     import inferstack.clouds.gcp
-    import inferstack.deployment  # noqa: F401
-    from inferstack.offline import RecordingMocks
-    from inferstack.program import deploy, plans
-    from inferstack.spec import load_spec
+    import inferstack.clouds.kubernetes
+    import inferstack.platform  # noqa: F401
 
-    imported = time.perf_counter()
-    base = load_spec(ROOT / "specs" / "quickstart.yaml")
-    specs = [base.model_copy(update={"name": f"quickstart-{i:03d}"}) for i in range(size)]
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="inferstack", stack="fleet", preview=False)
+    for package, modules in SDK_MODULES.items():
+        for module in modules:
+            # The SDKs' modules are lazy: any attribute outside the introspection set loads them.
+            getattr(importlib.import_module(f"{package}.{module}"), "__all__", None)
+    return time.perf_counter() - started
 
-    @pulumi.runtime.test
-    def program():
-        deployments = deploy(plans(specs))
-        return pulumi.Output.all(*[d.endpoints for d in deployments])
 
-    program()
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def inferstack_run(size: int, dump: Path) -> dict:
+    """The program on a fleet folder of `size` models, in this process; writes what it registered to
+    `dump` for the raw-SDK run."""
+    from inferstack.program import tune_gc
+
+    tune_gc()  # what `pulumi up` gets: stacks/__main__.py runs `program.main`, which tunes the collector
+    imports = _import_sdk()
+    from tests.components.fleet_folder import write_fleet
+
+    folder = write_fleet(Path(tempfile.mkdtemp()) / "acme", size)
+    from inferstack.offline import run_offline
+    from inferstack.plan.fleet import plan_fleet
+    from inferstack.program import run
+    from inferstack.spec.fleet import load_fleet
+
+    started = time.perf_counter()
+    plan_fleet(load_fleet(folder))
+    planned = time.perf_counter()
+    result = run_offline(run, value=str(folder), base=ROOT)
     done = time.perf_counter()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    dump.write_text(json.dumps([[r.typ, r.name, r.inputs] for r in result.resources], default=str))
     return {
-        "deployments": size,
-        "resources": len(mocks.resources),
-        "import_s": imported - started,
-        "run_s": done - imported,
-        "peak_rss_mib": peak_kib / 1024,
+        "models": size,
+        "resources": len(result.resources),
+        "imports_s": imports,
+        "plan_s": planned - started,
+        "total_s": done - started,
+        "peak_rss_mib": _peak_rss_mib(),
     }
 
 
+def raw_run(dump: Path) -> dict:
+    """The same resources registered straight through the SDK, under the same mocks: components as
+    `ComponentResource`s, everything else as `CustomResource`s of the same type, name and inputs."""
+    imports = _import_sdk()
+    import pulumi
+
+    from inferstack.offline import RecordingMocks
+
+    registered = json.loads(dump.read_text())
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="inferstack", stack="raw", preview=False)
+    started = time.perf_counter()
+
+    @pulumi.runtime.test
+    def program():
+        for typ, name, inputs in registered:
+            if typ.startswith("pulumi:providers:"):
+                pulumi.ProviderResource(typ.split(":")[-1], name, inputs)
+            elif typ.startswith("inferstack:"):
+                pulumi.ComponentResource(typ, name)
+            else:
+                pulumi.CustomResource(typ, name, inputs)
+
+    program()
+    return {"raw_s": time.perf_counter() - started, "raw_imports_s": imports, "raw_resources": len(mocks.resources)}
+
+
+def _child(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--one"]:
-        print(json.dumps(one(int(argv[1]))))
+    if argv[:1] == ["--inferstack"]:
+        print(json.dumps(inferstack_run(int(argv[1]), Path(argv[2]))))
+        return 0
+    if argv[:1] == ["--raw"]:
+        print(json.dumps(raw_run(Path(argv[1]))))
         return 0
     sizes = [int(a) for a in argv] or list(SIZES)
     header = (
-        f"{'deployments':>11} {'resources':>9} {'run s':>7} {'ms/deployment':>13} {'peak RSS MiB':>12} {'imports s':>9}"
+        f"{'models':>6} {'resources':>9} {'plan s':>7} {'total s':>8} {'ms/model':>8} {'raw SDK s':>9} "
+        f"{'ratio':>5} {'peak RSS MiB':>12} {'imports s':>9}"
     )
     print(header)
     print("-" * len(header))
+    rows = []
     for size in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(size)], capture_output=True, text=True, check=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
+        with tempfile.TemporaryDirectory() as tmp:
+            dump = Path(tmp) / "registered.json"
+            row = _child(["--inferstack", str(size), str(dump)]) | _child(["--raw", str(dump)])
+        rows.append(row)
         print(
-            f"{row['deployments']:>11} {row['resources']:>9} {row['run_s']:>7.2f} "
-            f"{1000 * row['run_s'] / size:>13.0f} {row['peak_rss_mib']:>12.0f} {row['import_s']:>9.2f}"
+            f"{row['models']:>6} {row['resources']:>9} {row['plan_s']:>7.2f} {row['total_s']:>8.2f} "
+            f"{1000 * row['total_s'] / size:>8.0f} {row['raw_s']:>9.2f} {row['total_s'] / row['raw_s']:>5.2f} "
+            f"{row['peak_rss_mib']:>12.0f} {row['imports_s']:>9.2f}"
+        )
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        per_model = (last["total_s"] - first["total_s"]) / (last["models"] - first["models"])
+        print(
+            f"fleet: {per_model * 1000:.0f} ms per added model; t = {first['total_s'] - per_model * first['models']:.2f} s + {per_model:.3f} s x models"
         )
     return 0
 

@@ -18,9 +18,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from inferstack.compliance.model import Finding, Resource, evaluate
-from inferstack.offline import deploy_offline
+from inferstack.offline import Run, deploy_folder_offline, deploy_offline
 from inferstack.plan import Plan, plan
+from inferstack.plan.fleet import plan_fleet
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
+from inferstack.spec.fleet import load_fleet, with_slices
 from inferstack.spec.loader import read_spec_data, violations_from
 from inferstack.spec.models import Compliance
 
@@ -29,10 +31,13 @@ BUILD_SETTINGS = ("private_networking", "encryption")
 
 
 class NotDeployable(Exception):
-    """The plan cannot be built (no fit, no offering); there is nothing to check."""
+    """The plan (or a fleet's plan, whose blocking `messages` are given) cannot be built (no fit, no
+    offering); there is nothing to check."""
 
-    def __init__(self, plan: Plan):
-        super().__init__("; ".join(f.message for f in plan.findings if f.blocking))
+    def __init__(self, plan: Plan | None, messages: list[str] | None = None):
+        if messages is None:
+            messages = [f.message for f in plan.findings if f.blocking] if plan is not None else []
+        super().__init__("; ".join(messages))
         self.plan = plan
 
 
@@ -91,7 +96,11 @@ def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
 
 def registered_resources(deployment_plan: Plan) -> list[Resource]:
     """Every resource the Pulumi program registers for a plan, with its provider's inputs."""
-    run = deploy_offline([deployment_plan])
+    return _with_providers(deploy_offline([deployment_plan]))
+
+
+def _with_providers(run: Run) -> list[Resource]:
+    """The resources of an offline run, each with its provider's inputs."""
     providers = {(r.typ, r.name): r.inputs for r in run.resources if r.typ.startswith("pulumi:providers:")}
 
     def provider_inputs(registered) -> dict:
@@ -113,4 +122,25 @@ def check(path: str | Path, policy_path: str | Path | None = None) -> CheckResul
     if not deployment_plan.deployable:
         raise NotDeployable(deployment_plan)
     resources = registered_resources(deployment_plan)
+    return CheckResult(str(path), evaluate(resources, policy), len(resources))
+
+
+def check_fleet(path: str | Path, policy_path: str | Path | None = None) -> CheckResult:
+    """`check` for a fleet folder: the platform document and every model are loaded and bound (the
+    platform's own rules, each model's rules under its inherited compliance, no widening) and the fleet
+    is planned (pools, quotas, team and model budgets); then the stack's program deploys the folder
+    under mocks and every resource is judged by the platform's baseline (or `--policy`), a GPU
+    allowing its MIG slices."""
+    fleet = load_fleet(path)
+    result = plan_fleet(fleet)
+    blocking = [f.message for f in result.findings if f.blocking] + [
+        f"{m.spec.name}: {f.message}" for m in result.models for f in m.findings if f.blocking
+    ]
+    if blocking:
+        raise NotDeployable(None, blocking)
+    policy = load_policy(policy_path) if policy_path is not None else None
+    if policy is None:
+        policy = fleet.platform.compliance if fleet.platform is not None else Compliance()
+    policy = policy.model_copy(update={"allowed_gpus": with_slices(policy.allowed_gpus)})
+    resources = _with_providers(deploy_folder_offline(path))
     return CheckResult(str(path), evaluate(resources, policy), len(resources))

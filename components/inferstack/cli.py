@@ -17,12 +17,14 @@ from rich.progress import Progress
 from rich.text import Text
 
 from inferstack.compliance.report import FORMATS
-from inferstack.plan import plan as make_plan
-from inferstack.render import RenderError
+from inferstack.plan import Plan
+from inferstack.plan.fleet import FleetPlan, plan_fleet
+from inferstack.render import RenderError, render_fleet
 from inferstack.render import render as write
-from inferstack.report import print_plan
-from inferstack.spec import SpecError, load_spec
-from inferstack.spec.schema import spec_schema
+from inferstack.report import print_fleet, print_plan
+from inferstack.spec import SpecError
+from inferstack.spec.fleet import is_folder, load_fleet
+from inferstack.spec.schema import platform_schema, spec_schema
 
 app = typer.Typer(
     add_completion=False,
@@ -32,7 +34,13 @@ app = typer.Typer(
 EXIT_NOT_DEPLOYABLE = 1
 EXIT_BAD_SPEC = 2
 
-SpecPath = Annotated[Path, typer.Argument(help="Spec file (YAML).", show_default=False)]
+SpecPath = Annotated[
+    Path,
+    typer.Argument(
+        help="Spec file (YAML), or a fleet folder: a platform document (kind: Platform) and the model specs on it.",
+        show_default=False,
+    ),
+]
 
 
 def _say(console: Console, label: str, text: str) -> None:
@@ -40,12 +48,16 @@ def _say(console: Console, label: str, text: str) -> None:
     console.print(Text.assemble((label, "bold red"), " ", text), highlight=False, soft_wrap=True)
 
 
-def _load(path: Path, console: Console):
+def _load(path: Path, console: Console) -> Plan | FleetPlan:
+    """A spec file's plan, or a fleet's (a folder, or a platform document alone); exit 2 on bad input.
+    A spec on a platform is planned bound to the platform document beside it."""
     try:
-        return load_spec(path)
+        fleet = load_fleet(path)
     except SpecError as exc:
         _say(console, "Invalid spec", exc.render())
         raise typer.Exit(EXIT_BAD_SPEC) from None
+    result = plan_fleet(fleet)
+    return result if is_folder(path) or not fleet.specs else result.models[0]
 
 
 def _cannot_write(err: Console, path: Path, exc: OSError) -> NoReturn:
@@ -61,9 +73,11 @@ def plan(
 ) -> None:
     """Will the model fit, with which TP, how many requests will it hold, and what will it cost."""
     err = Console(stderr=True)
-    result = make_plan(_load(spec, err))
+    result = _load(spec, err)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
+    elif isinstance(result, FleetPlan):
+        print_fleet(result, Console())
     else:
         print_plan(result, Console())
     if not result.deployable:
@@ -78,7 +92,8 @@ def render(
         typer.Option(
             "--out",
             "-o",
-            help="This spec's output folder (one sub-folder per placement); default: build/<spec name>.",
+            help="This spec's output folder (one sub-folder per placement); default: build/<spec name> "
+            "(a fleet: build/<platform name>).",
             show_default=False,
         ),
     ] = None,
@@ -86,16 +101,28 @@ def render(
     """Write the Kubernetes manifests and the plan report for review or GitOps."""
 
     err = Console(stderr=True)
-    result = make_plan(_load(spec, err))
+    result = _load(spec, err)
     if not result.deployable:
-        print_plan(result, err)
+        if isinstance(result, FleetPlan):
+            print_fleet(result, err)
+        else:
+            print_plan(result, err)
         raise typer.Exit(EXIT_NOT_DEPLOYABLE)
-    out = out if out is not None else Path("build") / result.spec.name
+    if isinstance(result, FleetPlan):
+        name = result.fleet.platform.name if result.fleet.platform else spec.name
+        steps = len(result.models)
+    else:
+        name, steps = result.spec.name, len(result.placements)
+    out = out if out is not None else Path("build") / name
     try:
-        quiet = len(result.placements) < 2 or not err.is_terminal
+        quiet = steps < 2 or not err.is_terminal
         with Progress(console=err, transient=True, disable=quiet) as progress:
-            task = progress.add_task("rendering", total=len(result.placements))
-            files = write(result, out, lambda name: progress.update(task, advance=1, description=f"rendering {name}"))
+            task = progress.add_task("rendering", total=steps)
+
+            def advance(item: str) -> None:
+                progress.update(task, advance=1, description=f"rendering {item}")
+
+            files = render_fleet(result, out, advance) if isinstance(result, FleetPlan) else write(result, out, advance)
     except RenderError as exc:
         message = Text.assemble(("Cannot render into", "bold red"), f" {exc.out}: {exc.problem}. Fix: {exc.fix}.")
         err.print(message, highlight=False, soft_wrap=True)
@@ -120,7 +147,7 @@ def check(
     ] = None,
 ) -> None:
     """Run every compliance rule on every resource the Pulumi program would create (no cloud account)."""
-    from inferstack.check import NotDeployable
+    from inferstack.check import NotDeployable, check_fleet
     from inferstack.check import check as run_check
 
     err = Console(stderr=True)
@@ -128,7 +155,7 @@ def check(
         _say(err, f"--format {output_format[:200]!r}", f"is not a report format; allowed: {', '.join(FORMATS)}")
         raise typer.Exit(EXIT_BAD_SPEC)
     try:
-        result = run_check(spec, policy)
+        result = check_fleet(spec, policy) if is_folder(spec) else run_check(spec, policy)
     except SpecError as exc:
         _say(err, "Invalid input", exc.render())
         raise typer.Exit(EXIT_BAD_SPEC) from None
@@ -151,10 +178,14 @@ def check(
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    platform: Annotated[
+        bool, typer.Option("--platform", help="Print the platform document's schema (kind: Platform) instead.")
+    ] = False,
+) -> None:
     """Print the spec's JSON Schema (for editors and CI): it accepts what `plan` accepts, but for the
     catalog and cross-field checks its description names."""
-    typer.echo(json.dumps(spec_schema(), indent=2))
+    typer.echo(json.dumps(platform_schema() if platform else spec_schema(), indent=2))
 
 
 def main() -> None:

@@ -19,23 +19,35 @@ Decisions written down:
 - When KEDA scales the Deployment, Pulumi ignores `spec.replicas` so an update never fights the
   autoscaler.
 - Monitoring objects (or anything else) join a placement through `extra_objects`.
+- On a platform (`placements[].platform`), the cluster, node pools and add-ons are the platform's
+  (`PlatformCluster`, from `inferstack.platform.Platform` in the same stack or from the platform
+  stack's outputs); the model adds only its own cache, identity and serving objects.
 
 Args are a `TypedDict` of plain values so the component package (`components/__main__.py`) can infer
 its schema; Python callers usually use `ModelDeployment.from_plan` or `.from_spec_file`.
 """
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, TypedDict, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from inferstack import contract
-from inferstack.clouds import cloud_for_placement
+from inferstack import catalog, contract
+from inferstack.clouds import cloud_for, cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
-from inferstack.clouds.base import ExistingNetwork, PlacementContext, PlacementInfra
+from inferstack.clouds.base import (
+    CacheStorage,
+    ClusterHandle,
+    ClusterInfra,
+    ExistingNetwork,
+    PlacementContext,
+    PlacementInfra,
+)
 from inferstack.kube import placement_objects
 from inferstack.monitoring import placement_monitoring
 from inferstack.plan import Plan
@@ -43,6 +55,7 @@ from inferstack.plan import plan as make_plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.spec import SpecError, load_spec
 from inferstack.spec.loader import parse_spec_text
+from inferstack.spec.platform import PlatformPlacement
 
 TYPE = "inferstack:index:ModelDeployment"
 
@@ -88,6 +101,22 @@ def endpoint(objects: Sequence[dict]) -> Optional[str]:
             meta, port = obj["metadata"], obj["spec"]["ports"][0]["port"]
             return f"http://{meta['name']}.{meta['namespace']}.svc.cluster.local:{port}"
     return None
+
+
+def kube_resource(name: str, obj: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """One Kubernetes object (a plain dict as `inferstack render` writes it) as a Pulumi resource: the
+    typed class for the kinds in `KINDS`, an `apiextensions.CustomResource` for anything else."""
+    cls = KINDS.get((obj["apiVersion"], obj["kind"]))
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    if cls is None:
+        return k8s.apiextensions.CustomResource(
+            name,
+            api_version=obj["apiVersion"],
+            kind=obj["kind"],
+            opts=opts,
+            **body,
+        )
+    return cls(name, opts=opts, **{_snake(k): v for k, v in body.items()})
 
 
 class InferenceService(pulumi.ComponentResource):
@@ -161,19 +190,56 @@ class InferenceService(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.from_input(url) if url else None
         self.register_outputs({"endpoint": self.endpoint})
 
-    @staticmethod
-    def _create(name: str, obj: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-        cls = KINDS.get((obj["apiVersion"], obj["kind"]))
-        body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-        if cls is None:
-            return k8s.apiextensions.CustomResource(
-                name,
-                api_version=obj["apiVersion"],
-                kind=obj["kind"],
-                opts=opts,
-                **body,
-            )
-        return cls(name, opts=opts, **{_snake(k): v for k, v in body.items()})
+    #: How each object becomes a resource (a seam the offline recorder wraps).
+    _create = staticmethod(kube_resource)
+
+
+@dataclass
+class PlatformCluster:
+    """A platform placement's cluster as the models on it see it.
+
+    Built by `inferstack.platform.Platform` in the same stack, `infra` is the cloud's own `ClusterInfra`:
+    models get their own weight caches and source identity exactly as standalone ones. Read from the
+    platform stack's outputs (`from_outputs`), there is only the cluster's name, a provider from the
+    exported kubeconfig and the exported cache StorageClass."""
+
+    placement: str
+    infra: ClusterInfra
+    #: A ReadWriteMany StorageClass the platform offers for weight caches; None where it offers none.
+    cache_storage_class: str | None = None
+    #: False for a cluster read from another stack: no cloud handles to build caches or identities with.
+    same_stack: bool = True
+    #: Resources the models' objects wait for besides the cluster's own (e.g. team namespaces).
+    ready: list[pulumi.Resource] = field(default_factory=list)
+
+    @classmethod
+    def from_outputs(
+        cls,
+        name: str,
+        where: PlatformPlacement,
+        outputs: pulumi.Input[Mapping[str, Any]],
+        parent: pulumi.Resource | None = None,
+    ) -> "PlatformCluster":
+        """The cluster of platform placement `where` from the platform stack's `platform` output (see
+        `inferstack.platform.Platform.outputs`), typically `StackReference(...).get_output("platform")`.
+        New clusters are reached through the exported kubeconfig; existing ones, as the platform stack
+        reaches them, through the kubeconfig file and context the platform document names."""
+        entry = pulumi.Output.from_input(outputs).apply(lambda all_: _platform_entry(all_, where.name))
+        cluster = where.cluster
+        if cluster.kind == "new":
+            kubeconfig: pulumi.Input[str] | None = pulumi.Output.secret(entry.apply(lambda e: e["kubeconfig"]))
+        else:
+            kubeconfig = os.path.expanduser(cluster.kubeconfig) if cluster.kubeconfig else None
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=kubeconfig,
+            context=cluster.context if cluster.kind == "existing" else None,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        handle = ClusterHandle(name=entry.apply(lambda e: e["clusterName"]), provider=provider)
+        storage_class = catalog.cloud_profile(where.cloud).storage_class if _dynamic_claims(where) else None
+        return cls(where.name, ClusterInfra(None, handle), storage_class, same_stack=False)
 
 
 class ModelDeploymentArgs(TypedDict, total=False):
@@ -244,6 +310,7 @@ class ModelDeployment(pulumi.ComponentResource):
         plan: Optional[Plan] = None,
         extra_objects: Optional[ExtraObjects] = None,
         networks: Optional[Mapping[str, ExistingNetwork]] = None,
+        platform: Optional[Mapping[str, PlatformCluster]] = None,
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         plan = plan if plan is not None else plan_from_args(args or {})
@@ -263,10 +330,11 @@ class ModelDeployment(pulumi.ComponentResource):
         for placement in plan.placements:
             prefix = f"{name}-{placement.name}"
             ctx = PlacementContext(prefix, plan, placement, self, settings, (networks or {}).get(placement.name))
-            infra = cloud_for_placement(ctx.spec_placement).build(ctx)
+            infra = _infra(ctx, platform)
             objects = _with_hub_token(list(placement_objects(plan, placement)), plan, (args or {}).get("hf_token"))
             objects += list(_extra(extra_objects, plan, placement))
-            existing = ctx.spec_placement.cluster.kind == "existing"
+            # Caches on clusters the stack does not own (existing ones, or a platform's) outlive it.
+            existing = ctx.spec_placement.cluster.kind == "existing" or ctx.spec_placement.platform is not None
             service = InferenceService(
                 f"{prefix}-serving",
                 objects,
@@ -282,7 +350,7 @@ class ModelDeployment(pulumi.ComponentResource):
             self.services[placement.name] = service
             if service.endpoint is not None:
                 endpoints[placement.name] = service.endpoint
-            if infra.cluster.kubeconfig is not None:
+            if infra.cluster.kubeconfig is not None and ctx.spec_placement.platform is None:
                 kubeconfigs[placement.name] = infra.cluster.kubeconfig
             clusters[placement.name] = infra.cluster.name
         cost = plan.monthly_cost_max
@@ -310,6 +378,7 @@ class ModelDeployment(pulumi.ComponentResource):
         extra_objects: Optional[ExtraObjects] = None,
         networks: Optional[Mapping[str, ExistingNetwork]] = None,
         hf_token: Optional[pulumi.Input[str]] = None,
+        platform: Optional[Mapping[str, PlatformCluster]] = None,
     ) -> "ModelDeployment":
         args: ModelDeploymentArgs = {
             "device_plugin": addons.device_plugin,
@@ -319,7 +388,7 @@ class ModelDeployment(pulumi.ComponentResource):
         }
         if hf_token is not None:
             args["hf_token"] = hf_token
-        return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks)
+        return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks, platform=platform)
 
     @classmethod
     def from_spec_file(
@@ -328,6 +397,55 @@ class ModelDeployment(pulumi.ComponentResource):
         """Load and plan a spec file; `name` defaults to the spec's name."""
         plan = plan_from_args({"spec_path": str(path)})
         return cls.from_plan(name or plan.spec.name, plan, opts, **kwargs)
+
+
+def _dynamic_claims(where: PlatformPlacement) -> bool:
+    return where.cluster.kind == "new" and cloud_for(where.cloud).dynamic_cache_claims
+
+
+def _platform_entry(outputs: Mapping[str, Any], placement: str) -> Mapping[str, Any]:
+    if placement not in outputs:
+        known = ", ".join(sorted(outputs)) or "none"
+        raise ValueError(f"the platform stack exports no placement {placement!r}; it exports: {known}")
+    return outputs[placement]
+
+
+def _infra(ctx: PlacementContext, platform: Optional[Mapping[str, PlatformCluster]]) -> PlacementInfra:
+    """The placement's infrastructure: its own cluster, or its platform's cluster plus the model's cache
+    and identity. A model on another stack's platform can only use storage and sources that need no
+    cloud handles (a named or platform StorageClass, a pvc:// or hf:// source); anything else is refused."""
+    where = ctx.spec_placement
+    cloud = cloud_for_placement(where)
+    shared = (platform or {}).get(where.name)
+    if shared is None and where.platform is None:
+        return cloud.build(ctx)
+    if shared is None:
+        raise pulumi.InputPropertyError(
+            "platform",
+            f"placement {where.name!r} is on platform {where.platform!r}, but no cluster of that platform was "
+            "given: deploy the model in the platform's folder, or pass the platform stack's clusters",
+        )
+    if shared.same_stack:
+        return cloud.attach(ctx, shared.infra)
+    spec = ctx.plan.spec
+    storage_class = spec.cache.storage_class or shared.cache_storage_class
+    problems = []
+    if storage_class is None and spec.model.scheme != "pvc":
+        problems.append(
+            "its weight cache needs a ReadWriteMany StorageClass: set cache.storage_class, or deploy the model "
+            "in the platform's stack"
+        )
+    if any(s.split("://")[0] in ("s3", "gs") for s in spec.model.weight_sources):
+        problems.append(
+            "object-store sources need cloud identity bound on the platform's cluster: deploy the model in the "
+            "platform's stack, or serve it from hf:// or pvc://"
+        )
+    if problems:
+        raise pulumi.InputPropertyError(
+            "platform",
+            f"placement {where.name!r} reads platform {where.platform!r} from another stack: " + "; ".join(problems),
+        )
+    return PlacementInfra(infra=shared.infra, cache=CacheStorage(storage_class, ready=list(shared.ready)))
 
 
 def _with_hub_token(objects: list[dict], plan: Plan, token: Optional[pulumi.Input[str]]) -> list[dict]:
@@ -367,4 +485,12 @@ def _require_deployable(plan: Plan) -> None:
         )
 
 
-__all__ = ["InferenceService", "ModelDeployment", "ModelDeploymentArgs", "child_name", "plan_from_args"]
+__all__ = [
+    "InferenceService",
+    "ModelDeployment",
+    "ModelDeploymentArgs",
+    "PlatformCluster",
+    "child_name",
+    "kube_resource",
+    "plan_from_args",
+]

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from inferstack.deployment import InferenceService
 from inferstack.plan import Plan
-from inferstack.program import deploy
+from inferstack.program import deploy, run
 
 GCP_PROJECT = ("inferstack-offline", "123456789")
 
@@ -77,6 +78,8 @@ class Run:
     deployments: list
     serving_options: dict[str, tuple[dict, pulumi.ResourceOptions]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: The stack outputs the program exported (`pulumi.export`), resolved.
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def resources(self) -> list[Registered]:
@@ -111,11 +114,14 @@ def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
 
     if record_serving_options:
         InferenceService._create = staticmethod(recording)
+    exported: dict[str, Any] = {}
+    export = pulumi.export
+    pulumi.export = exported.__setitem__
 
     @pulumi.runtime.test
     def run():
         result.deployments = program(**kwargs)
-        return pulumi.Output.all(
+        per_deployment = pulumi.Output.all(
             *[
                 pulumi.Output.all(d.endpoints, d.cluster_names, d.monthly_cost_max, d.kubeconfigs)
                 for d in result.deployments
@@ -125,14 +131,24 @@ def run_offline(program, record_serving_options: bool = False, **kwargs) -> Run:
                 {d.plan.spec.name: v for d, v in zip(result.deployments, values, strict=True)}
             )
         )
+        return pulumi.Output.all(per_deployment, pulumi.Output.from_input(exported)).apply(
+            lambda values: result.stack_outputs.update(values[1])
+        )
 
     try:
         run()
     finally:
         InferenceService._create = original
+        pulumi.export = export
     return result
 
 
 def deploy_offline(plans: Sequence[Plan]) -> Run:
     """Register the ModelDeployments of `plans` under mocks (what `pulumi up` would register)."""
     return run_offline(deploy, deployment_plans=plans)
+
+
+def deploy_folder_offline(folder: str | Path) -> Run:
+    """Register what `pulumi up` registers for a stack whose `inferstack:spec` is `folder` (a fleet: a
+    platform document and its models), under mocks, through the stack's own program (`program.run`)."""
+    return run_offline(run, value=str(Path(folder).resolve()))

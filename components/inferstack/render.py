@@ -34,9 +34,13 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from inferstack.kube import placement_objects
+from inferstack.kube.platform import platform_objects
 from inferstack.monitoring import engine_dashboard, fleet_dashboard, gpu_dashboard, placement_monitoring, rules_file
+from inferstack.monitoring.fleet import platform_dashboard, platform_monitoring
 from inferstack.plan import Plan
-from inferstack.report import plan_text
+from inferstack.plan.fleet import FleetPlan
+from inferstack.report import fleet_text, plan_text
+from inferstack.spec.platform import SHARED_FOLDER
 
 
 class _Dumper(yaml.SafeDumper):
@@ -104,14 +108,66 @@ def contents(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> di
     return {relative: text.encode() for relative, text in files.items()}
 
 
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def fleet_contents(result: FleetPlan, progress: Callable[[str], None] = lambda _: None) -> dict[str, bytes]:
+    """Every file a render of a fleet writes: per platform placement, the cluster's objects once
+    (`<placement>/_platform/`: team namespaces and quotas, `platform_monitoring`), as the `Platform`
+    component creates them, then each model's objects beside them
+    (`<placement>/<model>/`); each model's engine dashboard, alert rules and plan; the GPU, fleet and
+    platform dashboards once; and the fleet report."""
+    files: dict[str, str] = {}
+    platform_placements = [p.name for p in result.placements]
+    own: dict[str, list[tuple[str, list[dict]]]] = {}
+    for plan in result.models:
+        progress(plan.spec.name)
+        for placement in plan.placements:
+            objects = placement_objects(plan, placement) + placement_monitoring(plan, placement.name)
+            own.setdefault(placement.name, []).append((plan.spec.name, objects))
+    for where in dict.fromkeys([*platform_placements, *own]):
+        if where in platform_placements:
+            shared = platform_objects(result, where) + platform_monitoring(result, where)
+            for index, obj in enumerate(shared, start=1):
+                files[f"{where}/{SHARED_FOLDER}/{file_name(index, obj)}"] = to_yaml(obj)
+        for name, objects in own.get(where, []):
+            for index, obj in enumerate(objects, start=1):
+                files[f"{where}/{name}/{file_name(index, obj)}"] = to_yaml(obj)
+    for plan in result.models:
+        name = plan.spec.name
+        files[f"dashboards/{name}-engine.json"] = _json(engine_dashboard(plan))
+        files[f"rules/{name}.rules.yaml"] = to_yaml(rules_file(plan))
+        files[f"models/{name}/plan.json"] = json.dumps(plan.to_dict(), indent=2) + "\n"
+        files[f"models/{name}/plan.txt"] = plan_text(plan)
+    if result.models:
+        files["dashboards/gpu.json"] = _json(gpu_dashboard())
+        files["dashboards/fleet.json"] = _json(fleet_dashboard(list(result.models)))
+    if result.fleet.platform is not None:
+        files["dashboards/platform.json"] = _json(platform_dashboard(result))
+    files["fleet.json"] = json.dumps(result.to_dict(), indent=2) + "\n"
+    files["fleet.txt"] = fleet_text(result)
+    return {relative: text.encode() for relative, text in files.items()}
+
+
+def render_fleet(result: FleetPlan, out: Path, progress: Callable[[str], None] = lambda _: None) -> list[Path]:
+    """`render` for a fleet: every file of `fleet_contents(result)` under `out`, recorded under the
+    platform's name (`fleet` for a folder without platform), with the same safety rules."""
+    platform = result.fleet.platform
+    return write_files(out, platform.name if platform else "fleet", fleet_contents(result, progress))
+
+
 def render(plan: Plan, out: Path, progress: Callable[[str], None] = lambda _: None) -> list[Path]:
-    """Write every file of `contents(plan)` under `out` and return their paths. Files the previous
-    render of this spec wrote and this one does not are removed, so `kubectl apply -R` never
-    re-applies them; other files are kept. Raises `RenderError` (nothing changed) when a file in the
-    way is not this render's to replace, and `OSError` (nothing changed but for a crash while renaming)
-    when the folder cannot be written."""
-    files = contents(plan, progress)
-    name = plan.spec.name
+    """Write every file of `contents(plan)` under `out` (see `write_files`) and return their paths."""
+    return write_files(out, plan.spec.name, contents(plan, progress))
+
+
+def write_files(out: Path, name: str, files: dict[str, bytes]) -> list[Path]:
+    """Write `files` under `out`, recorded as render `name`, and return their paths. Files the previous
+    render of `name` wrote and this one does not are removed, so `kubectl apply -R` never re-applies
+    them; other files are kept. Raises `RenderError` (nothing changed) when a file in the way is not
+    this render's to replace, and `OSError` (nothing changed but for a crash while renaming) when the
+    folder cannot be written."""
     with _locked(out):
         records = _Records(out)
         mine = records.own(name)

@@ -13,6 +13,7 @@ from inferstack import catalog
 from inferstack.catalog import routers
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
+from inferstack.plan.fleet import FleetPlan
 
 
 def _e(value: object) -> str:
@@ -51,6 +52,82 @@ def plan_text(result: Plan) -> str:
     console = Console(width=100, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
     print_plan(result, console)
     return console.export_text()
+
+
+def fleet_text(result: FleetPlan) -> str:
+    """The fleet report as plain text at a fixed width (for files; no colour, deterministic)."""
+    console = Console(width=120, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
+    print_fleet(result, console)
+    return console.export_text()
+
+
+def print_fleet(result: FleetPlan, console: Console) -> None:
+    """Per platform placement its pools (GPUs and nodes at min and max, what runs there), then cost per
+    model, team and placement, then the fleet's findings and every model's blocking findings."""
+    data = result.to_dict()
+    verdict = "[bold green]deployable[/]" if result.deployable else "[bold red]NOT deployable[/]"
+    name = data["platform"] or "folder without platform"
+    console.print(
+        f"[bold]{_e(name)}[/]: {verdict} ({len(data['models'])} model(s) on {len(data['placements'])} platform "
+        "placement(s))"
+    )
+    for p in data["placements"]:
+        console.print(
+            _e(f"Placement {p['name']}: {p['cloud']} {p['region']}, cluster {p['cluster_name']}"), highlight=False
+        )
+        for pool in p["pools"]:
+            table = Table(title=_e(f"Pool {p['name']}/{pool['name']}"), show_header=False, title_justify="left")
+            gpu = pool["gpu"] + (f", MIG {pool['mig_profile']}" if pool["mig_profile"] else "")
+            node = (
+                f"{pool['node_type']} ({pool['gpus_per_node']} GPU, bought as {pool['capacity']['mode']})"
+                if pool["node_type"]
+                else f"existing nodes, {pool['gpus_per_node']} GPU each"
+            )
+            table.add_row("GPU", _e(gpu))
+            table.add_row("node", _e(node))
+            table.add_row(
+                "slots per node", f"{pool['slots_per_node']} ({'MIG slices' if pool['mig_profile'] else 'GPUs'})"
+            )
+            table.add_row("nodes (pool limits)", f"{pool['nodes']['min']}-{pool['nodes']['max']}")
+            table.add_row("nodes needed", f"{pool['nodes_needed']['min']} at min, {pool['nodes_needed']['max']} at max")
+            table.add_row("GPUs held", f"{pool['gpus']['min']} at min, {pool['gpus']['max']} at max")
+            models = [
+                f"{m['name']}: {m['replicas']['min']}-{m['replicas']['max']} replicas x {m['slots_per_replica']} slot(s)"
+                for m in pool["models"]
+            ]
+            table.add_row("models", _e("\n".join(models) or "none"))
+            console.print(table)
+    costs = Table(title="Cost per month at max replicas", title_justify="left")
+    for column in ("model", "team", "placements (pool)", "cost", "verdict"):
+        costs.add_column(column)
+    for m in data["models"]:
+        where = ", ".join(f"{place} ({pool})" if pool else place for place, pool in m["placements"].items())
+        costs.add_row(
+            _e(m["name"]),
+            _e(m["team"] or "-"),
+            _e(where),
+            _money(m["monthly_cost_max"]),
+            "[green]deployable[/]" if m["deployable"] else "[red]NOT deployable[/]",
+        )
+    console.print(costs)
+    if data["teams"]:
+        teams = Table(title="Teams", title_justify="left")
+        for column in ("team", "GPU quota per cluster", "cost", "budget"):
+            teams.add_column(column)
+        for t in data["teams"]:
+            teams.add_row(_e(t["name"]), str(t["gpus"]), _money(t["monthly_cost_max"]), _money(t["monthly_budget"]))
+        console.print(teams)
+    for p in data["placements"]:
+        console.print(f"placement {_e(p['name'])}: {_money(p['monthly_cost_max'])} per month", highlight=False)
+    findings = [("fleet", f) for f in data["findings"]] + [
+        (m["name"], f) for m in data["models"] for f in m["plan"]["findings"] if f["blocking"]
+    ]
+    if findings:
+        console.print("[bold]Findings[/]")
+        for where, f in findings:
+            mark = "[red]BLOCKING[/]" if f["blocking"] else "[yellow]note[/]"
+            console.print(f"  {mark} {_e(where)} {_e(f['code'])}: {_e(f['message'])}", highlight=False, soft_wrap=True)
+    console.print("each model's full plan: inferstack plan DIR --json, or inferstack plan FILE", highlight=False)
 
 
 def print_plan(result: Plan, console: Console) -> None:

@@ -28,6 +28,7 @@ LAYER_OF = {
     "inferstack.compliance": "compliance",
     "inferstack.clouds": "clouds",
     "inferstack.deployment": "deployment",
+    "inferstack.platform": "deployment",
     "inferstack.program": "program",
     "inferstack.offline": "offline",
     "inferstack.check": "check",
@@ -36,6 +37,7 @@ LAYER_OF = {
     "inferstack.render": "render",
     "inferstack.report": "report",
     "inferstack.cli": "cli",
+    "inferstack.calibrate": "calibrate",
     "inferstack": "package",
 }
 
@@ -54,7 +56,7 @@ ALLOWED = {
     "compliance": {"spec", "catalog", "contract"},
     "clouds": {"kube", "monitoring", "engines", "plan", "spec", "catalog", "contract"},
     "deployment": {"clouds", "kube", "monitoring", "engines", "plan", "spec", "catalog", "contract"},
-    "program": {"deployment", "plan", "spec", "catalog", "contract"},
+    "program": {"deployment", "clouds", "plan", "spec", "catalog", "contract"},
     "offline": {"program", "deployment", "plan", "spec", "contract"},
     "check": {"offline", "compliance", "plan", "spec", "catalog", "contract"},
     "policy_pack": {"compliance", "spec", "contract"},
@@ -62,7 +64,9 @@ ALLOWED = {
     "fetcher": set(),
     "render": {"report", "kube", "monitoring", "plan", "spec", "contract"},
     "report": {"plan", "spec", "catalog", "contract"},
-    "cli": {"check", "render", "report", "compliance", "plan", "spec", "catalog", "contract"},
+    "cli": {"check", "render", "report", "compliance", "calibrate", "plan", "spec", "catalog", "contract"},
+    #: `inferstack calibrate`: engine logs against the plan (the CLI registers it).
+    "calibrate": {"plan", "spec", "catalog", "contract"},
     "package": set(),
 }
 

@@ -15,10 +15,14 @@ from typing import Any
 
 import yaml
 
+#: libyaml's safe loader where PyYAML was built with it (the same documents, parsed in C), else Python's.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @cache
 def _data(name: str) -> Any:
-    return yaml.safe_load(resources.files(__name__).joinpath("data", name).read_text())
+    """A catalog data file, parsed (our own files, so no input limits: those are for user input)."""
+    return yaml.load(resources.files(__name__).joinpath("data", name).read_text(), Loader=SAFE_LOADER)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,11 @@ class Architecture:
     sliding_window_layers: int = 0
     moe_experts: int | None = None
     active_parameters: float | None = None
+    #: Intermediate width of one expert (config.json moe_intermediate_size, or intermediate_size for
+    #: MoE configs without it); sets the kernel padding of quantized experts.
+    expert_intermediate: int | None = None
+    #: Tensor groups the checkpoint's own quantized format leaves 16-bit (e.g. attention in Meta's FP8 405B).
+    native_sixteen_bit: tuple[str, ...] = ()
 
     def tp_choices(self) -> list[int]:
         """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
@@ -97,6 +106,19 @@ class Architecture:
     def embedding_parameters(self) -> float:
         """Input embedding plus LM head parameters (one matrix when tied); kept 16-bit by quantizers."""
         return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+    @property
+    def attention_parameters(self) -> float:
+        """Q, K, V and O projection weights of every layer (GQA/MHA shapes; 0 for MLA, whose projections
+        are counted with the body because no format in the catalog keeps them apart)."""
+        if self.is_mla:
+            return 0.0
+        return self.layers * self.hidden * self.head_dim * 2 * (self.attention_heads + self.kv_heads)
+
+    @property
+    def router_parameters(self) -> float:
+        """MoE gate weights of every layer (hidden x experts), 0 for dense models."""
+        return float(self.layers * self.hidden * self.moe_experts) if self.moe_experts else 0.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +245,8 @@ def _architecture(name: str, row: dict[str, Any]) -> Architecture:
         sliding_window_layers=int(window.get("layers", 0)),
         moe_experts=moe.get("experts"),
         active_parameters=float(moe["active_parameters"]) if moe else None,
+        expert_intermediate=moe.get("intermediate"),
+        native_sixteen_bit=tuple(row.get("native_sixteen_bit", ())),
     )
 
 
@@ -251,7 +275,7 @@ class ConfigProblem(Exception):
         return f"{self.path}: {self.reason}"
 
 
-_QUANT_METHODS = {"fp8": "fp8", "mxfp4": "mxfp4", "awq": "awq", "gptq": "gptq", "compressed-tensors": "fp8"}
+_QUANT_METHODS = {"fp8": "fp8", "fbgemm_fp8": "fp8", "mxfp4": "mxfp4", "awq": "awq", "gptq": "gptq"}
 
 
 def architecture_from_config(path: str | Path, text: str | None = None) -> Architecture:
@@ -259,6 +283,8 @@ def architecture_from_config(path: str | Path, text: str | None = None) -> Archi
 
     Dense and MoE decoder-only transformers (Llama, Qwen, Mistral, Mixtral families) are understood;
     MLA models are read but need `parameters` from the catalog because their shapes vary more.
+    A config whose identifying facts (`IDENTITY`) equal a catalog entry's is that entry, so one checkpoint
+    plans the same whether named or described; the weight format comes from `quantization_config`.
     `text` is the file's content when the caller read it already (the spec's bounded input reader does).
     """
     path = Path(path)
@@ -314,7 +340,10 @@ def architecture_from_config(path: str | Path, text: str | None = None) -> Archi
     layers, heads, hidden = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["hidden_size"]
     kv_heads = cfg.get("num_key_value_heads") or heads
     head_dim = cfg.get("head_dim") or hidden // heads
-    vocab, tied = cfg["vocab_size"], bool(cfg.get("tie_word_embeddings", False))
+    # transformers' config classes default tie_word_embeddings to True for Gemma (Gemma2Config, Gemma3TextConfig)
+    # and to False for Llama, Qwen, Mistral and gpt-oss; a config.json that omits it takes the class default.
+    tied_default = str(cfg.get("model_type", "")).startswith("gemma")
+    vocab, tied = cfg["vocab_size"], bool(cfg.get("tie_word_embeddings", tied_default))
     experts = cfg.get("num_local_experts") or cfg.get("num_experts")
     ffn = cfg.get("moe_intermediate_size") or cfg["intermediate_size"]
     attention = hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2
@@ -325,12 +354,8 @@ def architecture_from_config(path: str | Path, text: str | None = None) -> Archi
     per_layer_norms = 2 * hidden
     parameters = layers * (attention + mlp + per_layer_norms) + embeddings + hidden
     active = layers * (attention + active_mlp + per_layer_norms) + embeddings + hidden if active_mlp else None
-    window = cfg.get("sliding_window")
-    layer_types = cfg.get("layer_types") or []
-    window_layers = sum(1 for t in layer_types if t == "sliding_attention") if window else 0
-    quant = (quant_config or {}).get("quant_method")
-    quant = quant if isinstance(quant, str) else None
-    return Architecture(
+    window_layers = _window_layers(cfg, layers)
+    computed = Architecture(
         name=str(path),
         family=str(cfg.get("model_type", "dense")),
         layers=layers,
@@ -343,14 +368,78 @@ def architecture_from_config(path: str | Path, text: str | None = None) -> Archi
         tied_embeddings=tied,
         max_position=int(cfg.get("max_position_embeddings", 4096)),
         source=f"config.json at {path}",
-        native_quantization=_QUANT_METHODS.get(quant) if quant else None,
+        native_quantization=_weight_format(quant_config or {}),
         kv_lora_rank=cfg.get("kv_lora_rank"),
         qk_rope_head_dim=cfg.get("qk_rope_head_dim"),
         sliding_window=window if window_layers else None,
         sliding_window_layers=window_layers,
         moe_experts=experts,
         active_parameters=float(active) if active else None,
+        expert_intermediate=ffn if experts else None,
     )
+    return catalog_match(computed) or computed
+
+
+def _window_layers(cfg: dict[str, Any], layers: int) -> int:
+    """Layers that attend within `sliding_window`: those `layer_types` names sliding; else Gemma 2's
+    alternate layers (transformers Gemma2Attention: even layers slide), else all but every
+    `sliding_window_pattern`-th; else every layer. None when the config turns the window off."""
+    window, layer_types = cfg.get("sliding_window"), cfg.get("layer_types")
+    if not window or cfg.get("use_sliding_window") is False:
+        return 0
+    if layer_types:
+        return sum(1 for t in layer_types if t == "sliding_attention")
+    if cfg.get("model_type") == "gemma2":
+        return (layers + 1) // 2
+    pattern = cfg.get("sliding_window_pattern")
+    if isinstance(pattern, int) and not isinstance(pattern, bool) and pattern > 0:
+        return layers - layers // pattern
+    return layers
+
+
+def _weight_format(quant_config: dict[str, Any]) -> str | None:
+    """The serving format a checkpoint's quantization_config describes (None: 16-bit or not known).
+    compressed-tensors names its weights by bits and type in config_groups (8-bit float = fp8, 8-bit int
+    = int8, 4-bit int = GPTQ-packed, 4-bit float = NVFP4)."""
+    method = quant_config.get("quant_method")
+    if method == "compressed-tensors":
+        groups = quant_config.get("config_groups")
+        weights = [g.get("weights") for g in groups.values() if isinstance(g, dict)] if isinstance(groups, dict) else []
+        kinds = {(w.get("num_bits"), w.get("type")) for w in weights if isinstance(w, dict)}
+        formats: dict[tuple[Any, Any], str] = {
+            (8, "float"): "fp8",
+            (8, "int"): "int8",
+            (4, "int"): "gptq",
+            (4, "float"): "nvfp4",
+        }
+        return formats.get(next(iter(kinds))) if len(kinds) == 1 else None
+    return _QUANT_METHODS.get(method) if isinstance(method, str) else None
+
+
+#: Facts that identify a checkpoint: a config.json with all of them equal to a catalog entry's is that entry.
+IDENTITY = (
+    "layers",
+    "attention_heads",
+    "kv_heads",
+    "head_dim",
+    "hidden",
+    "vocab",
+    "tied_embeddings",
+    "max_position",
+    "native_quantization",
+    "kv_lora_rank",
+    "qk_rope_head_dim",
+    "sliding_window",
+    "sliding_window_layers",
+    "moe_experts",
+)
+
+
+def catalog_match(arch: Architecture) -> Architecture | None:
+    """The catalog entry with the same identifying facts (so a checkpoint described by name and by its
+    config.json plans identically), or None. Two entries never share all of them (a catalog test checks)."""
+    key = tuple(getattr(arch, f) for f in IDENTITY)
+    return next((a for a in architectures().values() if tuple(getattr(a, f) for f in IDENTITY) == key), None)
 
 
 @dataclass(frozen=True)
@@ -386,7 +475,31 @@ def engine_capabilities() -> dict[str, EngineCapabilities]:
 
 @cache
 def engine_memory() -> dict[str, dict[str, Any]]:
+    """Per engine: budget formula, default fraction, block sizes, scheduler defaults and version rows."""
     return _data("engine_memory.yaml")
+
+
+@dataclass(frozen=True)
+class WeightFormat:
+    """Bytes per weight of a serving format and the tensor groups it quantizes (others stay 16-bit)."""
+
+    name: str
+    bytes_per_parameter: float
+    quantizes: tuple[str, ...]
+    source: str
+
+
+@cache
+def weight_formats() -> dict[str, WeightFormat]:
+    return {
+        name: WeightFormat(
+            name=name,
+            bytes_per_parameter=float(row["bytes_per_parameter"]),
+            quantizes=tuple(row["quantizes"]),
+            source=row["source"],
+        )
+        for name, row in _data("weight_formats.yaml").items()
+    }
 
 
 @cache

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from inferstack.catalog import offerings
+from inferstack.catalog import SAFE_LOADER, offerings
 
 CAPACITY_MODES = ("on_demand", "spot", "flex_start", "capacity_block", "reservation")
 UNKNOWN = "unknown"
@@ -116,7 +116,9 @@ class ControlPlanePorts:
 
 @cache
 def facts_data() -> dict[str, Any]:
-    return yaml.safe_load(resources.files("inferstack.catalog").joinpath("data", "cloud_facts.yaml").read_text())
+    return yaml.load(
+        resources.files("inferstack.catalog").joinpath("data", "cloud_facts.yaml").read_text(), Loader=SAFE_LOADER
+    )
 
 
 def _bracketed(amount: float, brackets: list[list[Any]], truncate_each: bool) -> float:

@@ -122,7 +122,6 @@ class ClusterAddons(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        gpu_sku: str,
         settings: AddonSettings = AddonSettings(),
         opts: pulumi.ResourceOptions | None = None,
         dcgm_values: dict | None = None,

@@ -1,14 +1,21 @@
 """The interface every cloud implements for one placement, and the context it is handed.
 
-A `Cloud` turns one planned placement into infrastructure, in this order:
+A `Cloud` builds a cluster once (`build_cluster`, from a `ClusterContext`) and attaches models to it
+(`attach`, from a model's `PlacementContext`). In this order:
 
 1. `network`: a private network for the cluster (new, or an existing one named in the spec);
 2. `cluster`: the Kubernetes cluster (new or existing) and a `pulumi_kubernetes.Provider` for it;
-3. `gpu_node_pool`: the GPU nodes the plan chose (node type, accelerator, min/max nodes), labelled
+3. `gpu_node_pool`: one per `PoolPlan` (node type, accelerator, min/max nodes), labelled
    `inferstack.dev/gpu: <SKU>` and tainted `nvidia.com/gpu:NoSchedule`;
-4. `weight_cache`: ReadWriteMany storage for the weights and the StorageClass the cache claim asks for
-   (`inferstack-efs` on AWS, `inferstack-filestore` on GCP, the cluster default elsewhere);
-5. `addons`: Helm releases the serving layer needs (device plugin, DCGM exporter, KEDA, ...).
+4. `addons`: Helm releases the serving layer needs (device plugin, DCGM exporter, KEDA, ...);
+5. `cache_storage`: the cluster's ReadWriteMany storage driver and the StorageClass cache claims ask
+   for (`inferstack-efs` on AWS, `inferstack-filestore` on GCP; none on existing clusters, whose
+   default or named class is used);
+6. per model, `weight_cache`: the model's cache on that storage, reserved for its claim, and
+   `source_access`: identity for the prefetch Job to read object-store sources.
+
+A standalone spec builds its own cluster (`build`: both halves, children named `<deployment>-<placement>`
+and parented to the deployment); a platform builds each cluster once and many models attach to it.
 
 Clouds only turn the plan into resources: every decision (node type, counts, sizes, timeouts) is read
 from the `Plan`. Per-cloud differences stay in the cloud's package, and what the pure layers need to
@@ -36,7 +43,8 @@ from inferstack.clouds.addons import AddonSettings, ClusterAddons
 from inferstack.kube.objects import cache_claim_name
 from inferstack.plan import Plan
 from inferstack.plan.capacity import CapacityChoice, PlacementPlan
-from inferstack.spec.models import Placement
+from inferstack.plan.pools import PoolPlan
+from inferstack.spec.models import Cluster, Placement
 
 #: Root volume for GPU nodes: engine images are 10-30 GB compressed and unpack to twice that.
 GPU_ROOT_VOLUME_GIB = 200
@@ -51,8 +59,40 @@ class ExistingNetwork:
 
 
 @dataclass(frozen=True)
+class ClusterContext:
+    """Everything a cloud needs to build one cluster. `name` prefixes every child resource name and
+    `parent` owns them all."""
+
+    name: str
+    parent: pulumi.Resource
+    #: Placement name (for messages) and the cloud it runs on.
+    placement: str
+    cloud: str
+    region: str
+    zones: tuple[str, ...]
+    #: The cluster's private /16.
+    network: ipaddress.IPv4Network
+    cluster: Cluster
+    cluster_name: str
+    private: bool
+    encrypted: bool
+    tags: dict[str, str]
+    pools: tuple[PoolPlan, ...]
+    #: The system (CPU) pool's node type and (min, max) nodes; the cloud's defaults when None.
+    system_node_type: str | None = None
+    system_nodes: tuple[int, int] | None = None
+    addons: AddonSettings = AddonSettings()
+    #: A network to use instead of creating one; it must be the placement's cloud's own kind.
+    existing_network: ExistingNetwork | None = None
+
+    @property
+    def operator_cidrs(self) -> tuple[str, ...]:
+        return tuple(self.cluster.operator_cidrs)
+
+
+@dataclass(frozen=True)
 class PlacementContext:
-    """Everything a cloud needs for one placement. `name` prefixes every child resource name."""
+    """Everything a cloud needs for one model in one placement. `name` prefixes every child resource name."""
 
     name: str
     plan: Plan
@@ -119,6 +159,29 @@ class PlacementContext:
     def tags(self) -> dict[str, str]:
         """Cloud tags/labels on every taggable resource (lowercase, label-safe on GCP too)."""
         return contract.cloud_tags(self.plan.spec.name, self.placement.name)
+
+    def cluster_context(self) -> ClusterContext:
+        """The cluster this model builds for itself when it is not on a platform: named and parented
+        like the model's own resources, with the one GPU pool its plan asks for."""
+        pool = PoolPlan.of_placement(self.placement, self.gpu_sku)
+        return ClusterContext(
+            name=self.name,
+            parent=self.parent,
+            placement=self.placement.name,
+            cloud=self.placement.cloud,
+            region=self.region,
+            zones=tuple(self.zones),
+            network=self.network,
+            cluster=self.spec_placement.cluster,
+            cluster_name=self.cluster_name,
+            private=self.private,
+            encrypted=self.encrypted,
+            tags=self.tags,
+            pools=(pool,) if pool is not None else (),
+            system_node_type=self.placement.system_node_type,
+            addons=self.addons,
+            existing_network=self.existing_network,
+        )
 
     def cache_volume(self) -> CacheVolume:
         """The PersistentVolume values that reserve this placement's cache for the plan's claim."""
@@ -191,26 +254,44 @@ class CacheStorage:
     ready: list[pulumi.Resource] = field(default_factory=list)
 
 
+NetworkT = TypeVar("NetworkT")
+ClusterT = TypeVar("ClusterT", bound=ClusterHandle)
+
+
+@dataclass
+class ClusterInfra(Generic[NetworkT, ClusterT]):
+    """What a cloud built for one cluster: handed to every model that attaches to it."""
+
+    network: NetworkT
+    cluster: ClusterT
+    node_pools: list[pulumi.Resource] = field(default_factory=list)
+    addons: list[pulumi.Resource] = field(default_factory=list)
+    #: The cluster's cache storage (`Cloud.cache_storage`); None where the cloud makes none.
+    cache: Any = None
+
+    @property
+    def ready(self) -> list[pulumi.Resource]:
+        """Everything serving objects on this cluster depend on."""
+        return [*self.cluster.ready, *self.node_pools, *self.addons]
+
+
 @dataclass
 class PlacementInfra:
-    """What a cloud built for one placement."""
+    """What one model has in one placement: the cluster it runs on and its own cache and identity."""
 
-    cluster: ClusterHandle
+    infra: ClusterInfra
     cache: CacheStorage
-    node_pool: pulumi.Resource | None = None
-    addons: list[pulumi.Resource] = field(default_factory=list)
     #: Cloud identity bindings that let the prefetch Job read object-store sources.
     source_access: list[pulumi.Resource] = field(default_factory=list)
 
     @property
+    def cluster(self) -> ClusterHandle:
+        return self.infra.cluster
+
+    @property
     def ready(self) -> list[pulumi.Resource]:
         """Everything serving objects depend on."""
-        node_pool = [self.node_pool] if self.node_pool else []
-        return [*self.cluster.ready, *self.cache.ready, *node_pool, *self.addons, *self.source_access]
-
-
-NetworkT = TypeVar("NetworkT")
-ClusterT = TypeVar("ClusterT", bound=ClusterHandle)
+        return [*self.infra.ready, *self.cache.ready, *self.source_access]
 
 
 class Cloud(ABC, Generic[NetworkT, ClusterT]):
@@ -225,6 +306,10 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
     dcgm_exporter_values: ClassVar[dict[str, Any]] = {}
     #: Extra values for kube-prometheus-stack on this platform (e.g. persistent storage, no kube-proxy).
     prometheus_stack_values: ClassVar[dict[str, Any]] = {}
+    #: True where a cache claim of the profile's StorageClass works alone, without a volume reserved for
+    #: it (the storage it provisions is writable by the serving UID): what models on a platform in
+    #: another stack use.
+    dynamic_cache_claims: ClassVar[bool] = False
 
     @property
     def profile(self) -> catalog.CloudProfile:
@@ -232,34 +317,40 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         return catalog.cloud_profile(self.name)
 
     @abstractmethod
-    def network(self, ctx: PlacementContext) -> NetworkT:
+    def network(self, ctx: ClusterContext) -> NetworkT:
         """Create or look up the network."""
 
     @abstractmethod
-    def cluster(self, ctx: PlacementContext, network: NetworkT) -> ClusterT:
+    def cluster(self, ctx: ClusterContext, network: NetworkT) -> ClusterT:
         """Create or connect to the cluster; returns it with a Kubernetes provider."""
 
     @abstractmethod
-    def gpu_node_pool(self, ctx: PlacementContext, network: NetworkT, cluster: ClusterT) -> pulumi.Resource | None:
-        """The GPU node pool from the plan's node choice; None where the cluster already has GPU nodes."""
+    def gpu_node_pool(
+        self, ctx: ClusterContext, pool: PoolPlan, network: NetworkT, cluster: ClusterT
+    ) -> pulumi.Resource | None:
+        """The GPU node pool `pool` describes; None where the cluster already has GPU nodes."""
 
-    @abstractmethod
-    def weight_cache(self, ctx: PlacementContext, network: NetworkT, cluster: ClusterT) -> CacheStorage:
-        """ReadWriteMany storage for the weights and its StorageClass."""
+    def cache_storage(self, ctx: ClusterContext, network: NetworkT, cluster: ClusterT) -> Any:
+        """The cluster's storage for weight caches (driver and StorageClass), handed to `weight_cache`;
+        None where the cloud makes none (existing clusters)."""
+        return None
+
+    def weight_cache(self, ctx: PlacementContext, infra: ClusterInfra[NetworkT, ClusterT]) -> CacheStorage:
+        """One model's weight cache on the cluster's cache storage; by default the StorageClass alone."""
+        return CacheStorage(ctx.storage_class)
 
     def source_access(self, ctx: PlacementContext, cluster: ClusterT) -> list[pulumi.Resource]:
         """Cloud identity for the prefetch service account to read the spec's object-store sources in
         this cloud (read-only, scoped to them); none where the cloud has no object store of its own."""
         return []
 
-    def addons(self, ctx: PlacementContext, cluster: ClusterT, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
+    def addons(self, ctx: ClusterContext, cluster: ClusterT, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
         """Helm add-ons; clouds add their own (e.g. the cluster autoscaler on EKS) by overriding."""
         settings = ctx.addons
         if self.device_plugin_builtin and settings.device_plugin:
             settings = dataclasses.replace(settings, device_plugin=False)
         component = ClusterAddons(
             f"{ctx.name}-addons",
-            gpu_sku=ctx.gpu_sku,
             settings=settings,
             dcgm_values=self.dcgm_exporter_values,
             prometheus_values=self.prometheus_stack_values,
@@ -269,24 +360,34 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         )
         return [component]
 
-    def build(self, ctx: PlacementContext) -> PlacementInfra:
-        """Network, cluster, GPU nodes, weight cache and add-ons for one placement, in dependency order."""
+    def build_cluster(self, ctx: ClusterContext, with_cache: bool = True) -> ClusterInfra[NetworkT, ClusterT]:
+        """Network, cluster, GPU node pools, add-ons and (with `with_cache`) cache storage, in
+        dependency order."""
         network = self.network(ctx)
         cluster = self.cluster(ctx, network)
-        node_pool = self.gpu_node_pool(ctx, network, cluster)
+        pools = [p for pool in ctx.pools if (p := self.gpu_node_pool(ctx, pool, network, cluster)) is not None]
+        addons = self.addons(ctx, cluster, [*cluster.ready, *pools])
+        cache = self.cache_storage(ctx, network, cluster) if with_cache else None
+        return ClusterInfra(network, cluster, pools, addons, cache)
+
+    def attach(self, ctx: PlacementContext, infra: ClusterInfra[NetworkT, ClusterT]) -> PlacementInfra:
+        """One model's weight cache and source identity on a cluster built by `build_cluster`."""
         cache = (
-            self.weight_cache(ctx, network, cluster) if ctx.creates_cache_storage else CacheStorage(ctx.storage_class)
+            self.weight_cache(ctx, infra)
+            if ctx.creates_cache_storage and infra.cache is not None
+            else CacheStorage(ctx.storage_class)
         )
-        after = [*cluster.ready, *([node_pool] if node_pool else [])]
-        addons = self.addons(ctx, cluster, after)
-        access = self.source_access(ctx, cluster)
-        return PlacementInfra(cluster=cluster, cache=cache, node_pool=node_pool, addons=addons, source_access=access)
+        return PlacementInfra(infra=infra, cache=cache, source_access=self.source_access(ctx, infra.cluster))
+
+    def build(self, ctx: PlacementContext) -> PlacementInfra:
+        """Everything for a model that brings its own cluster: `build_cluster`, then `attach`."""
+        return self.attach(ctx, self.build_cluster(ctx.cluster_context(), with_cache=ctx.creates_cache_storage))
 
 
 ExistingNetworkT = TypeVar("ExistingNetworkT", bound=ExistingNetwork)
 
 
-def existing_network_of(ctx: PlacementContext, kind: type[ExistingNetworkT]) -> ExistingNetworkT | None:
+def existing_network_of(ctx: ClusterContext, kind: type[ExistingNetworkT]) -> ExistingNetworkT | None:
     """The placement's existing network when one was given; a TypeError when it is another cloud's kind
     (never silently ignored)."""
     given = ctx.existing_network
@@ -294,10 +395,21 @@ def existing_network_of(ctx: PlacementContext, kind: type[ExistingNetworkT]) -> 
         return None
     if not isinstance(given, kind):
         raise TypeError(
-            f"placement {ctx.placement.name!r} runs on {ctx.placement.cloud} and needs a {kind.__module__}."
+            f"placement {ctx.placement!r} runs on {ctx.cloud} and needs a {kind.__module__}."
             f"{kind.__name__}, not a {type(given).__module__}.{type(given).__name__}"
         )
     return given
+
+
+def former_child_parent(parent: pulumi.Resource, type_: str, name: str) -> pulumi.Output[str]:
+    """The URN a component of `type_` called `name` under `parent` has (or had): for aliases of
+    resources that moved out of it."""
+
+    def urn(parent_urn: str) -> str:
+        head = parent_urn.rpartition("::")[0]
+        return f"{head}${type_}::{name}"
+
+    return parent.urn.apply(urn)
 
 
 def exec_kubeconfig(name: str, server: str, ca: str, credentials: dict[str, Any]) -> str:
@@ -321,7 +433,7 @@ def exec_kubeconfig(name: str, server: str, ca: str, credentials: dict[str, Any]
 
 
 def kubernetes_provider(
-    ctx: PlacementContext,
+    ctx: ClusterContext,
     kubeconfig: pulumi.Input[str] | None = None,
     context: str | None = None,
     depends_on: list[pulumi.Resource] | None = None,
@@ -377,13 +489,16 @@ __all__ = [
     "CacheStorage",
     "CacheVolume",
     "Cloud",
+    "ClusterContext",
     "ClusterHandle",
+    "ClusterInfra",
     "ExistingNetwork",
     "ObjectStoreSource",
     "PlacementContext",
     "PlacementInfra",
     "exec_kubeconfig",
     "existing_network_of",
+    "former_child_parent",
     "kubernetes_provider",
     "object_store_sources",
     "static_cache_volume",

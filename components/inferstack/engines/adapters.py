@@ -32,6 +32,11 @@ def _served_quantization(plan: Plan) -> str | None:
     return None if wanted in ("none", native) else wanted
 
 
+def _when_set(flag: str, value: float | int | None) -> list[str]:
+    """`flag value` for a spec setting the user gave, nothing when the engine keeps its own default."""
+    return [] if value is None else [flag, str(value)]
+
+
 def _lora_modules(plan: Plan) -> list[str]:
     """name=path for each adapter the prefetch job put in the cache."""
     return [f"{name}={path}" for name, path in adapter_paths(plan)]
@@ -61,6 +66,11 @@ class Vllm(EngineAdapter):
             args += ["--quantization", quant]
         if spec.engine.kv_cache_dtype != "auto":
             args += ["--kv-cache-dtype", spec.engine.kv_cache_dtype]
+        # The pool is pinned above; the fraction still bounds the engine's startup free-memory check.
+        args += _when_set("--gpu-memory-utilization", spec.engine.gpu_memory_utilization)
+        args += _when_set("--max-num-batched-tokens", spec.engine.max_num_batched_tokens)
+        if not spec.engine.cuda_graphs:
+            args.append("--enforce-eager")
         # Explicit both ways: vLLM V1 caches prefixes by default, so "off" needs its own flag.
         args.append("--enable-prefix-caching" if spec.engine.prefix_caching else "--no-enable-prefix-caching")
         if modules := _lora_modules(plan):
@@ -113,6 +123,10 @@ class Sglang(EngineAdapter):
             args += ["--quantization", SGLANG_QUANTIZATION.get(quant, quant)]
         if spec.engine.kv_cache_dtype == "fp8":
             args += ["--kv-cache-dtype", "fp8_e4m3"]
+        # SGLang's prefill chunk is what vLLM calls max_num_batched_tokens (--chunked-prefill-size).
+        args += _when_set("--chunked-prefill-size", spec.engine.max_num_batched_tokens)
+        if not spec.engine.cuda_graphs:
+            args.append("--disable-cuda-graph")
         if not spec.engine.prefix_caching:
             args.append("--disable-radix-cache")
         if modules := _lora_modules(plan):
@@ -157,6 +171,10 @@ class Tgi(EngineAdapter):
             args += ["--quantize", {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "int8": "eetq"}.get(quant, quant)]
         if spec.engine.kv_cache_dtype == "fp8":
             args += ["--kv-cache-dtype", "fp8_e4m3fn"]
+        args += _when_set("--cuda-memory-fraction", spec.engine.gpu_memory_utilization)
+        args += _when_set("--max-batch-prefill-tokens", spec.engine.max_num_batched_tokens)
+        if not spec.engine.cuda_graphs:
+            args += ["--cuda-graphs", "0"]  # "Use \"0\" to disable" (text-generation-launcher --help)
         if spec.model.lora_adapters:
             args += ["--lora-adapters", ",".join(_lora_modules(plan))]
         return args
@@ -177,7 +195,7 @@ class TrtLlm(EngineAdapter):
         free -= plan.fit.overhead.total_bytes
         # Truncated to 3 decimals (never more than planned); the epsilon absorbs float noise in pool/free.
         fraction = math.floor(max(plan.fit.kv_pool_bytes, 0) / free * 1000 + 1e-9) / 1000 if free > 0 else 0.0
-        return [
+        args = [
             self.model_path(plan),
             "--served_model_name",
             spec.served_name,
@@ -192,6 +210,7 @@ class TrtLlm(EngineAdapter):
             "--kv_cache_free_gpu_memory_fraction",
             f"{fraction:.3f}",
         ]
+        return args + _when_set("--max_num_tokens", spec.engine.max_num_batched_tokens)
 
 
 VLLM = Vllm(

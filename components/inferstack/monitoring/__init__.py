@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DCGM_METRICS",
+    "cluster_monitoring",
     "dcgm_service_monitor",
     "engine_dashboard",
     "fleet_dashboard",
@@ -113,11 +114,12 @@ def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
     """The monitoring objects one placement ships: its PodMonitor (and its router's, behind a router),
     the deployment's PrometheusRule,
     its engine dashboard as a ConfigMap for the Grafana sidecar, and, on clusters inferstack creates
-    (where it installs the DCGM exporter), the exporter's ServiceMonitor. Existing clusters get the
-    Prometheus Operator kinds only when the spec says the cluster runs the operator."""
+    (where it installs the DCGM exporter), the exporter's ServiceMonitor, unless the cluster is a
+    platform's, which ships it once (`cluster_monitoring`). Existing clusters get the Prometheus
+    Operator kinds only when the spec says the cluster runs the operator."""
     where = plan.spec.placement(placement_name)
     dashboard = grafana_configmap(
-        f"{plan.spec.name}-engine", plan.spec.name, engine_dashboard(plan), folder="inferstack"
+        f"{plan.spec.name}-engine", plan.spec.namespace, engine_dashboard(plan), folder="inferstack"
     )
     if where.cluster.kind == "existing" and not where.cluster.prometheus_operator:
         return [dashboard]  # no Prometheus Operator there: its kinds would not exist
@@ -125,6 +127,13 @@ def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
     if (front := router(plan)) is not None:
         objects.append(router_pod_monitor(plan, placement_name, front))
     objects += [prometheus_rule(plan), dashboard]
-    if where.cluster.kind == "new":
+    if where.cluster.kind == "new" and where.platform is None:
         objects.append(dcgm_service_monitor(where.cluster_name(plan.spec.name)))
     return objects
+
+
+def cluster_monitoring(cluster_name: str, new_cluster: bool, prometheus_operator: bool) -> list[dict]:
+    """The monitoring objects a shared cluster ships once for all its models: the DCGM exporter's
+    ServiceMonitor where inferstack installs the exporter (new clusters). Nothing where the cluster
+    runs no Prometheus Operator."""
+    return [dcgm_service_monitor(cluster_name)] if new_cluster and prometheus_operator else []

@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inferstack import catalog
+from inferstack.plan.calibration import Calibration
+from inferstack.plan.kv import KvCapacity, KvGroups, kv_capacity, kv_groups
 from inferstack.plan.memory import (
     GIB,
+    EngineSettings,
     KvLayout,
     Overhead,
     engine_overhead,
     kv_layout,
     kv_pool_bytes,
-    round_to_blocks,
+    memory_row,
     weight_bytes,
 )
 
@@ -25,88 +28,104 @@ class Fit:
     gpu: str
     fits: bool
     reason: str
+    settings: EngineSettings
     weights_bytes: float
     weights_per_gpu_bytes: float
     overhead: Overhead
     kv_pool_bytes: float
     kv: KvLayout
-    kv_tokens: int
+    groups: KvGroups
+    capacity: KvCapacity
     max_context: int
-    concurrency: float
+
+    @property
+    def kv_tokens(self) -> int:
+        """The KV cache size in tokens as the engine logs it."""
+        return self.capacity.reported_tokens
+
+    @property
+    def concurrency(self) -> float:
+        """Requests of `max_context` tokens the pool holds, truncated to 2 decimals as engines log it."""
+        return int(self.capacity.concurrency * 100) / 100
 
     @property
     def max_sequences(self) -> int:
         """Whole sequences of `max_context` tokens the pool holds at once."""
-        return int(self.concurrency)
+        return int(self.capacity.concurrency)
 
 
 def fit_at(
     arch: catalog.Architecture,
     quantization: str,
-    kv_cache_dtype: str,
     gpu: catalog.Gpu,
     tp: int,
-    engine: str,
-    engine_version: str,
+    settings: EngineSettings,
     max_context: int,
+    calibration: Calibration | None = None,
 ) -> Fit:
     """Plan memory for one replica of `tp` GPUs. Conservative: fits only if one full-context
-    sequence fits in the pool the engine would really allocate."""
-    weights = weight_bytes(arch, quantization)
+    sequence fits in the pool the engine would really allocate. A matching calibration row's measured
+    weights and overhead replace the modelled ones."""
+    row = memory_row(settings.name, settings.version)
+    weights = weight_bytes(arch, quantization, tp, row.expert_padding.get(quantization))
+    overhead = engine_overhead(row, arch, tp, settings)
+    measured = calibration.find(settings, gpu.sku, arch.name, quantization, tp) if calibration else None
+    if measured is not None:
+        weights = measured.terms.get("weights_gib", weights / tp / GIB) * GIB * tp
+        overhead = overhead.calibrated(measured.terms, measured.source)
     per_gpu = weights / tp
-    overhead = engine_overhead(engine, engine_version, arch, tp)
-    pool = kv_pool_bytes(engine, gpu, per_gpu, overhead)
-    layout = kv_layout(arch, kv_cache_dtype, tp)
-    block = int(catalog.engine_memory()[engine]["block_tokens"])
-    sequence = layout.sequence_bytes(max_context)
-    concurrency = int(max(pool, 0) / sequence * 100) / 100  # engines report it truncated to 2 decimals
-    if layout.window_bytes:  # hybrid models: engines report tokens as concurrency x context
-        tokens = int(concurrency * max_context)
-    else:
-        tokens = round_to_blocks(max(pool, 0) / layout.full_bytes, block)
+    pool = kv_pool_bytes(settings, gpu, per_gpu, overhead)
+    layout = kv_layout(arch, settings.kv_cache_dtype, tp)
+    table = catalog.engine_memory()[settings.name]
+    block = int(table["block_tokens_mla" if arch.is_mla else "block_tokens"])
+    groups = kv_groups(layout, block, row.hybrid_allocator)
+    in_flight = row.window_in_flight_batches * (settings.max_num_batched_tokens or max_context)
+    capacity = kv_capacity(groups, pool, max_context, in_flight, row.kv_tokens_report)
+    fits = pool > 0 and capacity.blocks >= capacity.blocks_per_request
     if pool <= 0:
         reason = (
             f"weights ({per_gpu / GIB:.2f} GiB/GPU) and engine overhead ({overhead.total_bytes / GIB:.2f} GiB) "
             f"leave no memory for the KV cache on {gpu.sku} ({pool / GIB:.2f} GiB)"
         )
-    elif concurrency < 1:
+    elif not fits:
         reason = (
-            f"KV pool {pool / GIB:.2f} GiB/GPU holds {tokens:,} tokens, fewer than one "
+            f"KV pool {pool / GIB:.2f} GiB/GPU holds {capacity.reported_tokens:,} tokens, fewer than one "
             f"{max_context:,}-token sequence needs"
         )
     else:
-        reason = f"KV pool {pool / GIB:.2f} GiB/GPU holds {concurrency:.2f} sequences of {max_context:,} tokens"
+        shown = int(capacity.concurrency * 100) / 100
+        reason = f"KV pool {pool / GIB:.2f} GiB/GPU holds {shown:.2f} sequences of {max_context:,} tokens"
     return Fit(
         tp=tp,
         gpu=gpu.sku,
-        fits=pool > 0 and concurrency >= 1,
+        fits=fits,
         reason=reason,
+        settings=settings,
         weights_bytes=weights,
         weights_per_gpu_bytes=per_gpu,
         overhead=overhead,
         kv_pool_bytes=pool,
         kv=layout,
-        kv_tokens=tokens,
+        groups=groups,
+        capacity=capacity,
         max_context=max_context,
-        concurrency=concurrency,
     )
 
 
 def choose_tp(
     arch: catalog.Architecture,
     quantization: str,
-    kv_cache_dtype: str,
     gpu: catalog.Gpu,
-    engine: str,
-    engine_version: str,
+    settings: EngineSettings,
     max_context: int,
     requested: int | None,
+    calibration: Calibration | None = None,
 ) -> tuple[Fit, list[Fit]]:
     """The requested TP, or the smallest allowed TP that fits; returns it with every TP tried."""
     candidates = [requested] if requested else arch.tp_choices()
     tried = []
     for tp in candidates:
-        result = fit_at(arch, quantization, kv_cache_dtype, gpu, tp, engine, engine_version, max_context)
+        result = fit_at(arch, quantization, gpu, tp, settings, max_context, calibration)
         tried.append(result)
         if result.fits:
             return result, tried

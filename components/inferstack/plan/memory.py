@@ -1,36 +1,63 @@
-"""GPU memory arithmetic: weight bytes, KV bytes per token, and the KV pool an engine will get.
+"""GPU memory arithmetic: weight bytes, KV bytes per token, the engine's overhead and the KV pool it gets.
 
-All functions are pure. Byte counts are exact given the architecture; only the engine overhead
-(activations, non-torch memory) is a calibrated estimate, looked up per engine and version.
+All functions are pure. Weight and KV byte counts are exact given the architecture and format; the
+engine overhead (activation peak, non-torch memory, CUDA graphs) comes from the row of
+catalog/data/engine_memory.yaml for the engine's version range, each term with its source.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inferstack import catalog
 
 GIB = 1024**3
-
-#: Bytes per weight for each serving format; 4-bit formats include their block scales
-#: (AWQ/GPTQ group 128 with fp16 scale and packed zero; MXFP4 8-bit scale per 32; NVFP4 fp8 scale per 16).
-WEIGHT_BYTES = {
-    "none": 2.0,
-    "fp8": 1.0,
-    "int8": 1.0,
-    "awq": 0.5 + 2.5 / 128,
-    "gptq": 0.5 + 2.5 / 128,
-    "mxfp4": 4.25 / 8,
-    "nvfp4": 4.5 / 8,
-}
 KV_BYTES = {"auto": 2, "fp8": 1}
+#: Bytes per parameter of the tensor groups a format leaves unquantized (BF16/FP16).
+SIXTEEN_BIT = 2.0
 
 
-def weight_bytes(arch: catalog.Architecture, quantization: str) -> float:
-    """Checkpoint bytes in GPU memory: quantized body plus 16-bit embeddings and LM head."""
-    embeddings = arch.embedding_parameters
-    return (arch.parameters - embeddings) * WEIGHT_BYTES[quantization] + embeddings * 2.0
+def weight_groups(arch: catalog.Architecture) -> dict[str, float]:
+    """Parameters per tensor group: embeddings (with the LM head), attention, router, body (the rest)."""
+    embeddings, attention, router = arch.embedding_parameters, arch.attention_parameters, arch.router_parameters
+    return {
+        "embeddings": embeddings,
+        "attention": attention,
+        "router": router,
+        "body": arch.parameters - embeddings - attention - router,
+    }
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def expert_padding_ratio(arch: catalog.Architecture, padding: dict[str, int] | None, tp: int) -> float:
+    """How much larger the MoE kernel's padded expert tensors are than the checkpoint's: each expert is
+    hidden x 3 x intermediate, with the hidden width and each rank's intermediate slice rounded up."""
+    if not padding or not arch.is_moe or arch.expert_intermediate is None:
+        return 1.0
+    hidden = _round_up(arch.hidden, padding["hidden"])
+    intermediate = _round_up(-(-arch.expert_intermediate // tp), padding["intermediate"]) * tp
+    return hidden * intermediate / (arch.hidden * arch.expert_intermediate)
+
+
+def weight_bytes(
+    arch: catalog.Architecture, quantization: str, tp: int = 1, padding: dict[str, int] | None = None
+) -> float:
+    """Weight bytes in GPU memory over all ranks: each tensor group at the format's bytes when the format
+    quantizes it (and the checkpoint's own format does not keep it 16-bit), else 16-bit; a quantized MoE
+    body padded as the engine's kernel pads it."""
+    fmt = catalog.weight_formats()[quantization]
+    kept = arch.native_sixteen_bit if quantization == arch.native_quantization else ()
+    total = 0.0
+    for group, parameters in weight_groups(arch).items():
+        if group in fmt.quantizes and group not in kept:
+            ratio = expert_padding_ratio(arch, padding, tp) if group == "body" else 1.0
+            total += parameters * ratio * fmt.bytes_per_parameter
+        else:
+            total += parameters * SIXTEEN_BIT
+    return total
 
 
 def kv_bytes_per_token(arch: catalog.Architecture, kv_cache_dtype: str = "auto") -> int:
@@ -52,11 +79,22 @@ def kv_heads_per_gpu(arch: catalog.Architecture, tp: int) -> int:
 
 @dataclass(frozen=True)
 class KvLayout:
-    """Per-GPU KV cost of one token: in full-attention layers, and in sliding-window layers."""
+    """Per-GPU KV cost of one token in one layer, and how many layers attend fully or in a window."""
 
-    full_bytes: int
-    window_bytes: int
+    layer_bytes: int
+    full_layers: int
+    window_layers: int
     window: int | None
+
+    @property
+    def full_bytes(self) -> int:
+        """Bytes per token over the full-attention layers (what grows with the context)."""
+        return self.layer_bytes * self.full_layers
+
+    @property
+    def window_bytes(self) -> int:
+        """Bytes per token over the sliding-window layers (capped at the window)."""
+        return self.layer_bytes * self.window_layers
 
     def sequence_bytes(self, tokens: int) -> int:
         """Bytes one sequence of `tokens` holds on each GPU (window layers cap at the window)."""
@@ -65,27 +103,13 @@ class KvLayout:
 
 
 def kv_layout(arch: catalog.Architecture, kv_cache_dtype: str, tp: int) -> KvLayout:
+    """The per-GPU layout: MLA keeps the whole latent on every rank; GQA splits (or replicates) KV heads."""
     b = KV_BYTES[kv_cache_dtype]
     if arch.is_mla:  # the latent is not split by head: every rank holds all of it
-        return KvLayout(kv_bytes_per_token(arch, kv_cache_dtype), 0, None)
+        return KvLayout(kv_bytes_per_token(arch, kv_cache_dtype) // arch.layers, arch.layers, 0, None)
     per_layer = 2 * kv_heads_per_gpu(arch, tp) * arch.head_dim * b
     window_layers = arch.sliding_window_layers if arch.sliding_window else 0
-    return KvLayout(per_layer * (arch.layers - window_layers), per_layer * window_layers, arch.sliding_window)
-
-
-@dataclass(frozen=True)
-class Overhead:
-    """Non-KV, non-weight memory per GPU the engine needs, and where the numbers come from."""
-
-    activation_gib: float
-    non_torch_gib: float
-    generation: str
-    source: str
-    calibrated_since: str
-
-    @property
-    def total_bytes(self) -> float:
-        return (self.activation_gib + self.non_torch_gib) * GIB
+    return KvLayout(per_layer, arch.layers - window_layers, window_layers, arch.sliding_window)
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -96,30 +120,157 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def engine_overhead(engine: str, version: str, arch: catalog.Architecture, tp: int) -> Overhead:
-    """The calibration row for this engine version: the newest row whose `since` <= version."""
-    table = catalog.engine_memory()[engine]
-    rows = table["rows"]
-    row = next((r for r in rows if _version_key(version) >= _version_key(r["since"])), rows[-1])
-    activation = row["activation_gib"]
-    key = arch.family if arch.family in activation else ("moe" if arch.is_moe and "moe" in activation else "dense")
-    return Overhead(
-        activation_gib=float(activation[key]),
-        non_torch_gib=float(row["non_torch_gib"]["single_gpu" if tp == 1 else "multi_gpu"]),
-        generation=row["engine_generation"],
-        source=row["source"],
-        calibrated_since=row["since"],
+@dataclass(frozen=True)
+class EngineSettings:
+    """The engine settings memory depends on, with the engine's own defaults filled in."""
+
+    name: str
+    version: str
+    kv_cache_dtype: str
+    memory_fraction: float
+    max_num_batched_tokens: int | None
+    max_num_seqs: int | None
+    cuda_graphs: bool
+
+
+def engine_settings(
+    name: str,
+    version: str,
+    gpu: catalog.Gpu,
+    *,
+    kv_cache_dtype: str = "auto",
+    memory_fraction: float | None = None,
+    max_num_batched_tokens: int | None = None,
+    max_num_seqs: int | None = None,
+    cuda_graphs: bool = True,
+) -> EngineSettings:
+    """Spec values where set, else the engine's defaults for this GPU (vLLM picks them by device memory)."""
+    table = catalog.engine_memory()[name]
+    default = next(
+        (
+            row
+            for row in table.get("scheduler_defaults", ())
+            if gpu.memory_gib >= row["min_memory_gib"] and row.get("except_sku_containing", "\0") not in gpu.sku.lower()
+        ),
+        {},
+    )
+    return EngineSettings(
+        name=name,
+        version=version,
+        kv_cache_dtype=kv_cache_dtype,
+        memory_fraction=float(table["memory_fraction"]) if memory_fraction is None else memory_fraction,
+        max_num_batched_tokens=max_num_batched_tokens or default.get("max_num_batched_tokens"),
+        max_num_seqs=max_num_seqs or default.get("max_num_seqs"),
+        cuda_graphs=cuda_graphs,
     )
 
 
-def kv_pool_bytes(engine: str, gpu: catalog.Gpu, weights_per_gpu: float, overhead: Overhead) -> float:
+@dataclass(frozen=True)
+class MemoryRow:
+    """One version range of an engine's memory model (catalog/data/engine_memory.yaml)."""
+
+    since: str
+    checked_up_to: str
+    generation: str
+    activation: dict[str, float | str]
+    non_torch: dict[str, float | str]
+    cuda_graph: dict[str, float | bool | str]
+    hybrid_allocator: bool
+    window_in_flight_batches: int
+    kv_tokens_report: str
+    kv_source: str
+    expert_padding: dict[str, dict[str, int]]
+
+
+def memory_row(engine: str, version: str) -> MemoryRow:
+    """The newest row whose `since` <= version (the oldest row for versions older than all)."""
+    rows = catalog.engine_memory()[engine]["rows"]
+    row = next((r for r in rows if _version_key(version) >= _version_key(r["since"])), rows[-1])
+    return MemoryRow(
+        since=row["since"],
+        checked_up_to=row["checked_up_to"],
+        generation=row["engine_generation"],
+        activation=row["activation"],
+        non_torch=row["non_torch"],
+        cuda_graph=row["cuda_graph"],
+        hybrid_allocator=bool(row["hybrid_allocator"]),
+        window_in_flight_batches=int(row["window_in_flight_batches"]),
+        kv_tokens_report=row["kv_tokens_report"],
+        kv_source=row["kv_source"],
+        expert_padding=row.get("expert_padding") or {},
+    )
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """Non-KV, non-weight memory per GPU the engine needs, term by term, and where each comes from."""
+
+    activation_gib: float
+    non_torch_gib: float
+    cuda_graph_gib: float
+    cuda_graph_in_budget: bool
+    generation: str
+    calibrated_since: str
+    checked_up_to: str
+    sources: dict[str, str]
+    #: The whole non-KV overhead as measured by a calibration row (replaces the sum of the terms).
+    measured_total_gib: float | None = None
+
+    @property
+    def total_bytes(self) -> float:
+        """What the engine subtracts before sizing the KV pool (graphs only when the version counts them)."""
+        if self.measured_total_gib is not None:
+            return self.measured_total_gib * GIB
+        graphs = self.cuda_graph_gib if self.cuda_graph_in_budget else 0.0
+        return (self.activation_gib + self.non_torch_gib + graphs) * GIB
+
+    def calibrated(self, terms: dict[str, float], source: str) -> Overhead:
+        """This overhead with the terms a calibration row measured in place of the modelled ones."""
+        return replace(
+            self,
+            activation_gib=terms.get("activation_gib", self.activation_gib),
+            non_torch_gib=terms.get("non_torch_gib", self.non_torch_gib),
+            cuda_graph_gib=terms.get("cuda_graph_gib", self.cuda_graph_gib),
+            measured_total_gib=terms.get("overhead_gib"),
+            sources={**self.sources, "calibration": source},
+        )
+
+
+def activation_gib(row: MemoryRow, arch: catalog.Architecture, settings: EngineSettings) -> float:
+    """The profiling pass's transient peak: fixed, or the larger of the sampler and forward peaks."""
+    terms = row.activation
+    if "fixed_gib" in terms:
+        return float(terms["fixed_gib"])
+    tokens = settings.max_num_batched_tokens or 0
+    rows = min(settings.max_num_seqs or tokens, tokens)
+    sampler = float(terms["sampler_bytes"]) * rows * arch.vocab
+    forward = float(terms["forward_bytes"]) * tokens * arch.hidden
+    return max(sampler, forward) / GIB
+
+
+def engine_overhead(row: MemoryRow, arch: catalog.Architecture, tp: int, settings: EngineSettings) -> Overhead:
+    """Activation, non-torch and CUDA-graph memory per GPU for one replica of `tp` GPUs."""
+    non_torch = float(row.non_torch["first_gpu_gib"]) + float(row.non_torch["per_extra_rank_gib"]) * (tp - 1)
+    return Overhead(
+        activation_gib=activation_gib(row, arch, settings),
+        non_torch_gib=non_torch,
+        cuda_graph_gib=float(row.cuda_graph["gib"]) if settings.cuda_graphs else 0.0,
+        cuda_graph_in_budget=bool(row.cuda_graph["in_budget"]),
+        generation=row.generation,
+        calibrated_since=row.since,
+        checked_up_to=row.checked_up_to,
+        sources={
+            "activation": str(row.activation["source"]),
+            "non_torch": str(row.non_torch["source"]),
+            "cuda_graph": str(row.cuda_graph["source"]),
+            "kv": row.kv_source,
+        },
+    )
+
+
+def kv_pool_bytes(settings: EngineSettings, gpu: catalog.Gpu, weights_per_gpu: float, overhead: Overhead) -> float:
     """KV pool per GPU under the engine's own budget formula (negative when nothing is left)."""
-    table = catalog.engine_memory()[engine]
-    total, fraction = gpu.memory_gib * GIB, float(table["memory_fraction"])
-    if table["budget"] == "of_free":
+    total, fraction = gpu.memory_gib * GIB, settings.memory_fraction
+    if catalog.engine_memory()[settings.name]["budget"] == "of_free":
         return fraction * (total - weights_per_gpu - overhead.total_bytes)
     return fraction * total - weights_per_gpu - overhead.total_bytes
-
-
-def round_to_blocks(tokens: float, block: int) -> int:
-    return int(math.floor(tokens / block) * block) if tokens > 0 else 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from inferstack import catalog
 from inferstack.plan import scheduling
+from inferstack.plan.calibration import Calibration
 from inferstack.plan.capacity import (
     PlacementPlan,
     Throughput,
@@ -20,7 +21,7 @@ from inferstack.plan.capacity import (
 )
 from inferstack.plan.coldstart import ColdStart, estimate_cold_start
 from inferstack.plan.fit import Fit, choose_tp
-from inferstack.plan.memory import GIB, kv_bytes_per_token
+from inferstack.plan.memory import GIB, engine_settings, kv_bytes_per_token
 from inferstack.spec.architecture import resolve_architecture
 from inferstack.spec.models import DeploymentSpec
 
@@ -99,12 +100,18 @@ class Plan:
                 "tensor_parallel_size": fit.tp,
                 "weights_gib": _gib(fit.weights_bytes),
                 "weights_per_gpu_gib": _gib(fit.weights_per_gpu_bytes),
-                "activation_gib": fit.overhead.activation_gib,
-                "non_torch_gib": fit.overhead.non_torch_gib,
+                "activation_gib": round(fit.overhead.activation_gib, 2),
+                "non_torch_gib": round(fit.overhead.non_torch_gib, 2),
+                "cuda_graph_gib": round(fit.overhead.cuda_graph_gib, 2),
+                "cuda_graph_in_kv_budget": fit.overhead.cuda_graph_in_budget,
+                "memory_fraction": fit.settings.memory_fraction,
+                "max_num_batched_tokens": fit.settings.max_num_batched_tokens,
                 "kv_pool_per_gpu_bytes": max(int(fit.kv_pool_bytes), 0),
                 "kv_pool_per_gpu_gib": _gib(fit.kv_pool_bytes),
                 "kv_bytes_per_token": self.kv_bytes_per_token,
                 "kv_bytes_per_token_per_gpu": fit.kv.full_bytes + fit.kv.window_bytes,
+                "kv_groups": fit.groups.count,
+                "kv_blocks": fit.capacity.blocks,
                 "kv_cache_tokens": fit.kv_tokens,
                 "max_concurrency": fit.concurrency,
                 "tried": [{"tensor_parallel_size": t.tp, "fits": t.fits, "reason": t.reason} for t in self.tried],
@@ -196,23 +203,26 @@ def _money(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def plan(spec: DeploymentSpec) -> Plan:
-    """Fit, TP, KV capacity, nodes, cost and cold start for a validated spec. Pure: reads only catalogs."""
+def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: Calibration | None = None) -> Plan:
+    """Fit, TP, KV capacity, nodes, cost and cold start for a validated spec. Pure: reads only catalogs and
+    the calibration rows passed in (a team's measurements, see `inferstack calibrate`). `device` is what one
+    replica's GPUs are when not the spec's whole GPU (a MIG slice, `catalog.mig`)."""
     arch = resolve_architecture(spec)
     quant = spec.quantization
-    gpu = catalog.gpus()[spec.resources.gpu.sku]
+    gpu = device or catalog.gpus()[spec.resources.gpu.sku]
     engine = spec.engine
-    fit, tried = choose_tp(
-        arch,
-        quant,
-        engine.kv_cache_dtype,
-        gpu,
+    settings = engine_settings(
         engine.name,
         engine.version,
-        spec.model.max_context,
-        spec.resources.gpu.count,
+        gpu,
+        kv_cache_dtype=engine.kv_cache_dtype,
+        memory_fraction=engine.gpu_memory_utilization,
+        max_num_batched_tokens=engine.max_num_batched_tokens,
+        max_num_seqs=engine.max_concurrent_requests,
+        cuda_graphs=engine.cuda_graphs,
     )
-    placements = [plan_placement(p, gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
+    fit, tried = choose_tp(arch, quant, gpu, settings, spec.model.max_context, spec.resources.gpu.count, calibration)
+    placements = [plan_placement(p, spec.resources.gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
     workload = spec.workload
     throughput = estimate_throughput(
         fit,
@@ -227,11 +237,10 @@ def plan(spec: DeploymentSpec) -> Plan:
     cache_gib = spec.cache.size_gib or math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB)
     findings = _findings(spec, fit, placements, cache_gib, cold, throughput)
     assumptions = [
-        f"engine overhead for {engine.name} {engine.version}: activation {fit.overhead.activation_gib} GiB + "
-        f"non-torch {fit.overhead.non_torch_gib} GiB per GPU, calibration row since {fit.overhead.calibrated_since} "
-        f"({fit.overhead.generation}); source: {fit.overhead.source}",
+        _engine_assumption(fit),
         f"{gpu.sku} memory {gpu.memory_gib} GiB as seen by the engine ({gpu.memory_source})",
-        f"weights {quant}: 16-bit embeddings and LM head, the rest at the format's bytes per parameter",
+        _weights_assumption(quant),
+        *_overhead_assumptions(fit),
         throughput.assumption,
         "cost is on-demand list price at the catalog's price region, also for spot, flex-start and reservation "
         "capacity (their prices are not sourced, so it is the upper bound the budget is judged on); monthly figures "
@@ -252,6 +261,43 @@ def plan(spec: DeploymentSpec) -> Plan:
         cache_size_gib=cache_gib,
         findings=findings,
         assumptions=assumptions,
+    )
+
+
+def _engine_assumption(fit: Fit) -> str:
+    """Which version row of the engine's memory model the plan used, and the settings it was applied with."""
+    o, s = fit.overhead, fit.settings
+    return (
+        f"engine memory for {s.name} {s.version}: row since {o.calibrated_since} ({o.generation}), checked up to "
+        f"{o.checked_up_to}; budget {s.memory_fraction:g} of GPU memory, max_num_batched_tokens "
+        f"{s.max_num_batched_tokens or 'engine default'}, max_num_seqs {s.max_num_seqs or 'engine default'}"
+    )
+
+
+def _overhead_assumptions(fit: Fit) -> list[str]:
+    """One line per term of the engine's memory model, each with the source it came from."""
+    o = fit.overhead
+    graphs = "counted before the KV pool" if o.cuda_graph_in_budget else "allocated after the KV pool"
+    return [
+        f"activation {o.activation_gib:.2f} GiB/GPU; source: {o.sources['activation']}",
+        f"non-torch {o.non_torch_gib:.2f} GiB/GPU at TP{fit.tp}; source: {o.sources['non_torch']}",
+        f"CUDA graphs {o.cuda_graph_gib:.2f} GiB/GPU, {graphs}; source: {o.sources['cuda_graph']}",
+        f"KV in {fit.groups.count} group(s) of {fit.groups.group_size} layers, {fit.groups.block_tokens}-token "
+        f"blocks; source: {o.sources['kv']}",
+        *(
+            [f"measured weights and overhead from calibration: {o.sources['calibration']}"]
+            if "calibration" in o.sources
+            else []
+        ),
+    ]
+
+
+def _weights_assumption(quantization: str) -> str:
+    fmt = catalog.weight_formats()[quantization]
+    kept = [g for g in ("embeddings", "attention", "router", "body") if g not in fmt.quantizes]
+    return (
+        f"weights {quantization}: {', '.join(fmt.quantizes) or 'nothing'} at {fmt.bytes_per_parameter:g} bytes per "
+        f"parameter, {', '.join(kept) or 'nothing'} 16-bit; source: {fmt.source}"
     )
 
 

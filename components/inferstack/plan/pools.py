@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inferstack.catalog import mig
 from inferstack.plan.capacity import CapacityChoice, NodeChoice, PlacementPlan
 
 #: Resource-name suffix of a standalone placement's only GPU pool (`<deployment>-<placement>-gpu`).
@@ -26,6 +27,17 @@ class PoolPlan:
     gpu_zones: tuple[str, ...] = ()
     #: MIG profile (e.g. `3g.40gb`) every GPU of the pool is split into; None for whole GPUs.
     mig_profile: str | None = None
+
+    @property
+    def device(self) -> str:
+        """What a replica's unit of this pool is, as its nodes are labelled (`contract.GPU_NODE_LABEL`) and
+        plans name it (`fit.gpu`): the GPU SKU, or on a MIG pool the slice (`<GPU>-MIG-<profile>`)."""
+        if self.mig_profile is None:
+            return self.gpu_sku
+        profile = mig.profile(self.gpu_sku, self.mig_profile)
+        if profile is None:
+            raise ValueError(f"{self.gpu_sku} has no MIG profile {self.mig_profile!r}")
+        return profile.sku
 
     @classmethod
     def of_placement(cls, placement: PlacementPlan, gpu_sku: str) -> PoolPlan | None:

@@ -19,6 +19,7 @@ from inferstack.spec import inputs
 from inferstack.spec.inputs import InputProblem
 from inferstack.spec.models import DeploymentSpec
 from inferstack.spec.partial import build_without_rules, view
+from inferstack.spec.platform import PlatformSpec
 from inferstack.spec.rules import spec_violations
 from inferstack.spec.suggest import closest
 from inferstack.spec.values import FieldProblem, RuleViolations, Violation, shown
@@ -268,3 +269,23 @@ def load_spec(path: str | Path) -> DeploymentSpec:
     """Read and validate a spec file; raises SpecError listing every problem found."""
     path = Path(path)
     return parse_spec(read_spec_data(path), _source(path), path.parent)
+
+
+def parse_platform(data: object, source: str = "<platform>") -> PlatformSpec:
+    """Validate an already-parsed platform document (`kind: Platform`); raises SpecError."""
+    if not isinstance(data, dict):
+        raise SpecError(
+            source,
+            [
+                Violation(
+                    "(top level)",
+                    None,
+                    "the platform document is not a mapping",
+                    hint="start from specs/fleet/platform.yaml: the top level holds kind, name, teams, placements",
+                )
+            ],
+        )
+    try:
+        return PlatformSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(source, violations_from(exc, PlatformSpec)) from None

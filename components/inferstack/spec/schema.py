@@ -14,6 +14,7 @@ from typing import Any
 from inferstack.spec import patterns
 from inferstack.spec.models import GPU_SHORTHAND, DeploymentSpec
 from inferstack.spec.patterns import anchored
+from inferstack.spec.platform import PlatformSpec
 from inferstack.spec.rules import PLACEMENT_RULES, RULES
 
 #: Field checks JSON Schema cannot state: catalog lookups (the schema only constrains their shape),
@@ -53,15 +54,45 @@ def spec_schema() -> dict[str, Any]:
             },
         ]
     }
-    labels = defs["Cluster"]["properties"]["gpu_node_labels"]
-    ((key_pattern, value_schema),) = labels.pop("patternProperties").items()
-    labels["propertyNames"] = {"pattern": key_pattern, "maxLength": 253}
-    labels["additionalProperties"] = value_schema
+    _label_map(defs["Cluster"]["properties"]["gpu_node_labels"])
     schema["description"] = (
         f"{schema.get('description', '')} Checked by `inferstack plan` but not by this schema (they need the "
         "catalog or several fields at once): " + "; ".join(not_in_schema()) + ". Also refused by the loader: "
         "infinity and NaN (not JSON numbers), integers written with a decimal point such as 8192.0 (JSON Schema "
         "counts them as integers), and YAML that is not one plain document (aliases beyond limits, merge keys, "
         "tags, non-string keys)."
+    ).strip()
+    return schema
+
+
+def _label_map(labels: dict[str, Any]) -> None:
+    """A label map as JSON Schema states it: key pattern as `propertyNames`, values as `additionalProperties`."""
+    ((key_pattern, value_schema),) = labels.pop("patternProperties").items()
+    labels["propertyNames"] = {"pattern": key_pattern, "maxLength": 253}
+    labels["additionalProperties"] = value_schema
+
+
+#: What the platform schema cannot state: catalog look-ups and the rules over the whole document.
+PLATFORM_NOT_IN_SCHEMA = (
+    "placements[*].gpu_pools[*].gpu (a GPU SKU of the catalog, aliases accepted)",
+    "placements[*].gpu_pools[*].mig (a MIG profile of the pool's GPU, catalog/data/mig.yaml)",
+    "placements[*].gpu_pools[*] (a node type the catalog offers in the region; gpus_per_node required and "
+    "instance_type refused on existing clusters; min_nodes <= max_nodes)",
+    "compliance.allowed_gpus, compliance.residency (catalog values)",
+    "unique team, placement and pool names; placement names other than dashboards, rules, models; networks that do "
+    "not overlap; every placement and pool inside the compliance baseline",
+)
+
+
+def platform_schema() -> dict[str, Any]:
+    """The platform document's JSON Schema (`inferstack schema --platform`)."""
+    schema = PlatformSpec.model_json_schema()
+    defs = schema["$defs"]
+    _label_map(defs["Cluster"]["properties"]["gpu_node_labels"])
+    _label_map(defs["GpuPool"]["properties"]["node_labels"])
+    schema["description"] = (
+        f"{schema.get('description', '')} Checked by `inferstack plan DIR` but not by this schema: "
+        + "; ".join(PLATFORM_NOT_IN_SCHEMA)
+        + ". Model specs attach with placements[] = {platform, placement, pool, replicas}."
     ).strip()
     return schema

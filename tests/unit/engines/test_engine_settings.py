@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from inferstack.engines import adapter_for
+from inferstack.engines.surface import argument_problems, load_surface
 from inferstack.plan import plan
 from inferstack.spec import SpecError
 from tests.conftest import spec_variant
@@ -74,3 +75,67 @@ def test_vllm_turns_prefix_caching_off_explicitly():
     (result,) = _vllm_parse([[*vllm.command[1:], *args]])
     assert result["ok"], result
     assert result["parsed"]["enable_prefix_caching"] is False
+
+
+MEMORY = {"gpu_memory_utilization": 0.95, "max_num_batched_tokens": 4096, "cuda_graphs": False}
+
+
+@pytest.mark.parametrize(
+    ("engine", "expected"),
+    [
+        ("vllm", ["--gpu-memory-utilization", "0.95", "--max-num-batched-tokens", "4096", "--enforce-eager"]),
+        ("sglang", ["--chunked-prefill-size", "4096", "--disable-cuda-graph"]),
+        ("tgi", ["--cuda-memory-fraction", "0.95", "--max-batch-prefill-tokens", "4096", "--cuda-graphs", "0"]),
+    ],
+)
+def test_memory_settings_reach_the_engine_flags(engine, expected):
+    allowed = {"compliance": {"allowed_engines": []}}
+    changes = {
+        **allowed,
+        "engine": {**MEMORY, "name": engine, "version": {"vllm": "0.32.0", "sglang": "0.5.23", "tgi": "3.3.6"}[engine]},
+    }
+    result = plan(spec_variant("aws-llama-8b-us", changes))
+    args = adapter_for(engine).args(result)
+    start = args.index(expected[0])
+    assert args[start : start + len(expected)] == expected
+    default_args = adapter_for(engine).args(
+        plan(spec_variant("aws-llama-8b-us", {**allowed, "engine": {"name": engine}}))
+    )
+    assert not {flag for flag in expected if flag.startswith("--")} & set(default_args)
+    if engine != "vllm":
+        assert argument_problems(load_surface(engine), args) == []
+
+
+def test_sglang_static_fraction_carries_the_spec_fraction():
+    # SGLang's static fraction covers weights and KV pool; a higher spec fraction raises it by the same share.
+    allowed = {"compliance": {"allowed_engines": []}}
+    low = plan(spec_variant("aws-llama-8b-us", {**allowed, "engine": {"name": "sglang"}}))
+    high = plan(
+        spec_variant("aws-llama-8b-us", {**allowed, "engine": {"name": "sglang", "gpu_memory_utilization": 0.95}})
+    )
+    flag = [
+        float(adapter_for("sglang").args(p)[adapter_for("sglang").args(p).index("--mem-fraction-static") + 1])
+        for p in (low, high)
+    ]
+    assert flag[1] - flag[0] == pytest.approx(0.05, abs=0.0015)
+
+
+def test_trtllm_carries_the_batched_tokens_and_its_fraction_follows_the_spec():
+    result = _plan({"engine": {**TRTLLM["engine"], "max_num_batched_tokens": 4096, "gpu_memory_utilization": 0.8}})
+    args = adapter_for("trtllm").args(result)
+    assert args[args.index("--max_num_tokens") + 1] == "4096"
+    assert args[args.index("--kv_cache_free_gpu_memory_fraction") + 1] == "0.800"
+    assert argument_problems(load_surface("trtllm"), args) == []
+
+
+def test_vllm_parses_the_memory_flags():
+    vllm = adapter_for("vllm")
+    args = vllm.args(plan(spec_variant("quickstart", {"engine": MEMORY})))
+    (result,) = _vllm_parse([[*vllm.command[1:], *args]])
+    assert result["ok"], result
+    parsed = result["parsed"]
+    assert (parsed["gpu_memory_utilization"], parsed["max_num_batched_tokens"], parsed["enforce_eager"]) == (
+        0.95,
+        4096,
+        True,
+    )

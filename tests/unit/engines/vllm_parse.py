@@ -30,6 +30,9 @@ FIELDS = (
     "max_lora_rank",
     "max_loras",
     "speculative_config",
+    "gpu_memory_utilization",
+    "max_num_batched_tokens",
+    "enforce_eager",
 )
 
 results = []

@@ -23,11 +23,13 @@ from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClu
 from inferstack.clouds.aws.iam import pod_identity_addon, role
 from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, VpcLayout, zone_slots
 from inferstack.clouds.aws.node_pool import EksGpuNodePool
-from inferstack.clouds.aws.weight_cache import EfsWeightCache
+from inferstack.clouds.aws.weight_cache import EfsCacheStorage, EfsWeightCache
 from inferstack.clouds.base import (
     CacheStorage,
     Cloud,
+    ClusterContext,
     ClusterHandle,
+    ClusterInfra,
     ObjectStoreSource,
     PlacementContext,
     existing_network_of,
@@ -35,6 +37,7 @@ from inferstack.clouds.base import (
     object_store_sources,
 )
 from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY, POOL_LABEL, SYSTEM_POOL, prefetch_service_account
+from inferstack.plan.pools import PoolPlan
 
 #: The StorageClass Prometheus's volume asks for on EKS (created with the EBS CSI driver).
 METRICS_STORAGE_CLASS = "inferstack-gp3"
@@ -118,6 +121,9 @@ class EksClusterHandle(ClusterHandle):
 
 class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
     name = "aws"
+    # The `inferstack-efs` class provisions an access point per claim with the serving UID as owner
+    # (efs-ap with uid/gid parameters, aws-efs-csi-driver examples/kubernetes/dynamic_provisioning).
+    dynamic_cache_claims = True
     # Prometheus keeps its samples on an encrypted gp3 volume (the EBS CSI driver add-on, below).
     prometheus_stack_values: ClassVar[dict[str, Any]] = {
         "prometheus": {
@@ -135,26 +141,26 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         }
     }
 
-    def network(self, ctx: PlacementContext) -> AwsNetworkHandle:
+    def network(self, ctx: ClusterContext) -> AwsNetworkHandle:
         provider = aws.Provider(f"{ctx.name}-aws", region=ctx.region, opts=pulumi.ResourceOptions(parent=ctx.parent))
         existing = existing_network_of(ctx, ExistingNetwork)
         network = AwsNetwork(
             f"{ctx.name}-network",
             ctx.region,
-            ctx.zones,
+            list(ctx.zones),
             ctx.tags,
             VpcLayout.of(ctx.network),
             existing=existing,
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[provider]),
         )
         slots = (
-            zone_slots(ctx.zones)
+            zone_slots(list(ctx.zones))
             if existing is None
             else [f"subnet{i}" for i in range(1, len(existing.private_subnet_ids) + 1)]
         )
         return AwsNetworkHandle(provider, network, slots)
 
-    def cluster(self, ctx: PlacementContext, network: AwsNetworkHandle) -> EksClusterHandle:
+    def cluster(self, ctx: ClusterContext, network: AwsNetworkHandle) -> EksClusterHandle:
         eks = EksCluster(
             f"{ctx.name}-cluster",
             EksClusterSettings(
@@ -163,6 +169,8 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
                 private_endpoint=ctx.private,
                 encrypt_secrets=ctx.encrypted,
                 operator_cidrs=ctx.operator_cidrs,
+                system_node_type=ctx.system_node_type,
+                system_nodes=ctx.system_nodes,
             ),
             network.network.private_subnet_ids,
             ctx.tags,
@@ -179,34 +187,43 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         )
 
     def gpu_node_pool(
-        self, ctx: PlacementContext, network: AwsNetworkHandle, cluster: EksClusterHandle
+        self, ctx: ClusterContext, pool: PoolPlan, network: AwsNetworkHandle, cluster: EksClusterHandle
     ) -> EksGpuNodePool:
-        node = ctx.placement.node
-        if node is None or node.node_type is None:
-            raise ValueError(f"placement {ctx.placement.name!r} has no node type to build a GPU node group from")
+        node = pool.node
+        if pool.mig_profile is not None:
+            raise ValueError(
+                f"placement {ctx.placement!r}: GPU pool {pool.name} asks for MIG slices, which EKS node groups "
+                "cannot partition without the NVIDIA GPU operator's MIG manager; use whole GPUs on EKS"
+            )
+        if node.node_type is None:
+            raise ValueError(f"placement {ctx.placement!r} has no node type to build GPU node group {pool.name} from")
         return EksGpuNodePool(
-            f"{ctx.name}-gpu",
+            f"{ctx.name}-{pool.name}",
             cluster_name=cluster.eks.cluster_name,
             node_role_arn=cluster.eks.node_role_arn,
             subnet_ids=network.network.private_subnet_ids,
             region=ctx.region,
             instance_type=node.node_type,
-            gpu_sku=ctx.gpu_sku,
-            nodes_min=ctx.placement.nodes_min,
-            nodes_max=ctx.placement.nodes_max,
+            gpu_sku=pool.gpu_sku,
+            nodes_min=pool.nodes_min,
+            nodes_max=pool.nodes_max,
             tags=ctx.tags,
-            capacity_mode=ctx.capacity.mode,
-            reservation=ctx.capacity.reservation,
+            capacity_mode=pool.capacity.mode,
+            reservation=pool.capacity.reservation,
             depends_on=list(cluster.eks.addons),
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
 
-    def weight_cache(self, ctx: PlacementContext, network: AwsNetworkHandle, cluster: EksClusterHandle) -> CacheStorage:
-        cache = EfsWeightCache(
-            f"{ctx.name}-cache",
+    def cache_storage(
+        self, ctx: ClusterContext, network: AwsNetworkHandle, cluster: EksClusterHandle
+    ) -> EfsCacheStorage:
+        # This storage used to be part of the per-model `<prefix>-cache` component: the alias keeps a
+        # standalone stack's file system (and the weights on it) instead of replacing it.
+        return EfsCacheStorage(
+            f"{ctx.name}-cache-storage",
             region=ctx.region,
             tags=ctx.tags,
-            cache=ctx.cache_volume(),
+            storage_class=self.profile.storage_class or "",
             cluster_name=cluster.eks.cluster_name,
             vpc_id=network.network.vpc_id,
             vpc_cidr=network.network.cidr_block,
@@ -215,12 +232,30 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             k8s_provider=cluster.provider,
             kms_key_arn=cluster.eks.kms_key_arn,
             depends_on=[cluster.eks.system_nodes],
-            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+            opts=pulumi.ResourceOptions(
+                parent=ctx.parent,
+                providers=[network.provider],
+                aliases=[pulumi.Alias(name=f"{ctx.name}-cache", type_="inferstack:aws:WeightCache")],
+            ),
         )
-        return CacheStorage(cache.storage_class_name, ready=[cache])
+
+    def weight_cache(
+        self, ctx: PlacementContext, infra: ClusterInfra[AwsNetworkHandle, EksClusterHandle]
+    ) -> CacheStorage:
+        storage: EfsCacheStorage = infra.cache
+        cache = EfsWeightCache(
+            f"{ctx.name}-weights",
+            region=ctx.region,
+            tags=ctx.tags,
+            cache=ctx.cache_volume(),
+            storage=storage,
+            k8s_provider=infra.cluster.provider,
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[infra.network.provider]),
+        )
+        return CacheStorage(storage.storage_class_name, ready=[cache, *storage.ready])
 
     def _metrics_storage(
-        self, ctx: PlacementContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
+        self, ctx: ClusterContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
     ) -> list[pulumi.Resource]:
         """EKS ships no block-storage provisioner: the EBS CSI driver add-on (Pod Identity role with the
         AWS-managed AmazonEBSCSIDriverPolicy, service account ebs-csi-controller-sa, per the EKS user
@@ -277,7 +312,7 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         return [association]
 
     def addons(
-        self, ctx: PlacementContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
+        self, ctx: ClusterContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
     ) -> list[pulumi.Resource]:
         """The shared add-ons plus the cluster autoscaler (EKS node groups do not scale by themselves),
         and, for Prometheus's volume, the EBS CSI driver and a gp3 StorageClass."""
@@ -329,6 +364,7 @@ __all__ = [
     "AwsCloud",
     "AwsNetwork",
     "AwsNetworkHandle",
+    "EfsCacheStorage",
     "EfsWeightCache",
     "EksCluster",
     "EksClusterHandle",

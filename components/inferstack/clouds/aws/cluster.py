@@ -38,6 +38,9 @@ class EksClusterSettings:
     private_endpoint: bool
     encrypt_secrets: bool
     operator_cidrs: tuple[str, ...] = ()
+    #: The system pool's instance type and (min, max) nodes; the defaults when None.
+    system_node_type: str | None = None
+    system_nodes: tuple[int, int] | None = None
 
 
 def launch_template(
@@ -231,14 +234,14 @@ class EksCluster(pulumi.ComponentResource):
             subnet_ids=subnet_ids,
             region=region,
             ami_type="AL2023_x86_64_STANDARD",
-            instance_types=[SYSTEM_INSTANCE_TYPE],
+            instance_types=[settings.system_node_type or SYSTEM_INSTANCE_TYPE],
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=system_lt.id, version=system_lt.latest_version.apply(str)
             ),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=SYSTEM_NODES[0],
-                desired_size=SYSTEM_NODES[0],
-                max_size=SYSTEM_NODES[1],
+                min_size=(settings.system_nodes or SYSTEM_NODES)[0],
+                desired_size=(settings.system_nodes or SYSTEM_NODES)[0],
+                max_size=(settings.system_nodes or SYSTEM_NODES)[1],
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             labels={POOL_LABEL: SYSTEM_POOL},

@@ -1,6 +1,8 @@
-"""The weight cache on AWS: an encrypted EFS file system reachable from the private subnets only, an
-access point owned by the serving UID, the EFS CSI driver (EKS add-on, Pod Identity), the
-`inferstack-efs` StorageClass, and a PersistentVolume reserved for the plan's cache claim."""
+"""The weight caches on AWS. Once per cluster (`EfsCacheStorage`): an encrypted EFS file system reachable
+from the private subnets only, the EFS CSI driver (EKS add-on, Pod Identity) and the `inferstack-efs`
+StorageClass, which provisions an access point owned by the serving UID per claim. Per model
+(`EfsWeightCache`): an access point `/inferstack/<deployment>` and a PersistentVolume reserved for the
+model's cache claim, so the claim binds to that directory rather than provisioning another."""
 
 from __future__ import annotations
 
@@ -18,12 +20,12 @@ NFS_PORT = 2049
 CSI_DRIVER = "efs.csi.aws.com"
 
 
-class EfsWeightCache(pulumi.ComponentResource):
-    """EFS + CSI driver + StorageClass + the cache's PersistentVolume. Needs the region's `aws.Provider`
-    in `opts` and the cluster's Kubernetes provider as `k8s_provider`."""
+class EfsCacheStorage(pulumi.ComponentResource):
+    """One cluster's EFS file system, CSI driver and StorageClass. Needs the region's `aws.Provider` in
+    `opts` and the cluster's Kubernetes provider as `k8s_provider`. Claims of `storage_class_name`
+    without a reserved volume get an access point of their own (`efs-ap`, owned by the serving UID)."""
 
     file_system_id: pulumi.Output[str]
-    access_point_id: pulumi.Output[str]
     storage_class_name: str
 
     def __init__(
@@ -32,7 +34,7 @@ class EfsWeightCache(pulumi.ComponentResource):
         *,
         region: str,
         tags: dict[str, str],
-        cache: CacheVolume,
+        storage_class: str,
         cluster_name: pulumi.Input[str],
         vpc_id: pulumi.Input[str],
         vpc_cidr: pulumi.Input[str],
@@ -43,7 +45,7 @@ class EfsWeightCache(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("inferstack:aws:WeightCache", name, None, opts)
+        super().__init__("inferstack:aws:CacheStorage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         group = aws.ec2.SecurityGroup(
             f"{name}-efs",
@@ -83,20 +85,6 @@ class EfsWeightCache(pulumi.ComponentResource):
             )
             for slot, subnet in zip(subnet_slots, subnet_ids, strict=True)
         ]
-        access_point = aws.efs.AccessPoint(
-            f"{name}-efs",
-            file_system_id=fs.id,
-            region=region,
-            posix_user=aws.efs.AccessPointPosixUserArgs(uid=UID, gid=UID),
-            root_directory=aws.efs.AccessPointRootDirectoryArgs(
-                path=f"/inferstack/{cache.deployment}",
-                creation_info=aws.efs.AccessPointRootDirectoryCreationInfoArgs(
-                    owner_uid=UID, owner_gid=UID, permissions="0750"
-                ),
-            ),
-            tags=tags,
-            opts=child,
-        )
         driver = pod_identity_addon(
             f"{name}-efs-csi",
             addon="aws-efs-csi-driver",
@@ -108,10 +96,9 @@ class EfsWeightCache(pulumi.ComponentResource):
             parent=self,
             depends_on=depends_on,
         )
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=[driver, *targets])
-        storage_class = k8s.storage.v1.StorageClass(
+        storage_class_resource = k8s.storage.v1.StorageClass(
             f"{name}-storage-class",
-            metadata={"name": cache.storage_class, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+            metadata={"name": storage_class, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
             provisioner=CSI_DRIVER,
             parameters=pulumi.Output.all(fs.id).apply(
                 lambda ids: {
@@ -125,19 +112,56 @@ class EfsWeightCache(pulumi.ComponentResource):
             ),
             reclaim_policy="Retain",
             volume_binding_mode="Immediate",
-            opts=k8s_opts,
+            opts=pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=[driver, *targets]),
+        )
+        self.file_system = fs
+        self.storage_class = storage_class_resource
+        self.ready: list[pulumi.Resource] = [storage_class_resource, *targets]
+        self.file_system_id = fs.id
+        self.storage_class_name = storage_class
+        self.register_outputs({"file_system_id": fs.id})
+
+
+class EfsWeightCache(pulumi.ComponentResource):
+    """One model's directory on the cluster's EFS: an access point owned by the serving UID and the
+    PersistentVolume reserved for the model's cache claim. Needs the region's `aws.Provider` in `opts`."""
+
+    access_point_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        region: str,
+        tags: dict[str, str],
+        cache: CacheVolume,
+        storage: EfsCacheStorage,
+        k8s_provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("inferstack:aws:WeightCache", name, None, opts)
+        access_point = aws.efs.AccessPoint(
+            f"{name}-efs",
+            file_system_id=storage.file_system_id,
+            region=region,
+            posix_user=aws.efs.AccessPointPosixUserArgs(uid=UID, gid=UID),
+            root_directory=aws.efs.AccessPointRootDirectoryArgs(
+                path=f"/inferstack/{cache.deployment}",
+                creation_info=aws.efs.AccessPointRootDirectoryCreationInfoArgs(
+                    owner_uid=UID, owner_gid=UID, permissions="0750"
+                ),
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         volume = static_cache_volume(
             f"{name}-volume",
             cache,
-            {"driver": CSI_DRIVER, "volumeHandle": pulumi.Output.concat(fs.id, "::", access_point.id)},
+            {"driver": CSI_DRIVER, "volumeHandle": pulumi.Output.concat(storage.file_system_id, "::", access_point.id)},
             k8s_provider,
-            [storage_class, *targets],
+            storage.ready,
             self,
         )
-        self.storage_class = storage_class
         self.volume = volume
-        self.file_system_id = fs.id
         self.access_point_id = access_point.id
-        self.storage_class_name = cache.storage_class
-        self.register_outputs({"file_system_id": fs.id, "access_point_id": access_point.id})
+        self.register_outputs({"access_point_id": access_point.id})

@@ -18,17 +18,21 @@ from inferstack.catalog import cloud_facts
 from inferstack.clouds.base import (
     CacheStorage,
     Cloud,
+    ClusterContext,
     ClusterHandle,
+    ClusterInfra,
     PlacementContext,
     existing_network_of,
+    former_child_parent,
     kubernetes_provider,
     object_store_sources,
 )
 from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
 from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork, SubnetLayout
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
-from inferstack.clouds.gcp.weight_cache import FilestoreWeightCache
+from inferstack.clouds.gcp.weight_cache import FilestoreCacheStorage, FilestoreWeightCache
 from inferstack.contract import prefetch_service_account
+from inferstack.plan.pools import PoolPlan
 
 
 def workload_identity_principal(project_number: str, project_id: str, namespace: str, service_account: str) -> str:
@@ -82,6 +86,8 @@ class GkeClusterHandle(ClusterHandle):
 class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
     name = "gcp"
     device_plugin_builtin = True
+    # No dynamic cache claims: the Filestore CSI driver applies fsGroup to ReadWriteOnce volumes only, so
+    # a share it provisions stays root-owned and the non-root prefetch Job could not write it.
     # GKE installs the NVIDIA driver on the host and injects its libraries only into pods that request
     # a GPU; the exporter requests none, so it mounts them itself (NVIDIA/dcgm-exporter#484, #59).
     dcgm_exporter_values: ClassVar[dict[str, Any]] = {
@@ -109,7 +115,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         },
     }
 
-    def network(self, ctx: PlacementContext) -> GcpNetworkHandle:
+    def network(self, ctx: ClusterContext) -> GcpNetworkHandle:
         provider = gcp.Provider(
             f"{ctx.name}-gcp",
             region=ctx.region,
@@ -138,7 +144,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         )
         return GcpNetworkHandle(provider, network, layout)
 
-    def cluster(self, ctx: PlacementContext, network: GcpNetworkHandle) -> GkeClusterHandle:
+    def cluster(self, ctx: ClusterContext, network: GcpNetworkHandle) -> GkeClusterHandle:
         gke = GkeCluster(
             f"{ctx.name}-cluster",
             GkeClusterSettings(
@@ -147,6 +153,8 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                 private_endpoint=ctx.private,
                 encrypt_secrets=ctx.encrypted,
                 operator_cidrs=ctx.operator_cidrs,
+                system_node_type=ctx.system_node_type,
+                system_nodes=ctx.system_nodes,
                 control_plane_cidr=network.layout.control_plane,
                 control_plane_ports=tuple(
                     port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())
@@ -167,26 +175,27 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         )
 
     def gpu_node_pool(
-        self, ctx: PlacementContext, network: GcpNetworkHandle, cluster: GkeClusterHandle
+        self, ctx: ClusterContext, pool: PoolPlan, network: GcpNetworkHandle, cluster: GkeClusterHandle
     ) -> GkeGpuNodePool:
         gke = cluster.gke
-        node = ctx.placement.node
-        if node is None or node.node_type is None or node.accelerator is None:
-            raise ValueError(f"placement {ctx.placement.name!r} has no GPU machine type to build a node pool from")
+        node = pool.node
+        if node.node_type is None or node.accelerator is None:
+            raise ValueError(f"placement {ctx.placement!r} has no GPU machine type to build node pool {pool.name} from")
         return GkeGpuNodePool(
-            f"{ctx.name}-gpu",
+            f"{ctx.name}-{pool.name}",
             cluster_id=gke.cluster.id,
             region=ctx.region,
-            zones=list(ctx.placement.gpu_zones) or ctx.zones,
+            zones=list(pool.gpu_zones or ctx.zones),
             machine_type=node.node_type,
             accelerator=node.accelerator,
             gpus_per_node=node.gpus_per_node,
-            gpu_sku=ctx.gpu_sku,
-            nodes_min=ctx.placement.nodes_min,
-            nodes_max=ctx.placement.nodes_max,
+            gpu_sku=pool.device,
+            partition=pool.mig_profile,
+            nodes_min=pool.nodes_min,
+            nodes_max=pool.nodes_max,
             service_account=gke.node_service_account,
-            capacity_mode=ctx.capacity.mode,
-            reservation=ctx.capacity.reservation,
+            capacity_mode=pool.capacity.mode,
+            reservation=pool.capacity.reservation,
             boot_disk=boot_disk(node.node_type),
             depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
@@ -212,26 +221,46 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             )
         return grants
 
-    def weight_cache(self, ctx: PlacementContext, network: GcpNetworkHandle, cluster: GkeClusterHandle) -> CacheStorage:
+    def cache_storage(
+        self, ctx: ClusterContext, network: GcpNetworkHandle, cluster: GkeClusterHandle
+    ) -> FilestoreCacheStorage:
         gke = cluster.gke
+        return FilestoreCacheStorage(
+            f"{ctx.name}-cache-storage",
+            storage_class=self.profile.storage_class or "",
+            network_name=network.network.network_name,
+            k8s_provider=cluster.provider,
+            kms_key_id=gke.kms_key_id,
+            project_number=gke.project_number,
+            depends_on=[gke.system_nodes],
+            formerly=(
+                former_child_parent(ctx.parent, "inferstack:gcp:WeightCache", f"{ctx.name}-cache"),
+                f"{ctx.name}-cache",
+            ),
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+        )
+
+    def weight_cache(
+        self, ctx: PlacementContext, infra: ClusterInfra[GcpNetworkHandle, GkeClusterHandle]
+    ) -> CacheStorage:
+        storage: FilestoreCacheStorage = infra.cache
         cache = FilestoreWeightCache(
             f"{ctx.name}-cache",
             region=ctx.region,
             tags=ctx.tags,
             cache=ctx.cache_volume(),
             owner_image=ctx.plan.spec.cache.fetcher_image,
-            network_name=network.network.network_name,
-            k8s_provider=cluster.provider,
-            kms_key_id=gke.kms_key_id,
-            project_number=gke.project_number,
-            depends_on=[gke.system_nodes],
-            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+            storage=storage,
+            k8s_provider=infra.cluster.provider,
+            depends_on=[infra.cluster.gke.system_nodes],
+            opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[infra.network.provider]),
         )
-        return CacheStorage(cache.storage_class_name, ready=[cache])
+        return CacheStorage(storage.storage_class_name, ready=[cache, *storage.ready])
 
 
 __all__ = [
     "ExistingNetwork",
+    "FilestoreCacheStorage",
     "FilestoreWeightCache",
     "GcpCloud",
     "GcpNetwork",

@@ -44,6 +44,9 @@ class GkeClusterSettings:
     #: Ports on pods the control plane must reach beyond GKE's defaults (443, 10250), for the add-ons
     #: installed (KEDA's metrics server 6443 and webhooks 9443; see catalog cloud_facts).
     control_plane_ports: tuple[int, ...] = ()
+    #: The system pool's machine type and (min, max) nodes; the defaults when None.
+    system_node_type: str | None = None
+    system_nodes: tuple[int, int] | None = None
 
 
 def node_config_base(service_account: pulumi.Input[str], labels: dict[str, str]) -> dict:
@@ -205,13 +208,13 @@ class GkeCluster(pulumi.ComponentResource):
             cluster=cluster.id,
             location=region,
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                total_min_node_count=SYSTEM_NODES[0],
-                total_max_node_count=SYSTEM_NODES[1],
+                total_min_node_count=(settings.system_nodes or SYSTEM_NODES)[0],
+                total_max_node_count=(settings.system_nodes or SYSTEM_NODES)[1],
                 location_policy="BALANCED",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=gcp.container.NodePoolNodeConfigArgs(
-                machine_type=SYSTEM_MACHINE_TYPE,
+                machine_type=settings.system_node_type or SYSTEM_MACHINE_TYPE,
                 disk_size_gb=50,
                 disk_type="pd-balanced",
                 **node_config_base(nodes_sa.email, {POOL_LABEL: SYSTEM_POOL}),

@@ -48,6 +48,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
         capacity_mode: str = "on_demand",
         reservation: str | None = None,
         boot_disk: str = "pd-ssd",
+        partition: str | None = None,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -79,6 +80,9 @@ class GkeGpuNodePool(pulumi.ComponentResource):
                     gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
                         type=accelerator,
                         count=gpus_per_node,
+                        # MIG: GKE partitions every GPU into slices of this profile and advertises
+                        # each as nvidia.com/gpu (GKE "Running multi-instance GPUs").
+                        gpu_partition_size=partition,
                         gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
                             gpu_driver_version="LATEST",
                         ),

@@ -1,7 +1,8 @@
-"""The weight cache on GCP: a regional Filestore instance on the cluster's VPC (CMEK-encrypted when
-compliance asks for encryption), the `inferstack-filestore` StorageClass (Filestore CSI driver, enabled
-on the cluster) and a PersistentVolume reserved for the plan's cache claim, so the claim binds to
-this instance rather than provisioning another."""
+"""The weight caches on GCP. Once per cluster (`FilestoreCacheStorage`): the `inferstack-filestore`
+StorageClass (Filestore CSI driver, enabled on the cluster) and the key grant for CMEK. Per model
+(`FilestoreWeightCache`): a regional Filestore instance on the cluster's VPC (CMEK-encrypted when
+compliance asks for encryption) and a PersistentVolume reserved for the model's cache claim, so the
+claim binds to this instance rather than provisioning another."""
 
 from __future__ import annotations
 
@@ -83,12 +84,78 @@ def share_owner_job(
     )
 
 
+class FilestoreCacheStorage(pulumi.ComponentResource):
+    """One cluster's `inferstack-filestore` StorageClass (Filestore CSI driver, enabled on the cluster)
+    and, with CMEK, the Filestore service agent's grant on the cluster's key. Needs the region's
+    `gcp.Provider` in `opts` and the cluster's Kubernetes provider as `k8s_provider`."""
+
+    storage_class_name: str
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        storage_class: str,
+        network_name: pulumi.Input[str],
+        k8s_provider: k8s.Provider,
+        kms_key_id: pulumi.Input[str] | None = None,
+        project_number: pulumi.Input[str] | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
+        formerly: tuple[pulumi.Input[str], str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`formerly`: (URN, name) of the per-model component these children used to belong to, so a
+        standalone stack keeps its key grant (removing it would cut Filestore off the key) and its
+        StorageClass instead of replacing them."""
+        super().__init__("inferstack:gcp:CacheStorage", name, None, opts)
+        self.ready: list[pulumi.Resource] = []
+
+        def options(suffix: str, **kwargs) -> pulumi.ResourceOptions:
+            aliases = [pulumi.Alias(name=f"{formerly[1]}-{suffix}", parent=formerly[0])] if formerly else []
+            return pulumi.ResourceOptions(parent=self, aliases=aliases, **kwargs)
+
+        if kms_key_id is not None and project_number is not None:
+            self.ready.append(
+                gcp.kms.CryptoKeyIAMMember(
+                    f"{name}-key-filestore",
+                    crypto_key_id=kms_key_id,
+                    role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                    member=pulumi.Output.from_input(project_number).apply(
+                        lambda n: f"serviceAccount:service-{n}@cloud-filer.iam.gserviceaccount.com"
+                    ),
+                    opts=options("key-filestore"),
+                )
+            )
+        parameters: dict[str, pulumi.Input[str]] = {
+            "tier": TIER.lower(),
+            "network": network_name,
+            "connect-mode": "DIRECT_PEERING",
+        }
+        if kms_key_id is not None:
+            parameters["instance-encryption-kms-key"] = kms_key_id
+        self.storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-storage-class",
+            metadata={"name": storage_class, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+            provisioner=CSI_DRIVER,
+            parameters=parameters,
+            reclaim_policy="Retain",
+            volume_binding_mode="Immediate",
+            allow_volume_expansion=True,
+            opts=options("storage-class", provider=k8s_provider, depends_on=depends_on or []),
+        )
+        self.ready.append(self.storage_class)
+        self.network_name = network_name
+        self.kms_key_id = kms_key_id
+        self.storage_class_name = storage_class
+        self.register_outputs({})
+
+
 class FilestoreWeightCache(pulumi.ComponentResource):
-    """Filestore + StorageClass + the cache's PersistentVolume. Needs the region's `gcp.Provider` in
-    `opts` and the cluster's Kubernetes provider as `k8s_provider`."""
+    """One model's regional Filestore instance on the cluster's VPC (CMEK-encrypted when the cluster's
+    storage has a key), its share handed to the serving UID, and the PersistentVolume reserved for the
+    model's cache claim. Needs the region's `gcp.Provider` in `opts`."""
 
     instance_name: pulumi.Output[str]
-    storage_class_name: str
 
     def __init__(
         self,
@@ -98,27 +165,12 @@ class FilestoreWeightCache(pulumi.ComponentResource):
         tags: dict[str, str],
         cache: CacheVolume,
         owner_image: str,
-        network_name: pulumi.Input[str],
+        storage: FilestoreCacheStorage,
         k8s_provider: k8s.Provider,
-        kms_key_id: pulumi.Input[str] | None = None,
-        project_number: pulumi.Input[str] | None = None,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("inferstack:gcp:WeightCache", name, None, opts)
-        after: list[pulumi.Resource] = []
-        if kms_key_id is not None and project_number is not None:
-            after.append(
-                gcp.kms.CryptoKeyIAMMember(
-                    f"{name}-key-filestore",
-                    crypto_key_id=kms_key_id,
-                    role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                    member=pulumi.Output.from_input(project_number).apply(
-                        lambda n: f"serviceAccount:service-{n}@cloud-filer.iam.gserviceaccount.com"
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-            )
         instance = gcp.filestore.Instance(
             f"{name}-filestore",
             location=region,
@@ -128,34 +180,16 @@ class FilestoreWeightCache(pulumi.ComponentResource):
             ),
             networks=[
                 gcp.filestore.InstanceNetworkArgs(
-                    network=network_name, modes=["MODE_IPV4"], connect_mode="DIRECT_PEERING"
+                    network=storage.network_name, modes=["MODE_IPV4"], connect_mode="DIRECT_PEERING"
                 )
             ],
-            kms_key_name=kms_key_id,
+            kms_key_name=storage.kms_key_id,
             labels=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=after,
+                depends_on=storage.ready,
                 custom_timeouts=pulumi.CustomTimeouts(create="45m", delete="30m"),
             ),
-        )
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=depends_on or [])
-        parameters: dict[str, pulumi.Input[str]] = {
-            "tier": TIER.lower(),
-            "network": network_name,
-            "connect-mode": "DIRECT_PEERING",
-        }
-        if kms_key_id is not None:
-            parameters["instance-encryption-kms-key"] = kms_key_id
-        storage_class = k8s.storage.v1.StorageClass(
-            f"{name}-storage-class",
-            metadata={"name": cache.storage_class, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
-            provisioner=CSI_DRIVER,
-            parameters=parameters,
-            reclaim_policy="Retain",
-            volume_binding_mode="Immediate",
-            allow_volume_expansion=True,
-            opts=k8s_opts,
         )
         volume = static_cache_volume(
             f"{name}-volume",
@@ -166,7 +200,7 @@ class FilestoreWeightCache(pulumi.ComponentResource):
                 "volumeAttributes": {"ip": instance.networks[0].ip_addresses[0], "volume": SHARE},
             },
             k8s_provider,
-            [storage_class, instance, *(depends_on or [])],
+            [*storage.ready, instance, *(depends_on or [])],
             self,
         )
         owner = share_owner_job(
@@ -177,9 +211,7 @@ class FilestoreWeightCache(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=[instance, *(depends_on or [])]),
         )
         self.instance = instance
-        self.storage_class = storage_class
         self.volume = volume
         self.share_owner = owner
         self.instance_name = instance.name
-        self.storage_class_name = cache.storage_class
         self.register_outputs({"instance_name": instance.name})

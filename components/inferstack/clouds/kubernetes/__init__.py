@@ -17,41 +17,37 @@ import pulumi
 
 from inferstack.clouds.addons import AddonSettings, ClusterAddons
 from inferstack.clouds.base import (
-    CacheStorage,
     Cloud,
+    ClusterContext,
     ClusterHandle,
-    PlacementContext,
     kubernetes_provider,
 )
+from inferstack.plan.pools import PoolPlan
 
 
 class ExistingCluster(Cloud[None, ClusterHandle]):
     name = "kubernetes"
 
-    def network(self, ctx: PlacementContext) -> None:
+    def network(self, ctx: ClusterContext) -> None:
         return None
 
-    def cluster(self, ctx: PlacementContext, network: None) -> ClusterHandle:
-        spec_cluster = ctx.spec_placement.cluster
+    def cluster(self, ctx: ClusterContext, network: None) -> ClusterHandle:
+        spec_cluster = ctx.cluster
         kubeconfig = os.path.expanduser(spec_cluster.kubeconfig) if spec_cluster.kubeconfig else None
         provider = kubernetes_provider(ctx, kubeconfig, context=spec_cluster.context)
         return ClusterHandle(name=ctx.cluster_name, provider=provider)
 
-    def gpu_node_pool(self, ctx: PlacementContext, network: None, cluster: ClusterHandle) -> None:
+    def gpu_node_pool(self, ctx: ClusterContext, pool: PoolPlan, network: None, cluster: ClusterHandle) -> None:
         return None
 
-    def weight_cache(self, ctx: PlacementContext, network: None, cluster: ClusterHandle) -> CacheStorage:
-        return CacheStorage(ctx.storage_class)
-
     def addons(
-        self, ctx: PlacementContext, cluster: ClusterHandle, after: list[pulumi.Resource]
+        self, ctx: ClusterContext, cluster: ClusterHandle, after: list[pulumi.Resource]
     ) -> list[pulumi.Resource]:
         if not ctx.addons.keda:
             return []
         return [
             ClusterAddons(
                 f"{ctx.name}-addons",
-                gpu_sku=ctx.gpu_sku,
                 settings=AddonSettings(device_plugin=False, dcgm_exporter=False, keda=True, prometheus_stack=False),
                 opts=pulumi.ResourceOptions(
                     parent=ctx.parent, providers={"kubernetes": cluster.provider}, depends_on=after

@@ -1,0 +1,223 @@
+"""`Platform`: the ComponentResource that builds a platform's clusters once, for many models.
+
+Per platform placement it asks the placement's cloud for the network, cluster, one GPU node pool per
+planned pool (`PoolPlan`), add-ons (monitoring included) and cache storage, then creates the shared
+objects every model on the cluster relies on (team namespaces and GPU quotas, `kube.platform`). Models
+attach with `ModelDeployment(..., platform=platform.clusters)`; another stack reads the platform through
+`Platform.outputs`, exported by the stack program as `platform` (see `PlatformCluster.from_outputs`).
+
+Decisions written down:
+
+- Child names are `<platform>-<placement>-...`, from names only: adding, removing or reordering models
+  never touches the platform, and each model's own resources are named after the model.
+- `SharedCluster` is the same for an existing cluster that several standalone specs of one stack run
+  on: its add-ons are installed once, named after the cluster, so the specs no longer collide.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+
+from inferstack import contract
+from inferstack.clouds import cloud_for
+from inferstack.clouds.addons import AddonSettings
+from inferstack.clouds.base import Cloud, ClusterContext, ExistingNetwork
+from inferstack.deployment import PlatformCluster, kube_resource
+from inferstack.kube.platform import platform_objects
+from inferstack.monitoring import cluster_monitoring
+from inferstack.monitoring.dashboards import grafana_configmap
+from inferstack.monitoring.fleet import platform_dashboard
+from inferstack.plan.fleet import FleetPlan, PlatformPlacementPlan
+from inferstack.spec.models import Cluster
+from inferstack.spec.platform import PlatformPlacement, PlatformSpec
+
+TYPE = "inferstack:index:Platform"
+SHARED_CLUSTER_TYPE = "inferstack:index:SharedCluster"
+
+
+def cloud_of(cloud: str, cluster: Cluster) -> Cloud:
+    """The cloud that builds a cluster: its own for new clusters, `kubernetes` for existing ones."""
+    return cloud_for(cloud if cluster.kind == "new" else "kubernetes")
+
+
+def pool_exports(where: PlatformPlacement, planned: PlatformPlacementPlan) -> dict[str, dict[str, Any]]:
+    """What a model stack needs to know of each GPU pool, by the platform document's pool name: its GPU,
+    node type, the labels its nodes carry and the taint serving pods tolerate."""
+    return {
+        spec.name: {
+            "gpu": pool.gpu_sku,
+            "nodeType": pool.node.node_type,
+            "nodeLabels": {contract.GPU_NODE_LABEL: pool.gpu_sku, contract.POOL_LABEL: contract.GPU_POOL},
+            "taints": [{"key": contract.GPU_TAINT_KEY, "effect": contract.GPU_TAINT_EFFECT}],
+            "migProfile": pool.mig_profile,
+        }
+        for spec, pool in zip(where.gpu_pools, planned.pools, strict=True)
+    }
+
+
+class Platform(pulumi.ComponentResource):
+    """Every cluster of a platform document, built once: network, cluster, GPU pools, add-ons and
+    monitoring, cache storage, team namespaces and quotas."""
+
+    clusters: dict[str, PlatformCluster]
+    """The cluster of each platform placement, for `ModelDeployment(..., platform=...)`."""
+    outputs: dict[str, dict[str, Any]]
+    """Per placement what model stacks need (the stack program exports it as `platform`): cloud,
+    region, clusterName, kubeconfig (secret; None for existing clusters), prometheusUrl,
+    cacheStorageClass (None where the cloud offers no class claims can use alone) and pools."""
+
+    def __init__(
+        self,
+        name: str,
+        fleet: FleetPlan,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        networks: Mapping[str, ExistingNetwork] | None = None,
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        platform = fleet.fleet.platform
+        if platform is None:
+            raise ValueError("a Platform needs a fleet with a platform document")
+        self.fleet = fleet
+        self.clusters = {}
+        self.outputs = {}
+        for planned in fleet.placements:
+            where = platform.placement(planned.name)
+            ctx = _context(name, self, platform, where, planned, (networks or {}).get(planned.name))
+            cloud = cloud_of(where.cloud, where.cluster)
+            infra = cloud.build_cluster(ctx)
+            shared: list[pulumi.Resource] = [
+                kube_resource(
+                    f"{ctx.name}-{obj['kind'].lower()}-{obj['metadata']['name']}",
+                    obj,
+                    pulumi.ResourceOptions(parent=self, provider=infra.cluster.provider, depends_on=infra.ready),
+                )
+                for obj in _shared_objects(fleet, where, planned)
+            ]
+            storage_class = cloud.profile.storage_class if cloud.dynamic_cache_claims else None
+            self.clusters[planned.name] = PlatformCluster(planned.name, infra, storage_class, ready=shared)
+            self.outputs[planned.name] = {
+                "cloud": where.cloud,
+                "region": where.region,
+                "clusterName": infra.cluster.name,
+                "kubeconfig": pulumi.Output.secret(infra.cluster.kubeconfig) if infra.cluster.kubeconfig else None,
+                "prometheusUrl": where.cluster.prometheus_url or contract.PROMETHEUS_URL,
+                "cacheStorageClass": storage_class,
+                "pools": pool_exports(where, planned),
+            }
+        self.register_outputs({"platform": self.outputs})
+
+
+def _shared_objects(fleet: FleetPlan, where: PlatformPlacement, planned: PlatformPlacementPlan) -> list[dict]:
+    """What a platform cluster holds once: team namespaces and quotas and, where inferstack installs the
+    monitoring stack, the DCGM ServiceMonitor and the platform dashboard."""
+    ours = where.cluster.kind == "new" and where.addons.prometheus_stack
+    objects = platform_objects(fleet, planned.name)
+    objects += cluster_monitoring(planned.cluster_name, where.cluster.kind == "new", ours)
+    if ours:
+        objects.append(
+            grafana_configmap(
+                "inferstack-platform", contract.MONITORING_NAMESPACE, platform_dashboard(fleet), "inferstack"
+            )
+        )
+    return objects
+
+
+def _context(
+    name: str,
+    parent: pulumi.Resource,
+    platform: PlatformSpec,
+    where: PlatformPlacement,
+    planned: PlatformPlacementPlan,
+    network: ExistingNetwork | None,
+) -> ClusterContext:
+    addons = where.addons
+    return ClusterContext(
+        name=f"{name}-{where.name}",
+        parent=parent,
+        placement=where.name,
+        cloud=where.cloud,
+        region=where.region,
+        zones=tuple(where.zones),
+        network=where.network(platform.name),
+        cluster=where.cluster,
+        cluster_name=planned.cluster_name,
+        private=platform.compliance.private_networking,
+        encrypted=platform.compliance.encryption,
+        tags=contract.cloud_tags(platform.name, where.name),
+        pools=planned.pools,
+        system_node_type=planned.system_node_type,
+        system_nodes=(where.system_pool.min_nodes, where.system_pool.max_nodes),
+        addons=AddonSettings(
+            device_plugin=addons.device_plugin,
+            dcgm_exporter=addons.dcgm_exporter,
+            keda=addons.keda,
+            prometheus_stack=addons.prometheus_stack,
+        ),
+        existing_network=network,
+    )
+
+
+class SharedCluster(pulumi.ComponentResource):
+    """An existing cluster that several standalone specs of one stack run on: its add-ons once."""
+
+    cluster: PlatformCluster
+
+    def __init__(
+        self,
+        name: str,
+        cluster: Cluster,
+        cloud: str,
+        region: str,
+        addons: AddonSettings = AddonSettings(),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(SHARED_CLUSTER_TYPE, name, None, opts)
+        ctx = ClusterContext(
+            name=name,
+            parent=self,
+            placement=name,
+            cloud=cloud,
+            region=region,
+            zones=(),
+            network=ipaddress.IPv4Network(contract.default_network(name, name)),
+            cluster=cluster,
+            cluster_name=cluster.name or cluster.context or name,
+            private=True,
+            encrypted=True,
+            tags=contract.cloud_tags(name, name),
+            pools=(),
+            addons=addons,
+        )
+        infra = cloud_of(cloud, cluster).build_cluster(ctx)
+        self.cluster = PlatformCluster(name, infra)
+        self.register_outputs({"clusterName": infra.cluster.name})
+
+
+def shared_existing_clusters(specs: Sequence[Any]) -> dict[tuple, list[tuple[str, str]]]:
+    """Existing clusters that more than one standalone spec uses, keyed by how they are reached
+    (kubeconfig file and context, else cloud and name): key -> [(spec name, placement name)]."""
+    users: dict[tuple, list[tuple[str, str]]] = {}
+    for spec in specs:
+        for where in spec.placements:
+            cluster = where.cluster
+            if cluster.kind != "existing" or where.platform is not None:
+                continue
+            key = (
+                ("kubeconfig", cluster.kubeconfig, cluster.context)
+                if cluster.kubeconfig or cluster.context
+                else (
+                    "name",
+                    where.cloud,
+                    cluster.name,
+                )
+            )
+            users.setdefault(key, []).append((spec.name, where.name))
+    return {key: found for key, found in users.items() if len({s for s, _ in found}) > 1}
+
+
+__all__ = ["Platform", "SharedCluster", "cloud_of", "pool_exports", "shared_existing_clusters"]

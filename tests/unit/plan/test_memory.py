@@ -1,0 +1,109 @@
+"""The engine memory model: weights by tensor group, the spec's engine settings, version ranges."""
+
+import pytest
+
+from inferstack import catalog
+from inferstack.plan import plan
+from inferstack.plan.memory import GIB, memory_row, weight_bytes, weight_groups
+from tests.conftest import spec_variant
+
+#: quickstart: Llama-3.1-8B (vocab 128,256, hidden 4,096) on one L4 (22.03 GiB as the engine sees it),
+#: vLLM 0.32.0, whose defaults below 70 GiB of device memory are max_num_batched_tokens 2048 and
+#: max_num_seqs 256 (vllm/engine/arg_utils.py).
+L4_GIB = 22.03
+
+
+def _fit(engine=None, **changes):
+    return plan(spec_variant("quickstart", {"engine": engine or {}, **changes})).fit
+
+
+def test_memory_fraction_moves_the_pool_by_that_share_of_the_gpu():
+    default, high = _fit().kv_pool_bytes, _fit({"gpu_memory_utilization": 0.95}).kv_pool_bytes
+    assert (high - default) / GIB == pytest.approx(0.05 * L4_GIB, abs=1e-9)
+    assert _fit({"gpu_memory_utilization": 0.95}).settings.memory_fraction == 0.95
+
+
+@pytest.mark.parametrize(
+    ("batched", "activation_gib"),
+    [
+        # sampler peak: 38.9 B x min(256 seqs, batched tokens) x 128,256 vocab
+        (None, 38.9 * 256 * 128_256 / 2**30),  # 1.1895 GiB at the default 2048 tokens
+        (128, 38.9 * 128 * 128_256 / 2**30),  # fewer rows than max_num_seqs reach the sampler
+        # forward peak: 24 B x tokens x 4,096 hidden = 6.0 GiB, above the sampler's 1.19
+        (65_536, 6.0),
+    ],
+)
+def test_batched_tokens_set_the_activation_peak(batched, activation_gib):
+    fit = _fit({"max_num_batched_tokens": batched} if batched else {})
+    assert fit.overhead.activation_gib == pytest.approx(activation_gib, rel=1e-9)
+    assert fit.settings.max_num_batched_tokens == (batched or 2048)
+
+
+def test_h100_defaults_follow_vllm_device_memory_rule():
+    h100 = _fit(resources={"gpu": "H100:1"}, compliance={"monthly_budget": None})
+    assert (h100.settings.max_num_batched_tokens, h100.settings.max_num_seqs) == (8192, 1024)
+    a100 = _fit({"quantization": None}, resources={"gpu": "A100-80GB:1"}, compliance={"monthly_budget": None})
+    assert (a100.settings.max_num_batched_tokens, a100.settings.max_num_seqs) == (2048, 256)
+
+
+def test_cuda_graphs_off_frees_graph_memory_only_where_the_version_counts_it():
+    for version, freed_gib in (("0.32.0", 0.45), ("0.10.1", 0.0)):
+        on = _fit({"version": version})
+        off = _fit({"version": version, "cuda_graphs": False})
+        assert off.overhead.cuda_graph_gib == 0.0
+        assert (off.kv_pool_bytes - on.kv_pool_bytes) / GIB == pytest.approx(freed_gib, abs=1e-9)
+    assert _fit().overhead.cuda_graph_in_budget and not _fit({"version": "0.10.1"}).overhead.cuda_graph_in_budget
+
+
+@pytest.mark.parametrize(
+    ("version", "since"),
+    [("0.32.0", "0.32.0"), ("0.40.1", "0.32.0"), ("0.25.3", "0.21.0"), ("0.10.1", "0.8.0"), ("0.6.6", "0.0.0")],
+)
+def test_version_ranges_pick_their_row(version, since):
+    assert memory_row("vllm", version).since == since
+
+
+def test_non_torch_memory_grows_with_tensor_parallel_peers():
+    seventy = spec_variant(
+        "quickstart",
+        {
+            "model": {"source": "hf://meta-llama/Llama-3.1-70B-Instruct", "max_context": 4096},
+            "resources": {"gpu": "H100:8"},
+            "compliance": {"monthly_budget": None},
+        },
+    )
+    # llm-d: 0.13 GiB at TP1, 0.55 at TP2; 0.42 per further peer: 0.13 + 7 x 0.42 at TP8
+    assert plan(seventy).fit.overhead.non_torch_gib == pytest.approx(3.07, abs=1e-9)
+
+
+def test_sglang_keeps_activations_outside_its_static_fraction():
+    fit = _fit({"name": "sglang", "version": "0.5.23"})
+    assert (fit.overhead.activation_gib, fit.overhead.cuda_graph_in_budget) == (0.0, False)
+
+
+def test_mxfp4_keeps_attention_router_and_embeddings_16_bit():
+    arch = catalog.architectures()["gpt-oss-120b"]
+    groups = weight_groups(arch)
+    # 36 layers x 2,880 hidden x 64 head_dim x 2 x (64 + 8) heads; router 36 x 2,880 x 128 experts
+    assert groups["attention"] == 36 * 2880 * 64 * 2 * 72 == 955_514_880
+    assert groups["router"] == 36 * 2880 * 128
+    sixteen_bit = (groups["embeddings"] + groups["attention"] + groups["router"]) * 2
+    assert weight_bytes(arch, "mxfp4") == pytest.approx(sixteen_bit + groups["body"] * 4.25 / 8, rel=1e-12)
+
+
+def test_mxfp4_experts_are_padded_as_the_marlin_kernel_pads_them():
+    arch = catalog.architectures()["gpt-oss-120b"]
+    padded = weight_bytes(arch, "mxfp4", 1, {"hidden": 256, "intermediate": 128})
+    # vllm-project/vllm#23278: "Model loading took 65.9651 GiB" for gpt-oss-120b on one H100 (Marlin)
+    assert padded / GIB == pytest.approx(65.9651, rel=0.005)
+    # hidden 2,880 -> 3,072 and intermediate 2,880 -> 2,944: experts 1.0904x the checkpoint's
+    groups = weight_groups(arch)
+    assert padded - weight_bytes(arch, "mxfp4") == pytest.approx(
+        groups["body"] * 4.25 / 8 * (3072 * 2944 / 2880**2 - 1), rel=1e-12
+    )
+
+
+def test_fp8_weights_keep_16_bit_embeddings():
+    arch = catalog.architectures()["llama-3.1-70b"]
+    # llm-d measured 67.72 GiB for Llama-3.3-70B FP8-dynamic (body FP8, embeddings and LM head BF16).
+    assert weight_bytes(arch, "fp8") / GIB == pytest.approx(67.72, rel=0.005)
