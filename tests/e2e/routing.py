@@ -36,7 +36,14 @@ from inferstack.kube import placement_objects
 from inferstack.plan import plan
 from inferstack.spec import load_spec
 from tests.conftest import ROOT
-from tests.e2e.test_vllm_serving import VLLM_PYTHON, _free_port, _stop, server_command, wait_until_healthy
+from tests.e2e.test_vllm_serving import (
+    VLLM_PYTHON,
+    _free_port,
+    _stop,
+    _tiny_spec,
+    server_command,
+    wait_until_healthy,
+)
 
 ROUTER_BIN = ROOT / ".tools" / "vllm-router" / "bin" / "vllm-router"
 MODEL = "tiny-llama"
@@ -65,28 +72,12 @@ WORDS = [
 
 
 def spec_file(root: Path, policy: str) -> Path:
-    """The tiny model served by vLLM behind its router with `policy`."""
-    spec = {
-        "name": "tiny",
-        "model": {
-            "source": "pvc://e2e-models/tiny",
-            "config": "models/tiny/config.json",
-            "served_name": MODEL,
-            "max_context": 512,
-        },
-        "engine": {"name": "vllm", "version": "0.32.0"},
-        "resources": {"gpu": "L4:1"},
-        "placements": [
-            {
-                "name": "local",
-                "cloud": "kubernetes",
-                "region": "us-east-1",
-                "cluster": {"kind": "existing", "context": "e2e", "prometheus_url": "http://127.0.0.1:9090"},
-                "replicas": {"min": 2, "max": 2},
-            }
-        ],
-        "routing": {"policy": policy},
-    }
+    """The engine-only e2e's tiny spec (`test_vllm_serving._tiny_spec`) behind the router with `policy`:
+    two replicas, and the tiny model's whole 512-token context for multi-turn prompts."""
+    spec = yaml.safe_load(_tiny_spec(root).read_text())
+    spec["model"]["max_context"] = 512
+    spec["placements"][0]["replicas"] = {"min": 2, "max": 2}
+    spec["routing"] = {"policy": policy}
     path = root / f"tiny-{policy}.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
