@@ -1,5 +1,5 @@
 """Toolkit speed against fleet size: one platform (a new EKS placement with two GPU pools, a new GKE
-placement, an existing cluster; `tests/components/fleet_folder.py`) and 1-200 model specs, through the
+placement, an existing cluster; `tests.components.large_fleet.py`) and 1-200 model specs, through the
 whole Pulumi program (load and plan the folder, register every resource) under Pulumi mocks.
 
 Each size runs in a fresh interpreter so its peak RSS is its own. The Pulumi SDK and provider modules
@@ -74,7 +74,7 @@ def inferstack_run(size: int, dump: Path) -> dict:
 
     tune_gc()  # what `pulumi up` gets: stacks/__main__.py runs `program.main`, which tunes the collector
     imports = _import_sdk()
-    from tests.components.fleet_folder import write_fleet
+    from tests.components.large_fleet import write_fleet
 
     folder = write_fleet(Path(tempfile.mkdtemp()) / "acme", size)
     from inferstack.offline import run_offline

@@ -28,9 +28,7 @@ from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import Cloud, ClusterContext, ExistingNetwork
 from inferstack.deployment import PlatformCluster, kube_resource
 from inferstack.kube.platform import platform_objects
-from inferstack.monitoring import cluster_monitoring
-from inferstack.monitoring.dashboards import grafana_configmap
-from inferstack.monitoring.fleet import platform_dashboard
+from inferstack.monitoring.fleet import platform_monitoring
 from inferstack.plan.fleet import FleetPlan, PlatformPlacementPlan
 from inferstack.spec.models import Cluster
 from inferstack.spec.platform import PlatformPlacement, PlatformSpec
@@ -46,12 +44,13 @@ def cloud_of(cloud: str, cluster: Cluster) -> Cloud:
 
 def pool_exports(where: PlatformPlacement, planned: PlatformPlacementPlan) -> dict[str, dict[str, Any]]:
     """What a model stack needs to know of each GPU pool, by the platform document's pool name: its GPU,
-    node type, the labels its nodes carry and the taint serving pods tolerate."""
+    node type, the labels its nodes carry (the GPU, or on a MIG pool the slice) and the taint serving
+    pods tolerate."""
     return {
         spec.name: {
             "gpu": pool.gpu_sku,
             "nodeType": pool.node.node_type,
-            "nodeLabels": {contract.GPU_NODE_LABEL: pool.gpu_sku, contract.POOL_LABEL: contract.GPU_POOL},
+            "nodeLabels": {contract.GPU_NODE_LABEL: pool.device, contract.POOL_LABEL: contract.GPU_POOL},
             "taints": [{"key": contract.GPU_TAINT_KEY, "effect": contract.GPU_TAINT_EFFECT}],
             "migProfile": pool.mig_profile,
         }
@@ -96,7 +95,7 @@ class Platform(pulumi.ComponentResource):
                     obj,
                     pulumi.ResourceOptions(parent=self, provider=infra.cluster.provider, depends_on=infra.ready),
                 )
-                for obj in _shared_objects(fleet, where, planned)
+                for obj in _shared_objects(fleet, planned.name)
             ]
             storage_class = cloud.profile.storage_class if cloud.dynamic_cache_claims else None
             self.clusters[planned.name] = PlatformCluster(planned.name, infra, storage_class, ready=shared)
@@ -112,19 +111,10 @@ class Platform(pulumi.ComponentResource):
         self.register_outputs({"platform": self.outputs})
 
 
-def _shared_objects(fleet: FleetPlan, where: PlatformPlacement, planned: PlatformPlacementPlan) -> list[dict]:
-    """What a platform cluster holds once: team namespaces and quotas and, where inferstack installs the
-    monitoring stack, the DCGM ServiceMonitor and the platform dashboard."""
-    ours = where.cluster.kind == "new" and where.addons.prometheus_stack
-    objects = platform_objects(fleet, planned.name)
-    objects += cluster_monitoring(planned.cluster_name, where.cluster.kind == "new", ours)
-    if ours:
-        objects.append(
-            grafana_configmap(
-                "inferstack-platform", contract.MONITORING_NAMESPACE, platform_dashboard(fleet), "inferstack"
-            )
-        )
-    return objects
+def _shared_objects(fleet: FleetPlan, placement: str) -> list[dict]:
+    """What a platform cluster holds once, exactly as `inferstack render DIR` writes it: team namespaces
+    and quotas, and the cluster's own monitoring."""
+    return platform_objects(fleet, placement) + platform_monitoring(fleet, placement)
 
 
 def _context(

@@ -12,8 +12,8 @@ import shutil
 import pulumi
 import pytest
 
-from tests.components.fleet_folder import PLATFORM, model_spec, write_fleet
 from tests.components.harness import Run, run_program
+from tests.components.large_fleet import PLATFORM, model_spec, write_fleet
 from tests.conftest import ROOT
 
 pytest.importorskip("pulumi_aws")

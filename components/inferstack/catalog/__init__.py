@@ -136,6 +136,8 @@ class CloudProfile:
     accelerator_label: str | None
     #: (CIDR, TCP port) where pods get cloud credentials (EKS Pod Identity agent, GKE metadata server).
     identity_endpoint: tuple[str, int] | None
+    #: True where the cloud cuts a node pool's GPUs into MIG slices itself (GKE `gpu_partition_size`).
+    partitions_gpus: bool
 
 
 @cache

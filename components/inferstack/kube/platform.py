@@ -5,7 +5,6 @@ pods may request there. Models of a team put their objects in its namespace (`De
 
 from __future__ import annotations
 
-from inferstack.catalog import mig
 from inferstack.contract import DOMAIN, GPU_RESOURCE, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY
 from inferstack.plan.fleet import FleetPlan, PlatformPlacementPlan
 from inferstack.spec.platform import PlatformSpec, Team
@@ -42,14 +41,11 @@ def quota_name(team: Team) -> str:
 
 
 def team_quota(platform: PlatformSpec, team: Team, placement: PlatformPlacementPlan) -> dict:
-    """The team's GPU quota in one cluster: `requests.nvidia.com/gpu` = the team's `gpus`, and for each
-    MIG profile a pool of the cluster is split into, its slices in as many GPUs (Kubernetes quotas
-    extended resources by their `requests.` name only)."""
+    """The team's GPU quota in one cluster: `requests.nvidia.com/gpu` = the team's `gpus` (Kubernetes
+    quotas extended resources by their `requests.` name only). MIG pools exist only where the cloud
+    partitions GPUs itself and advertises each slice as one `nvidia.com/gpu` (GKE), so there a slice
+    counts as one device of the quota."""
     hard = {f"requests.{GPU_RESOURCE}": str(team.gpus)}
-    for pool in placement.pools:
-        profile = mig.profile(pool.gpu_sku, pool.mig_profile) if pool.mig_profile else None
-        if profile is not None:
-            hard[f"requests.{profile.resource}"] = str(team.gpus * profile.instances)
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",

@@ -390,6 +390,17 @@ def _placement_violations(platform: PlatformSpec, placement: PlatformPlacement, 
                 ", ".join(known) or f"none: {pool.gpu} cannot be partitioned (catalog/data/mig.yaml)",
                 suggestion=closest(pool.mig, known),
             )
+        if pool.mig is not None and not catalog.cloud_profile(placement.cloud).partitions_gpus:
+            yield Violation(
+                f"{where}.mig",
+                pool.mig,
+                f"MIG slices need a cluster that partitions its GPUs itself, and {placement.cloud} clusters do not "
+                "(EKS and existing clusters leave it to the NVIDIA GPU operator's MIG manager, which inferstack "
+                "does not install)",
+                "clouds whose clusters partition GPUs: "
+                + ", ".join(n for n, p in catalog.cloud_profiles().items() if p.partitions_gpus),
+                "move the pool to a placement on one of those clouds, or use whole GPUs",
+            )
         if rules.allowed_gpus and pool.gpu not in rules.allowed_gpus:
             yield Violation(
                 f"{where}.gpu", pool.gpu, "GPU not allowed by compliance.allowed_gpus", ", ".join(rules.allowed_gpus)

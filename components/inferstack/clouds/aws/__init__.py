@@ -204,7 +204,7 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             subnet_ids=network.network.private_subnet_ids,
             region=ctx.region,
             instance_type=node.node_type,
-            gpu_sku=pool.gpu_sku,
+            gpu_sku=pool.device,
             nodes_min=pool.nodes_min,
             nodes_max=pool.nodes_max,
             tags=ctx.tags,
