@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.text import Text
 
+from inferstack import calibrate
 from inferstack.compliance.report import FORMATS
 from inferstack.plan import Plan
 from inferstack.plan.fleet import FleetPlan, plan_fleet
@@ -56,7 +57,12 @@ def _load(path: Path, console: Console) -> Plan | FleetPlan:
     except SpecError as exc:
         _say(console, "Invalid spec", exc.render())
         raise typer.Exit(EXIT_BAD_SPEC) from None
-    result = plan_fleet(fleet)
+    try:
+        calibration = calibrate.user_calibration()
+    except calibrate.CalibrationInputError as exc:
+        _say(console, "Invalid calibration", str(exc))
+        raise typer.Exit(EXIT_BAD_SPEC) from None
+    result = plan_fleet(fleet, calibration)
     return result if is_folder(path) or not fleet.specs else result.models[0]
 
 
@@ -186,6 +192,9 @@ def schema(
     """Print the spec's JSON Schema (for editors and CI): it accepts what `plan` accepts, but for the
     catalog and cross-field checks its description names."""
     typer.echo(json.dumps(platform_schema() if platform else spec_schema(), indent=2))
+
+
+calibrate.register(app)
 
 
 def main() -> None:

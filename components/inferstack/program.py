@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pulumi
 
+from inferstack.calibrate import user_calibration
 from inferstack.clouds.addons import AddonSettings
 from inferstack.deployment import ModelDeployment, PlatformCluster
 from inferstack.plan import Plan, plan
@@ -81,7 +82,8 @@ def plans(specs: Iterable[DeploymentSpec]) -> list[Plan]:
 def fleet_plans(paths: Sequence[Path]) -> list[FleetPlan]:
     """Load and plan every fleet (a folder, or one spec file) and judge them all, as `plans` does, with
     the fleets' own findings (over-subscribed pools, team quotas and budgets)."""
-    result = [plan_fleet(load_fleet(path)) for path in paths]
+    calibration = user_calibration()  # the same rows `inferstack plan` reads, so both plan alike
+    result = [plan_fleet(load_fleet(path), calibration) for path in paths]
     _judge([m for f in result for m in f.models], [finding for f in result for finding in f.findings])
     return result
 

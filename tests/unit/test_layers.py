@@ -56,7 +56,7 @@ ALLOWED = {
     "compliance": {"spec", "catalog", "contract"},
     "clouds": {"kube", "monitoring", "engines", "plan", "spec", "catalog", "contract"},
     "deployment": {"clouds", "kube", "monitoring", "engines", "plan", "spec", "catalog", "contract"},
-    "program": {"deployment", "clouds", "plan", "spec", "catalog", "contract"},
+    "program": {"deployment", "clouds", "calibrate", "plan", "spec", "catalog", "contract"},
     "offline": {"program", "deployment", "plan", "spec", "contract"},
     "check": {"offline", "compliance", "plan", "spec", "catalog", "contract"},
     "policy_pack": {"compliance", "spec", "contract"},

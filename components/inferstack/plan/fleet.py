@@ -22,6 +22,7 @@ from inferstack import catalog
 from inferstack.catalog import cloud_facts, mig
 from inferstack.contract import HOURS_PER_MONTH
 from inferstack.plan import scheduling
+from inferstack.plan.calibration import Calibration
 from inferstack.plan.capacity import CapacityChoice, NodeChoice, PlacementPlan, choose_capacity, sold_as
 from inferstack.plan.planner import Finding, Plan, plan
 from inferstack.plan.pools import PoolPlan
@@ -215,11 +216,12 @@ def _add(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
 
 
-def plan_fleet(fleet: Fleet) -> FleetPlan:
-    """Plan every bound spec (on a MIG pool, with one slice as its device), then pack the platform's
-    pools and judge pools, quotas and budgets. Pure: reads only catalogs."""
+def plan_fleet(fleet: Fleet, calibration: Calibration | None = None) -> FleetPlan:
+    """Plan every bound spec (on a MIG pool, with one slice as its device; with the team's `calibration`
+    rows, see `inferstack calibrate`), then pack the platform's pools and judge pools, quotas and
+    budgets. Pure: reads only catalogs and the rows passed in."""
     platform = fleet.platform
-    models = tuple(_plan_model(fleet, spec) for spec in fleet.specs)
+    models = tuple(_plan_model(fleet, spec, calibration) for spec in fleet.specs)
     if platform is None:
         return FleetPlan(fleet, (), models, ())
     placements = tuple(_placement_plan(platform, where, fleet, models) for where in platform.placements)
@@ -239,12 +241,13 @@ def _mig_profile(fleet: Fleet, spec_name: str, placement: str) -> mig.MigProfile
     return None if gpu_pool.mig is None else mig.profile(gpu_pool.gpu, gpu_pool.mig)
 
 
-def _plan_model(fleet: Fleet, spec) -> Plan:
+def _plan_model(fleet: Fleet, spec, calibration: Calibration | None = None) -> Plan:
     """The model's plan; on a MIG pool the device is one slice and each node holds GPUs x slices replicas.
     On a platform pool the nodes are shared, so the model's own idle-GPU notes are dropped: the fleet's
     `idle-at-min` judges the pool."""
     profiles = {p.name: prof for p in spec.placements if (prof := _mig_profile(fleet, spec.name, p.name))}
-    result = plan(spec, mig.slice_gpu(next(iter(profiles.values())))) if profiles else plan(spec)
+    device = mig.slice_gpu(next(iter(profiles.values()))) if profiles else None
+    result = plan(spec, device, calibration)
     shared = {p.name for p in spec.placements if fleet.pool_of(spec.name, p.name) is not None}
     findings = [
         f
