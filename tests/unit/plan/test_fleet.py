@@ -174,11 +174,6 @@ def test_min_replicas_beyond_the_pool_block(tmp_path):
     assert not result.deployable
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan.fleet counts a MIG slice as 1/2 GPU of the quota, but on GKE a slice is one nvidia.com/gpu, and "
-    "kube.platform's ResourceQuota counts it as one device",
-)
 def test_team_quota(tmp_path):
     result = _plan(tmp_path, {"platform.yaml": {"teams": {0: {"gpus": 6}}}})
     # us-east: chat-8b holds 4 GPUs (within 6). us-central: chat-8b-mig's 8 replicas each request one slice, which
