@@ -22,9 +22,12 @@ def test_plan_dir_reports_pools_costs_and_teams():
     assert result.exit_code == 0, result.output
     assert "prod: deployable (4 model(s) on 3 platform placement(s))" in result.output
     assert "Placement us-east: aws us-east-1, cluster prod-us-east" in result.output
-    assert "p5.48xlarge" in result.output
-    assert "$20,089.60" in result.output  # chat-8b-mig: half a p5.48xlarge for a month
-    assert "placement us-east: $45,613.32 per month" in result.output
+    assert "Placement us-central: gcp us-central1, cluster prod-us-central" in result.output
+    assert "a3-highgpu-8g" in result.output
+    assert "$32,298.85" in result.output  # chat-8b-mig: half an a3-highgpu-8g for a month, 8/16 x 88.49 x 730
+    assert "placement us-east: $5,434.12 per month" in result.output  # 4 g6e.xlarge: 4 x 1.861 x 730
+    # 4 g2-standard-4 and 1 a3-highgpu-8g: (4 x 0.70683 + 88.49) x 730 = 66,661.6436
+    assert "placement us-central: $66,661.64 per month" in result.output
 
 
 def test_plan_dir_json():
@@ -34,7 +37,7 @@ def test_plan_dir_json():
     assert (data["platform"], data["deployable"]) == ("prod", True)
     assert [f["code"] for f in data["findings"]] == ["idle-at-min"]
     assert [p["name"] for p in data["placements"]] == ["us-east", "us-central", "onprem"]
-    mig_pool = data["placements"][0]["pools"][1]
+    mig_pool = data["placements"][1]["pools"][1]
     assert (mig_pool["resource_name"], mig_pool["mig_profile"], mig_pool["slots_per_node"]) == (
         "gpu-h100-mig",
         "3g.40gb",
@@ -44,7 +47,9 @@ def test_plan_dir_json():
     assert mig_pool["models"] == [
         {"name": "chat-8b-mig", "team": "chat", "slots_per_replica": 1, "replicas": {"min": 2, "max": 8}}
     ]
-    assert [(t["name"], t["monthly_cost_max"]) for t in data["teams"]] == [("chat", 25523.72), ("search", 6662.94)]
+    # chat: 8/16 x 88.49 x 730 + 4 x 1.861 x 730 = 32,298.85 + 5,434.12; search: 3 x 2.10 x 730 + 4 x 0.70683 x 730
+    # = 4,599 + 2,063.9436, to the cent
+    assert [(t["name"], t["monthly_cost_max"]) for t in data["teams"]] == [("chat", 37732.97), ("search", 6662.94)]
     assert data["models"][1]["placements"] == {"us-east": "l40s"}
     assert data["models"][1]["plan"]["fit"]["gpu"] == "L40S"
 
@@ -54,7 +59,7 @@ def test_plan_dir_over_budget_exits_1_with_the_reason(tmp_path):
     result = runner.invoke(app, ["plan", str(folder)])
     assert result.exit_code == 1
     assert "prod: NOT deployable" in result.output
-    assert "BLOCKING fleet team-over-budget: team chat: its models cost 25,524 USD per month" in result.output
+    assert "BLOCKING fleet team-over-budget: team chat: its models cost 37,733 USD per month" in result.output
 
 
 def test_plan_dir_widening_exits_2_naming_both_documents(tmp_path):
@@ -130,7 +135,7 @@ def test_render_dir_writes_shared_objects_once_and_each_model_beside_them(tmp_pa
         "us-central",
         "us-east",
     }
-    assert "us-east/chat-8b-mig/06-deployment-chat-8b-mig.yaml" in written
+    assert "us-central/chat-8b-mig/06-deployment-chat-8b-mig.yaml" in written
     assert "dashboards/platform.json" in written
     deployment = yaml.safe_load((out / "us-east/chat-8b/06-deployment-chat-8b.yaml").read_text())
     assert deployment["metadata"]["namespace"] == "chat"

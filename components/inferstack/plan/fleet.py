@@ -492,16 +492,19 @@ def _team_findings(platform: PlatformSpec, result: FleetPlan) -> list[Finding]:
     costs = result.cost_per_team()
     for team in platform.teams:
         for placement in result.placements:
-            held = 0.0
-            for pool, tenants in placement.tenants.items():
-                plan_ = placement.pool(pool)
-                slices = plan_.node.replicas_per_node // plan_.node.gpus_per_node
-                held += sum(t.replicas_max * t.slots_per_replica for t in tenants if t.team == team.name) / slices
+            # Devices as the quota counts them (`requests.nvidia.com/gpu`): a GPU, or a MIG slice, which
+            # the clouds that partition GPUs (GKE) advertise as one nvidia.com/gpu.
+            held = sum(
+                t.replicas_max * t.slots_per_replica
+                for tenants in placement.tenants.values()
+                for t in tenants
+                if t.team == team.name
+            )
             if held > team.gpus:
                 out.append(
                     Finding(
                         "over-quota",
-                        f"team {team.name} on placement {placement.name}: its models hold {held:,.10g} GPUs at max "
+                        f"team {team.name} on placement {placement.name}: its models hold {held:,} GPUs at max "
                         f"replicas but its quota is {team.gpus}; lower replicas.max or raise the team's gpus",
                         True,
                     )

@@ -227,7 +227,11 @@ class Team(Strict):
 
     name: str = Field(description="Team name (a DNS label): its namespace.", json_schema_extra=_pattern(patterns.NAME))
     gpus: int = Field(
-        ge=0, le=100_000, strict=True, description="GPU quota of the team's namespace in each cluster (whole GPUs)."
+        ge=0,
+        le=100_000,
+        strict=True,
+        description="GPU quota of the team's namespace in each cluster: GPUs, where a MIG slice counts as one (as "
+        "Kubernetes counts nvidia.com/gpu on GKE).",
     )
     monthly_budget: float | None = Field(
         default=None,

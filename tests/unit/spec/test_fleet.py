@@ -28,7 +28,7 @@ def test_example_folder_binds_every_model_to_its_pool():
     assert [s.name for s in fleet.specs] == ["chat-8b-mig", "chat-8b", "search-mistral", "search-qwen"]
     assert fleet.sources["chat-8b"] == str(FLEET / "chat-8b.yaml")
     assert fleet.pools == {
-        ("chat-8b-mig", "us-east"): "h100-mig",
+        ("chat-8b-mig", "us-central"): "h100-mig",
         ("chat-8b", "us-east"): "l40s",
         ("search-mistral", "onprem"): "a100",
         ("search-qwen", "us-central"): "l4",
@@ -47,7 +47,14 @@ def test_example_folder_binds_every_model_to_its_pool():
     assert placement.capacity == ["on_demand"]
     assert (placement.replicas.min, placement.replicas.max) == (2, 4)
     assert placement.cluster_name("chat-8b") == "prod-us-east"
-    assert fleet.spec("chat-8b-mig").placements[0].cluster.instance_type == "p5.48xlarge"
+    mig = fleet.spec("chat-8b-mig").placements[0]
+    assert (mig.name, mig.cloud, mig.region, mig.cluster.instance_type) == (
+        "us-central",
+        "gcp",
+        "us-central1",
+        "a3-highgpu-8g",
+    )
+    assert mig.capacity == ["spot"]  # the pool's own capacity, not the placement's [spot, on_demand]
     assert fleet.spec("search-qwen").placements[0].capacity == ["spot", "on_demand"]
 
 
@@ -134,13 +141,13 @@ def test_a_model_may_not_widen_the_baseline(tmp_path, changes, message):
         (
             {"chat-8b.yaml": {"placements": {0: {"pool": "l40"}}}},
             "chat-8b.yaml: placements[0].pool = 'l40': placement 'us-east' has no such pool. Did you mean 'l40s'? "
-            "Allowed: l40s (L40S), h100-mig (H100 MIG 3g.40gb).",
+            "Allowed: l40s (L40S).",
         ),
         (
-            {"chat-8b.yaml": {"placements": {0: {"pool": "h100-mig"}}}},
-            "chat-8b.yaml: placements[0].pool = 'h100-mig': the pool's GPU is H100 but resources.gpu is L40S. "
-            "Allowed: l40s (L40S), h100-mig (H100 MIG 3g.40gb). Fix: set resources.gpu to H100, or name a pool with "
-            "L40S GPUs.",
+            {"search-qwen.yaml": {"placements": {0: {"pool": "h100-mig"}}}},
+            "search-qwen.yaml: placements[0].pool = 'h100-mig': the pool's GPU is H100 but resources.gpu is L4. "
+            "Allowed: l4 (L4), h100-mig (H100 MIG 3g.40gb). Fix: set resources.gpu to H100, or name a pool with "
+            "L4 GPUs.",
         ),
         (
             {"chat-8b.yaml": {"placements": {0: {"cloud": "gcp"}}}},
@@ -195,14 +202,14 @@ def test_a_model_is_on_a_platform_placement_once(tmp_path):
 
 
 def test_a_model_runs_on_one_device(tmp_path):
-    l4 = {"name": "l4", "gpu": "L4", "gpus_per_node": 1, "max_nodes": 6}
+    (l40s,) = example("platform.yaml")["placements"][0]["gpu_pools"]
     whole = {"name": "h100", "gpu": "H100", "max_nodes": 1}
     changes = {
-        "platform.yaml": {"placements": {1: {"gpu_pools": [l4, whole]}}},
+        "platform.yaml": {"placements": {0: {"gpu_pools": [l40s, whole]}}},
         "chat-8b-mig.yaml": {
             "placements": [
-                {"platform": "prod", "placement": "us-east", "pool": "h100-mig"},
-                {"platform": "prod", "placement": "us-central", "pool": "h100"},
+                {"platform": "prod", "placement": "us-central", "pool": "h100-mig"},
+                {"platform": "prod", "placement": "us-east", "pool": "h100"},
             ]
         },
     }
@@ -230,8 +237,8 @@ def test_two_pools_with_the_models_gpu_must_be_named(tmp_path):
 def test_a_model_whose_gpu_no_pool_has_is_refused(tmp_path):
     problems = _problems(tmp_path, {"chat-8b.yaml": {"resources": {"gpu": "L4:1"}, "compliance": {"allowed_gpus": []}}})
     assert problems == [
-        "chat-8b.yaml: placements[0].pool: placement 'us-east' has no pool with L4 GPUs. Allowed: l40s (L40S), "
-        "h100-mig (H100 MIG 3g.40gb). Fix: change resources.gpu to a pool's GPU."
+        "chat-8b.yaml: placements[0].pool: placement 'us-east' has no pool with L4 GPUs. Allowed: l40s (L40S). Fix: "
+        "change resources.gpu to a pool's GPU."
     ]
 
 
@@ -254,7 +261,7 @@ def test_every_problem_of_every_file_is_reported_at_once(tmp_path):
 def test_a_single_spec_is_bound_to_the_platform_beside_it():
     fleet = load_fleet(FLEET / "chat-8b-mig.yaml")
     assert fleet.platform is not None and [s.name for s in fleet.specs] == ["chat-8b-mig"]
-    assert fleet.pool_of("chat-8b-mig", "us-east") == "h100-mig"
+    assert fleet.pool_of("chat-8b-mig", "us-central") == "h100-mig"
 
 
 def test_a_spec_naming_a_platform_not_in_its_folder_is_refused(tmp_path):

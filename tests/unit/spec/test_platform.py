@@ -35,10 +35,13 @@ def test_example_platform_loads_with_its_defaults():
     assert east.cluster_name("prod") == "prod-us-east"
     assert platform.placement("onprem").cluster_name("prod") == "onprem-gpu"  # the kubeconfig context
     assert (east.system_pool.min_nodes, east.system_pool.max_nodes) == (2, 4)
-    assert east.pool("h100-mig").mig == "3g.40gb"
+    assert [p.name for p in east.gpu_pools] == ["l40s"]
     assert east.pool_capacity(east.pool("l40s")) == ["on_demand"]
     central = platform.placement("us-central")
+    assert [p.name for p in central.gpu_pools] == ["l4", "h100-mig"]
     assert central.pool_capacity(central.pool("l4")) == ["spot", "on_demand"]
+    assert central.pool("h100-mig").mig == "3g.40gb"
+    assert central.pool_capacity(central.pool("h100-mig")) == ["spot"]
     assert platform.team("search").gpus == 8
 
 
@@ -50,17 +53,20 @@ def test_lookups_name_what_exists():
         platform.placement("eu")
     with pytest.raises(ValueError, match="platform 'prod' has no team 'ops'; teams: chat, search"):
         platform.team("ops")
-    with pytest.raises(ValueError, match="placement 'us-east' has no pool 'l4'; pools: l40s, h100-mig"):
+    with pytest.raises(ValueError, match=r"placement 'us-east' has no pool 'l4'; pools: l40s$"):
         platform.placement("us-east").pool("l4")
+    with pytest.raises(ValueError, match=r"placement 'us-central' has no pool 'l40s'; pools: l4, h100-mig$"):
+        platform.placement("us-central").pool("l40s")
 
 
 def test_pool_node_type_is_the_smallest_offering_unless_given():
     platform = _platform()
-    east = platform.placement("us-east")
+    east, central = platform.placement("us-east"), platform.placement("us-central")
     offering_l40s = offering_for(east, east.pool("l40s"))
-    offering_h100 = offering_for(east, east.pool("h100-mig"))
+    offering_h100 = offering_for(central, central.pool("h100-mig"))
     assert offering_l40s is not None and offering_l40s.node_type == "g6e.xlarge"
-    assert offering_h100 is not None and offering_h100.node_type == "p5.48xlarge"
+    # 8-GPU H100 types in us-central1: a3-highgpu-8g (88.49 USD/h) and a3-megagpu-8g (92.93759): the cheaper
+    assert offering_h100 is not None and offering_h100.node_type == "a3-highgpu-8g"
     pinned = _platform(
         {"placements": {0: {"gpu_pools": {0: {"gpus_per_node": None, "instance_type": "g6e.12xlarge"}}}}}
     )
@@ -78,8 +84,8 @@ def test_pool_node_type_is_the_smallest_offering_unless_given():
             "Fix: lower min_nodes or raise max_nodes.",
         ),
         (
-            {"placements": {0: {"gpu_pools": {1: {"mig": "3g.20gb"}}}}},
-            "placements[0].gpu_pools[1].mig = '3g.20gb': not a MIG profile of H100. Did you mean '3g.40gb'? Allowed: "
+            {"placements": {1: {"gpu_pools": {1: {"mig": "3g.20gb"}}}}},
+            "placements[1].gpu_pools[1].mig = '3g.20gb': not a MIG profile of H100. Did you mean '3g.40gb'? Allowed: "
             "1g.10gb, 1g.20gb, 2g.20gb, 3g.40gb, 4g.40gb, 7g.80gb.",
         ),
         (
@@ -104,8 +110,8 @@ def test_pool_node_type_is_the_smallest_offering_unless_given():
             "remove it, and select the pool's nodes with node_labels.",
         ),
         (
-            {"placements": {0: {"gpu_pools": {1: {"name": "l40s"}}}}},
-            "placements[0].gpu_pools[1].name = 'l40s': pool names must be unique. Fix: rename it.",
+            {"placements": {1: {"gpu_pools": {1: {"name": "l4"}}}}},
+            "placements[1].gpu_pools[1].name = 'l4': pool names must be unique. Fix: rename it.",
         ),
         (
             {"placements": {1: {"name": "us-east", "network_cidr": "10.62.0.0/16"}}},
@@ -128,7 +134,7 @@ def test_pool_node_type_is_the_smallest_offering_unless_given():
         ),
         (
             {"compliance": {"allowed_gpus": ["L40S", "L4", "A100-80GB"]}},
-            "placements[0].gpu_pools[1].gpu = 'H100': GPU not allowed by compliance.allowed_gpus. Allowed: L40S, L4, "
+            "placements[1].gpu_pools[1].gpu = 'H100': GPU not allowed by compliance.allowed_gpus. Allowed: L40S, L4, "
             "A100-80GB.",
         ),
         (
@@ -147,6 +153,22 @@ def test_pool_node_type_is_the_smallest_offering_unless_given():
 )
 def test_each_platform_rule_refuses_with_its_message(changes, message):
     assert _problems(changes) == [message]
+
+
+def test_a_mig_pool_where_the_cloud_does_not_partition_gpus_is_refused():
+    (l40s,) = example("platform.yaml")["placements"][0]["gpu_pools"]
+    mig_pool = {"name": "h100-mig", "gpu": "H100", "mig": "3g.40gb", "max_nodes": 1}  # the pool on AWS (EKS)
+    assert _problems({"placements": {0: {"gpu_pools": [l40s, mig_pool]}}}) == [
+        "placements[0].gpu_pools[1].mig = '3g.40gb': MIG slices need a cluster that partitions its GPUs itself, and "
+        "aws clusters do not (EKS and existing clusters leave it to the NVIDIA GPU operator's MIG manager, which "
+        "inferstack does not install). Allowed: clouds whose clusters partition GPUs: gcp. Fix: move the pool to a "
+        "placement on one of those clouds, or use whole GPUs."
+    ]
+
+
+def test_a_mig_pool_on_gke_is_accepted():
+    central = _platform().placement("us-central")
+    assert (central.cloud, central.pool("h100-mig").gpu, central.pool("h100-mig").mig) == ("gcp", "H100", "3g.40gb")
 
 
 def test_a_platform_that_is_not_a_mapping_is_refused():
