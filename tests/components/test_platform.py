@@ -70,7 +70,7 @@ def test_fifty_models_register_two_clusters_and_platform_objects_once(fleet_run)
     }
     # Each model's serving objects, in its team's namespace, and no cluster-level object twice.
     deployments = {r.name: r.inputs["metadata"] for r in run.of_type("kubernetes:apps/v1:Deployment")}
-    assert len(deployments) == FLEET_SIZE
+    assert len(deployments) == 2 * FLEET_SIZE  # each model's engine and its router
     assert deployments["m-007-us-east-serving-deployment-m-007"]["namespace"] == "search"
     assert deployments["m-000-us-east-serving-deployment-m-000"]["namespace"] == "chat"
     seen = collections.Counter(

@@ -135,9 +135,9 @@ def test_render_dir_writes_shared_objects_once_and_each_model_beside_them(tmp_pa
         "us-central",
         "us-east",
     }
-    assert "us-central/chat-8b-mig/06-deployment-chat-8b-mig.yaml" in written
+    assert "us-central/chat-8b-mig/11-deployment-chat-8b-mig.yaml" in written
     assert "dashboards/platform.json" in written
-    deployment = yaml.safe_load((out / "us-east/chat-8b/06-deployment-chat-8b.yaml").read_text())
+    deployment = yaml.safe_load((out / "us-east/chat-8b/11-deployment-chat-8b.yaml").read_text())
     assert deployment["metadata"]["namespace"] == "chat"
     again = runner.invoke(app, ["render", str(FLEET), "-o", str(out)])
     assert again.exit_code == 0, again.output  # its own record: re-rendering replaces its files
