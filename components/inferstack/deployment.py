@@ -16,7 +16,7 @@ Decisions written down:
   own deadline (plus a minute, so the Job's failure reason is what you see), the Deployment the first
   rollout (node provisioning + prefetch + a replica's start).
 - Jobs are immutable, so a changed Job is replaced (delete before replace).
-- When KEDA scales the Deployment, Pulumi ignores `spec.replicas` so an update never fights the
+- When KEDA scales the Deployment (its `scaleTargetRef`), Pulumi ignores its `spec.replicas` so an update never fights the
   autoscaler.
 - Monitoring objects (or anything else) join a placement through `extra_objects`.
 - On a platform (`placements[].platform`), the cluster, node pools and add-ons are the platform's
@@ -79,6 +79,11 @@ KINDS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
 }
+
+
+def _mounts_claim(obj: dict) -> bool:
+    """True for a workload whose pods mount a PersistentVolumeClaim (the engine, on its weights)."""
+    return any("persistentVolumeClaim" in v for v in obj["spec"]["template"]["spec"].get("volumes", []))
 
 
 def _minutes(seconds: int) -> str:
@@ -145,7 +150,7 @@ class InferenceService(pulumi.ComponentResource):
         super().__init__("inferstack:kubernetes:InferenceService", name, None, opts)
         self.resources = {}
         by_kind: dict[str, list[pulumi.CustomResource]] = {}
-        scaled = any(o["kind"] == "ScaledObject" for o in objects)
+        scale_target = next((o["spec"]["scaleTargetRef"]["name"] for o in objects if o["kind"] == "ScaledObject"), None)
         for obj in objects:
             kind = obj["kind"]
             depends: list[pulumi.Resource] = [*by_kind.get("Namespace", [])]
@@ -168,15 +173,18 @@ class InferenceService(pulumi.ComponentResource):
                     "delete_before_replace": True,
                 }
             elif kind == "Deployment":
+                # RBAC first: a router that cannot list pods at start never discovers them later.
                 depends += [
                     *by_kind.get("ServiceAccount", []),
-                    *by_kind.get("PersistentVolumeClaim", []),
-                    *by_kind.get("Job", []),
+                    *by_kind.get("Role", []),
+                    *by_kind.get("RoleBinding", []),
                     *infra_ready,
                 ]
-                timeout = _minutes(rollout_timeout_seconds)
-                extra = {"custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout)}
-                if scaled:
+                if _mounts_claim(obj):  # the engine: its weights first, and the first rollout's budget
+                    depends += [*by_kind.get("PersistentVolumeClaim", []), *by_kind.get("Job", [])]
+                    timeout = _minutes(rollout_timeout_seconds)
+                    extra = {"custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout)}
+                if obj["metadata"]["name"] == scale_target:
                     extra["ignore_changes"] = ["spec.replicas"]
             elif kind == "ScaledObject":
                 depends += [*by_kind.get("Deployment", []), *infra_ready]

@@ -317,6 +317,20 @@ def test_serving_objects_match_the_rendered_dicts_and_carry_the_right_options(sp
             assert deploy_opts.ignore_changes == ["spec.replicas"]
         deployment = run.one("kubernetes:apps/v1:Deployment", deploy_name).inputs
         assert deployment["metadata"]["name"] == plan.spec.name
+        routers = [
+            (o, opts)
+            for o, opts in recorded.values()
+            if o["kind"] == "Deployment" and o["metadata"]["name"] != plan.spec.name
+        ]
+        assert bool(routers) == (spec.stem not in ("aws-llama-8b-us", "gcp-llama-70b-eu-strict"))  # routing off there
+        for router, opts in routers:
+            # The router waits for its RBAC (it never retries discovery), not for the weights; KEDA does
+            # not scale it, so its replicas stay Pulumi's.
+            waits_for = {getattr(d, "_name", "") for d in opts.depends_on}
+            assert f"{prefix}-role-{router['metadata']['name']}" in waits_for
+            assert f"{prefix}-rolebinding-{router['metadata']['name']}" in waits_for
+            assert job_name not in waits_for
+            assert opts.ignore_changes is None and opts.custom_timeouts is None
 
 
 def test_outputs_endpoint_per_placement_kubeconfig_secret_and_cost():

@@ -567,7 +567,7 @@ def workload_fits_context(spec: DeploymentSpec) -> Iterator[Violation]:
 
 
 #: Engine settings an engine may not let the spec change, with the value it always runs with.
-_FIXED_DEFAULTS = {"kv_cache_dtype": "auto", "prefix_caching": True}
+_FIXED_DEFAULTS = {"kv_cache_dtype": "auto", "prefix_caching": True, "cuda_graphs": True}
 
 
 @rule

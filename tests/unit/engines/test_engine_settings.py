@@ -54,6 +54,12 @@ def test_trtllm_kv_fraction_is_the_planned_pool_over_free_memory():
             "otherwise. Allowed: True. Fix: remove engine.prefix_caching, or choose an engine that sets it: "
             "sglang, vllm.",
         ),
+        (
+            {"engine": {"cuda_graphs": False}},
+            "  - engine.cuda_graphs = False: trtllm always runs with cuda_graphs True and cannot be told "
+            "otherwise. Allowed: True. Fix: remove engine.cuda_graphs, or choose an engine that sets it: "
+            "sglang, tgi, vllm.",
+        ),
     ],
 )
 def test_settings_trtllm_cannot_change_are_refused(change, line):
@@ -63,8 +69,10 @@ def test_settings_trtllm_cannot_change_are_refused(change, line):
 
 
 def test_settings_an_engine_can_change_are_accepted():
-    spec = spec_variant("aws-llama-8b-us", {"engine": {"kv_cache_dtype": "fp8", "prefix_caching": False}})
-    assert (spec.engine.kv_cache_dtype, spec.engine.prefix_caching) == ("fp8", False)
+    spec = spec_variant(
+        "aws-llama-8b-us", {"engine": {"kv_cache_dtype": "fp8", "prefix_caching": False, "cuda_graphs": False}}
+    )
+    assert (spec.engine.kv_cache_dtype, spec.engine.prefix_caching, spec.engine.cuda_graphs) == ("fp8", False, False)
 
 
 def test_vllm_turns_prefix_caching_off_explicitly():
