@@ -22,7 +22,7 @@ from inferstack.offline import Run, deploy_folder_offline, deploy_offline
 from inferstack.plan import Plan, plan
 from inferstack.plan.fleet import plan_fleet
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
-from inferstack.spec.fleet import load_fleet, with_slices
+from inferstack.spec.fleet import load_fleet
 from inferstack.spec.loader import read_spec_data, violations_from
 from inferstack.spec.models import Compliance
 
@@ -141,6 +141,5 @@ def check_fleet(path: str | Path, policy_path: str | Path | None = None) -> Chec
     policy = load_policy(policy_path) if policy_path is not None else None
     if policy is None:
         policy = fleet.platform.compliance if fleet.platform is not None else Compliance()
-    policy = policy.model_copy(update={"allowed_gpus": with_slices(policy.allowed_gpus)})
     resources = _with_providers(deploy_folder_offline(path))
     return CheckResult(str(path), evaluate(resources, policy), len(resources))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from inferstack import catalog
-from inferstack.catalog import routers
+from inferstack.catalog import mig, routers
 from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
 from inferstack.contract import GPU_RESOURCE, GPU_TAINT_KEY, HOURS_PER_MONTH, SHARE_OWNER_COMMAND, Provenance
 from inferstack.spec.models import Compliance
@@ -319,8 +319,11 @@ def allowed_gpus(resource: Resource, policy: Compliance) -> Iterator[str]:
     if not policy.allowed_gpus:
         return
     for where, sku in _gpus_of(resource):
+        whole = mig.slice_of(sku) if isinstance(sku, str) else None
         if sku is None:
             yield f"{where}: GPU unknown; allowed: {', '.join(policy.allowed_gpus)}. Fix: use a catalog node type with an allowed GPU"
+        elif whole is not None and whole.gpu in policy.allowed_gpus:
+            continue  # a MIG slice of an allowed GPU
         elif sku not in policy.allowed_gpus:
             yield f"{where}: GPU {sku!r} is not allowed; allowed: {', '.join(policy.allowed_gpus)}"
 

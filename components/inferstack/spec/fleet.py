@@ -20,7 +20,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferstack import catalog
-from inferstack.catalog import mig
 from inferstack.spec.loader import SpecError, parse_platform, parse_spec, read_spec_data
 from inferstack.spec.models import Compliance, DeploymentSpec, Replicas, _parse_gpu
 from inferstack.spec.platform import PLATFORM_KIND, GpuPool, PlatformPlacement, PlatformSpec, offering_for
@@ -477,14 +476,6 @@ def _team(team: object, platform: PlatformSpec) -> list[Violation]:
             closest(team, names) if isinstance(team, str) else None,
         )
     ]
-
-
-def with_slices(allowed_gpus: list[str]) -> list[str]:
-    """An allow-list of GPUs with the MIG slices of each (allowing a GPU allows its slices, which are
-    what a replica on a MIG pool runs on and what its workload records as its GPU); empty stays empty.
-    For judging resources only: a spec's compliance names catalog GPUs, never slices."""
-    slices = [p.sku for gpu in allowed_gpus for p in mig.profiles_of(gpu) if p.sku not in allowed_gpus]
-    return [*allowed_gpus, *slices]
 
 
 def _inherit(

@@ -344,6 +344,16 @@ def test_unknown_values_fail_closed(rule_id):
     assert _messages(rule_id, resource) == [expected]
 
 
+def test_a_mig_slice_is_judged_by_its_whole_gpu():
+    """A workload on a MIG pool records the slice (`H100-MIG-3g.40gb`) as its GPU: allowed where H100 is,
+    refused where it is not."""
+    on_slice = _k8s("Deployment", _pinned(OBJECTS["Deployment"]), **{"inferstack.dev/gpu": "H100-MIG-3g.40gb"})
+    assert _messages("INF006", on_slice) == []
+    refused = ["annotation inferstack.dev/gpu='H100-MIG-3g.40gb': GPU 'H100-MIG-3g.40gb' is not allowed; allowed: L4"]
+    only_l4 = Compliance.model_validate({**STRICT.model_dump(), "allowed_gpus": ["L4"]})
+    assert [f.message for f in RULES["INF006"].evaluate(on_slice, only_l4)] == refused
+
+
 def test_cpu_system_node_groups_are_not_gpu_capacity():
     system = Resource(
         NODE_GROUP.type,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from inferstack.spec import SpecError, format_violation
-from inferstack.spec.fleet import is_platform_document, load_fleet, load_platform, with_slices
+from inferstack.spec.fleet import is_platform_document, load_fleet, load_platform
 from tests.conftest import SPECS
 from tests.fleet_folder import FLEET, example, fleet_folder
 
@@ -304,18 +304,4 @@ def test_a_folder_without_yaml_is_refused_as_a_folder(tmp_path):
         load_fleet(tmp_path)
     assert [format_violation(v) for v in caught.value.violations] == [
         f"(file) = '{tmp_path}': is a folder, not a file. Fix: name the file inside it."
-    ]
-
-
-def test_allowing_a_gpu_allows_its_mig_slices_when_judging_resources():
-    assert with_slices([]) == []
-    assert with_slices(["L4", "H100"]) == [
-        "L4",
-        "H100",
-        "H100-MIG-1g.10gb",
-        "H100-MIG-1g.20gb",
-        "H100-MIG-2g.20gb",
-        "H100-MIG-3g.40gb",
-        "H100-MIG-4g.40gb",
-        "H100-MIG-7g.80gb",
     ]
