@@ -21,8 +21,19 @@ from typing import Annotated
 import typer
 import yaml
 
+from inferstack import catalog
 from inferstack.plan import plan as make_plan
-from inferstack.plan.calibration import Calibration, LogProblem, Term, calibration_row, compare, parse_log
+from inferstack.plan.calibration import (
+    CALIBRATED_TERMS,
+    Calibration,
+    CalibrationRow,
+    Logged,
+    LogProblem,
+    Term,
+    parse_log,
+)
+from inferstack.plan.fit import Fit
+from inferstack.plan.memory import GIB
 from inferstack.spec import SpecError, load_spec
 from inferstack.spec.architecture import resolve_architecture
 from inferstack.spec.inputs import InputProblem, parse_yaml, read_text
@@ -32,6 +43,52 @@ CALIBRATION_ENV = "INFERSTACK_CALIBRATION"
 #: Startup logs of a large TP deployment run to a few MB; anything far larger is not a startup log.
 MAX_LOG_BYTES = 64 * 1024 * 1024
 EXIT_BAD_INPUT = 2
+
+
+def predicted_terms(fit: Fit) -> dict[str, float]:
+    """The plan's figure for every term a log can carry."""
+    o = fit.overhead
+    return {
+        "weights_gib": fit.weights_per_gpu_bytes / GIB,
+        "activation_gib": o.activation_gib,
+        "non_torch_gib": o.non_torch_gib,
+        "cuda_graph_gib": o.cuda_graph_gib,
+        "kv_pool_gib": fit.kv_pool_bytes / GIB,
+        "kv_tokens": float(fit.kv_tokens),
+        "concurrency": fit.concurrency,
+    }
+
+
+LABELS = {
+    "weights_gib": ("weights", "GiB/GPU"),
+    "activation_gib": ("activation peak", "GiB/GPU"),
+    "non_torch_gib": ("non-torch", "GiB/GPU"),
+    "cuda_graph_gib": ("CUDA graphs", "GiB/GPU"),
+    "kv_pool_gib": ("KV pool", "GiB/GPU"),
+    "kv_tokens": ("KV tokens", "tokens"),
+    "concurrency": ("max concurrency", "x"),
+}
+
+
+def compare(fit: Fit, logged: Logged) -> list[Term]:
+    """Predicted vs logged for every term, in a fixed order."""
+    predicted = predicted_terms(fit)
+    return [Term(LABELS[t][0], LABELS[t][1], predicted[t], logged.get(t)) for t in LABELS]
+
+
+def calibration_row(fit: Fit, architecture: str, quantization: str, logged: Logged, source: str) -> CalibrationRow:
+    """A row from a log: measured terms, plus the total non-KV overhead the engine took when the log
+    gives both the weights and the KV pool (fraction x total - weights - pool)."""
+    terms = {t: v for t, v in logged.terms.items() if t in CALIBRATED_TERMS}
+    weights, pool = logged.get("weights_gib"), logged.get("kv_pool_gib")
+    if weights is not None and pool is not None and fit.settings.name == "vllm":
+        budget = fit.settings.memory_fraction * catalog.gpus()[fit.gpu].memory_gib
+        terms["overhead_gib"] = budget - weights - pool
+    s = fit.settings
+    return CalibrationRow(
+        s.name, s.version, fit.gpu, architecture, quantization, fit.tp,
+        s.max_num_batched_tokens, s.max_num_seqs, terms, source,
+    )  # fmt: skip
 
 
 class CalibrationInputError(Exception):
