@@ -37,8 +37,8 @@ from typing import Any, Optional, TypedDict, Union
 import pulumi
 import pulumi_kubernetes as k8s
 
-from inferstack import catalog, contract
-from inferstack.clouds import cloud_for, cloud_for_placement
+from inferstack import contract
+from inferstack.clouds import cloud_for_cluster, cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import (
     CacheStorage,
@@ -246,7 +246,7 @@ class PlatformCluster:
             opts=pulumi.ResourceOptions(parent=parent),
         )
         handle = ClusterHandle(name=entry.apply(lambda e: e["clusterName"]), provider=provider)
-        storage_class = catalog.cloud_profile(where.cloud).storage_class if _dynamic_claims(where) else None
+        storage_class = cloud_for_cluster(where.cloud, where.cluster).claimable_cache_class
         return cls(where.name, ClusterInfra(None, handle), storage_class, same_stack=False)
 
 
@@ -405,10 +405,6 @@ class ModelDeployment(pulumi.ComponentResource):
         """Load and plan a spec file; `name` defaults to the spec's name."""
         plan = plan_from_args({"spec_path": str(path)})
         return cls.from_plan(name or plan.spec.name, plan, opts, **kwargs)
-
-
-def _dynamic_claims(where: PlatformPlacement) -> bool:
-    return where.cluster.kind == "new" and cloud_for(where.cloud).dynamic_cache_claims
 
 
 def _platform_entry(outputs: Mapping[str, Any], placement: str) -> Mapping[str, Any]:

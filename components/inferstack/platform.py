@@ -23,9 +23,9 @@ from typing import Any
 import pulumi
 
 from inferstack import contract
-from inferstack.clouds import cloud_for
+from inferstack.clouds import cloud_for_cluster
 from inferstack.clouds.addons import AddonSettings
-from inferstack.clouds.base import Cloud, ClusterContext, ExistingNetwork
+from inferstack.clouds.base import ClusterContext, ExistingNetwork
 from inferstack.deployment import PlatformCluster, kube_resource
 from inferstack.kube.platform import platform_objects
 from inferstack.monitoring.fleet import platform_monitoring
@@ -35,11 +35,6 @@ from inferstack.spec.platform import PlatformPlacement, PlatformSpec
 
 TYPE = "inferstack:index:Platform"
 SHARED_CLUSTER_TYPE = "inferstack:index:SharedCluster"
-
-
-def cloud_of(cloud: str, cluster: Cluster) -> Cloud:
-    """The cloud that builds a cluster: its own for new clusters, `kubernetes` for existing ones."""
-    return cloud_for(cloud if cluster.kind == "new" else "kubernetes")
 
 
 def pool_exports(where: PlatformPlacement, planned: PlatformPlacementPlan) -> dict[str, dict[str, Any]]:
@@ -87,7 +82,7 @@ class Platform(pulumi.ComponentResource):
         for planned in fleet.placements:
             where = platform.placement(planned.name)
             ctx = _context(name, self, platform, where, planned, (networks or {}).get(planned.name))
-            cloud = cloud_of(where.cloud, where.cluster)
+            cloud = cloud_for_cluster(where.cloud, where.cluster)
             infra = cloud.build_cluster(ctx)
             shared: list[pulumi.Resource] = [
                 kube_resource(
@@ -97,7 +92,7 @@ class Platform(pulumi.ComponentResource):
                 )
                 for obj in _shared_objects(fleet, planned.name)
             ]
-            storage_class = cloud.profile.storage_class if cloud.dynamic_cache_claims else None
+            storage_class = cloud.claimable_cache_class
             self.clusters[planned.name] = PlatformCluster(planned.name, infra, storage_class, ready=shared)
             self.outputs[planned.name] = {
                 "cloud": where.cloud,
@@ -183,7 +178,7 @@ class SharedCluster(pulumi.ComponentResource):
             pools=(),
             addons=addons,
         )
-        infra = cloud_of(cloud, cluster).build_cluster(ctx)
+        infra = cloud_for_cluster(cloud, cluster).build_cluster(ctx)
         self.cluster = PlatformCluster(name, infra)
         self.register_outputs({"clusterName": infra.cluster.name})
 
@@ -210,4 +205,4 @@ def shared_existing_clusters(specs: Sequence[Any]) -> dict[tuple, list[tuple[str
     return {key: found for key, found in users.items() if len({s for s, _ in found}) > 1}
 
 
-__all__ = ["Platform", "SharedCluster", "cloud_of", "pool_exports", "shared_existing_clusters"]
+__all__ = ["Platform", "SharedCluster", "pool_exports", "shared_existing_clusters"]

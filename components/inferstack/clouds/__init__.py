@@ -14,7 +14,7 @@ from inferstack.spec.suggest import closest
 
 if TYPE_CHECKING:
     from inferstack.clouds.base import Cloud
-    from inferstack.spec.models import Placement
+    from inferstack.spec.models import Cluster, Placement
 
 #: cloud name -> "module:Class"; add a cloud by adding its package and one row here.
 REGISTRY: dict[str, str] = {
@@ -43,10 +43,15 @@ def cloud_for(name: str) -> Cloud:
     return getattr(importlib.import_module(module), cls)()
 
 
+def cloud_for_cluster(cloud: str, cluster: Cluster) -> Cloud:
+    """The cloud that builds a cluster on `cloud`: its own for new clusters; existing clusters, wherever
+    they run, are reached through their kubeconfig (`kubernetes`)."""
+    return cloud_for(cloud if cluster.kind == "new" else "kubernetes")
+
+
 def cloud_for_placement(placement: Placement) -> Cloud:
-    """The cloud that builds `placement`: its own for new clusters; existing clusters, wherever they
-    run, are reached through their kubeconfig (`kubernetes`)."""
-    return cloud_for(placement.cloud if placement.cluster.kind == "new" else "kubernetes")
+    """The cloud that builds `placement` (`cloud_for_cluster`)."""
+    return cloud_for_cluster(placement.cloud, placement.cluster)
 
 
-__all__ = ["REGISTRY", "UnknownCloudError", "cloud_for", "cloud_for_placement"]
+__all__ = ["REGISTRY", "UnknownCloudError", "cloud_for", "cloud_for_cluster", "cloud_for_placement"]

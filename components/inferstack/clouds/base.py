@@ -312,6 +312,12 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
     dynamic_cache_claims: ClassVar[bool] = False
 
     @property
+    def claimable_cache_class(self) -> str | None:
+        """The StorageClass a model's cache claim can use alone on this cloud's clusters (what a platform
+        offers models, also across stacks); None where a claim needs a volume reserved for it."""
+        return self.profile.storage_class if self.dynamic_cache_claims else None
+
+    @property
     def profile(self) -> catalog.CloudProfile:
         """What the pure layers know about this cloud (storage class, node labels, zone rules)."""
         return catalog.cloud_profile(self.name)
