@@ -288,5 +288,7 @@ def plan_cold_start(
                     False,
                 )
             )
-    cold = tier_cold_start(chosen.tier, weight_bytes, scheme, tp, engine)
+    # A named tier that cannot be used blocks the plan; the shared volume's budget stands in for it.
+    tier = "shared_volume" if chosen.unavailable else chosen.tier
+    cold = tier_cold_start(tier, weight_bytes, scheme, tp, engine)
     return replace(cold, objective_seconds=objective, options=tuple(options), findings=tuple(findings))
