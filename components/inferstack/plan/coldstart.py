@@ -203,7 +203,7 @@ def tier_cold_start(tier: str, weight_bytes: float, source_scheme: str, tp: int,
         read_rate, read_bytes, read_name = (
             shared_rate,
             weight_bytes * tp,
-            f"weights read from shared volume ({tp} ranks)",
+            f"weights read from shared volume ({tp} rank(s))",
         )
     stages = [
         Stage(
