@@ -89,23 +89,14 @@ def owner_namespace(plan: Plan, placement: PlacementPlan) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
-def owner_daemon_set(plan: Plan, placement: PlacementPlan) -> dict:
-    """On every GPU node of the placement: makes the kubelet create the model's NVMe directory."""
+def _daemon_set(plan: Plan, placement: PlacementPlan, metadata: dict, pod_labels: dict, pod: dict) -> dict:
+    """A DaemonSet on the placement's GPU nodes, its pods hardened like every other, no account token."""
     selector, tolerations = base._node_placement(plan, placement)
-    pod_labels = base.labels(plan, placement, f"{NODE_CACHE}-owner")
-    image = plan.spec.cache.fetcher_image
-    owner = _hold_container(image, {"name": "node-cache", "mountPath": OWNER_MOUNT}, ["test", "-d", OWNER_MOUNT])
-    namespace = owner_namespace(plan, placement)["metadata"]["name"]
-    annotations = base._skip_annotations(is_pinned(image))
+    annotations = base._skip_annotations(is_pinned(plan.spec.cache.fetcher_image))
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": {
-            "name": f"{node_cache_name(plan)}-owner",
-            "namespace": namespace,
-            "labels": pod_labels,
-            "annotations": annotations,
-        },
+        "metadata": {**metadata, "annotations": annotations},
         "spec": {
             "selector": {"matchLabels": pod_labels},
             "template": {
@@ -115,17 +106,23 @@ def owner_daemon_set(plan: Plan, placement: PlacementPlan) -> dict:
                     "securityContext": pod_security(),
                     "nodeSelector": selector,
                     "tolerations": tolerations,
-                    "containers": [owner],
-                    "volumes": [
-                        {
-                            "name": "node-cache",
-                            "hostPath": {"path": node_cache_dir(plan, placement), "type": "DirectoryOrCreate"},
-                        }
-                    ],
+                    **pod,
                 },
             },
         },
     }
+
+
+def owner_daemon_set(plan: Plan, placement: PlacementPlan) -> dict:
+    """On every GPU node of the placement: makes the kubelet create the model's NVMe directory."""
+    pod_labels = base.labels(plan, placement, f"{NODE_CACHE}-owner")
+    image = plan.spec.cache.fetcher_image
+    owner = _hold_container(image, {"name": "node-cache", "mountPath": OWNER_MOUNT}, ["test", "-d", OWNER_MOUNT])
+    namespace = owner_namespace(plan, placement)["metadata"]["name"]
+    metadata = {"name": f"{node_cache_name(plan)}-owner", "namespace": namespace, "labels": pod_labels}
+    hostpath = {"path": node_cache_dir(plan, placement), "type": "DirectoryOrCreate"}
+    pod = {"containers": [owner], "volumes": [{"name": "node-cache", "hostPath": hostpath}]}
+    return _daemon_set(plan, placement, metadata, pod_labels, pod)
 
 
 def owner_network_policy(plan: Plan, placement: PlacementPlan) -> dict:
@@ -196,7 +193,6 @@ def fill_daemon_set(plan: Plan, placement: PlacementPlan) -> dict:
             {"name": "fetcher", "mountPath": base.FETCHER_DIR, "readOnly": True},
         ],
     }
-    selector, tolerations = base._node_placement(plan, placement)
     pod_labels = base.labels(plan, placement, NODE_CACHE)
     node_mount = {"name": NODE_CACHE, "mountPath": NODE_CACHE_DIR}
     ready = ["test", "-f", f"{NODE_CACHE_DIR}/{subpath}/{COMPLETE_MARKER}"]  # the node holds a verified copy
@@ -206,29 +202,13 @@ def fill_daemon_set(plan: Plan, placement: PlacementPlan) -> dict:
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
         {"name": "fetcher", "configMap": {"name": f"{plan.spec.name}-fetcher"}},
     ]
-    meta = base._meta(plan, placement, node_cache_name(plan), NODE_CACHE)
-    meta["annotations"] = base._skip_annotations(is_pinned(plan.spec.cache.fetcher_image))
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": meta,
-        "spec": {
-            "selector": {"matchLabels": pod_labels},
-            "template": {
-                "metadata": {"labels": pod_labels},
-                "spec": {
-                    "serviceAccountName": contract.service_account(plan.spec.name),
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security(),
-                    "nodeSelector": selector,
-                    "tolerations": tolerations,
-                    "initContainers": [fill],
-                    "containers": [_hold_container(plan.spec.cache.fetcher_image, node_mount, ready)],
-                    "volumes": volumes,
-                },
-            },
-        },
+    pod = {
+        "serviceAccountName": contract.service_account(plan.spec.name),
+        "initContainers": [fill],
+        "containers": [_hold_container(plan.spec.cache.fetcher_image, node_mount, ready)],
+        "volumes": volumes,
     }
+    return _daemon_set(plan, placement, base._meta(plan, placement, node_cache_name(plan), NODE_CACHE), pod_labels, pod)
 
 
 def fill_network_policy(plan: Plan, placement: PlacementPlan) -> dict:
