@@ -34,6 +34,7 @@ from tests.e2e.test_vllm_serving import (
     _post,
     _require,
     _stop,
+    _tiny_spec,
     server_command,
     wait_until_healthy,
 )
@@ -54,30 +55,12 @@ for path in sorted(pathlib.Path(sys.argv[2]).iterdir()):
 
 
 def _spec(root: Path) -> Path:
-    spec = {
-        "name": "tiny",
-        "model": {
-            "source": f"s3://{BUCKET}/tiny",
-            "config": "models/tiny/config.json",
-            "served_name": "tiny-llama",
-            "max_context": 256,
-        },
-        "engine": {"name": "vllm", "version": "0.32.0"},
-        "resources": {"gpu": "L4:1"},
-        "placements": [
-            {
-                "name": "local",
-                "cloud": "kubernetes",
-                "region": "us-east-1",
-                "cluster": {"kind": "existing", "context": "e2e"},
-                "replicas": {"min": 1, "max": 1},
-            }
-        ],
-        "cache": {"kind": "streaming"},
-        "routing": {"enabled": False},
-    }
-    path = root / "tiny.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    """The serving test's tiny spec with its weights in the bucket and the streaming tier named."""
+    data = yaml.safe_load(_tiny_spec(root).read_text())
+    data["model"]["source"] = f"s3://{BUCKET}/tiny"
+    data["cache"] = {"kind": "streaming"}
+    path = root / "tiny-streaming.yaml"
+    path.write_text(yaml.safe_dump(data))
     return path
 
 
