@@ -40,7 +40,8 @@ def test_a_corrupt_shared_file_fails_and_publishes_nothing(fetch, source, tmp_pa
     big.write_bytes(bytes(data))
     node = tmp_path / "node" / "m"
     with pytest.raises(
-        fetch.FetchError, match=r"model-00001-of-00002\.safetensors: 300000 bytes with sha256 [0-9a-f]{64}, not the marker's"
+        fetch.FetchError,
+        match=r"model-00001-of-00002\.safetensors: 300000 bytes with sha256 [0-9a-f]{64}, not the marker's",
     ):
         fetch.copy_verified(shared, node, MARKER, "hf://org/m", REV, log=lambda _: None)
     assert not (node / MARKER).exists()
