@@ -240,6 +240,8 @@ def unavailable_reason(
         return None
     if tier == "node_local":
         for p in placements:
+            if spec.placement(p.name).platform is not None:
+                return f"placement {p.name}: a platform's node pools do not set up their NVMe for it"
             nvme = local_nvme_bytes(p.gpu_node_type)
             if nvme is None:
                 return f"placement {p.name}: {p.gpu_node_type or 'its node type'} has no local NVMe in the catalog"

@@ -5,7 +5,7 @@ import pytest
 
 from inferstack import catalog
 from inferstack.plan import plan
-from inferstack.plan.coldstart import local_nvme_bytes, tier_cold_start
+from inferstack.plan.coldstart import local_nvme_bytes, tier_cold_start, unavailable_reason
 from tests.conftest import spec_variant
 
 #: The sourced figures, copied here so a change to the catalog has to change a test too.
@@ -164,3 +164,10 @@ def test_streaming_is_refused_for_engines_without_a_streaming_loader():
     )
     streaming = next(o for o in result.cold_start.options if o.tier == "streaming")
     assert streaming.unavailable == catalog.cold_start()["streaming"]["refused"]["sglang"]
+
+
+def test_node_local_is_not_offered_on_a_platforms_pools():
+    spec = spec_variant("deepseek-v3-h200", {"placements": {0: {"platform": "shared"}}})
+    result = plan(spec_variant("deepseek-v3-h200", {}))
+    reason = unavailable_reason("node_local", spec, result.fit.weights_bytes, result.placements)
+    assert reason == "placement us-east: a platform's node pools do not set up their NVMe for it"
