@@ -248,12 +248,19 @@ def activation_gib(row: MemoryRow, arch: catalog.Architecture, settings: EngineS
     return max(sampler, forward) / GIB
 
 
+def non_torch_gib(row: MemoryRow, tp: int) -> float:
+    """Memory outside the torch allocator on each GPU: the first GPU's share, the TP group's workspace
+    (once, when there is a group) and a share per further peer."""
+    terms = row.non_torch
+    group = float(terms.get("tp_group_gib", 0.0)) if tp > 1 else 0.0
+    return float(terms["first_gpu_gib"]) + group + float(terms["per_extra_rank_gib"]) * (tp - 1)
+
+
 def engine_overhead(row: MemoryRow, arch: catalog.Architecture, tp: int, settings: EngineSettings) -> Overhead:
     """Activation, non-torch and CUDA-graph memory per GPU for one replica of `tp` GPUs."""
-    non_torch = float(row.non_torch["first_gpu_gib"]) + float(row.non_torch["per_extra_rank_gib"]) * (tp - 1)
     return Overhead(
         activation_gib=activation_gib(row, arch, settings),
-        non_torch_gib=non_torch,
+        non_torch_gib=non_torch_gib(row, tp),
         cuda_graph_gib=float(row.cuda_graph["gib"]) if settings.cuda_graphs else 0.0,
         cuda_graph_in_budget=bool(row.cuda_graph["in_budget"]),
         generation=row.generation,
