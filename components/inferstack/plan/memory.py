@@ -237,13 +237,15 @@ class Overhead:
 
 
 def activation_gib(row: MemoryRow, arch: catalog.Architecture, settings: EngineSettings) -> float:
-    """The profiling pass's transient peak: fixed, or the larger of the sampler and forward peaks."""
+    """The profiling pass's transient peak: fixed, or the larger of the sampler peak (with the dummy
+    forward's hidden states still held) and the forward peak."""
     terms = row.activation
     if "fixed_gib" in terms:
         return float(terms["fixed_gib"])
     tokens = settings.max_num_batched_tokens or 0
     rows = min(settings.max_num_seqs or tokens, tokens)
-    sampler = float(terms["sampler_bytes"]) * rows * arch.vocab
+    held = float(terms.get("hidden_state_bytes", 0.0)) * tokens * arch.hidden
+    sampler = float(terms["sampler_bytes"]) * rows * arch.vocab + held
     forward = float(terms["forward_bytes"]) * tokens * arch.hidden
     return max(sampler, forward) / GIB
 

@@ -27,10 +27,11 @@ def test_memory_fraction_moves_the_pool_by_that_share_of_the_gpu():
 @pytest.mark.parametrize(
     ("batched", "activation_gib"),
     [
-        # sampler peak since vLLM 0.17: 15.45 B x min(256 seqs, batched tokens) x 128,256 vocab
-        (None, 15.45 * 256 * 128_256 / 2**30),  # 0.4724 GiB at the default 2048 tokens
-        (128, 15.45 * 128 * 128_256 / 2**30),  # fewer rows than max_num_seqs reach the sampler
-        # forward peak: 24 B x tokens x 4,096 hidden = 6.0 GiB, above the sampler's 0.47
+        # sampler peak since vLLM 0.17: 14.94 B x min(256 seqs, batched tokens) x 128,256 vocab, plus the
+        # dummy forward's BF16 hidden states (2 B x batched tokens x 4,096 hidden) still held
+        (None, (14.94 * 256 * 128_256 + 2 * 2048 * 4096) / 2**30),  # 0.4725 GiB at the default 2048 tokens
+        (128, (14.94 * 128 * 128_256 + 2 * 128 * 4096) / 2**30),  # fewer rows than max_num_seqs reach the sampler
+        # forward peak: 24 B x tokens x 4,096 hidden = 6.0 GiB, above the sampler's 0.46 + 0.5 held
         (65_536, 6.0),
     ],
 )
@@ -90,6 +91,24 @@ def test_non_torch_memory_grows_with_tensor_parallel_peers():
 def test_the_tp_group_workspace_is_charged_once_a_group_exists(tp, non_torch_gib):
     # The logged 'non-torch forward increase memory' of Llama-3.1-8B on H100, vLLM 0.19.0 (llm-d-planner).
     assert non_torch_gib_of(memory_row("vllm", "0.19.0"), tp) == pytest.approx(non_torch_gib, abs=1e-9)
+
+
+def test_the_sampler_peak_includes_the_hidden_states_it_is_fed():
+    # vLLM 0.19.0 on H100 (llm-d-planner): Llama-3.1-8B logs 1.89 GiB, Llama-3.3-70B (hidden 8,192, same
+    # vocabulary) 1.96: the 8,192 dummy tokens' hidden states differ by 2 B x 8,192 x 4,096 = 0.0625 GiB.
+    eight = plan(spec_variant("quickstart", {"resources": {"gpu": "H100:1"}, "compliance": {"monthly_budget": None}}))
+    seventy = plan(
+        spec_variant(
+            "quickstart",
+            {
+                "model": {"source": "hf://meta-llama/Llama-3.1-70B-Instruct", "max_context": 4096},
+                "resources": {"gpu": "H100:2"},
+                "compliance": {"monthly_budget": None},
+            },
+        )
+    )
+    difference = seventy.fit.overhead.activation_gib - eight.fit.overhead.activation_gib
+    assert difference == pytest.approx(2 * 8192 * 4096 / 2**30, abs=1e-9)
 
 
 def test_versions_before_the_tp_group_workspace_grow_per_peer_only():
