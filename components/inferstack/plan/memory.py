@@ -7,6 +7,7 @@ catalog/data/engine_memory.yaml for the engine's version range, each term with i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from inferstack import catalog
@@ -112,12 +113,10 @@ def kv_layout(arch: catalog.Architecture, kv_cache_dtype: str, tp: int) -> KvLay
     return KvLayout(per_layer, arch.layers - window_layers, window_layers, arch.sliding_window)
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+def version_key(version: str) -> tuple[int, ...]:
+    """A release as a comparable tuple of the leading number of each dotted part ('0.10.1' -> (0, 10, 1);
+    '0.8.3rc1' and '0.8.3.dev172+g2b93162f' -> (0, 8, 3, ...)); a part without a leading number counts 0."""
+    return tuple(int(match.group()) if (match := re.match(r"\d+", piece)) else 0 for piece in version.split("."))
 
 
 @dataclass(frozen=True)
@@ -185,7 +184,7 @@ class MemoryRow:
 def memory_row(engine: str, version: str) -> MemoryRow:
     """The newest row whose `since` <= version (the oldest row for versions older than all)."""
     rows = catalog.engine_memory()[engine]["rows"]
-    row = next((r for r in rows if _version_key(version) >= _version_key(r["since"])), rows[-1])
+    row = next((r for r in rows if version_key(version) >= version_key(r["since"])), rows[-1])
     return MemoryRow(
         since=row["since"],
         checked_up_to=row["checked_up_to"],

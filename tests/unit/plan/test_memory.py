@@ -4,7 +4,7 @@ import pytest
 
 from inferstack import catalog
 from inferstack.plan import plan
-from inferstack.plan.memory import GIB, memory_row, weight_bytes, weight_groups
+from inferstack.plan.memory import GIB, memory_row, version_key, weight_bytes, weight_groups
 from inferstack.plan.memory import non_torch_gib as non_torch_gib_of
 from tests.conftest import spec_variant
 
@@ -72,6 +72,14 @@ def test_cuda_graphs_off_frees_graph_memory_only_where_the_version_counts_it():
 )
 def test_version_ranges_pick_their_row(version, since):
     assert memory_row("vllm", version).since == since
+
+
+@pytest.mark.parametrize(
+    ("version", "key"),
+    [("0.10.1", (0, 10, 1)), ("0.8.3rc1", (0, 8, 3)), ("0.8.3.dev172+g2b93162f", (0, 8, 3, 0)), ("1.x", (1, 0))],
+)
+def test_release_suffixes_do_not_change_the_number(version, key):
+    assert version_key(version) == key
 
 
 def test_non_torch_memory_grows_with_tensor_parallel_peers():
