@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from inferstack.clouds.addons import helm_release
 from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClusterSettings
+from inferstack.clouds.aws.dns import route53_records
 from inferstack.clouds.aws.iam import pod_identity_addon, role
 from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, VpcLayout, zone_slots
 from inferstack.clouds.aws.node_pool import EksGpuNodePool
@@ -30,6 +31,7 @@ from inferstack.clouds.base import (
     ClusterContext,
     ClusterHandle,
     ClusterInfra,
+    EndpointTarget,
     ObjectStoreSource,
     PlacementContext,
     existing_network_of,
@@ -38,6 +40,7 @@ from inferstack.clouds.base import (
 )
 from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY, POOL_LABEL, SYSTEM_POOL, prefetch_service_account
 from inferstack.plan.pools import PoolPlan
+from inferstack.plan.traffic import GlobalRoute
 
 #: The StorageClass Prometheus's volume asks for on EKS (created with the EBS CSI driver).
 METRICS_STORAGE_CLASS = "inferstack-gp3"
@@ -358,6 +361,11 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.provider, depends_on=[association, *after]),
         )
         return [*shared, release]
+
+    def global_records(
+        self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        return route53_records(name, route, targets, opts)
 
 
 __all__ = [

@@ -21,6 +21,7 @@ from inferstack.clouds.base import (
     ClusterContext,
     ClusterHandle,
     ClusterInfra,
+    EndpointTarget,
     PlacementContext,
     existing_network_of,
     former_child_parent,
@@ -28,11 +29,13 @@ from inferstack.clouds.base import (
     object_store_sources,
 )
 from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
+from inferstack.clouds.gcp.dns import cloud_dns_record_set
 from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork, SubnetLayout
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
 from inferstack.clouds.gcp.weight_cache import FilestoreCacheStorage, FilestoreWeightCache
 from inferstack.contract import prefetch_service_account
 from inferstack.plan.pools import PoolPlan
+from inferstack.plan.traffic import GlobalRoute
 
 
 def workload_identity_principal(project_number: str, project_id: str, namespace: str, service_account: str) -> str:
@@ -256,6 +259,11 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[infra.network.provider]),
         )
         return CacheStorage(storage.storage_class_name, ready=[cache, *storage.ready])
+
+    def global_records(
+        self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        return cloud_dns_record_set(name, route, targets, opts)
 
 
 __all__ = [
