@@ -826,7 +826,8 @@ def global_endpoints_valid(spec: DeploymentSpec) -> Iterator[Violation]:
             yield Violation(
                 f"{where}.placements",
                 route.placements,
-                f"failover has one primary and one backup, not {_count(len(placements))} placements",
+                f"failover has one primary and one backup, but {_count(len(placements))} "
+                + ("placement is named" if len(placements) == 1 else "placements are named"),
                 f"exactly {facts.failover_targets} placements, primary first",
                 "name two placements, or use policy weighted or latency",
             )
