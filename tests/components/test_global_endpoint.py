@@ -7,73 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from inferstack.clouds.base import EndpointTarget
 from inferstack.globaldns import GlobalEndpoint
-from inferstack.plan import plan
 from inferstack.plan.traffic import global_routes
 from tests.components.harness import register_global_endpoints
-from tests.conftest import spec_variant
-
-ZONE = "Z0123456789ABCDEFGHIJ"
-HOST = "llama.inference.internal"
-AWS_TARGETS = {
-    "us-east": EndpointTarget("us-east", "us-east-1", "gw-east.elb.us-east-1.amazonaws.com", 443),
-    "us-west": EndpointTarget("us-west", "us-west-2", "gw-west.elb.us-west-2.amazonaws.com", 443),
-}
-NETWORK = "projects/acme-llm/global/networks/llama-70b-eu"
-GCP_TARGETS = {
-    "eu-west": EndpointTarget("eu-west", "europe-west4", "10.20.0.10", 443, NETWORK, "acme-llm"),
-    "eu-belgium": EndpointTarget("eu-belgium", "europe-west1", "10.21.0.10", 443, NETWORK, "acme-llm"),
-}
-
-
-def aws_plan(policy: str):
-    return plan(
-        spec_variant(
-            "aws-llama-8b-us",
-            {
-                "global_endpoints": [
-                    {
-                        "name": "llama",
-                        "hostname": HOST,
-                        "zone": ZONE,
-                        "policy": policy,
-                        "placements": ["us-east", "us-west"],
-                    }
-                ]
-            },
-        )
-    )
-
-
-def gcp_plan(policy: str):
-    second = {
-        "name": "eu-belgium",
-        "cloud": "gcp",
-        "region": "europe-west1",
-        "replicas": {"min": 1, "max": 2},
-        "cluster": {"operator_cidrs": ["172.20.0.0/16"]},
-    }
-    base = spec_variant("gcp-llama-70b-eu-strict", {})
-    first = base.placements[0].model_dump(mode="json", exclude_defaults=True)
-    return plan(
-        spec_variant(
-            "gcp-llama-70b-eu-strict",
-            {
-                "placements": [first, second],
-                "global_endpoints": [
-                    {
-                        "name": "llama",
-                        "hostname": HOST,
-                        "zone": "inference-internal",
-                        "policy": policy,
-                        "placements": ["eu-west", "eu-belgium"],
-                        "ttl_seconds": 30,
-                    }
-                ],
-            },
-        )
-    )
+from tests.global_routes import AWS_TARGETS, GCP_TARGETS, HOST, NETWORK, ZONE, aws_plan, gcp_plan
 
 
 def records(resources, typ):
@@ -98,7 +35,7 @@ def test_aws_weighted_alias_records_carry_the_capacity_weights():
             "name": HOST,
             "type": "A",
             "setIdentifier": "us-east",
-            "aliases": alias("gw-east.elb.us-east-1.amazonaws.com", "Z26RNL4JYFTOTI"),
+            "aliases": alias("gw-us-east.elb.us-east-1.amazonaws.com", "Z26RNL4JYFTOTI"),
             "weightedRoutingPolicies": [{"weight": 255}],
         },
         "llama-8b-us-llama-us-west": {
@@ -106,7 +43,7 @@ def test_aws_weighted_alias_records_carry_the_capacity_weights():
             "name": HOST,
             "type": "A",
             "setIdentifier": "us-west",
-            "aliases": alias("gw-west.elb.us-west-2.amazonaws.com", "Z18D5FSROUN65G"),
+            "aliases": alias("gw-us-west.elb.us-west-2.amazonaws.com", "Z18D5FSROUN65G"),
             "weightedRoutingPolicies": [{"weight": 170}],
         },
     }
@@ -124,7 +61,7 @@ def test_aws_latency_records_name_their_region():
     assert found["llama-8b-us-llama-us-east"]["latencyRoutingPolicies"] == [{"region": "us-east-1"}]
     assert found["llama-8b-us-llama-us-west"]["latencyRoutingPolicies"] == [{"region": "us-west-2"}]
     assert found["llama-8b-us-llama-us-west"]["aliases"] == alias(
-        "gw-west.elb.us-west-2.amazonaws.com", "Z18D5FSROUN65G"
+        "gw-us-west.elb.us-west-2.amazonaws.com", "Z18D5FSROUN65G"
     )
 
 
