@@ -33,6 +33,8 @@ class DnsFacts:
     health: str
     #: Region -> the canonical hosted zone id of a Network Load Balancer there (AWS alias targets).
     load_balancer_zones: dict[str, str]
+    #: Annotations the gateway Service of a placement behind a global name needs on this cloud.
+    target_service_annotations: dict[str, str]
     #: Cloud DNS internal load balancer target: its type and protocol.
     load_balancer_type: str | None
     ip_protocol: str | None
@@ -52,6 +54,7 @@ def dns() -> dict[str, DnsFacts]:
             failover_targets=int(row["failover_targets"]),
             health=row["health"],
             load_balancer_zones=dict(row.get("load_balancer_zones") or {}),
+            target_service_annotations=dict(row["target_service_annotations"]),
             load_balancer_type=row.get("load_balancer_type"),
             ip_protocol=row.get("ip_protocol"),
         )

@@ -105,3 +105,11 @@ def global_routes(plan: Plan) -> list[GlobalRoute]:
             )
         )
     return routes
+
+
+def gateway_annotations(plan: Plan, placement: str) -> dict[str, str]:
+    """Annotations the gateway Service of `placement` needs because a global endpoint spans it (e.g. GCP's
+    global access for a regional internal load balancer); {} when none spans it."""
+    spanned = [r for r in global_routes(plan) if any(t.placement == placement for t in r.targets)]
+    facts = [f for r in spanned if (f := dns.dns_for(r.cloud)) is not None]
+    return {key: value for f in facts for key, value in f.target_service_annotations.items()}

@@ -64,3 +64,11 @@ def test_cloud_dns_policies_and_internal_load_balancer_target():
 def test_policies_cover_the_spec_policies_on_every_cloud():
     for facts in dns.dns().values():
         assert tuple(facts.policies) == dns.POLICIES
+
+
+def test_gcp_gateways_behind_a_global_name_allow_global_access():
+    assert dns.dns()["gcp"].target_service_annotations == {
+        "networking.gke.io/internal-load-balancer-allow-global-access": "true"
+    }
+    assert dns.dns()["aws"].target_service_annotations == {}
+    assert all(row["source_target_service_annotations"].strip() for row in DATA.values())

@@ -1,21 +1,13 @@
 """Global routes from the plan: targets in the spec's order, weights from capacity (replicas.max x one
-replica's throughput), failover roles, and the residency groups a name spans. Figures by hand."""
+replica's throughput), failover roles, the residency groups a name spans, and the gateway annotations a
+placement behind a global name needs. Figures by hand."""
 
 from __future__ import annotations
 
 from inferstack.plan import plan
-from inferstack.plan.traffic import global_routes, weights
+from inferstack.plan.traffic import gateway_annotations, global_routes, weights
 from tests.conftest import spec_variant
-
-ZONE = "Z0123456789ABCDEFGHIJ"
-
-
-def _routes(changes: dict, policy: str = "weighted", placements=("us-east", "us-west")):
-    endpoint = {"name": "llama", "hostname": "llama.inference.internal", "zone": ZONE, "policy": policy}
-    spec = spec_variant(
-        "aws-llama-8b-us", {**changes, "global_endpoints": [{**endpoint, "placements": list(placements)}]}
-    )
-    return plan(spec), global_routes(plan(spec))
+from tests.global_routes import aws_plan, gcp_plan
 
 
 def test_weights_scale_the_largest_to_the_top_and_round_halves_up():
@@ -26,7 +18,8 @@ def test_weights_scale_the_largest_to_the_top_and_round_halves_up():
 
 
 def test_weighted_route_weights_follow_replicas_max_times_throughput():
-    deployment, (route,) = _routes({})
+    deployment = aws_plan("weighted")
+    (route,) = global_routes(deployment)
     per_replica = deployment.throughput.tokens_per_second
     assert [(t.placement, t.region, t.residency) for t in route.targets] == [
         ("us-east", "us-east-1", "us"),
@@ -39,7 +32,7 @@ def test_weighted_route_weights_follow_replicas_max_times_throughput():
 
 
 def test_failover_route_has_primary_then_secondary_and_no_weights():
-    _, (route,) = _routes({}, "failover")
+    (route,) = global_routes(aws_plan("failover"))
     assert [(t.placement, t.role, t.weight) for t in route.targets] == [
         ("us-east", "primary", 0),
         ("us-west", "secondary", 0),
@@ -47,11 +40,14 @@ def test_failover_route_has_primary_then_secondary_and_no_weights():
 
 
 def test_a_route_into_eu_crosses_residency():
-    eu = {"name": "eu", "cloud": "aws", "region": "eu-west-1", "cluster": {"operator_cidrs": ["172.20.0.0/16"]}}
-    base = spec_variant("aws-llama-8b-us", {})
-    placements = [p.model_dump(mode="json", exclude_defaults=True) for p in base.placements]
-    _, (route,) = _routes(
-        {"compliance": {"residency": None}, "placements": [*placements, eu]}, placements=("us-east", "eu")
-    )
+    (route,) = global_routes(aws_plan("weighted", ("us-east", "eu")))
     assert route.residency_groups == ("eu", "us")
     assert route.crosses_residency
+
+
+def test_gateway_annotations_enable_gcp_global_access_only_behind_a_global_name():
+    assert gateway_annotations(gcp_plan("weighted"), "eu-west") == {
+        "networking.gke.io/internal-load-balancer-allow-global-access": "true"
+    }
+    assert gateway_annotations(aws_plan("weighted"), "us-east") == {}
+    assert gateway_annotations(plan(spec_variant("gcp-llama-70b-eu-strict", {})), "eu-west") == {}
