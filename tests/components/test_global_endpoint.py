@@ -5,10 +5,16 @@ larger placement gets Route 53's top weight, 255."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pulumi
 import pytest
 
-from inferstack.globaldns import GlobalEndpoint
+from inferstack.clouds import cloud_for
+from inferstack.globaldns import GlobalEndpoint, global_endpoints
+from inferstack.offline import GCP_PROJECT, run_offline
 from inferstack.plan.traffic import global_routes
+from inferstack.program import deploy
 from tests.components.harness import register_global_endpoints
 from tests.global_routes import AWS_TARGETS, GCP_TARGETS, HOST, NETWORK, ZONE, aws_plan, gcp_plan
 
@@ -133,3 +139,46 @@ def test_a_placement_without_an_endpoint_target_is_refused_with_the_names():
     assert str(raised.value) == (
         "global endpoint 'llama' spans placements us-west with no endpoint target; targets given: us-east"
     )
+
+
+def _status(placement: str) -> SimpleNamespace:
+    """A LoadBalancer Service's status as pulumi_kubernetes reads it back (status.loadBalancer.ingress[0])."""
+    ingress = SimpleNamespace(hostname=f"gw-{placement}.elb.example", ip=f"10.9.0.{len(placement)}")
+    return SimpleNamespace(load_balancer=SimpleNamespace(ingress=[ingress]))
+
+
+def _wired(deployment_plan):
+    """The whole program under mocks, plus what the lead wires: each placement's endpoint target from its
+    infra (`Cloud.endpoint_target`) and the plan's global endpoints parented to the deployment."""
+
+    def program(deployment_plans):
+        deployments = deploy(deployment_plans)
+        for d in deployments:
+            targets = {
+                p.name: cloud_for(p.cloud).endpoint_target(p, d.infra[p.name], _status(p.name), 443)
+                for p in d.plan.placements
+            }
+            global_endpoints(d.plan, targets, pulumi.ResourceOptions(parent=d))
+        return deployments
+
+    return run_offline(program, deployment_plans=[deployment_plan])
+
+
+def test_wired_gcp_targets_carry_the_placements_network_project_and_provider():
+    run = _wired(gcp_plan("weighted"))
+    (record,) = run.of_type("gcp:dns/recordSet:RecordSet")
+    balancers = [w["healthCheckedTargets"]["internalLoadBalancers"][0] for w in record.inputs["routingPolicy"]["wrrs"]]
+    assert [(b["ipAddress"], b["region"], b["project"], b["networkUrl"]) for b in balancers] == [
+        ("10.9.0.7", "europe-west4", GCP_PROJECT[0], "llama-70b-eu-eu-west-network-vpc_id"),
+        ("10.9.0.10", "europe-west1", GCP_PROJECT[0], "llama-70b-eu-eu-belgium-network-vpc_id"),
+    ]
+    assert record.provider_name == "llama-70b-eu-eu-west-gcp"
+
+
+def test_wired_aws_records_alias_each_nlb_host_name_with_its_placements_provider():
+    run = _wired(aws_plan("weighted"))
+    records = {r.name: r for r in run.of_type("aws:route53/record:Record")}
+    assert {name: (r.inputs["aliases"][0]["name"], r.provider_name) for name, r in records.items()} == {
+        "llama-8b-us-llama-us-east": ("gw-us-east.elb.example", "llama-8b-us-us-east-aws"),
+        "llama-8b-us-llama-us-west": ("gw-us-west.elb.example", "llama-8b-us-us-west-aws"),
+    }

@@ -308,6 +308,13 @@ class EndpointTarget:
     port: int
     network: pulumi.Input[str] | None = None
     project: pulumi.Input[str] | None = None
+    #: The cloud provider the records are created with (the placement's own; None: the default provider).
+    provider: pulumi.ProviderResource | None = None
+
+
+def ingress_address(status: pulumi.Input[Any], field: str) -> pulumi.Output[str]:
+    """`field` (hostname or ip) of the first ingress of a LoadBalancer Service's `status`."""
+    return pulumi.Output.from_input(status).apply(lambda s: getattr(s.load_balancer.ingress[0], field))
 
 
 class Cloud(ABC, Generic[NetworkT, ClusterT]):
@@ -388,6 +395,13 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         """The DNS records that serve `route` over `targets` (in the route's order), named from `name`.
         Only clouds with a row in catalog/data/dns.yaml have them; the spec's rules keep other clouds'
         placements out of global endpoints."""
+        raise NotImplementedError(f"cloud {self.name!r} writes no DNS records (no row in catalog/data/dns.yaml)")
+
+    def endpoint_target(
+        self, placement: PlacementPlan, infra: PlacementInfra, status: pulumi.Input[Any], port: int
+    ) -> EndpointTarget:
+        """The `EndpointTarget` of a placement's gateway, from its LoadBalancer Service's `status` (the
+        internal load balancer's host name or IP) and `port`, with what this cloud's DNS needs from `infra`."""
         raise NotImplementedError(f"cloud {self.name!r} writes no DNS records (no row in catalog/data/dns.yaml)")
 
     def build_cluster(self, ctx: ClusterContext, with_cache: bool = True) -> ClusterInfra[NetworkT, ClusterT]:

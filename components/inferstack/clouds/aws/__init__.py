@@ -34,11 +34,14 @@ from inferstack.clouds.base import (
     EndpointTarget,
     ObjectStoreSource,
     PlacementContext,
+    PlacementInfra,
     existing_network_of,
+    ingress_address,
     kubernetes_provider,
     object_store_sources,
 )
 from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY, POOL_LABEL, SYSTEM_POOL, prefetch_service_account
+from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.pools import PoolPlan
 from inferstack.plan.traffic import GlobalRoute
 
@@ -366,6 +369,17 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
     ) -> list[pulumi.Resource]:
         return route53_records(name, route, targets, opts)
+
+    def endpoint_target(
+        self, placement: PlacementPlan, infra: PlacementInfra, status: pulumi.Input[Any], port: int
+    ) -> EndpointTarget:
+        """The NLB's host name (what alias records name), and the placement's AWS provider when this stack
+        built its network."""
+        network = infra.infra.network
+        provider = network.provider if isinstance(network, AwsNetworkHandle) else None
+        return EndpointTarget(
+            placement.name, placement.region, ingress_address(status, "hostname"), port, provider=provider
+        )
 
 
 __all__ = [

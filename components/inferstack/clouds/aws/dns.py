@@ -27,7 +27,7 @@ def _routing(policy: str, target: RouteTarget) -> dict[str, Any]:
 def route53_records(
     name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
 ) -> list[pulumi.Resource]:
-    """One `aws.route53.Record` per target, named `<name>-<placement>`."""
+    """One `aws.route53.Record` per target, named `<name>-<placement>`, made with the target's provider."""
     facts = dns.dns()["aws"]
     return [
         aws.route53.Record(
@@ -44,7 +44,7 @@ def route53_records(
                 }
             ],
             **_routing(route.policy, planned),
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=target.provider)),
         )
         for planned, target in zip(route.targets, targets, strict=True)
     ]

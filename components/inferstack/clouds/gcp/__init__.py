@@ -23,8 +23,10 @@ from inferstack.clouds.base import (
     ClusterInfra,
     EndpointTarget,
     PlacementContext,
+    PlacementInfra,
     existing_network_of,
     former_child_parent,
+    ingress_address,
     kubernetes_provider,
     object_store_sources,
 )
@@ -34,6 +36,7 @@ from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork, SubnetLay
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
 from inferstack.clouds.gcp.weight_cache import FilestoreCacheStorage, FilestoreWeightCache
 from inferstack.contract import prefetch_service_account
+from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.pools import PoolPlan
 from inferstack.plan.traffic import GlobalRoute
 
@@ -264,6 +267,27 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
     ) -> list[pulumi.Resource]:
         return cloud_dns_record_set(name, route, targets, opts)
+
+    def endpoint_target(
+        self, placement: PlacementPlan, infra: PlacementInfra, status: pulumi.Input[Any], port: int
+    ) -> EndpointTarget:
+        """The internal load balancer's IP with the network and project Cloud DNS health-checks it in:
+        known only for a cluster this stack built (a ValueError otherwise)."""
+        network, cluster = infra.infra.network, infra.infra.cluster
+        if not (isinstance(network, GcpNetworkHandle) and isinstance(cluster, GkeClusterHandle)):
+            raise ValueError(
+                f"placement {placement.name!r}: a Cloud DNS target names its load balancer's network and project, "
+                "which this stack knows only for a GKE cluster it builds"
+            )
+        return EndpointTarget(
+            placement.name,
+            placement.region,
+            ingress_address(status, "ip"),
+            port,
+            network=network.network.network_id,
+            project=cluster.gke.project_id,
+            provider=network.provider,
+        )
 
 
 __all__ = [

@@ -53,7 +53,8 @@ def routing_policy(route: GlobalRoute, targets: list[EndpointTarget]) -> dict[st
 def cloud_dns_record_set(
     name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
 ) -> list[pulumi.Resource]:
-    """One `gcp.dns.RecordSet` named `name` for the whole route, in the first target's project."""
+    """One `gcp.dns.RecordSet` named `name` for the whole route, in the first target's project and with
+    its provider."""
     records: list[pulumi.Resource] = [
         gcp.dns.RecordSet(
             name,
@@ -63,7 +64,7 @@ def cloud_dns_record_set(
             ttl=route.ttl_seconds,
             project=targets[0].project,
             routing_policy=cast("gcp.dns.RecordSetRoutingPolicyArgsDict", routing_policy(route, targets)),
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=targets[0].provider)),
         )
     ]
     return records
