@@ -33,6 +33,8 @@ class DnsFacts:
     health: str
     #: Region -> the canonical hosted zone id of a Network Load Balancer there (AWS alias targets).
     load_balancer_zones: dict[str, str]
+    #: True where a target needs what only a cluster this stack builds knows (its network and project).
+    target_needs_built_cluster: bool
     #: Annotations the gateway Service of a placement behind a global name needs on this cloud.
     target_service_annotations: dict[str, str]
     #: Cloud DNS internal load balancer target: its type and protocol.
@@ -55,6 +57,7 @@ def dns() -> dict[str, DnsFacts]:
             health=row["health"],
             load_balancer_zones=dict(row.get("load_balancer_zones") or {}),
             target_service_annotations=dict(row["target_service_annotations"]),
+            target_needs_built_cluster=bool(row["target_needs_built_cluster"]),
             load_balancer_type=row.get("load_balancer_type"),
             ip_protocol=row.get("ip_protocol"),
         )

@@ -814,6 +814,15 @@ def global_endpoints_valid(spec: DeploymentSpec) -> Iterator[Violation]:
             )
             continue
         for j, p in enumerate(placements):
+            if facts.target_needs_built_cluster and p.cluster.kind == "existing":
+                yield Violation(
+                    f"{where}.placements[{j}]",
+                    p.name,
+                    f"the placement runs on an existing cluster, and a {facts.service} target names its load "
+                    "balancer's network and project, which inferstack knows only for clusters it builds",
+                    "placements on clusters inferstack builds",
+                    "leave this placement out of the global endpoint",
+                )
             if facts.load_balancer_zones and p.region not in facts.load_balancer_zones:
                 yield Violation(
                     f"{where}.placements[{j}]",

@@ -72,3 +72,9 @@ def test_gcp_gateways_behind_a_global_name_allow_global_access():
     }
     assert dns.dns()["aws"].target_service_annotations == {}
     assert all(row["source_target_service_annotations"].strip() for row in DATA.values())
+
+
+def test_only_cloud_dns_targets_need_a_cluster_this_stack_builds():
+    assert dns.dns()["gcp"].target_needs_built_cluster is True
+    assert dns.dns()["aws"].target_needs_built_cluster is False
+    assert all(row["source_target_needs_built_cluster"].strip() for row in DATA.values())

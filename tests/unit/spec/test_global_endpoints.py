@@ -112,3 +112,30 @@ def test_global_endpoint_names_are_unique():
     assert _problems("aws-llama-8b-us", {"global_endpoints": [twice, twice]}) == [
         "  - global_endpoints[1].name = 'llama': global endpoint names must be unique. Fix: rename one."
     ]
+
+
+def test_a_gcp_placement_on_an_existing_cluster_cannot_be_a_cloud_dns_target():
+    existing = {
+        "kind": "existing",
+        "name": "gke-prod",
+        "operator_cidrs": [],
+        "prometheus_operator": True,
+        "prometheus_url": "http://prometheus-operated.monitoring.svc:9090",
+    }
+    changes = {
+        "placements": {0: {"cluster": existing}},
+        "global_endpoints": [
+            {
+                "name": "llama",
+                "hostname": "llama.inference.internal",
+                "zone": "inference-internal",
+                "placements": ["eu-west"],
+            }
+        ],
+    }
+    assert _problems("gcp-llama-70b-eu-strict", changes) == [
+        "  - global_endpoints[0].placements[0] = 'eu-west': the placement runs on an existing cluster, and a Cloud DNS "
+        "private zone target names its load balancer's network and project, which inferstack knows only for "
+        "clusters it builds. Allowed: placements on clusters inferstack builds. Fix: leave this placement out of "
+        "the global endpoint."
+    ]
