@@ -218,6 +218,7 @@ def print_plan(result: Plan, console: Console) -> None:
         f"into a {data['cache']['size_gib']} GiB {data['cache']['kind']} cache",
         highlight=False,
     )
+    _print_cache_tier(console, data["cache_tier"])
     if data["findings"]:
         console.print("[bold]Findings[/]")
         for f in data["findings"]:
@@ -226,3 +227,24 @@ def print_plan(result: Plan, console: Console) -> None:
     console.print("[bold]Assumptions[/]")
     for a in data["assumptions"]:
         console.print(f"  - {_e(a)}", highlight=False, soft_wrap=True)
+
+
+def _print_cache_tier(console: Console, tier: dict) -> None:
+    """The cache tier the plan chose, each tier it weighed, and the arithmetic of every stage."""
+    objective = tier["objective_seconds"]
+    wanted = f" (slo.cold_start_s {objective:g} s)" if objective is not None else ""
+    console.print(f"cache tier: {tier['tier']}{wanted}", highlight=False)
+    for stage in tier["stages"]:
+        console.print(f"  {_e(stage)}", highlight=False)
+    for option in tier["options"]:
+        seconds = option["replica_seconds"]
+        console.print(
+            f"  {option['tier']}: "
+            + (f"{seconds} s per replica" if seconds is not None else _e(option["unavailable"])),
+            highlight=False,
+        )
+    console.print(
+        f"outage with the minimum replicas: rollout {tier['rollout_outage_seconds']} s, node drain "
+        f"{tier['drain_outage_seconds']} s",
+        highlight=False,
+    )

@@ -164,6 +164,8 @@ class PlacementContext:
         """The cluster this model builds for itself when it is not on a platform: named and parented
         like the model's own resources, with the one GPU pool its plan asks for."""
         pool = PoolPlan.of_placement(self.placement, self.gpu_sku)
+        if pool is not None and self.plan.cold_start.tier == "node_local":
+            pool = dataclasses.replace(pool, local_nvme=True)
         return ClusterContext(
             name=self.name,
             parent=self.parent,

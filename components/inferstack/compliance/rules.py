@@ -210,6 +210,21 @@ def no_public_buckets(resource: Resource, policy: Compliance) -> Iterator[str]:
 # --- what runs ----------------------------------------------------------------------------------
 
 
+def _is_node_cache_directory(volume: dict, containers: list[dict]) -> bool:
+    """The one hostPath allowed: the node_local cache tier's directory maker (`kube.cache_tiers`), a
+    DirectoryOrCreate directory under `inferstack/` on a node NVMe mount the catalog names, mounted
+    read-only by every container that mounts it (the kubelet creates it; nothing writes through it)."""
+    host = volume.get("hostPath") or {}
+    path = str(host.get("path", ""))
+    roots = [m["path"] for m in catalog.cold_start()["node_local"]["mount"].values()]
+    mounts = [m for c in containers for m in c.get("volumeMounts") or [] if m.get("name") == volume.get("name")]
+    return (
+        host.get("type") == "DirectoryOrCreate"
+        and any(path.startswith(f"{root}/inferstack/") and ".." not in path for root in roots)
+        and all(m.get("readOnly") is True for m in mounts)
+    )
+
+
 def _is_share_owner(container: dict) -> bool:
     """The one root container allowed: exactly `chown UID:UID /share`, CHOWN its only capability, all
     others dropped, no escalation, read-only root (see `contract.SHARE_OWNER_COMMAND`)."""
@@ -405,6 +420,8 @@ def instance_metadata(resource: Resource, policy: Compliance) -> Iterator[str]:
     "Pods run as non-root without privilege escalation, with RuntimeDefault seccomp, CPU and memory "
     "limits, no hostPath volumes and no service-account token. One root shape is allowed: the container "
     "that hands an NFS share to the serving UID (exactly `chown UID:UID /share`, CHOWN its only capability). "
+    "One hostPath shape is allowed: the node-local cache directory (DirectoryOrCreate under `inferstack/` on "
+    "a node NVMe mount, mounted read-only). "
     "One token shape is allowed: the engine router that discovers serving pods in its own namespace only.",
     WORKLOADS,
 )
@@ -414,7 +431,7 @@ def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
         yield "automountServiceAccountToken is not false. Fix: set it to false on the pod"
     pod_security = pod.get("securityContext") or {}
     for volume in pod.get("volumes") or []:
-        if "hostPath" in volume:
+        if "hostPath" in volume and not _is_node_cache_directory(volume, list(_containers(resource))):
             yield f"volume {volume.get('name')!r} is a hostPath. Fix: use a PersistentVolumeClaim or emptyDir"
     for container in _containers(resource):
         name, security = container.get("name"), container.get("securityContext") or {}

@@ -30,7 +30,7 @@ EngineName = Literal["vllm", "sglang", "tgi", "trtllm"]
 Quantization = Literal["none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"]
 KvCacheDtype = Literal["auto", "fp8"]
 CloudName = Literal["aws", "gcp", "kubernetes"]
-CacheKind = Literal["shared_volume"]
+CacheKind = Literal["shared_volume", "node_local", "streaming"]
 ScalingSignal = Literal["queue_depth", "kv_cache_usage", "running_requests"]
 RoutingPolicy = Literal["cache_aware", "power_of_two", "round_robin"]
 
@@ -752,7 +752,10 @@ class Cache(Strict):
     """Where cached weights live so replicas start without re-downloading."""
 
     kind: CacheKind = Field(
-        default="shared_volume", description="shared_volume: a ReadWriteMany file system filled once by a prefetch job."
+        default="shared_volume",
+        description="shared_volume: a ReadWriteMany file system filled once by a prefetch job; node_local: that "
+        "file system copied once per node onto the node's NVMe; streaming: the engine streams s3:// or gs:// weights "
+        "(no cache volume). Unset with slo.cold_start_s: the plan chooses.",
     )
     size_gib: int | None = Field(
         default=None,
@@ -870,6 +873,14 @@ class Slo(Strict):
     )
     availability: float = Field(
         default=0.995, gt=0, lt=1, allow_inf_nan=False, description="Fraction of time the endpoint must serve."
+    )
+    cold_start_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        allow_inf_nan=False,
+        description="Longest acceptable replica start (image pull, weights read, engine init), seconds; when set "
+        "and cache.kind is not, the plan picks the cheapest cache tier that meets it.",
     )
 
 

@@ -210,6 +210,7 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             tags=ctx.tags,
             capacity_mode=pool.capacity.mode,
             reservation=pool.capacity.reservation,
+            local_nvme=pool.local_nvme,
             depends_on=list(cluster.eks.addons),
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )

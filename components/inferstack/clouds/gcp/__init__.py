@@ -197,6 +197,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             capacity_mode=pool.capacity.mode,
             reservation=pool.capacity.reservation,
             boot_disk=boot_disk(node.node_type),
+            local_nvme=pool.local_nvme,
             depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
         )
