@@ -120,8 +120,10 @@ class Sglang(EngineAdapter):
 
     def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
+        # SGLang budgets fraction x (memory free after distributed init) for weights + pool (engine_memory.yaml).
         total = plan.fit.kv_pool_bytes + plan.fit.weights_per_gpu_bytes
-        fraction = int(total / (catalog.gpus()[plan.fit.gpu].memory_gib * GIB) * 1000) / 1000
+        free = (catalog.gpus()[plan.fit.gpu].memory_gib - plan.fit.overhead.non_torch_gib) * GIB
+        fraction = int(total / free * 1000 + 1e-6) / 1000
         args = [
             "--model-path",
             self.model_path(plan),

@@ -130,6 +130,8 @@ class EngineSettings:
     max_num_batched_tokens: int | None
     max_num_seqs: int | None
     cuda_graphs: bool
+    #: The GPUs of a replica talk over NVLink (the engine's custom all-reduce works at any TP size).
+    nvlink: bool = False
 
 
 def engine_settings(
@@ -161,6 +163,7 @@ def engine_settings(
         max_num_batched_tokens=max_num_batched_tokens or default.get("max_num_batched_tokens"),
         max_num_seqs=max_num_seqs or default.get("max_num_seqs"),
         cuda_graphs=cuda_graphs,
+        nvlink=gpu.sku in table.get("nvlink_gpus", ()),
     )
 
 
@@ -249,11 +252,18 @@ def activation_gib(row: MemoryRow, arch: catalog.Architecture, settings: EngineS
     return max(sampler, forward) / GIB
 
 
-def non_torch_gib(row: MemoryRow, tp: int) -> float:
+def custom_all_reduce(row: MemoryRow, tp: int, nvlink: bool) -> bool:
+    """Whether the engine sets up its custom all-reduce: a TP group over NVLink, or over PCIe up to the
+    row's `pcie_custom_all_reduce_max_tp` GPUs (always, for rows that do not name that limit)."""
+    limit = row.non_torch.get("pcie_custom_all_reduce_max_tp")
+    return tp > 1 and (nvlink or limit is None or tp <= int(limit))
+
+
+def non_torch_gib(row: MemoryRow, tp: int, nvlink: bool = False) -> float:
     """Memory outside the torch allocator on each GPU: the first GPU's share, the TP group's workspace
-    (once, when there is a group) and a share per further peer."""
+    (once, when the group sets up its custom all-reduce) and a share per further peer."""
     terms = row.non_torch
-    group = float(terms.get("tp_group_gib", 0.0)) if tp > 1 else 0.0
+    group = float(terms.get("tp_group_gib", 0.0)) if custom_all_reduce(row, tp, nvlink) else 0.0
     return float(terms["first_gpu_gib"]) + group + float(terms["per_extra_rank_gib"]) * (tp - 1)
 
 
@@ -261,7 +271,7 @@ def engine_overhead(row: MemoryRow, arch: catalog.Architecture, tp: int, setting
     """Activation, non-torch and CUDA-graph memory per GPU for one replica of `tp` GPUs."""
     return Overhead(
         activation_gib=activation_gib(row, arch, settings),
-        non_torch_gib=non_torch_gib(row, tp),
+        non_torch_gib=non_torch_gib(row, tp, settings.nvlink),
         cuda_graph_gib=float(row.cuda_graph["gib"]) if settings.cuda_graphs else 0.0,
         cuda_graph_in_budget=bool(row.cuda_graph["in_budget"]),
         generation=row.generation,
@@ -279,6 +289,10 @@ def engine_overhead(row: MemoryRow, arch: catalog.Architecture, tp: int, setting
 def kv_pool_bytes(settings: EngineSettings, gpu: catalog.Gpu, weights_per_gpu: float, overhead: Overhead) -> float:
     """KV pool per GPU under the engine's own budget formula (negative when nothing is left)."""
     total, fraction = gpu.memory_gib * GIB, settings.memory_fraction
-    if catalog.engine_memory()[settings.name]["budget"] == "of_free":
+    budget = catalog.engine_memory()[settings.name]["budget"]
+    if budget == "of_free":
         return fraction * (total - weights_per_gpu - overhead.total_bytes)
+    if budget == "of_free_after_init":
+        startup = overhead.non_torch_gib * GIB
+        return fraction * (total - startup) - weights_per_gpu - (overhead.total_bytes - startup)
     return fraction * total - weights_per_gpu - overhead.total_bytes

@@ -147,3 +147,16 @@ def test_vllm_parses_the_memory_flags():
         4096,
         True,
     )
+
+
+def test_sglang_static_fraction_renders_the_planned_pool():
+    # Llama-3.1-8B BF16 on one L40S (44.39 GiB). At TP1 SGLang has no custom all-reduce, so 0.40 GiB are gone
+    # before the weights load and it budgets 0.87 x (44.39 - 0.40) GiB for weights and KV pool: the plan's pool
+    # is that minus the weights, and the flag carries 0.87 back unchanged.
+    allowed = {"compliance": {"allowed_engines": []}}
+    spec = spec_variant("aws-llama-8b-us", {**allowed, "engine": {"name": "sglang", "gpu_memory_utilization": 0.87}})
+    result = plan(spec)
+    budget = 0.87 * (44.39 - 0.40) * 2**30
+    assert result.fit.kv_pool_bytes == pytest.approx(budget - result.fit.weights_per_gpu_bytes, abs=1)
+    args = adapter_for("sglang").args(result)
+    assert args[args.index("--mem-fraction-static") + 1] == "0.870"

@@ -2,9 +2,10 @@
 
 import pytest
 
+from benchmarks.reference import reference_points, reference_spec
 from inferstack import catalog
 from inferstack.plan import plan
-from inferstack.plan.memory import GIB, memory_row, version_key, weight_bytes, weight_groups
+from inferstack.plan.memory import GIB, engine_settings, memory_row, version_key, weight_bytes, weight_groups
 from inferstack.plan.memory import non_torch_gib as non_torch_gib_of
 from tests.conftest import spec_variant
 
@@ -155,3 +156,23 @@ def test_fp8_weights_keep_16_bit_embeddings():
     arch = catalog.architectures()["llama-3.1-70b"]
     # llm-d measured 67.72 GiB for Llama-3.3-70B FP8-dynamic (body FP8, embeddings and LM head BF16).
     assert weight_bytes(arch, "fp8") / GIB == pytest.approx(67.72, rel=0.005)
+
+
+@pytest.mark.parametrize(
+    ("gpu", "tp", "startup_gib"),
+    [
+        ("L4", 1, 0.40),  # no TP group, no custom all-reduce
+        ("L4", 2, 3.11),  # two PCIe GPUs still get SGLang's custom all-reduce
+        ("L4", 4, 0.40),  # 'not supported on more than two PCIe-only GPUs' (SG-L4: 22.03 - 21.63 GiB)
+        ("H100", 4, 3.11),  # NVLink: custom all-reduce at any TP (sglang#11716: 140.40 - 137.29 GiB on H200)
+    ],
+)
+def test_sglang_startup_cost_follows_the_custom_all_reduce(gpu, tp, startup_gib):
+    settings = engine_settings("sglang", "0.4.9", catalog.gpus()[gpu])
+    assert non_torch_gib_of(memory_row("sglang", "0.4.9"), tp, settings.nvlink) == pytest.approx(startup_gib, abs=1e-9)
+
+
+def test_sglang_pool_is_its_fraction_of_the_memory_free_after_startup():
+    # SG-L4: QwQ-32B on 4x L4 with fraction 0.85: 0.85 x (22.03 - 0.40) GiB for weights and pool.
+    fit = plan(reference_spec(reference_points()["SG-L4"])).fit
+    assert fit.kv_pool_bytes == pytest.approx(0.85 * (22.03 - 0.40) * GIB - fit.weights_per_gpu_bytes, abs=1)

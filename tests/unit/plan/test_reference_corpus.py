@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.planner_accuracy import coverage, score
+from benchmarks.planner_accuracy import admission, coverage, score
 from benchmarks.reference import reference_points
 
 POINTS = reference_points()
@@ -13,12 +13,13 @@ def test_every_point_names_its_source_split_and_start():
         assert point["split"] in ("fitted", "held_back"), pid
         assert point["source"] and point["what"], pid
         assert point["fits"] in (True, False, None), pid
+        assert isinstance(point["flags_outside_spec"], list), pid
 
 
 def test_the_corpus_spans_what_issue_15_asks_for():
     scored = score(POINTS)
     lines = coverage(scored)
-    assert lines[0] == "points: 32 (7 fitted, 25 held back)"
+    assert lines[0] == "points: 33, 31 admitted (8 fitted, 23 held back), 2 not admitted"
     assert lines[1] == "GPU types: A100-40GB, A100-80GB, H100, L4"
     assert lines[2] == (
         "engines: sglang, vllm; vLLM releases before 0.17.0: 0.5.3, 0.6.5, 0.6.6, 0.9.2, 0.10.1, 0.11.0, 0.15.0, "
@@ -40,3 +41,28 @@ def test_the_corpus_spans_what_issue_15_asks_for():
 def test_a_point_lists_the_targets_it_misses_with_gib(pid, misses):
     (scored,) = score({pid: POINTS[pid]})
     assert scored.misses() == misses
+
+
+def test_a_point_whose_terms_add_up_to_its_budget_is_admitted():
+    # F1: 14.99 + 4.76 + 0.13 + 51.38 = 71.26 GiB = 0.9 x 79.18
+    assert admission(POINTS["F1"]) is None
+
+
+def test_a_point_whose_terms_exceed_its_budget_is_not_admitted():
+    # L2: 64.38 + 7.38 + 0.13 + 3.33 = 75.22 GiB against 71.26
+    assert admission(POINTS["L2"]) == (
+        "logged terms sum to 75.22 GiB against its 71.26 GiB budget (+3.96; tolerance 0.1 GiB)"
+    )
+
+
+def test_a_point_run_with_a_setting_the_spec_cannot_express_is_not_admitted():
+    assert admission(POINTS["Q1"]) == (
+        'ran with --kv-transfer-config {"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"} (LMCache KV '
+        "connector), which the spec cannot express"
+    )
+
+
+def test_a_point_not_admitted_misses_no_target():
+    (scored,) = score({"L2": POINTS["L2"]})
+    assert scored.verdict_wrong == "false no-fit"
+    assert scored.misses() == []
