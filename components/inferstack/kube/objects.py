@@ -23,6 +23,7 @@ from inferstack.contract import (
     Provenance,
 )
 from inferstack.engines import EngineAdapter, adapter_for, cache_subpath, model_path
+from inferstack.kube import endpoint as gateway
 from inferstack.kube import router as routing
 from inferstack.kube.pods import container_security, pod_security, spread
 from inferstack.plan import Plan, scheduling
@@ -422,6 +423,11 @@ def router_disruption_budget(plan: Plan, placement: PlacementPlan) -> dict:
     return _budget(plan, placement, routing.name(plan), routing.COMPONENT, plan.spec.routing.replicas)
 
 
+def endpoint_disruption_budget(plan: Plan, placement: PlacementPlan, replicas: int) -> dict:
+    """The same rule for the endpoint's gateway pods, at `endpoint.replicas`."""
+    return _budget(plan, placement, gateway.name(plan), gateway.COMPONENT, replicas)
+
+
 def _budget(plan: Plan, placement: PlacementPlan, name: str, component: str, replicas: int) -> dict:
     budget = {"maxUnavailable": 1} if replicas > 1 else {"minAvailable": 1}
     return {
@@ -598,6 +604,26 @@ def router_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     ]
 
 
+def endpoint_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
+    """The endpoint's gateway: account, config, certificate, Deployment, Service, disruption budget and
+    NetworkPolicy; none without `endpoint` in the spec. The Secret with the API key hashes is not here:
+    only `pulumi up` builds it (`deployment.py`, from the secret config)."""
+    endpoint = plan.spec.endpoint
+    if endpoint is None:
+        return []
+    skips = _skip_annotations(gateway.image_pinned(endpoint))
+    certificate = gateway.certificate(plan, placement, endpoint)
+    return [
+        gateway.service_account(plan, placement),
+        gateway.config_map(plan, placement, endpoint),
+        *([certificate] if certificate is not None else []),
+        gateway.deployment(plan, placement, endpoint, skips),
+        gateway.service(plan, placement, endpoint),
+        endpoint_disruption_budget(plan, placement, endpoint.replicas),
+        gateway.network_policy(plan, placement, endpoint, _DNS_EGRESS),
+    ]
+
+
 def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Every object for one placement, dependencies first."""
     # A team's namespace (and its quota) belongs to the platform; a model alone owns its namespace.
@@ -617,4 +643,5 @@ def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     objects += network_policies(plan, placement)
     if (scaler := scaled_object(plan, placement)) is not None:
         objects.append(scaler)
+    objects += endpoint_objects(plan, placement)
     return objects
