@@ -103,9 +103,9 @@ def tls_secret_name(plan: Plan) -> str:
 
 
 def _error(message: str, kind: str) -> str:
-    """An OpenAI-style error body, as a single-quoted HAProxy string (no single quote inside)."""
+    """An OpenAI-style error body, as a single-quoted HAProxy string (a quote in it written as JSON's \\u0027)."""
     body = json.dumps({"error": {"message": message, "type": kind}}, separators=(",", ":"))
-    return f"'{body}'"
+    return "'" + body.replace("'", "\\u0027") + "'"
 
 
 def backend_name(index: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inferstack import contract
-from inferstack.catalog import routers
+from inferstack.catalog import endpoints, routers
 from inferstack.catalog.routers import RouterSpec
 from inferstack.monitoring._common import DCGM_METRICS, adapter
 
@@ -53,6 +53,21 @@ def router_pod_monitor(plan: Plan, placement_name: str, front: RouterSpec) -> di
         "metrics",
         front.metrics_path,
         routers.job(spec.served_name),
+    )
+
+
+def endpoint_pod_monitor(plan: Plan, placement_name: str) -> dict:
+    """The PodMonitor that scrapes one placement's endpoint gateway (HAProxy's Prometheus exporter on
+    its monitor port); its series get ``job="<served_name>-endpoint"``."""
+    instance = contract.labels(plan.spec.name, placement_name, "inference")[contract.LABEL_INSTANCE]
+    return _pod_monitor(
+        plan,
+        placement_name,
+        "endpoint",
+        f"{instance}-endpoint",
+        "monitor",
+        endpoints.gateway().metrics_path,
+        f"{plan.spec.served_name}-endpoint",
     )
 
 

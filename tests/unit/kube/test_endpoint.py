@@ -1,0 +1,388 @@
+"""The endpoint per placement: an HAProxy gateway with API keys, per-client rate limits, TLS and routing by
+the OpenAI `model` field, in front of the model's router; its Service per cloud, certificate, policies,
+PodMonitor, and the rendered config accepted by the real haproxy binary, kubernetes-validate and checkov."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from inferstack.catalog.endpoints import gateway, load_balancer
+from inferstack.kube import endpoint, placement_objects
+from inferstack.monitoring import placement_monitoring
+from inferstack.plan import plan
+from inferstack.spec import SpecError
+from tests.conftest import ROOT, spec_variant
+
+CLIENTS = [{"name": "web", "requests_per_minute": 60}, {"name": "batch", "requests_per_minute": 600}]
+CERT = {"hostname": "llm.example.com", "tls": {"source": "cert_manager", "issuer": "corp-ca"}, "clients": CLIENTS}
+LABELS = {
+    "app.kubernetes.io/name": "quickstart",
+    "app.kubernetes.io/instance": "quickstart-us-central",
+    "app.kubernetes.io/component": "endpoint",
+    "app.kubernetes.io/managed-by": "inferstack",
+}
+
+
+def _objects(source="quickstart", endpoint_spec=None, extra=None, index=0):
+    result = plan(spec_variant(source, {"endpoint": endpoint_spec or CERT, **(extra or {})}))
+    return result, {(o["kind"], o["metadata"]["name"]): o for o in placement_objects(result, result.placements[index])}
+
+
+def test_the_gateway_catalog_row():
+    """Facts from endpoints.yaml's sources: the release the tests run, its official image, ports, paths."""
+    spec = gateway()
+    assert (spec.name, spec.version, spec.image) == ("haproxy", "2.6.12", "haproxy:2.6.12")
+    assert spec.command == ("haproxy", "-W", "-db", "-f")
+    assert (spec.https_port, spec.http_port, spec.monitor_port) == (8443, 8080, 8404)
+    assert (spec.health_path, spec.metrics_path, spec.config_dir) == ("/healthz", "/metrics", "/usr/local/etc/haproxy")
+    assert spec.routes == ("/v1/completions", "/v1/chat/completions", "/v1/embeddings")
+    # 512 connections x 2 buffers x 256 KiB = 256 MiB, inside the 512 MiB limit.
+    assert spec.max_connections * 2 * spec.buffer_bytes == 256 * 1024 * 1024 < spec.memory_mib * 1024 * 1024
+
+
+def test_load_balancers_per_cloud():
+    aws, gcp = load_balancer("aws"), load_balancer("gcp")
+    assert aws is not None and gcp is not None
+    assert aws.load_balancer_class == "service.k8s.aws/nlb"
+    assert aws.service_annotations("private") == {
+        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+    }
+    assert aws.service_annotations("public")["service.beta.kubernetes.io/aws-load-balancer-scheme"] == (
+        "internet-facing"
+    )
+    assert gcp.service_annotations("private") == {"networking.gke.io/load-balancer-type": "Internal"}
+    assert gcp.service_annotations("public") == {}
+    assert load_balancer("kubernetes") is None
+
+
+def test_no_endpoint_no_gateway_objects():
+    result = plan(spec_variant("quickstart", {}))
+    kinds = {o["metadata"]["name"] for o in placement_objects(result, result.placements[0])}
+    assert "quickstart-endpoint" not in kinds
+    assert all(
+        o["metadata"]["name"] != "quickstart-us-central-endpoint" for o in placement_monitoring(result, "us-central")
+    )
+
+
+def test_the_gateway_objects_follow_the_serving_objects_in_order():
+    result = plan(spec_variant("quickstart", {"endpoint": CERT}))
+    objects = placement_objects(result, result.placements[0])
+    tail = [(o["kind"], o["metadata"]["name"]) for o in objects[-7:]]
+    assert tail == [
+        ("ServiceAccount", "quickstart-endpoint"),
+        ("ConfigMap", "quickstart-endpoint"),
+        ("Certificate", "quickstart-endpoint"),
+        ("Deployment", "quickstart-endpoint"),
+        ("Service", "quickstart-endpoint"),
+        ("PodDisruptionBudget", "quickstart-endpoint"),
+        ("NetworkPolicy", "quickstart-endpoint"),
+    ]
+    assert not [o for o in objects if o["kind"] == "Secret"]  # the keys come only from `pulumi up`
+    assert all(o["metadata"]["labels"] == LABELS for o in objects[-7:])
+
+
+def test_the_config_routes_the_served_name_to_the_models_service_with_the_routers_timeout():
+    """quickstart: startup probe 420 s + SLO e2e p95 20 s = the router's 440 s, and the gateway's 5 s more."""
+    _, objects = _objects()
+    data = objects[("ConfigMap", "quickstart-endpoint")]["data"]
+    assert data["models.map"] == "quickstart model_0\n"
+    assert data["limits.map"] == "web 60\nbatch 600\n"
+    config = data["haproxy.cfg"].splitlines()
+    assert config[config.index("backend model_0") + 1 :] == [
+        "    timeout server 445s",
+        "    server model_0 quickstart.quickstart.svc.cluster.local:8000 resolvers cluster init-addr last,libc,none",
+    ]
+    assert "    bind :8443 ssl crt /usr/local/etc/haproxy/tls/tls.crt" in config
+    assert "    bind :8404" in config and "    monitor-uri /healthz" in config
+    assert (
+        "    http-request set-var(txn.client) req.fhdr(authorization),word(2,' '),sha2(256),hex,lower,"
+        "map(/usr/local/etc/haproxy/keys/keys.map)"
+    ) in config
+    assert (
+        "    http-request set-var(txn.limit) var(txn.client),map_str_int(/usr/local/etc/haproxy/limits.map,0)" in config
+    )
+    assert "    http-request del-header authorization" in config
+    assert (
+        "    http-request return status 200 content-type application/json string "
+        """'{"object":"list","data":[{"id":"quickstart","object":"model","owned_by":"inferstack"}]}' """
+        "if METH_GET { path /v1/models }"
+    ) in config
+
+
+def test_without_tls_the_gateway_listens_in_plain_http_on_port_80():
+    plain = {"tls": {"source": "none"}, "clients": CLIENTS}
+    _, objects = _objects(endpoint_spec=plain)
+    assert "    bind :8080" in objects[("ConfigMap", "quickstart-endpoint")]["data"]["haproxy.cfg"].splitlines()
+    assert ("Certificate", "quickstart-endpoint") not in objects
+    assert objects[("Service", "quickstart-endpoint")]["spec"]["ports"] == [
+        {"name": "api", "port": 80, "targetPort": "api", "protocol": "TCP"}
+    ]
+    volumes = objects[("Deployment", "quickstart-endpoint")]["spec"]["template"]["spec"]["volumes"]
+    assert [v["name"] for v in volumes] == ["config", "keys"]
+
+
+def test_keys_map_holds_sha256_hex_of_each_key():
+    # sha256sum of the bytes "sk-test-web"
+    assert endpoint.keys_map({"web": "sk-test-web"}) == (
+        "be29a6ba70e1aba1dcdd0e49578255283a45ecf3bfa7ed3bd6a0daa13512570d web\n"
+    )
+
+
+def test_certificate_from_the_named_issuer():
+    _, objects = _objects()
+    assert objects[("Certificate", "quickstart-endpoint")]["spec"] == {
+        "secretName": "quickstart-endpoint-tls",
+        "dnsNames": ["llm.example.com"],
+        "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corp-ca"},
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+    }
+
+
+def test_gateway_pods_are_hardened_and_mount_config_keys_and_certificate():
+    _, objects = _objects()
+    deployment = objects[("Deployment", "quickstart-endpoint")]
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "fsGroup": 10001,
+    }
+    (container,) = pod["containers"]
+    assert container["image"] == "haproxy:2.6.12"
+    assert container["command"] == ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["limits"] == {"cpu": "1000m", "memory": "512Mi"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "monitor"}
+    assert container["volumeMounts"] == [
+        {"name": "config", "mountPath": "/usr/local/etc/haproxy", "readOnly": True},
+        {"name": "keys", "mountPath": "/usr/local/etc/haproxy/keys", "readOnly": True},
+        {"name": "tls", "mountPath": "/usr/local/etc/haproxy/tls", "readOnly": True},
+    ]
+    assert pod["volumes"][1:] == [
+        {"name": "keys", "secret": {"secretName": "quickstart-endpoint-keys"}},
+        {"name": "tls", "secret": {"secretName": "quickstart-endpoint-tls"}},
+    ]
+
+
+def test_a_changed_config_rolls_the_gateway_pods():
+    def digest(clients):
+        _, objects = _objects(endpoint_spec={**CERT, "clients": clients})
+        return objects[("Deployment", "quickstart-endpoint")]["spec"]["template"]["metadata"]["annotations"][
+            "inferstack.dev/config-sha256"
+        ]
+
+    assert digest(CLIENTS) != digest([{"name": "web", "requests_per_minute": 61}])
+
+
+def test_service_is_an_internal_load_balancer_on_gke_by_default():
+    _, objects = _objects()
+    service = objects[("Service", "quickstart-endpoint")]
+    assert service["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
+    assert service["spec"] == {
+        "type": "LoadBalancer",
+        "selector": LABELS,
+        "ports": [{"name": "api", "port": 443, "targetPort": "api", "protocol": "TCP"}],
+    }
+
+
+def test_public_on_gke_is_the_default_external_load_balancer():
+    _, objects = _objects(endpoint_spec={**CERT, "exposure": "public"})
+    service = objects[("Service", "quickstart-endpoint")]
+    assert "annotations" not in service["metadata"] and service["spec"]["type"] == "LoadBalancer"
+
+
+def test_aws_gets_an_internal_nlb_from_the_load_balancer_controller():
+    _, objects = _objects("aws-llama-8b-us")
+    service = objects[("Service", "llama-8b-us-endpoint")]
+    assert service["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
+    assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+
+
+def test_existing_clusters_keep_a_cluster_ip_service():
+    _, objects = _objects("existing-cluster")
+    service = objects[("Service", "mistral-7b-endpoint")]
+    assert service["spec"]["type"] == "ClusterIP" and "annotations" not in service["metadata"]
+
+
+def test_gateway_network_policy_reaches_only_the_router_and_dns():
+    _, objects = _objects()
+    policy = objects[("NetworkPolicy", "quickstart-endpoint")]["spec"]
+    assert policy["ingress"] == [
+        {"ports": [{"protocol": "TCP", "port": 8443}]},
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "ports": [{"protocol": "TCP", "port": 8404}],
+        },
+    ]
+    assert policy["egress"][1] == {
+        "to": [{"podSelector": {"matchLabels": {**LABELS, "app.kubernetes.io/component": "router"}}}],
+        "ports": [{"protocol": "TCP", "port": 8080}],
+    }
+    assert policy["egress"][0]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+
+
+def test_without_a_router_the_gateway_reaches_the_serving_pods():
+    _, objects = _objects(extra={"routing": {"enabled": False}})
+    egress = objects[("NetworkPolicy", "quickstart-endpoint")]["spec"]["egress"][1]
+    assert egress["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "inference"
+    assert egress["ports"] == [{"protocol": "TCP", "port": 8000}]
+    config = objects[("ConfigMap", "quickstart-endpoint")]["data"]["haproxy.cfg"]
+    assert "    timeout server 25s\n" in config  # SLO e2e p95 20 s + 5 s, no wake-up
+
+
+def test_the_disruption_budget_keeps_one_gateway_pod():
+    _, objects = _objects()
+    assert objects[("PodDisruptionBudget", "quickstart-endpoint")]["spec"]["maxUnavailable"] == 1
+    _, single = _objects(endpoint_spec={**CERT, "replicas": 1})
+    assert single[("PodDisruptionBudget", "quickstart-endpoint")]["spec"]["minAvailable"] == 1
+
+
+def test_the_gateway_is_scraped_on_its_monitor_port():
+    result, _ = _objects()
+    monitors = {
+        o["metadata"]["name"]: o for o in placement_monitoring(result, "us-central") if o["kind"] == "PodMonitor"
+    }
+    spec = monitors["quickstart-us-central-endpoint"]["spec"]
+    assert spec["selector"]["matchLabels"]["app.kubernetes.io/component"] == "endpoint"
+    (scrape,) = spec["podMetricsEndpoints"]
+    assert (scrape["port"], scrape["path"]) == ("monitor", "/metrics")
+    assert scrape["relabelings"][0] == {"action": "replace", "targetLabel": "job", "replacement": "quickstart-endpoint"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"exposure": "public", "tls": {"source": "none"}},
+            "endpoint.tls = {'source': 'none'}: a public endpoint without TLS would send every API key over the "
+            "internet in the clear. Allowed: source cert_manager for a public endpoint. Fix: set "
+            "endpoint.tls.source: cert_manager with an issuer, or endpoint.exposure: private.",
+        ),
+        (
+            {"tls": {"source": "cert_manager"}},
+            "endpoint.tls.issuer: cert_manager needs the issuer that signs the certificate. Allowed: the "
+            "name of a cert-manager ClusterIssuer. Fix: set endpoint.tls.issuer (kubectl get clusterissuers).",
+        ),
+        (
+            {"hostname": None},
+            "endpoint.tls = {'source': 'cert_manager', 'issuer': 'corp-ca'}: cert_manager needs the hostname the "
+            "certificate names. Allowed: endpoint.hostname set. Fix: set endpoint.hostname, e.g. llm.example.com.",
+        ),
+        (
+            {"clients": [CLIENTS[0], CLIENTS[0]]},
+            "endpoint.clients = [{'name': 'web', 'requests_per_minute': 60}, {'name': 'web', "
+            "'requests_per_minute': 60}]: client 'web' is listed twice. Allowed: each client name once. Fix: "
+            "merge the entries.",
+        ),
+    ],
+)
+def test_bad_endpoint_specs_name_the_field_and_the_fix(change, message):
+    with pytest.raises(SpecError) as failed:
+        spec_variant("quickstart", {"endpoint": {**CERT, **change}})
+    assert f"  - {message}" in failed.value.render().splitlines()
+
+
+def _haproxy() -> str:
+    found = shutil.which("haproxy")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("haproxy is not installed: scripts/test.sh must run scripts/install-haproxy.sh")
+    pytest.skip("haproxy not installed here; run scripts/install-haproxy.sh")
+
+
+def write_gateway(objects: dict, name: str, folder: Path, keys: dict[str, str], api_port: int, monitor_port: int):
+    """The rendered ConfigMap's files in `folder`, with the pod's paths and ports swapped for the folder's
+    and the given ones, and a keys map: what haproxy reads in the pod, runnable here. Returns the config."""
+    data = objects[("ConfigMap", name)]["data"]
+    spec = gateway()
+    config = (
+        data["haproxy.cfg"]
+        .replace(spec.config_dir, str(folder))
+        .replace(f"bind :{spec.https_port}", f"bind 127.0.0.1:{api_port}")
+        .replace(f"bind :{spec.http_port}", f"bind 127.0.0.1:{api_port}")
+        .replace(f"bind :{spec.monitor_port}", f"bind 127.0.0.1:{monitor_port}")
+    )
+    (folder / endpoint.KEYS_DIR).mkdir(parents=True, exist_ok=True)
+    (folder / endpoint.TLS_DIR).mkdir(exist_ok=True)
+    for file, text in data.items():
+        (folder / file).write_text(text if file != endpoint.CONFIG_FILE else config)
+    (folder / endpoint.KEYS_DIR / endpoint.KEYS_MAP).write_text(endpoint.keys_map(keys))
+    return folder / endpoint.CONFIG_FILE
+
+
+def self_signed(folder: Path) -> None:
+    """A throwaway certificate where cert-manager would put one (tls.crt, tls.key)."""
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", str(folder / "tls.key"), "-out", str(folder / "tls.crt"), "-days", "1", "-subj", "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("tls", ["cert_manager", "none"])
+def test_haproxy_accepts_the_rendered_config(tmp_path, tls):
+    binary = _haproxy()
+    spec = CERT if tls == "cert_manager" else {"tls": {"source": "none"}, "clients": CLIENTS}
+    _, objects = _objects(endpoint_spec=spec)
+    config = write_gateway(objects, "quickstart-endpoint", tmp_path, {"web": "k1", "batch": "k2"}, 18443, 18404)
+    if tls == "cert_manager":
+        self_signed(tmp_path / endpoint.TLS_DIR)
+    result = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Configuration file is valid" in result.stdout
+
+
+def test_gateway_objects_pass_strict_schema_validation():
+    _, objects = _objects()
+    checked = [obj for key, obj in objects.items() if key[1] == "quickstart-endpoint" and key[0] != "Certificate"]
+    for obj in checked:
+        kubernetes_validate.validate(obj, "1.29.0", strict=True)
+    assert len(checked) == 6
+
+
+def test_checkov_reports_no_failed_check_on_the_gateway(tmp_path):
+    checkov = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+    if not checkov.exists():
+        if os.environ.get("CI"):
+            pytest.fail("checkov is not installed: scripts/test.sh must run scripts/install-checkov.sh")
+        pytest.skip("checkov not installed here; run scripts/install-checkov.sh")
+    _, objects = _objects()
+    for (kind, name), obj in objects.items():
+        if name == "quickstart-endpoint":
+            (tmp_path / f"{kind.lower()}.yaml").write_text(yaml.safe_dump(obj))
+    result = subprocess.run(
+        [
+            str(checkov),
+            "-d",
+            str(tmp_path),
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "--compact",
+            "--quiet",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(result.stdout)
+    assert [(f["check_id"], f["resource"]) for f in report["results"]["failed_checks"]] == []
+    assert report["summary"]["passed"] > 50
