@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -18,6 +17,7 @@ from inferstack.monitoring import placement_monitoring
 from inferstack.plan import plan
 from inferstack.spec import SpecError
 from tests.conftest import ROOT, spec_variant
+from tests.e2e.gateway import self_signed, write_gateway
 
 CLIENTS = [{"name": "web", "requests_per_minute": 60}, {"name": "batch", "requests_per_minute": 600}]
 CERT = {"hostname": "llm.example.com", "tls": {"source": "cert_manager", "issuer": "corp-ca"}, "clients": CLIENTS}
@@ -303,46 +303,14 @@ def _haproxy() -> str:
     pytest.skip("haproxy not installed here; run scripts/install-haproxy.sh")
 
 
-def write_gateway(objects: dict, name: str, folder: Path, keys: dict[str, str], api_port: int, monitor_port: int):
-    """The rendered ConfigMap's files in `folder`, with the pod's paths and ports swapped for the folder's
-    and the given ones, and a keys map: what haproxy reads in the pod, runnable here. Returns the config."""
-    data = objects[("ConfigMap", name)]["data"]
-    spec = gateway()
-    config = (
-        data["haproxy.cfg"]
-        .replace(spec.config_dir, str(folder))
-        .replace(f"bind :{spec.https_port}", f"bind 127.0.0.1:{api_port}")
-        .replace(f"bind :{spec.http_port}", f"bind 127.0.0.1:{api_port}")
-        .replace(f"bind :{spec.monitor_port}", f"bind 127.0.0.1:{monitor_port}")
-    )
-    (folder / endpoint.KEYS_DIR).mkdir(parents=True, exist_ok=True)
-    (folder / endpoint.TLS_DIR).mkdir(exist_ok=True)
-    for file, text in data.items():
-        (folder / file).write_text(text if file != endpoint.CONFIG_FILE else config)
-    (folder / endpoint.KEYS_DIR / endpoint.KEYS_MAP).write_text(endpoint.keys_map(keys))
-    return folder / endpoint.CONFIG_FILE
-
-
-def self_signed(folder: Path) -> None:
-    """A throwaway certificate where cert-manager would put one (tls.crt, tls.key)."""
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", str(folder / "tls.key"), "-out", str(folder / "tls.crt"), "-days", "1", "-subj", "/CN=localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize("tls", ["cert_manager", "none"])
 def test_haproxy_accepts_the_rendered_config(tmp_path, tls):
     binary = _haproxy()
     spec = CERT if tls == "cert_manager" else {"tls": {"source": "none"}, "clients": CLIENTS}
     _, objects = _objects(endpoint_spec=spec)
-    config = write_gateway(objects, "quickstart-endpoint", tmp_path, {"web": "k1", "batch": "k2"}, 18443, 18404)
+    config = write_gateway(objects[("ConfigMap", "quickstart-endpoint")], tmp_path, {"web": "k1"}, 18443, 18404)
     if tls == "cert_manager":
-        self_signed(tmp_path / endpoint.TLS_DIR)
+        self_signed(tmp_path)
     result = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Configuration file is valid" in result.stdout
