@@ -12,9 +12,12 @@ with any other problem is rejected as `inferstack plan` rejects it.
 from __future__ import annotations
 
 import copy
+import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import pulumi
 from pydantic import ValidationError
 
 from inferstack.compliance.model import Finding, Resource, evaluate
@@ -96,7 +99,20 @@ def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
 
 def registered_resources(deployment_plan: Plan) -> list[Resource]:
     """Every resource the Pulumi program registers for a plan, with its provider's inputs."""
+    _throwaway_api_keys([deployment_plan.spec])
     return _with_providers(deploy_offline([deployment_plan]))
+
+
+#: The secret config `pulumi up` reads the endpoint's API keys from (`deployment.API_KEYS_CONFIG`).
+API_KEYS_CONFIG = "inferstack:apiKeys"
+
+
+def _throwaway_api_keys(specs: list[DeploymentSpec]) -> None:
+    """Under mocks nothing is deployed, but the program refuses an endpoint client without a key: when
+    the config holds no keys, each client gets a random one here, which only ever reaches the mocks."""
+    clients = {c.name for spec in specs if spec.endpoint is not None for c in spec.endpoint.clients}
+    if clients and pulumi.runtime.get_config(API_KEYS_CONFIG) is None:
+        pulumi.runtime.set_config(API_KEYS_CONFIG, json.dumps({c: secrets.token_urlsafe(24) for c in sorted(clients)}))
 
 
 def _with_providers(run: Run) -> list[Resource]:
@@ -141,5 +157,6 @@ def check_fleet(path: str | Path, policy_path: str | Path | None = None) -> Chec
     policy = load_policy(policy_path) if policy_path is not None else None
     if policy is None:
         policy = fleet.platform.compliance if fleet.platform is not None else Compliance()
+    _throwaway_api_keys([m.spec for m in result.models])
     resources = _with_providers(deploy_folder_offline(path))
     return CheckResult(str(path), evaluate(resources, policy), len(resources))

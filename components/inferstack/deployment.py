@@ -27,6 +27,7 @@ Args are a `TypedDict` of plain values so the component package (`components/__m
 its schema; Python callers usually use `ModelDeployment.from_plan` or `.from_spec_file`.
 """
 
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from inferstack import contract
+from inferstack.catalog import endpoints as endpoint_facts
 from inferstack.clouds import cloud_for_cluster, cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import (
@@ -48,6 +50,7 @@ from inferstack.clouds.base import (
     PlacementContext,
     PlacementInfra,
 )
+from inferstack.kube import endpoint as gateway
 from inferstack.kube import placement_objects
 from inferstack.monitoring import placement_monitoring
 from inferstack.plan import Plan
@@ -269,6 +272,9 @@ class ModelDeploymentArgs(TypedDict, total=False):
     hf_token: pulumi.Input[str]
     """A Hugging Face token (pass it as a secret) for gated hf:// models and adapters; stored as the Secret
     the prefetch Job reads. The stack program takes it from the secret config `inferstack:hfToken`."""
+    api_keys: Mapping[str, str]
+    """Client name -> API key for the spec's endpoint (`endpoint.clients`); only their SHA-256 hashes reach
+    the cluster. Without it, the secret config `inferstack:apiKeys` (a JSON object) is read."""
 
 
 def plan_from_args(args: Mapping[str, Any]) -> Plan:
@@ -308,6 +314,8 @@ class ModelDeployment(pulumi.ComponentResource):
     """Cluster name per placement."""
     monthly_cost_max: pulumi.Output[float]
     """Estimated GPU node cost per month at max replicas, USD (-1 when some placement has no price)."""
+    endpoint_addresses: dict[str, "EndpointAddress"]
+    """Where each placement's endpoint answers (placements of a spec with an `endpoint` section)."""
 
     def __init__(
         self,
@@ -332,6 +340,7 @@ class ModelDeployment(pulumi.ComponentResource):
         self.plan = plan
         self.infra: dict[str, PlacementInfra] = {}
         self.services: dict[str, InferenceService] = {}
+        self.endpoint_addresses = {}
         endpoints: dict[str, pulumi.Input[str]] = {}
         kubeconfigs: dict[str, pulumi.Input[str]] = {}
         clusters: dict[str, pulumi.Input[str]] = {}
@@ -340,6 +349,7 @@ class ModelDeployment(pulumi.ComponentResource):
             ctx = PlacementContext(prefix, plan, placement, self, settings, (networks or {}).get(placement.name))
             infra = _infra(ctx, platform)
             objects = _with_hub_token(list(placement_objects(plan, placement)), plan, (args or {}).get("hf_token"))
+            objects = _with_endpoint_keys(objects, plan, placement, (args or {}).get("api_keys"))
             objects += list(_extra(extra_objects, plan, placement))
             # Caches on clusters the stack does not own (existing ones, or a platform's) outlive it.
             existing = ctx.spec_placement.cluster.kind == "existing" or ctx.spec_placement.platform is not None
@@ -356,6 +366,8 @@ class ModelDeployment(pulumi.ComponentResource):
             )
             self.infra[placement.name] = infra
             self.services[placement.name] = service
+            if plan.spec.endpoint is not None:
+                self.endpoint_addresses[placement.name] = EndpointAddress.of(plan, service)
             if service.endpoint is not None:
                 endpoints[placement.name] = service.endpoint
             if infra.cluster.kubeconfig is not None and ctx.spec_placement.platform is None:
@@ -387,6 +399,7 @@ class ModelDeployment(pulumi.ComponentResource):
         networks: Optional[Mapping[str, ExistingNetwork]] = None,
         hf_token: Optional[pulumi.Input[str]] = None,
         platform: Optional[Mapping[str, PlatformCluster]] = None,
+        api_keys: Optional[Mapping[str, str]] = None,
     ) -> "ModelDeployment":
         args: ModelDeploymentArgs = {
             "device_plugin": addons.device_plugin,
@@ -396,6 +409,8 @@ class ModelDeployment(pulumi.ComponentResource):
         }
         if hf_token is not None:
             args["hf_token"] = hf_token
+        if api_keys is not None:
+            args["api_keys"] = api_keys
         return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks, platform=platform)
 
     @classmethod
@@ -473,6 +488,91 @@ def _with_hub_token(objects: list[dict], plan: Plan, token: Optional[pulumi.Inpu
     return [*objects[:first_workload], secret, *objects[first_workload:]]
 
 
+#: Secret config with the endpoint's API keys: a JSON object of client name -> key
+#: (`pulumi config set --secret inferstack:apiKeys '{"web": "..."}'`).
+API_KEYS_CONFIG = "inferstack:apiKeys"
+
+
+def endpoint_keys(plan: Plan, keys: Optional[Mapping[str, str]]) -> dict[str, str]:
+    """Each endpoint client's key, from `keys` or else the secret config `API_KEYS_CONFIG`; an
+    InputPropertyError naming every client without one (or a config that is not a JSON object of
+    strings). Keys for clients the spec does not list are ignored."""
+    assert plan.spec.endpoint is not None
+    clients = [c.name for c in plan.spec.endpoint.clients]
+    fix = (
+        f"set them with `pulumi config set --secret {API_KEYS_CONFIG} "
+        + "'{"
+        + ", ".join(f'"{c}": "<key>"' for c in clients)
+        + "}'`"
+    )
+    if keys is None:
+        raw = pulumi.runtime.get_config(API_KEYS_CONFIG)
+        try:
+            keys = json.loads(raw) if raw is not None else {}
+        except json.JSONDecodeError:
+            keys = None
+        if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+            raise pulumi.InputPropertyError("api_keys", f"{API_KEYS_CONFIG} is not a JSON object of strings: {fix}")
+    missing = [c for c in clients if not keys.get(c)]
+    if missing:
+        raise pulumi.InputPropertyError(
+            "api_keys",
+            f"endpoint client(s) {', '.join(missing)} of {plan.spec.name!r} have no API key: {fix}",
+        )
+    return {c: keys[c] for c in clients}
+
+
+def _with_endpoint_keys(
+    objects: list[dict], plan: Plan, placement: PlacementPlan, keys: Optional[Mapping[str, str]]
+) -> list[dict]:
+    """`objects` with the Secret of key hashes (`kube.endpoint.keys_secret`) before the gateway's
+    Deployment, when the spec has an endpoint."""
+    if plan.spec.endpoint is None:
+        return objects
+    text = pulumi.Output.secret(gateway.keys_map(endpoint_keys(plan, keys)))
+    secret = gateway.keys_secret(plan, placement, text)
+    at = next(
+        i for i, o in enumerate(objects) if (o["kind"], o["metadata"]["name"]) == ("Deployment", gateway.name(plan))
+    )
+    return [*objects[:at], secret, *objects[at:]]
+
+
+@dataclass(frozen=True)
+class EndpointAddress:
+    """Where one placement's endpoint answers, for DNS records and health checks: the load balancer's
+    hostname or IP (the Service's `status.loadBalancer.ingress[0]`; the in-cluster DNS name of a ClusterIP
+    Service), the port and scheme clients use, and the path that answers 200 while the gateway serves
+    (HAProxy's monitor-uri, on the same port, no key needed)."""
+
+    address: pulumi.Output[str]
+    port: int
+    scheme: str
+    health_check_path: str
+
+    @classmethod
+    def of(cls, plan: Plan, service: "InferenceService") -> "EndpointAddress":
+        endpoint = plan.spec.endpoint
+        assert endpoint is not None
+        resource = service.resources[f"Service/{gateway.name(plan)}"]
+        in_cluster = f"{gateway.name(plan)}.{plan.spec.namespace}.svc.cluster.local"
+        status = resource.status  # pyright: ignore[reportAttributeAccessIssue]
+        return cls(
+            address=pulumi.Output.from_input(status).apply(lambda s: _ingress(s) or in_cluster),
+            port=gateway.service_port(endpoint),
+            scheme="https" if endpoint.tls.source != "none" else "http",
+            health_check_path=endpoint_facts.gateway().health_path,
+        )
+
+
+def _ingress(status: Any) -> Optional[str]:
+    """The first load-balancer ingress hostname or IP of a Service status, or None."""
+    balancer = getattr(status, "load_balancer", None)
+    for ingress in getattr(balancer, "ingress", None) or []:
+        if ingress.hostname or ingress.ip:
+            return ingress.hostname or ingress.ip
+    return None
+
+
 def _extra(extra: Optional[ExtraObjects], plan: Plan, placement: PlacementPlan) -> Sequence[dict]:
     """The placement's extra objects; by default its monitoring (pass [] to leave monitoring out)."""
     if extra is None:
@@ -490,6 +590,7 @@ def _require_deployable(plan: Plan) -> None:
 
 
 __all__ = [
+    "EndpointAddress",
     "InferenceService",
     "ModelDeployment",
     "ModelDeploymentArgs",

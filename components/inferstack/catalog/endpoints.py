@@ -14,6 +14,9 @@ from importlib import resources
 
 import yaml
 
+#: The `app.kubernetes.io/component` label of the gateway's objects (kube writes it, compliance reads it).
+COMPONENT = "endpoint"
+
 
 @dataclass(frozen=True)
 class Gateway:

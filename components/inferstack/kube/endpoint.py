@@ -4,8 +4,8 @@ The engines' routers check no client keys and hold no requests (catalog/data/rou
 gateway (catalog/data/endpoints.yaml: HAProxy, whose Debian build the tests run) does what an endpoint
 needs before a request reaches them, in this order:
 
-1. `GET /healthz` answers on the monitor port, never on the API port; `/metrics` there is HAProxy's
-   Prometheus exporter.
+1. `GET /healthz` answers 200 without a key, on the API port (for load balancer and DNS health checks)
+   and on the monitor port, where `/metrics` is HAProxy's Prometheus exporter.
 2. The API key (`Authorization: Bearer <key>`) is hashed (SHA-256, hex) and looked up in a map of hashes
    to client names, mounted from a Secret: the cluster holds no key in the clear. No or an unknown key:
    401.
@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from inferstack import contract
-from inferstack.catalog.endpoints import Gateway, gateway, load_balancer
+from inferstack.catalog.endpoints import COMPONENT, Gateway, gateway, load_balancer
 from inferstack.engines import adapter_for
 from inferstack.kube import router as routing
 from inferstack.kube.pods import container_security, pod_security, spread
@@ -43,7 +43,6 @@ from inferstack.plan.capacity import PlacementPlan
 from inferstack.spec.models import Endpoint
 from inferstack.spec.values import is_pinned
 
-COMPONENT = "endpoint"
 #: Files in the gateway's ConfigMap, mounted in `Gateway.config_dir`.
 CONFIG_FILE = "haproxy.cfg"
 MODELS_MAP = "models.map"
@@ -171,6 +170,7 @@ def haproxy_config(routes: Sequence[Route], tls: bool, files: GatewayFiles, spec
         "",
         "frontend api",
         f"    {bind}",
+        f"    monitor-uri {spec.health_path}",
         "    option http-buffer-request",
         "    option forwardfor",
         f"    http-request set-var(txn.client) req.fhdr(authorization),word(2,' '),sha2(256),hex,lower,"

@@ -66,6 +66,11 @@ EXPECTED = {
         "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'",
         "model revision 'main' is not a commit",
     ),
+    "public-gateway": (
+        "INF013",
+        "kubernetes:core/v1:Service 'corpus-east-serving-service-corpus-endpoint'",
+        "endpoint Service 'corpus-endpoint' of type 'LoadBalancer' is public",
+    ),
     "over-budget": ("INF012", "stack 'stack'", "costs 160,717 USD/month, over the budget of 20,000 USD"),
     "unknown-price": (
         "INF012",

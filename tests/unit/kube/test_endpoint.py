@@ -203,8 +203,12 @@ def test_public_on_gke_is_the_default_external_load_balancer():
     assert "annotations" not in service["metadata"] and service["spec"]["type"] == "LoadBalancer"
 
 
+#: The gateway image pinned by a digest (a made-up one: nothing pulls it here).
+PINNED = "haproxy:2.6.12@sha256:" + "a" * 64
+
+
 def test_aws_gets_an_internal_nlb_from_the_load_balancer_controller():
-    _, objects = _objects("aws-llama-8b-us")
+    _, objects = _objects("aws-llama-8b-us", {**CERT, "image": PINNED})
     service = objects[("Service", "llama-8b-us-endpoint")]
     assert service["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
     assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
@@ -292,6 +296,32 @@ def test_bad_endpoint_specs_name_the_field_and_the_fix(change, message):
     with pytest.raises(SpecError) as failed:
         spec_variant("quickstart", {"endpoint": {**CERT, **change}})
     assert f"  - {message}" in failed.value.render().splitlines()
+
+
+def test_inf013_at_load_a_public_endpoint_needs_private_networking_off():
+    public = {**CERT, "exposure": "public"}
+    _, objects = _objects(endpoint_spec=public)  # quickstart: private_networking false
+    assert objects[("Service", "quickstart-endpoint")]["spec"]["type"] == "LoadBalancer"
+    with pytest.raises(SpecError) as failed:
+        spec_variant("aws-llama-8b-us", {"endpoint": {**public, "image": PINNED}})
+    assert failed.value.render().splitlines()[1:] == [
+        "  - endpoint.exposure = 'public': a public endpoint while compliance.private_networking is true (INF013). "
+        "Allowed: private. Fix: set endpoint.exposure: private, or compliance.private_networking: false where the "
+        "organisation allows it."
+    ]
+
+
+def test_pinned_images_cover_the_gateway():
+    with pytest.raises(SpecError) as failed:
+        spec_variant("aws-llama-8b-us", {"endpoint": CERT})
+    assert failed.value.render().splitlines()[1:] == [
+        "  - endpoint.image = 'haproxy:2.6.12': compliance.pin_images requires an image pinned by digest. Allowed: "
+        "an image reference ending in @sha256:<64 hex>. Fix: set endpoint.image to the haproxy image with the digest "
+        "your registry reports for the tag."
+    ]
+    _, objects = _objects("aws-llama-8b-us", {**CERT, "image": PINNED})
+    container = objects[("Deployment", "llama-8b-us-endpoint")]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == PINNED
 
 
 def _haproxy() -> str:
