@@ -58,6 +58,7 @@ from inferstack.plan import plan as make_plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.spec import SpecError, load_spec
 from inferstack.spec.loader import parse_spec_text
+from inferstack.spec.models import Endpoint
 from inferstack.spec.platform import PlatformPlacement
 
 TYPE = "inferstack:index:ModelDeployment"
@@ -366,8 +367,9 @@ class ModelDeployment(pulumi.ComponentResource):
             )
             self.infra[placement.name] = infra
             self.services[placement.name] = service
-            if plan.spec.endpoint is not None:
-                self.endpoint_addresses[placement.name] = EndpointAddress.of(plan, service)
+            site = gateway.model_site(plan, placement)
+            if site is not None:
+                self.endpoint_addresses[placement.name] = EndpointAddress.of(site, service.resources)
             if service.endpoint is not None:
                 endpoints[placement.name] = service.endpoint
             if infra.cluster.kubeconfig is not None and ctx.spec_placement.platform is None:
@@ -493,12 +495,11 @@ def _with_hub_token(objects: list[dict], plan: Plan, token: Optional[pulumi.Inpu
 API_KEYS_CONFIG = "inferstack:apiKeys"
 
 
-def endpoint_keys(plan: Plan, keys: Optional[Mapping[str, str]]) -> dict[str, str]:
-    """Each endpoint client's key, from `keys` or else the secret config `API_KEYS_CONFIG`; an
+def endpoint_keys(owner: str, endpoint: Endpoint, keys: Optional[Mapping[str, str]]) -> dict[str, str]:
+    """Each client's key of `owner`'s endpoint, from `keys` or else the secret config `API_KEYS_CONFIG`; an
     InputPropertyError naming every client without one (or a config that is not a JSON object of
-    strings). Keys for clients the spec does not list are ignored."""
-    assert plan.spec.endpoint is not None
-    clients = [c.name for c in plan.spec.endpoint.clients]
+    strings). Keys for clients the endpoint does not list are ignored."""
+    clients = [c.name for c in endpoint.clients]
     fix = (
         f"set them with `pulumi config set --secret {API_KEYS_CONFIG} "
         + "'{"
@@ -516,25 +517,27 @@ def endpoint_keys(plan: Plan, keys: Optional[Mapping[str, str]]) -> dict[str, st
     missing = [c for c in clients if not keys.get(c)]
     if missing:
         raise pulumi.InputPropertyError(
-            "api_keys",
-            f"endpoint client(s) {', '.join(missing)} of {plan.spec.name!r} have no API key: {fix}",
+            "api_keys", f"endpoint client(s) {', '.join(missing)} of {owner!r} have no API key: {fix}"
         )
     return {c: keys[c] for c in clients}
+
+
+def with_keys_secret(objects: list[dict], site: gateway.Site, keys: Mapping[str, str]) -> list[dict]:
+    """`objects` with the gateway's Secret of key hashes (`kube.endpoint.keys_secret`, a Pulumi secret)
+    just before its Deployment."""
+    secret = gateway.keys_secret(site, pulumi.Output.secret(gateway.keys_map(keys)))
+    at = next(i for i, o in enumerate(objects) if (o["kind"], o["metadata"]["name"]) == ("Deployment", site.name))
+    return [*objects[:at], secret, *objects[at:]]
 
 
 def _with_endpoint_keys(
     objects: list[dict], plan: Plan, placement: PlacementPlan, keys: Optional[Mapping[str, str]]
 ) -> list[dict]:
-    """`objects` with the Secret of key hashes (`kube.endpoint.keys_secret`) before the gateway's
-    Deployment, when the spec has an endpoint."""
-    if plan.spec.endpoint is None:
+    """`objects` with the model's gateway Secret, when the spec has an endpoint."""
+    site = gateway.model_site(plan, placement)
+    if site is None:
         return objects
-    text = pulumi.Output.secret(gateway.keys_map(endpoint_keys(plan, keys)))
-    secret = gateway.keys_secret(plan, placement, text)
-    at = next(
-        i for i, o in enumerate(objects) if (o["kind"], o["metadata"]["name"]) == ("Deployment", gateway.name(plan))
-    )
-    return [*objects[:at], secret, *objects[at:]]
+    return with_keys_secret(objects, site, endpoint_keys(plan.spec.name, site.endpoint, keys))
 
 
 @dataclass(frozen=True)
@@ -550,16 +553,14 @@ class EndpointAddress:
     health_check_path: str
 
     @classmethod
-    def of(cls, plan: Plan, service: "InferenceService") -> "EndpointAddress":
-        endpoint = plan.spec.endpoint
-        assert endpoint is not None
-        resource = service.resources[f"Service/{gateway.name(plan)}"]
-        in_cluster = f"{gateway.name(plan)}.{plan.spec.namespace}.svc.cluster.local"
-        status = resource.status  # pyright: ignore[reportAttributeAccessIssue]
+    def of(cls, site: gateway.Site, resources: Mapping[str, pulumi.CustomResource]) -> "EndpointAddress":
+        """The address of `site`'s gateway Service among `resources` (keyed `Service/<name>`)."""
+        in_cluster = f"{site.name}.{site.namespace}.svc.cluster.local"
+        status = resources[f"Service/{site.name}"].status  # pyright: ignore[reportAttributeAccessIssue]
         return cls(
             address=pulumi.Output.from_input(status).apply(lambda s: _ingress(s) or in_cluster),
-            port=gateway.service_port(endpoint),
-            scheme="https" if endpoint.tls.source != "none" else "http",
+            port=gateway.service_port(site.endpoint),
+            scheme="https" if site.tls else "http",
             health_check_path=endpoint_facts.gateway().health_path,
         )
 

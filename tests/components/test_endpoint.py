@@ -95,21 +95,21 @@ def test_aws_gets_an_internal_nlb_per_placement():
 def test_a_client_without_a_key_stops_pulumi_up_naming_it_and_the_fix():
     result = plan(spec_variant("quickstart", {"endpoint": ENDPOINT}))
     with pytest.raises(pulumi.InputPropertyError) as failed:
-        endpoint_keys(result, {"web": "sk-web-1"})
+        endpoint_keys("quickstart", result.spec.endpoint, {"web": "sk-web-1"})
     assert failed.value.reason == (
         "endpoint client(s) batch of 'quickstart' have no API key: set them with `pulumi config set --secret "
         """inferstack:apiKeys '{"web": "<key>", "batch": "<key>"}'`"""
     )
-    assert endpoint_keys(result, {**KEYS, "other": "x"}) == KEYS
+    assert endpoint_keys("quickstart", result.spec.endpoint, {**KEYS, "other": "x"}) == KEYS
 
 
 def test_keys_come_from_the_secret_config_when_not_passed(monkeypatch):
     result = plan(spec_variant("quickstart", {"endpoint": ENDPOINT}))
     monkeypatch.setattr(pulumi.runtime, "get_config", {"inferstack:apiKeys": '{"web": "a", "batch": "b"}'}.get)
-    assert endpoint_keys(result, None) == {"web": "a", "batch": "b"}
+    assert endpoint_keys("quickstart", result.spec.endpoint, None) == {"web": "a", "batch": "b"}
     monkeypatch.setattr(pulumi.runtime, "get_config", {"inferstack:apiKeys": '["a"]'}.get)
     with pytest.raises(pulumi.InputPropertyError) as failed:
-        endpoint_keys(result, None)
+        endpoint_keys("quickstart", result.spec.endpoint, None)
     assert failed.value.reason.startswith("inferstack:apiKeys is not a JSON object of strings: set them with")
 
 

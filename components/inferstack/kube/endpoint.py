@@ -66,6 +66,10 @@ class Route:
     host: str
     port: int
     timeout_seconds: int
+    #: The pods behind that Service (the gateway's egress reaches them): namespace, labels, port.
+    namespace: str
+    pods: Mapping[str, str]
+    pod_port: int
 
 
 @dataclass(frozen=True)
@@ -91,14 +95,6 @@ class GatewayFiles:
 
 def name(plan: Plan) -> str:
     return f"{plan.spec.name}-endpoint"
-
-
-def keys_secret_name(plan: Plan) -> str:
-    return f"{name(plan)}-keys"
-
-
-def tls_secret_name(plan: Plan) -> str:
-    return f"{name(plan)}-tls"
 
 
 def _error(message: str, kind: str) -> str:
@@ -229,65 +225,94 @@ def route(plan: Plan, placement: PlacementPlan) -> Route:
         host=f"{plan.spec.name}.{plan.spec.namespace}.svc.cluster.local",
         port=adapter_for(plan.spec.engine.name).port,
         timeout_seconds=slowest + TIMEOUT_MARGIN_SECONDS,
+        namespace=plan.spec.namespace,
+        pods=contract.labels(plan.spec.name, placement.name, routing.COMPONENT if front else "inference"),
+        pod_port=front.port if front else adapter_for(plan.spec.engine.name).port,
     )
 
 
-def _tls(endpoint: Endpoint) -> bool:
-    return endpoint.tls.source != "none"
+@dataclass(frozen=True)
+class Site:
+    """One gateway: its objects' name, namespace and labels, the cloud whose load balancer exposes it,
+    the spec's endpoint section, and the models it routes."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    cloud: str
+    endpoint: Endpoint
+    routes: tuple[Route, ...]
+
+    @property
+    def tls(self) -> bool:
+        return self.endpoint.tls.source != "none"
+
+    @property
+    def keys_secret(self) -> str:
+        return f"{self.name}-keys"
+
+    @property
+    def tls_secret(self) -> str:
+        return f"{self.name}-tls"
 
 
-def _meta(plan: Plan, placement: PlacementPlan, object_name: str, annotations: dict | None = None) -> dict:
-    meta = {
-        "name": object_name,
-        "namespace": plan.spec.namespace,
-        "labels": contract.labels(plan.spec.name, placement.name, COMPONENT),
-    }
+def model_site(plan: Plan, placement: PlacementPlan) -> Site | None:
+    """A model's own gateway in its namespace, routing its served name; None without `endpoint`."""
+    if plan.spec.endpoint is None:
+        return None
+    return Site(
+        name=name(plan),
+        namespace=plan.spec.namespace,
+        labels=contract.labels(plan.spec.name, placement.name, COMPONENT),
+        cloud=placement.cloud,
+        endpoint=plan.spec.endpoint,
+        routes=(route(plan, placement),),
+    )
+
+
+def _meta(site: Site, object_name: str | None = None, annotations: dict | None = None) -> dict:
+    meta = {"name": object_name or site.name, "namespace": site.namespace, "labels": dict(site.labels)}
     if annotations:
         meta["annotations"] = annotations
     return meta
 
 
-def pod_labels(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
-    return contract.labels(plan.spec.name, placement.name, COMPONENT)
-
-
-def config_map(plan: Plan, placement: PlacementPlan, endpoint: Endpoint) -> dict:
+def config_data(site: Site) -> dict[str, str]:
     spec = gateway()
-    routes = [route(plan, placement)]
     return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _meta(plan, placement, name(plan)),
-        "data": {
-            CONFIG_FILE: haproxy_config(routes, _tls(endpoint), GatewayFiles.in_pod(spec, _tls(endpoint)), spec),
-            MODELS_MAP: models_map(routes),
-            LIMITS_MAP: limits_map(endpoint),
-        },
+        CONFIG_FILE: haproxy_config(site.routes, site.tls, GatewayFiles.in_pod(spec, site.tls), spec),
+        MODELS_MAP: models_map(site.routes),
+        LIMITS_MAP: limits_map(site.endpoint),
     }
 
 
-def keys_secret(plan: Plan, placement: PlacementPlan, keys_map_text: object) -> dict:
+def config_map(site: Site) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(site), "data": config_data(site)}
+
+
+def keys_secret(site: Site, keys_map_text: object) -> dict:
     """The Secret with the keys map (`keys_map`); `keys_map_text` may be a Pulumi secret Output."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _meta(plan, placement, keys_secret_name(plan)),
+        "metadata": _meta(site, site.keys_secret),
         "type": "Opaque",
         "stringData": {KEYS_MAP: keys_map_text},
     }
 
 
-def certificate(plan: Plan, placement: PlacementPlan, endpoint: Endpoint) -> dict | None:
+def certificate(site: Site) -> dict | None:
     """cert-manager's Certificate for the hostname, into the Secret the gateway mounts; None unless
     `tls.source` is cert_manager."""
+    endpoint = site.endpoint
     if endpoint.tls.source != "cert_manager":
         return None
     return {
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
-        "metadata": _meta(plan, placement, name(plan)),
+        "metadata": _meta(site),
         "spec": {
-            "secretName": tls_secret_name(plan),
+            "secretName": site.tls_secret,
             "dnsNames": [endpoint.hostname],
             "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": endpoint.tls.issuer},
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
@@ -295,11 +320,11 @@ def certificate(plan: Plan, placement: PlacementPlan, endpoint: Endpoint) -> dic
     }
 
 
-def service_account(plan: Plan, placement: PlacementPlan) -> dict:
+def service_account(site: Site) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(plan, placement, name(plan)),
+        "metadata": _meta(site),
         "automountServiceAccountToken": False,
     }
 
@@ -313,30 +338,27 @@ def _probe(path: str, failures: int) -> dict:
     }
 
 
-def deployment(plan: Plan, placement: PlacementPlan, endpoint: Endpoint, skips: dict) -> dict:
+def deployment(site: Site, skips: dict) -> dict:
     """The gateway pods, hardened like every other; `skips` are the checkov annotations. The pod template
     carries the config's hash, so a changed config rolls the pods."""
     spec = gateway()
-    tls = _tls(endpoint)
-    files = GatewayFiles.in_pod(spec, tls)
-    labels = pod_labels(plan, placement)
+    files = GatewayFiles.in_pod(spec, site.tls)
     size = {"cpu": f"{spec.cpu_m}m", "memory": f"{spec.memory_mib}Mi"}
-    data = config_map(plan, placement, endpoint)["data"]
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(config_data(site), sort_keys=True).encode()).hexdigest()
     mounts = [
         {"name": "config", "mountPath": files.config_dir, "readOnly": True},
         {"name": "keys", "mountPath": files.keys_dir, "readOnly": True},
     ]
     volumes = [
-        {"name": "config", "configMap": {"name": name(plan)}},
-        {"name": "keys", "secret": {"secretName": keys_secret_name(plan)}},
+        {"name": "config", "configMap": {"name": site.name}},
+        {"name": "keys", "secret": {"secretName": site.keys_secret}},
     ]
-    if tls:
+    if site.tls:
         mounts.append({"name": "tls", "mountPath": files.tls_dir, "readOnly": True})
-        volumes.append({"name": "tls", "secret": {"secretName": tls_secret_name(plan)}})
+        volumes.append({"name": "tls", "secret": {"secretName": site.tls_secret}})
     container = {
         "name": COMPONENT,
-        "image": image(endpoint),
+        "image": image(site.endpoint),
         "imagePullPolicy": "IfNotPresent",
         "command": [*spec.command, f"{files.config_dir}/{CONFIG_FILE}"],
         "ports": [
@@ -349,18 +371,19 @@ def deployment(plan: Plan, placement: PlacementPlan, endpoint: Endpoint, skips: 
         "securityContext": container_security(),
         "volumeMounts": mounts,
     }
+    labels = dict(site.labels)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(plan, placement, name(plan), skips),
+        "metadata": _meta(site, annotations=skips),
         "spec": {
-            "replicas": endpoint.replicas,
+            "replicas": site.endpoint.replicas,
             "selector": {"matchLabels": labels},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
                 "metadata": {"labels": labels, "annotations": {f"{contract.DOMAIN}/config-sha256": digest}},
                 "spec": {
-                    "serviceAccountName": name(plan),
+                    "serviceAccountName": site.name,
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security(),
                     "topologySpreadConstraints": spread(labels),
@@ -374,60 +397,81 @@ def deployment(plan: Plan, placement: PlacementPlan, endpoint: Endpoint, skips: 
 
 def service_port(endpoint: Endpoint) -> int:
     """The port clients call: 443 with TLS, 80 without."""
-    return 443 if _tls(endpoint) else 80
+    return 443 if endpoint.tls.source != "none" else 80
 
 
-def service(plan: Plan, placement: PlacementPlan, endpoint: Endpoint) -> dict:
-    """What clients call: a load balancer of the placement's cloud, internal or public as the spec says
+def service(site: Site) -> dict:
+    """What clients call: a load balancer of the site's cloud, internal or public as the spec says
     (catalog/data/endpoints.yaml), or a ClusterIP Service where inferstack knows no load balancer."""
-    lb = load_balancer(placement.cloud)
+    lb = load_balancer(site.cloud)
     spec_: dict = {
         "type": "ClusterIP" if lb is None else "LoadBalancer",
-        "selector": pod_labels(plan, placement),
-        "ports": [{"name": "api", "port": service_port(endpoint), "targetPort": "api", "protocol": "TCP"}],
+        "selector": dict(site.labels),
+        "ports": [{"name": "api", "port": service_port(site.endpoint), "targetPort": "api", "protocol": "TCP"}],
     }
     annotations = None
     if lb is not None:
-        annotations = lb.service_annotations(endpoint.exposure) or None
+        annotations = lb.service_annotations(site.endpoint.exposure) or None
         if lb.load_balancer_class is not None:
             spec_["loadBalancerClass"] = lb.load_balancer_class
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(site, annotations=annotations), "spec": spec_}
+
+
+def disruption_budget(site: Site) -> dict:
+    """As every inferstack budget (`kube.objects.disruption_budget`): one pod at a time with two or more
+    replicas, never the last one with one."""
+    budget = {"maxUnavailable": 1} if site.endpoint.replicas > 1 else {"minAvailable": 1}
     return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _meta(plan, placement, name(plan), annotations),
-        "spec": spec_,
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(site),
+        "spec": {**budget, "unhealthyPodEvictionPolicy": "AlwaysAllow", "selector": {"matchLabels": dict(site.labels)}},
     }
 
 
-def network_policy(plan: Plan, placement: PlacementPlan, endpoint: Endpoint, dns: dict) -> dict:
+def network_policy(site: Site, dns: dict) -> dict:
     """Gateway pods: the API port from anywhere (the load balancer forwards clients' addresses), the
-    monitor port from monitoring; out to DNS (`dns`) and the model's pods (router or serving) on their
-    port. The router's own policy already admits pods of its namespace, the gateway's among them."""
-    front = routing.router(plan)
-    upstream = contract.labels(plan.spec.name, placement.name, routing.COMPONENT if front else "inference")
-    upstream_port = front.port if front else adapter_for(plan.spec.engine.name).port
+    monitor port from monitoring; out to DNS (`dns`) and each route's pods (router or serving) on their
+    port. The routers' own policies admit pods of their namespace and of the ingress namespace, where a
+    platform's gateway runs."""
     monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": contract.MONITORING_NAMESPACE}}}
     spec = gateway()
+    upstream = []
+    for r in site.routes:
+        peer: dict = {"podSelector": {"matchLabels": dict(r.pods)}}
+        if r.namespace != site.namespace:
+            peer["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": r.namespace}}
+        upstream.append({"to": [peer], "ports": [{"protocol": "TCP", "port": r.pod_port}]})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(plan, placement, name(plan)),
+        "metadata": _meta(site),
         "spec": {
-            "podSelector": {"matchLabels": pod_labels(plan, placement)},
+            "podSelector": {"matchLabels": dict(site.labels)},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
-                {"ports": [{"protocol": "TCP", "port": GatewayFiles.in_pod(spec, _tls(endpoint)).api_port}]},
+                {"ports": [{"protocol": "TCP", "port": GatewayFiles.in_pod(spec, site.tls).api_port}]},
                 {"from": [monitoring], "ports": [{"protocol": "TCP", "port": spec.monitor_port}]},
             ],
-            "egress": [
-                dns,
-                {
-                    "to": [{"podSelector": {"matchLabels": upstream}}],
-                    "ports": [{"protocol": "TCP", "port": upstream_port}],
-                },
-            ],
+            "egress": [dns, *upstream],
         },
     }
+
+
+def objects(site: Site, skips: dict, dns: dict) -> list[dict]:
+    """The gateway's account, config, certificate, Deployment, Service, disruption budget and
+    NetworkPolicy. The Secret with the API key hashes is not here: only `pulumi up` builds it
+    (`keys_secret`, from the secret config)."""
+    cert = certificate(site)
+    return [
+        service_account(site),
+        config_map(site),
+        *([cert] if cert is not None else []),
+        deployment(site, skips),
+        service(site),
+        disruption_budget(site),
+        network_policy(site, dns),
+    ]
 
 
 def image(endpoint: Endpoint) -> str:

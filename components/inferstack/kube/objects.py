@@ -423,11 +423,6 @@ def router_disruption_budget(plan: Plan, placement: PlacementPlan) -> dict:
     return _budget(plan, placement, routing.name(plan), routing.COMPONENT, plan.spec.routing.replicas)
 
 
-def endpoint_disruption_budget(plan: Plan, placement: PlacementPlan, replicas: int) -> dict:
-    """The same rule for the endpoint's gateway pods, at `endpoint.replicas`."""
-    return _budget(plan, placement, gateway.name(plan), gateway.COMPONENT, replicas)
-
-
 def _budget(plan: Plan, placement: PlacementPlan, name: str, component: str, replicas: int) -> dict:
     budget = {"maxUnavailable": 1} if replicas > 1 else {"minAvailable": 1}
     return {
@@ -605,23 +600,16 @@ def router_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
 
 
 def endpoint_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
-    """The endpoint's gateway: account, config, certificate, Deployment, Service, disruption budget and
-    NetworkPolicy; none without `endpoint` in the spec. The Secret with the API key hashes is not here:
-    only `pulumi up` builds it (`deployment.py`, from the secret config)."""
-    endpoint = plan.spec.endpoint
-    if endpoint is None:
+    """The model's own endpoint gateway (`kube.endpoint.objects`); none without `endpoint` in the spec."""
+    site = gateway.model_site(plan, placement)
+    if site is None:
         return []
-    skips = _skip_annotations(gateway.image_pinned(endpoint))
-    certificate = gateway.certificate(plan, placement, endpoint)
-    return [
-        gateway.service_account(plan, placement),
-        gateway.config_map(plan, placement, endpoint),
-        *([certificate] if certificate is not None else []),
-        gateway.deployment(plan, placement, endpoint, skips),
-        gateway.service(plan, placement, endpoint),
-        endpoint_disruption_budget(plan, placement, endpoint.replicas),
-        gateway.network_policy(plan, placement, endpoint, _DNS_EGRESS),
-    ]
+    return gateway_objects(site)
+
+
+def gateway_objects(site: gateway.Site) -> list[dict]:
+    """A gateway's objects with the checkov annotations and DNS egress every inferstack pod gets."""
+    return gateway.objects(site, _skip_annotations(gateway.image_pinned(site.endpoint)), _DNS_EGRESS)
 
 
 def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
