@@ -27,7 +27,7 @@ from inferstack.plan.fleet import plan_fleet
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
 from inferstack.spec.fleet import load_fleet
 from inferstack.spec.loader import read_spec_data, violations_from
-from inferstack.spec.models import Compliance
+from inferstack.spec.models import Compliance, Endpoint
 
 #: Compliance fields that shape what is built (not only what is allowed); kept when set aside.
 BUILD_SETTINGS = ("private_networking", "encryption")
@@ -99,7 +99,7 @@ def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
 
 def registered_resources(deployment_plan: Plan) -> list[Resource]:
     """Every resource the Pulumi program registers for a plan, with its provider's inputs."""
-    _throwaway_api_keys([deployment_plan.spec])
+    _throwaway_api_keys([deployment_plan.spec.endpoint])
     return _with_providers(deploy_offline([deployment_plan]))
 
 
@@ -107,10 +107,10 @@ def registered_resources(deployment_plan: Plan) -> list[Resource]:
 API_KEYS_CONFIG = "inferstack:apiKeys"
 
 
-def _throwaway_api_keys(specs: list[DeploymentSpec]) -> None:
+def _throwaway_api_keys(endpoints: list[Endpoint | None]) -> None:
     """Under mocks nothing is deployed, but the program refuses an endpoint client without a key: when
     the config holds no keys, each client gets a random one here, which only ever reaches the mocks."""
-    clients = {c.name for spec in specs if spec.endpoint is not None for c in spec.endpoint.clients}
+    clients = {c.name for endpoint in endpoints if endpoint is not None for c in endpoint.clients}
     if clients and pulumi.runtime.get_config(API_KEYS_CONFIG) is None:
         pulumi.runtime.set_config(API_KEYS_CONFIG, json.dumps({c: secrets.token_urlsafe(24) for c in sorted(clients)}))
 
@@ -157,6 +157,7 @@ def check_fleet(path: str | Path, policy_path: str | Path | None = None) -> Chec
     policy = load_policy(policy_path) if policy_path is not None else None
     if policy is None:
         policy = fleet.platform.compliance if fleet.platform is not None else Compliance()
-    _throwaway_api_keys([m.spec for m in result.models])
+    platform_endpoints = [p.endpoint for p in fleet.platform.placements] if fleet.platform is not None else []
+    _throwaway_api_keys([m.spec.endpoint for m in result.models] + platform_endpoints)
     resources = _with_providers(deploy_folder_offline(path))
     return CheckResult(str(path), evaluate(resources, policy), len(resources))

@@ -553,7 +553,7 @@ class EndpointAddress:
     health_check_path: str
 
     @classmethod
-    def of(cls, site: gateway.Site, resources: Mapping[str, pulumi.CustomResource]) -> "EndpointAddress":
+    def of(cls, site: gateway.Site, resources: Mapping[str, pulumi.Resource]) -> "EndpointAddress":
         """The address of `site`'s gateway Service among `resources` (keyed `Service/<name>`)."""
         in_cluster = f"{site.name}.{site.namespace}.svc.cluster.local"
         status = resources[f"Service/{site.name}"].status  # pyright: ignore[reportAttributeAccessIssue]

@@ -5,6 +5,7 @@ Certificate), the refusal of a client without a key, and the address each placem
 from __future__ import annotations
 
 import hashlib
+import json
 from types import SimpleNamespace
 
 import pulumi
@@ -14,7 +15,9 @@ from inferstack.deployment import EndpointAddress, _ingress, endpoint_keys
 from inferstack.offline import run_offline
 from inferstack.plan import plan
 from inferstack.program import deploy
-from tests.conftest import spec_variant
+from tests.components.harness import run_program
+from tests.conftest import ROOT, spec_variant
+from tests.fleet_folder import example, fleet_folder
 
 pytest.importorskip("pulumi_aws")
 pytest.importorskip("pulumi_gcp")
@@ -121,3 +124,17 @@ def test_the_address_is_the_load_balancers_hostname_or_ip():
     assert _ingress(status(nlb)) == "k8s-x.elb.us-east-1.amazonaws.com"
     assert _ingress(status(SimpleNamespace(hostname=None, ip="10.0.4.7"))) == "10.0.4.7"
     assert _ingress(status()) is None and _ingress(None) is None
+
+
+def test_a_platform_placement_registers_its_gateway_with_the_key_hashes(tmp_path, monkeypatch):
+    placements = example("platform.yaml")["placements"]
+    placements[1]["endpoint"] = {**ENDPOINT, "clients": CLIENTS}
+    folder = fleet_folder(tmp_path / "fleet", {"platform.yaml": {"placements": placements}})
+    monkeypatch.setattr(pulumi.runtime, "get_config", {"inferstack:apiKeys": json.dumps(KEYS)}.get)
+    run = run_program(str(folder), ROOT)
+    secret = run.one("kubernetes:core/v1:Secret", "prod-us-central-secret-prod-endpoint-keys")
+    assert secret.inputs["metadata"]["namespace"] == "ingress"
+    assert secret.inputs["stringData"]["value"] == {"keys.map": f"{_sha('sk-batch-2')} batch\n{_sha('sk-web-1')} web\n"}
+    service = run.one("kubernetes:core/v1:Service", "prod-us-central-service-prod-endpoint")
+    assert service.inputs["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
+    assert not [r for r in run.resources if r.name.startswith("prod-us-east-") and "endpoint" in r.name]

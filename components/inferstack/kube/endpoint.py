@@ -40,6 +40,7 @@ from inferstack.kube import router as routing
 from inferstack.kube.pods import container_security, pod_security, spread
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
+from inferstack.plan.fleet import FleetPlan
 from inferstack.spec.models import Endpoint
 from inferstack.spec.values import is_pinned
 
@@ -267,6 +268,37 @@ def model_site(plan: Plan, placement: PlacementPlan) -> Site | None:
         cloud=placement.cloud,
         endpoint=plan.spec.endpoint,
         routes=(route(plan, placement),),
+    )
+
+
+def platform_site(result: FleetPlan, placement: str) -> Site | None:
+    """A platform placement's gateway in the ingress namespace (whose pods the routers' policies admit),
+    routing every model bound to that placement by its served name; None without `endpoint` there."""
+    platform = result.fleet.platform
+    if platform is None or (endpoint := platform.placement(placement).endpoint) is None:
+        return None
+    planned = next(p for p in result.placements if p.name == placement)
+    routes = sorted(
+        (
+            route(plan, bound)
+            for plan in result.models
+            for bound in plan.placements
+            if bound.name == placement and plan.spec.placement(bound.name).platform == platform.name
+        ),
+        key=lambda r: r.model,
+    )
+    return Site(
+        name=f"{platform.name}-{COMPONENT}",
+        namespace=contract.INGRESS_NAMESPACE,
+        labels={
+            contract.LABEL_NAME: platform.name,
+            contract.LABEL_INSTANCE: f"{platform.name}-{placement}",
+            contract.LABEL_COMPONENT: COMPONENT,
+            contract.LABEL_MANAGED_BY: contract.MANAGED_BY,
+        },
+        cloud=planned.cloud,
+        endpoint=endpoint,
+        routes=tuple(routes),
     )
 
 

@@ -13,11 +13,16 @@ import yaml
 
 from inferstack.catalog.endpoints import gateway, load_balancer
 from inferstack.kube import endpoint, placement_objects
+from inferstack.kube.platform import platform_objects
 from inferstack.monitoring import placement_monitoring
 from inferstack.plan import plan
+from inferstack.plan.fleet import plan_fleet
+from inferstack.render import fleet_contents
 from inferstack.spec import SpecError
+from inferstack.spec.fleet import load_fleet
 from tests.conftest import ROOT, spec_variant
 from tests.e2e.gateway import self_signed, write_gateway
+from tests.fleet_folder import example, fleet_folder
 
 CLIENTS = [{"name": "web", "requests_per_minute": 60}, {"name": "batch", "requests_per_minute": 600}]
 CERT = {"hostname": "llm.example.com", "tls": {"source": "cert_manager", "issuer": "corp-ca"}, "clients": CLIENTS}
@@ -384,3 +389,87 @@ def test_checkov_reports_no_failed_check_on_the_gateway(tmp_path):
     report = json.loads(result.stdout)
     assert [(f["check_id"], f["resource"]) for f in report["results"]["failed_checks"]] == []
     assert report["summary"]["passed"] > 50
+
+
+def _fleet(tmp_path, endpoint_spec, compliance=None):
+    placements = example("platform.yaml")["placements"]
+    placements[1]["endpoint"] = endpoint_spec
+    change = {"placements": placements, **({"compliance": compliance} if compliance else {})}
+    return plan_fleet(load_fleet(fleet_folder(tmp_path / "fleet", {"platform.yaml": change})))
+
+
+PLATFORM_LABELS = {
+    "app.kubernetes.io/name": "prod",
+    "app.kubernetes.io/instance": "prod-us-central",
+    "app.kubernetes.io/component": "endpoint",
+    "app.kubernetes.io/managed-by": "inferstack",
+}
+
+
+def test_a_platform_placement_gets_one_gateway_for_every_model_bound_to_it(tmp_path):
+    result = _fleet(tmp_path, CERT)
+    objects = platform_objects(result, "us-central")
+    assert [(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in objects[4:]] == [
+        ("Namespace", "ingress", None),
+        ("ServiceAccount", "prod-endpoint", "ingress"),
+        ("ConfigMap", "prod-endpoint", "ingress"),
+        ("Certificate", "prod-endpoint", "ingress"),
+        ("Deployment", "prod-endpoint", "ingress"),
+        ("Service", "prod-endpoint", "ingress"),
+        ("PodDisruptionBudget", "prod-endpoint", "ingress"),
+        ("NetworkPolicy", "prod-endpoint", "ingress"),
+    ]
+    assert objects[4]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    by_key = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    assert by_key[("Service", "prod-endpoint")]["spec"]["selector"] == PLATFORM_LABELS
+    data = by_key[("ConfigMap", "prod-endpoint")]["data"]
+    # The two models bound to us-central (chat-8b-mig of team chat, search-qwen of team search), by served name.
+    assert data["models.map"] == "llama-3.1-8b-mig model_0\nqwen2.5-7b model_1\n"
+    config = data["haproxy.cfg"]
+    assert (
+        "    server model_0 chat-8b-mig.chat.svc.cluster.local:8000 resolvers cluster init-addr last,libc,none\n"
+        in config
+    )
+    assert (
+        "    server model_1 search-qwen.search.svc.cluster.local:8000 resolvers cluster init-addr last,libc,none\n"
+        in config
+    )
+    egress = by_key[("NetworkPolicy", "prod-endpoint")]["spec"]["egress"][1]
+    assert egress == {
+        "to": [
+            {
+                "podSelector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/name": "chat-8b-mig",
+                        "app.kubernetes.io/instance": "chat-8b-mig-us-central",
+                        "app.kubernetes.io/component": "router",
+                        "app.kubernetes.io/managed-by": "inferstack",
+                    }
+                },
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "chat"}},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": 8080}],
+    }
+    # The routers admit the ingress namespace already (kube.objects.network_policies).
+    assert not [o for o in platform_objects(result, "us-east") if o["metadata"]["name"] == "prod-endpoint"]
+
+
+def test_a_fleet_render_writes_the_platform_gateway_beside_the_team_objects(tmp_path):
+    files = fleet_contents(_fleet(tmp_path, CERT))
+    gateway_files = sorted(f for f in files if f.startswith("us-central/_platform/") and "prod-endpoint" in f)
+    assert len(gateway_files) == 7 and not any("secret" in f for f in gateway_files)
+
+
+def test_inf013_on_a_platform_placement(tmp_path):
+    with pytest.raises(SpecError) as failed:
+        _fleet(tmp_path, {**CERT, "exposure": "public"})
+    assert failed.value.render().splitlines()[1] == (
+        f"  - {tmp_path / 'fleet' / 'platform.yaml'}: placements[1].endpoint.exposure = 'public': a public "
+        "endpoint while compliance.private_networking is true (INF013). Allowed: private. Fix: set "
+        "placements[1].endpoint.exposure: private, or compliance.private_networking: false where the organisation "
+        "allows it."
+    )
+    result = _fleet(tmp_path / "open", {**CERT, "exposure": "public"}, {"private_networking": False})
+    service = next(o for o in platform_objects(result, "us-central") if o["kind"] == "Service")
+    assert "annotations" not in service["metadata"]
