@@ -20,9 +20,10 @@ from inferstack.plan.fleet import plan_fleet
 from inferstack.render import fleet_contents
 from inferstack.spec import SpecError
 from inferstack.spec.fleet import load_fleet
-from tests.conftest import ROOT, spec_variant
+from tests.conftest import spec_variant
 from tests.e2e.gateway import self_signed, write_gateway
 from tests.fleet_folder import example, fleet_folder
+from tests.unit.test_render import _checkov
 
 CLIENTS = [{"name": "web", "requests_per_minute": 60}, {"name": "batch", "requests_per_minute": 600}]
 CERT = {"hostname": "llm.example.com", "tls": {"source": "cert_manager", "issuer": "corp-ca"}, "clients": CLIENTS}
@@ -360,27 +361,16 @@ def test_gateway_objects_pass_strict_schema_validation():
 
 
 def test_checkov_reports_no_failed_check_on_the_gateway(tmp_path):
-    checkov = ROOT / ".tools" / "checkov" / "bin" / "checkov"
-    if not checkov.exists():
-        if os.environ.get("CI"):
-            pytest.fail("checkov is not installed: scripts/test.sh must run scripts/install-checkov.sh")
-        pytest.skip("checkov not installed here; run scripts/install-checkov.sh")
+    checkov = _checkov()
     _, objects = _objects()
     for (kind, name), obj in objects.items():
         if name == "quickstart-endpoint":
             (tmp_path / f"{kind.lower()}.yaml").write_text(yaml.safe_dump(obj))
     result = subprocess.run(
         [
-            str(checkov),
-            "-d",
-            str(tmp_path),
-            "--framework",
-            "kubernetes",
-            "--skip-download",
-            "--compact",
-            "--quiet",
-            "--output",
-            "json",
+            checkov,
+            *("-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--compact", "--quiet"),
+            *("--output", "json"),
         ],
         capture_output=True,
         text=True,
