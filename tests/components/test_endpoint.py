@@ -88,10 +88,10 @@ def test_aws_gets_an_internal_nlb_per_placement():
         "llama-8b-us-us-west-serving-service-llama-8b-us-endpoint",
     ]
     for inputs in services.values():
-        assert inputs["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
+        assert inputs["spec"]["type"] == "LoadBalancer"
         assert inputs["metadata"]["annotations"] == {
-            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+            "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+            "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
         }
 
 

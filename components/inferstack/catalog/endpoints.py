@@ -42,10 +42,9 @@ class Gateway:
 
 @dataclass(frozen=True)
 class LoadBalancer:
-    """A Service of type LoadBalancer on one cloud: its class, fixed annotations, and the annotation
-    whose value makes it private or public (a None value: leave the annotation out)."""
+    """A Service of type LoadBalancer on one cloud: its fixed annotations, and the annotation whose value
+    makes it private or public (a None value: leave the annotation out)."""
 
-    load_balancer_class: str | None
     annotations: dict[str, str]
     scheme_annotation: str
     private: str | None
@@ -74,7 +73,6 @@ def gateway() -> Gateway:
 def load_balancers() -> dict[str, LoadBalancer]:
     return {
         cloud: LoadBalancer(
-            load_balancer_class=row["load_balancer_class"],
             annotations=dict(row["annotations"]),
             scheme_annotation=row["scheme_annotation"],
             private=row["private"],

@@ -152,6 +152,7 @@ def private_networking(resource: Resource, policy: Compliance) -> Iterator[str]:
         internal = (
             annotations.get("service.beta.kubernetes.io/aws-load-balancer-scheme") == "internal"
             or annotations.get("networking.gke.io/load-balancer-type") == "Internal"
+            or annotations.get("service.beta.kubernetes.io/aws-load-balancer-internal") == "true"
         )
         if not internal:
             yield (

@@ -441,11 +441,7 @@ def service(site: Site) -> dict:
         "selector": dict(site.labels),
         "ports": [{"name": "api", "port": service_port(site.endpoint), "targetPort": "api", "protocol": "TCP"}],
     }
-    annotations = None
-    if lb is not None:
-        annotations = lb.service_annotations(site.endpoint.exposure) or None
-        if lb.load_balancer_class is not None:
-            spec_["loadBalancerClass"] = lb.load_balancer_class
+    annotations = (lb.service_annotations(site.endpoint.exposure) or None) if lb is not None else None
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(site, annotations=annotations), "spec": spec_}
 
 

@@ -468,3 +468,15 @@ def test_an_endpoint_may_be_public_where_private_networking_is_off():
 
 def test_the_private_endpoint_rule_ignores_services_other_than_the_gateway():
     assert _messages("INF013", _with(_with(GATEWAY, {}, "metadata", "annotations"), {}, "metadata", "labels")) == []
+
+
+def test_an_internal_nlb_of_the_in_tree_aws_controller_is_private():
+    nlb = {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+    internal = _with(
+        GATEWAY, {**nlb, "service.beta.kubernetes.io/aws-load-balancer-internal": "true"}, "metadata", "annotations"
+    )
+    assert _messages("INF003", internal) == [] and _messages("INF013", internal) == []
+    assert _messages("INF003", _with(GATEWAY, nlb, "metadata", "annotations")) == [
+        "Service type LoadBalancer is public; allowed: ClusterIP or an internal load balancer. "
+        "Fix: annotate it as internal or use ClusterIP"
+    ]

@@ -55,14 +55,11 @@ def test_the_gateway_catalog_row():
 def test_load_balancers_per_cloud():
     aws, gcp = load_balancer("aws"), load_balancer("gcp")
     assert aws is not None and gcp is not None
-    assert aws.load_balancer_class == "service.k8s.aws/nlb"
     assert aws.service_annotations("private") == {
-        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
     }
-    assert aws.service_annotations("public")["service.beta.kubernetes.io/aws-load-balancer-scheme"] == (
-        "internet-facing"
-    )
+    assert aws.service_annotations("public") == {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
     assert gcp.service_annotations("private") == {"networking.gke.io/load-balancer-type": "Internal"}
     assert gcp.service_annotations("public") == {}
     assert load_balancer("kubernetes") is None
@@ -213,11 +210,11 @@ def test_public_on_gke_is_the_default_external_load_balancer():
 PINNED = "haproxy:2.6.12@sha256:" + "a" * 64
 
 
-def test_aws_gets_an_internal_nlb_from_the_load_balancer_controller():
+def test_aws_gets_an_internal_nlb_from_the_in_tree_controller():
     _, objects = _objects("aws-llama-8b-us", {**CERT, "image": PINNED})
     service = objects[("Service", "llama-8b-us-endpoint")]
-    assert service["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
-    assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    assert service["spec"]["type"] == "LoadBalancer" and "loadBalancerClass" not in service["spec"]
+    assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
 
 
 def test_existing_clusters_keep_a_cluster_ip_service():
