@@ -9,7 +9,8 @@ to the serving pods (routing off), so no router runs here; tests/e2e/test_routin
 - No key or an unknown key: 401 with the rendered body; a valid key: a 200 completion from vLLM.
 - An unknown `model`: 404; `GET /v1/models` lists the served name; a path outside the API: 404.
 - Over the client's 5 requests per minute: 429 with the rendered body.
-- The monitor port answers its health path and HAProxy's Prometheus exporter.
+- The health path answers without a key on the API port (TLS) and the monitor port, which also serves
+  HAProxy's Prometheus exporter.
 Loopback only, a dozen requests, every call with a timeout.
 """
 
@@ -156,9 +157,11 @@ def test_the_gateway_checks_keys_routes_by_model_and_limits_each_client(gateway)
     )
 
 
-def test_the_monitor_port_serves_health_and_metrics(gateway):
+def test_health_answers_without_a_key_on_both_ports_and_metrics_on_the_monitor_port(gateway):
     with urllib.request.urlopen(gateway["monitor"] + "/healthz", timeout=10) as response:
         assert response.status == 200
+    with urllib.request.urlopen(gateway["base"] + "/healthz", timeout=10, context=gateway["tls"]) as response:
+        assert response.status == 200  # what a load balancer or DNS health check calls, over TLS
     with urllib.request.urlopen(gateway["monitor"] + "/metrics", timeout=10) as response:
         text = response.read().decode()
     assert 'haproxy_frontend_http_requests_total{proxy="api"}' in text

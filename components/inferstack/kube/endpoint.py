@@ -290,12 +290,7 @@ def platform_site(result: FleetPlan, placement: str) -> Site | None:
     return Site(
         name=f"{platform.name}-{COMPONENT}",
         namespace=contract.INGRESS_NAMESPACE,
-        labels={
-            contract.LABEL_NAME: platform.name,
-            contract.LABEL_INSTANCE: f"{platform.name}-{placement}",
-            contract.LABEL_COMPONENT: COMPONENT,
-            contract.LABEL_MANAGED_BY: contract.MANAGED_BY,
-        },
+        labels=contract.labels(platform.name, placement, COMPONENT),
         cloud=planned.cloud,
         endpoint=endpoint,
         routes=tuple(routes),

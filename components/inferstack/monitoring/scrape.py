@@ -71,6 +71,38 @@ def endpoint_pod_monitor(plan: Plan, placement_name: str) -> dict:
     )
 
 
+def platform_endpoint_pod_monitor(platform: str, placement: str, cluster: str) -> dict:
+    """The PodMonitor of a platform placement's gateway (`kube.endpoint.platform_site`: labels
+    `contract.labels(platform, placement, "endpoint")` in the ingress namespace); its series get
+    ``job="<platform>-endpoint"``, ``placement`` and ``cluster``."""
+    selected = contract.labels(platform, placement, endpoints.COMPONENT)
+    monitor = {
+        "port": "monitor",
+        "path": endpoints.gateway().metrics_path,
+        "interval": SCRAPE_INTERVAL,
+        "scrapeTimeout": SCRAPE_TIMEOUT,
+        "relabelings": [
+            _static_label("job", f"{platform}-{endpoints.COMPONENT}"),
+            _static_label("placement", placement),
+            _static_label("cluster", cluster),
+        ],
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "PodMonitor",
+        "metadata": {
+            "name": f"{platform}-{placement}-{endpoints.COMPONENT}",
+            "namespace": contract.INGRESS_NAMESPACE,
+            "labels": selected,
+        },
+        "spec": {
+            "selector": {"matchLabels": {k: v for k, v in selected.items() if k != contract.LABEL_MANAGED_BY}},
+            "namespaceSelector": {"matchNames": [contract.INGRESS_NAMESPACE]},
+            "podMetricsEndpoints": [monitor],
+        },
+    }
+
+
 def _pod_monitor(plan: Plan, placement_name: str, component: str, name: str, port: str, path: str, job: str) -> dict:
     spec = plan.spec
     where = spec.placement(placement_name)

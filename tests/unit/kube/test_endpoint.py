@@ -15,6 +15,7 @@ from inferstack.catalog.endpoints import gateway, load_balancer
 from inferstack.kube import endpoint, placement_objects
 from inferstack.kube.platform import platform_objects
 from inferstack.monitoring import placement_monitoring
+from inferstack.monitoring.fleet import platform_monitoring
 from inferstack.plan import plan
 from inferstack.plan.fleet import plan_fleet
 from inferstack.render import fleet_contents
@@ -460,3 +461,16 @@ def test_inf013_on_a_platform_placement(tmp_path):
     result = _fleet(tmp_path / "open", {**CERT, "exposure": "public"}, {"private_networking": False})
     service = next(o for o in platform_objects(result, "us-central") if o["kind"] == "Service")
     assert "annotations" not in service["metadata"]
+
+
+def test_the_platform_gateway_is_scraped_in_the_ingress_namespace(tmp_path):
+    result = _fleet(tmp_path, CERT)
+    monitors = [o for o in platform_monitoring(result, "us-central") if o["kind"] == "PodMonitor"]
+    assert [m["metadata"]["name"] for m in monitors] == ["prod-us-central-endpoint"]
+    spec = monitors[0]["spec"]
+    assert spec["namespaceSelector"] == {"matchNames": ["ingress"]}
+    assert spec["selector"]["matchLabels"] == {k: v for k, v in PLATFORM_LABELS.items() if "managed-by" not in k}
+    (scrape,) = spec["podMetricsEndpoints"]
+    assert (scrape["port"], scrape["path"]) == ("monitor", "/metrics")
+    assert [r["replacement"] for r in scrape["relabelings"]] == ["prod-endpoint", "us-central", "prod-us-central"]
+    assert not [o for o in platform_monitoring(result, "us-east") if o["kind"] == "PodMonitor"]
