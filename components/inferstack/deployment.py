@@ -273,9 +273,6 @@ class ModelDeploymentArgs(TypedDict, total=False):
     hf_token: pulumi.Input[str]
     """A Hugging Face token (pass it as a secret) for gated hf:// models and adapters; stored as the Secret
     the prefetch Job reads. The stack program takes it from the secret config `inferstack:hfToken`."""
-    api_keys: Mapping[str, str]
-    """Client name -> API key for the spec's endpoint (`endpoint.clients`); only their SHA-256 hashes reach
-    the cluster. Without it, the secret config `inferstack:apiKeys` (a JSON object) is read."""
 
 
 def plan_from_args(args: Mapping[str, Any]) -> Plan:
@@ -315,8 +312,6 @@ class ModelDeployment(pulumi.ComponentResource):
     """Cluster name per placement."""
     monthly_cost_max: pulumi.Output[float]
     """Estimated GPU node cost per month at max replicas, USD (-1 when some placement has no price)."""
-    endpoint_addresses: dict[str, "EndpointAddress"]
-    """Where each placement's endpoint answers (placements of a spec with an `endpoint` section)."""
 
     def __init__(
         self,
@@ -328,7 +323,11 @@ class ModelDeployment(pulumi.ComponentResource):
         extra_objects: Optional[ExtraObjects] = None,
         networks: Optional[Mapping[str, ExistingNetwork]] = None,
         platform: Optional[Mapping[str, PlatformCluster]] = None,
+        api_keys: Optional[Mapping[str, str]] = None,
     ) -> None:
+        """`api_keys`: client name -> API key for the spec's endpoint (`endpoint.clients`); only their
+        SHA-256 hashes reach the cluster. Without it, the secret config `inferstack:apiKeys` (a JSON
+        object) is read. Not a component input, so keys never sit in the component's inputs."""
         super().__init__(TYPE, name, None, opts)
         plan = plan if plan is not None else plan_from_args(args or {})
         _require_deployable(plan)
@@ -341,7 +340,9 @@ class ModelDeployment(pulumi.ComponentResource):
         self.plan = plan
         self.infra: dict[str, PlacementInfra] = {}
         self.services: dict[str, InferenceService] = {}
-        self.endpoint_addresses = {}
+        #: Where each placement's endpoint answers (placements of a spec with an `endpoint` section); a
+        #: Python attribute, not a component output (the package schema cannot carry EndpointAddress).
+        self.endpoint_addresses: dict[str, EndpointAddress] = {}
         endpoints: dict[str, pulumi.Input[str]] = {}
         kubeconfigs: dict[str, pulumi.Input[str]] = {}
         clusters: dict[str, pulumi.Input[str]] = {}
@@ -350,7 +351,7 @@ class ModelDeployment(pulumi.ComponentResource):
             ctx = PlacementContext(prefix, plan, placement, self, settings, (networks or {}).get(placement.name))
             infra = _infra(ctx, platform)
             objects = _with_hub_token(list(placement_objects(plan, placement)), plan, (args or {}).get("hf_token"))
-            objects = _with_endpoint_keys(objects, plan, placement, (args or {}).get("api_keys"))
+            objects = _with_endpoint_keys(objects, plan, placement, api_keys)
             objects += list(_extra(extra_objects, plan, placement))
             # Caches on clusters the stack does not own (existing ones, or a platform's) outlive it.
             existing = ctx.spec_placement.cluster.kind == "existing" or ctx.spec_placement.platform is not None
@@ -411,9 +412,16 @@ class ModelDeployment(pulumi.ComponentResource):
         }
         if hf_token is not None:
             args["hf_token"] = hf_token
-        if api_keys is not None:
-            args["api_keys"] = api_keys
-        return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks, platform=platform)
+        return cls(
+            name,
+            args,
+            opts,
+            plan=plan,
+            extra_objects=extra_objects,
+            networks=networks,
+            platform=platform,
+            api_keys=api_keys,
+        )
 
     @classmethod
     def from_spec_file(
