@@ -108,10 +108,10 @@ API_KEYS_CONFIG = "inferstack:apiKeys"
 
 
 def _throwaway_api_keys(endpoints: list[Endpoint | None]) -> None:
-    """Under mocks nothing is deployed, but the program refuses an endpoint client without a key: when
-    the config holds no keys, each client gets a random one here, which only ever reaches the mocks."""
+    """Under mocks nothing is deployed, but the program refuses an endpoint client without a key: each
+    client gets a random key here (replacing any earlier check's), which only ever reaches the mocks."""
     clients = {c.name for endpoint in endpoints if endpoint is not None for c in endpoint.clients}
-    if clients and pulumi.runtime.get_config(API_KEYS_CONFIG) is None:
+    if clients:
         pulumi.runtime.set_config(API_KEYS_CONFIG, json.dumps({c: secrets.token_urlsafe(24) for c in sorted(clients)}))
 
 
