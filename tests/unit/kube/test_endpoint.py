@@ -19,6 +19,7 @@ from inferstack.monitoring.fleet import platform_monitoring
 from inferstack.plan import plan
 from inferstack.plan.fleet import plan_fleet
 from inferstack.render import fleet_contents
+from inferstack.report import endpoint_summary, plan_text
 from inferstack.spec import SpecError
 from inferstack.spec.fleet import load_fleet
 from tests.conftest import spec_variant
@@ -474,3 +475,14 @@ def test_the_platform_gateway_is_scraped_in_the_ingress_namespace(tmp_path):
     assert (scrape["port"], scrape["path"]) == ("monitor", "/metrics")
     assert [r["replacement"] for r in scrape["relabelings"]] == ["prod-endpoint", "us-central", "prod-us-central"]
     assert not [o for o in platform_monitoring(result, "us-east") if o["kind"] == "PodMonitor"]
+
+
+def test_the_plan_report_states_the_endpoint():
+    result, _ = _objects()
+    assert result.spec.endpoint is not None
+    assert endpoint_summary(result.spec.endpoint) == (
+        "private gateway, https://llm.example.com (cert-manager issuer corp-ca), 2 pod(s); clients web 60/min, "
+        "batch 600/min per pod; keys from the secret config inferstack:apiKeys at `pulumi up` (render writes no "
+        "Secret)"
+    )
+    assert "endpoint" in plan_text(result) and "endpoint" not in plan_text(plan(spec_variant("quickstart", {})))
