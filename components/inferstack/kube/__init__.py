@@ -2,10 +2,11 @@
 
 `placement_objects(plan, placement)` is the one entry point: the namespace, service account, weight
 cache (PVC and prefetch Job), serving Deployment, Service, PodDisruptionBudget, NetworkPolicies and
-KEDA ScaledObject for one placement. Files (`inferstack render`) and Pulumi resources (components)
+KEDA ScaledObject for one placement, in the form
+the plan's cache tier takes (`cache_tiers`). Files (`inferstack render`) and Pulumi resources (components)
 carry these same dicts.
 """
 
-from inferstack.kube.objects import placement_objects
+from inferstack.kube.cache_tiers import placement_objects
 
 __all__ = ["placement_objects"]

@@ -27,6 +27,8 @@ class PoolPlan:
     gpu_zones: tuple[str, ...] = ()
     #: MIG profile (e.g. `3g.40gb`) every GPU of the pool is split into; None for whole GPUs.
     mig_profile: str | None = None
+    #: The node_local cache tier reads from the nodes' NVMe: the clouds set it up as one array (`plan.coldstart`).
+    local_nvme: bool = False
 
     @property
     def device(self) -> str:

@@ -50,6 +50,7 @@ def launch_template(
     tags: dict[str, str],
     parent: pulumi.Resource,
     capacity_reservation_id: str | None = None,
+    user_data: str | None = None,
 ) -> aws.ec2.LaunchTemplate:
     """IMDSv2-only launch template with an encrypted gp3 root volume (AL2023 root is /dev/xvda), launching
     into `capacity_reservation_id` (an On-Demand Capacity Reservation) when given.
@@ -69,6 +70,7 @@ def launch_template(
         name,
         region=region,
         capacity_reservation_specification=reservation,
+        user_data=user_data,
         metadata_options=METADATA_OPTIONS,
         block_device_mappings=[
             aws.ec2.LaunchTemplateBlockDeviceMappingArgs(

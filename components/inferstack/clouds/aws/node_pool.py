@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 import pulumi
@@ -18,6 +19,33 @@ CAPACITY_TYPES = {"on_demand": "ON_DEMAND", "spot": "SPOT", "reservation": "ON_D
 
 #: EKS-optimized Amazon Linux 2023 with the NVIDIA driver and container toolkit.
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+
+
+#: AL2023's nodeadm assembles the instance-store NVMe drives into one RAID0 array mounted at /mnt/k8s-disks/0
+#: (NodeConfig spec.instance.localStorage.strategy, node.eks.aws/v1alpha1; awslabs/ai-on-eks uses it for
+#: model caches), where the node_local cache tier's directory lives (catalog/data/cold_start.yaml). Managed
+#: node groups merge a MIME part of type application/node.eks.aws into the user data they generate.
+LOCAL_NVME_NODE_CONFIG = """MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="INFERSTACK"
+
+--INFERSTACK
+Content-Type: application/node.eks.aws
+
+---
+apiVersion: node.eks.aws/v1alpha1
+kind: NodeConfig
+spec:
+  instance:
+    localStorage:
+      strategy: RAID0
+
+--INFERSTACK--
+"""
+
+
+def local_nvme_user_data() -> str:
+    """The launch template's user data (base64) that sets the node's NVMe up as one array."""
+    return base64.b64encode(LOCAL_NVME_NODE_CONFIG.encode()).decode()
 
 
 class EksGpuNodePool(pulumi.ComponentResource):
@@ -41,6 +69,7 @@ class EksGpuNodePool(pulumi.ComponentResource):
         tags: dict[str, str],
         capacity_mode: str = "on_demand",
         reservation: str | None = None,
+        local_nvme: bool = False,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -49,7 +78,15 @@ class EksGpuNodePool(pulumi.ComponentResource):
             raise ValueError(
                 f"EKS node groups cannot buy {capacity_mode!r} capacity; they buy {', '.join(CAPACITY_TYPES)}"
             )
-        template = launch_template(f"{name}-lt", region, GPU_ROOT_VOLUME_GIB, tags, self, reservation)
+        template = launch_template(
+            f"{name}-lt",
+            region,
+            GPU_ROOT_VOLUME_GIB,
+            tags,
+            self,
+            reservation,
+            local_nvme_user_data() if local_nvme else None,
+        )
         group = aws.eks.NodeGroup(
             name,
             cluster_name=cluster_name,
