@@ -11,6 +11,7 @@ scripts/install-prometheus.sh
 scripts/install-checkov.sh
 scripts/install-vllm.sh
 scripts/install-router.sh
+scripts/install-haproxy.sh
 scripts/install-streamer.sh
 scripts/setup.sh test
 if [ "$#" -eq 0 ]; then

@@ -12,9 +12,12 @@ with any other problem is rejected as `inferstack plan` rejects it.
 from __future__ import annotations
 
 import copy
+import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import pulumi
 from pydantic import ValidationError
 
 from inferstack.compliance.model import Finding, Resource, evaluate
@@ -24,7 +27,7 @@ from inferstack.plan.fleet import plan_fleet
 from inferstack.spec import DeploymentSpec, SpecError, Violation, parse_spec
 from inferstack.spec.fleet import load_fleet
 from inferstack.spec.loader import read_spec_data, violations_from
-from inferstack.spec.models import Compliance
+from inferstack.spec.models import Compliance, Endpoint
 
 #: Compliance fields that shape what is built (not only what is allowed); kept when set aside.
 BUILD_SETTINGS = ("private_networking", "encryption")
@@ -96,7 +99,20 @@ def spec_and_policy(path: str | Path) -> tuple[DeploymentSpec, Compliance]:
 
 def registered_resources(deployment_plan: Plan) -> list[Resource]:
     """Every resource the Pulumi program registers for a plan, with its provider's inputs."""
+    _throwaway_api_keys([deployment_plan.spec.endpoint])
     return _with_providers(deploy_offline([deployment_plan]))
+
+
+#: The secret config `pulumi up` reads the endpoint's API keys from (`deployment.API_KEYS_CONFIG`).
+API_KEYS_CONFIG = "inferstack:apiKeys"
+
+
+def _throwaway_api_keys(endpoints: list[Endpoint | None]) -> None:
+    """Under mocks nothing is deployed, but the program refuses an endpoint client without a key: each
+    client gets a random key here (replacing any earlier check's), which only ever reaches the mocks."""
+    clients = {c.name for endpoint in endpoints if endpoint is not None for c in endpoint.clients}
+    if clients:
+        pulumi.runtime.set_config(API_KEYS_CONFIG, json.dumps({c: secrets.token_urlsafe(24) for c in sorted(clients)}))
 
 
 def _with_providers(run: Run) -> list[Resource]:
@@ -141,5 +157,7 @@ def check_fleet(path: str | Path, policy_path: str | Path | None = None) -> Chec
     policy = load_policy(policy_path) if policy_path is not None else None
     if policy is None:
         policy = fleet.platform.compliance if fleet.platform is not None else Compliance()
+    platform_endpoints = [p.endpoint for p in fleet.platform.placements] if fleet.platform is not None else []
+    _throwaway_api_keys([m.spec.endpoint for m in result.models] + platform_endpoints)
     resources = _with_providers(deploy_folder_offline(path))
     return CheckResult(str(path), evaluate(resources, policy), len(resources))

@@ -27,6 +27,7 @@ Args are a `TypedDict` of plain values so the component package (`components/__m
 its schema; Python callers usually use `ModelDeployment.from_plan` or `.from_spec_file`.
 """
 
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from inferstack import contract
+from inferstack.catalog import endpoints as endpoint_facts
 from inferstack.clouds import cloud_for_cluster, cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import (
@@ -48,6 +50,7 @@ from inferstack.clouds.base import (
     PlacementContext,
     PlacementInfra,
 )
+from inferstack.kube import endpoint as gateway
 from inferstack.kube import placement_objects
 from inferstack.monitoring import placement_monitoring
 from inferstack.plan import Plan
@@ -55,6 +58,7 @@ from inferstack.plan import plan as make_plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.spec import SpecError, load_spec
 from inferstack.spec.loader import parse_spec_text
+from inferstack.spec.models import Endpoint
 from inferstack.spec.platform import PlatformPlacement
 
 TYPE = "inferstack:index:ModelDeployment"
@@ -337,7 +341,11 @@ class ModelDeployment(pulumi.ComponentResource):
         extra_objects: Optional[ExtraObjects] = None,
         networks: Optional[Mapping[str, ExistingNetwork]] = None,
         platform: Optional[Mapping[str, PlatformCluster]] = None,
+        api_keys: Optional[Mapping[str, str]] = None,
     ) -> None:
+        """`api_keys`: client name -> API key for the spec's endpoint (`endpoint.clients`); only their
+        SHA-256 hashes reach the cluster. Without it, the secret config `inferstack:apiKeys` (a JSON
+        object) is read. Not a component input, so keys never sit in the component's inputs."""
         super().__init__(TYPE, name, None, opts)
         plan = plan if plan is not None else plan_from_args(args or {})
         _require_deployable(plan)
@@ -350,6 +358,9 @@ class ModelDeployment(pulumi.ComponentResource):
         self.plan = plan
         self.infra: dict[str, PlacementInfra] = {}
         self.services: dict[str, InferenceService] = {}
+        #: Where each placement's endpoint answers (placements of a spec with an `endpoint` section); a
+        #: Python attribute, not a component output (the package schema cannot carry EndpointAddress).
+        self.endpoint_addresses: dict[str, EndpointAddress] = {}
         endpoints: dict[str, pulumi.Input[str]] = {}
         kubeconfigs: dict[str, pulumi.Input[str]] = {}
         clusters: dict[str, pulumi.Input[str]] = {}
@@ -358,6 +369,7 @@ class ModelDeployment(pulumi.ComponentResource):
             ctx = PlacementContext(prefix, plan, placement, self, settings, (networks or {}).get(placement.name))
             infra = _infra(ctx, platform)
             objects = _with_hub_token(list(placement_objects(plan, placement)), plan, (args or {}).get("hf_token"))
+            objects = _with_endpoint_keys(objects, plan, placement, api_keys)
             objects += list(_extra(extra_objects, plan, placement))
             # Caches on clusters the stack does not own (existing ones, or a platform's) outlive it.
             existing = ctx.spec_placement.cluster.kind == "existing" or ctx.spec_placement.platform is not None
@@ -374,6 +386,9 @@ class ModelDeployment(pulumi.ComponentResource):
             )
             self.infra[placement.name] = infra
             self.services[placement.name] = service
+            site = gateway.model_site(plan, placement)
+            if site is not None:
+                self.endpoint_addresses[placement.name] = EndpointAddress.of(site, service.resources)
             if service.endpoint is not None:
                 endpoints[placement.name] = service.endpoint
             if infra.cluster.kubeconfig is not None and ctx.spec_placement.platform is None:
@@ -405,6 +420,7 @@ class ModelDeployment(pulumi.ComponentResource):
         networks: Optional[Mapping[str, ExistingNetwork]] = None,
         hf_token: Optional[pulumi.Input[str]] = None,
         platform: Optional[Mapping[str, PlatformCluster]] = None,
+        api_keys: Optional[Mapping[str, str]] = None,
     ) -> "ModelDeployment":
         args: ModelDeploymentArgs = {
             "device_plugin": addons.device_plugin,
@@ -414,7 +430,16 @@ class ModelDeployment(pulumi.ComponentResource):
         }
         if hf_token is not None:
             args["hf_token"] = hf_token
-        return cls(name, args, opts, plan=plan, extra_objects=extra_objects, networks=networks, platform=platform)
+        return cls(
+            name,
+            args,
+            opts,
+            plan=plan,
+            extra_objects=extra_objects,
+            networks=networks,
+            platform=platform,
+            api_keys=api_keys,
+        )
 
     @classmethod
     def from_spec_file(
@@ -491,6 +516,90 @@ def _with_hub_token(objects: list[dict], plan: Plan, token: Optional[pulumi.Inpu
     return [*objects[:first_workload], secret, *objects[first_workload:]]
 
 
+#: Secret config with the endpoint's API keys: a JSON object of client name -> key
+#: (`pulumi config set --secret inferstack:apiKeys '{"web": "..."}'`).
+API_KEYS_CONFIG = "inferstack:apiKeys"
+
+
+def endpoint_keys(owner: str, endpoint: Endpoint, keys: Optional[Mapping[str, str]]) -> dict[str, str]:
+    """Each client's key of `owner`'s endpoint, from `keys` or else the secret config `API_KEYS_CONFIG`; an
+    InputPropertyError naming every client without one (or a config that is not a JSON object of
+    strings). Keys for clients the endpoint does not list are ignored."""
+    clients = [c.name for c in endpoint.clients]
+    fix = (
+        f"set them with `pulumi config set --secret {API_KEYS_CONFIG} "
+        + "'{"
+        + ", ".join(f'"{c}": "<key>"' for c in clients)
+        + "}'`"
+    )
+    if keys is None:
+        raw = pulumi.runtime.get_config(API_KEYS_CONFIG)
+        try:
+            keys = json.loads(raw) if raw is not None else {}
+        except json.JSONDecodeError:
+            keys = None
+        if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+            raise pulumi.InputPropertyError("api_keys", f"{API_KEYS_CONFIG} is not a JSON object of strings: {fix}")
+    missing = [c for c in clients if not keys.get(c)]
+    if missing:
+        raise pulumi.InputPropertyError(
+            "api_keys", f"endpoint client(s) {', '.join(missing)} of {owner!r} have no API key: {fix}"
+        )
+    return {c: keys[c] for c in clients}
+
+
+def with_keys_secret(objects: list[dict], site: gateway.Site, keys: Mapping[str, str]) -> list[dict]:
+    """`objects` with the gateway's Secret of key hashes (`kube.endpoint.keys_secret`, a Pulumi secret)
+    just before its Deployment."""
+    secret = gateway.keys_secret(site, pulumi.Output.secret(gateway.keys_map(keys)))
+    at = next(i for i, o in enumerate(objects) if (o["kind"], o["metadata"]["name"]) == ("Deployment", site.name))
+    return [*objects[:at], secret, *objects[at:]]
+
+
+def _with_endpoint_keys(
+    objects: list[dict], plan: Plan, placement: PlacementPlan, keys: Optional[Mapping[str, str]]
+) -> list[dict]:
+    """`objects` with the model's gateway Secret, when the spec has an endpoint."""
+    site = gateway.model_site(plan, placement)
+    if site is None:
+        return objects
+    return with_keys_secret(objects, site, endpoint_keys(plan.spec.name, site.endpoint, keys))
+
+
+@dataclass(frozen=True)
+class EndpointAddress:
+    """Where one placement's endpoint answers, for DNS records and health checks: the load balancer's
+    hostname or IP (the Service's `status.loadBalancer.ingress[0]`; the in-cluster DNS name of a ClusterIP
+    Service), the port and scheme clients use, and the path that answers 200 while the gateway serves
+    (HAProxy's monitor-uri, on the same port, no key needed)."""
+
+    address: pulumi.Output[str]
+    port: int
+    scheme: str
+    health_check_path: str
+
+    @classmethod
+    def of(cls, site: gateway.Site, resources: Mapping[str, pulumi.Resource]) -> "EndpointAddress":
+        """The address of `site`'s gateway Service among `resources` (keyed `Service/<name>`)."""
+        in_cluster = f"{site.name}.{site.namespace}.svc.cluster.local"
+        status = resources[f"Service/{site.name}"].status  # pyright: ignore[reportAttributeAccessIssue]
+        return cls(
+            address=pulumi.Output.from_input(status).apply(lambda s: _ingress(s) or in_cluster),
+            port=gateway.service_port(site.endpoint),
+            scheme="https" if site.tls else "http",
+            health_check_path=endpoint_facts.gateway().health_path,
+        )
+
+
+def _ingress(status: Any) -> Optional[str]:
+    """The first load-balancer ingress hostname or IP of a Service status, or None."""
+    balancer = getattr(status, "load_balancer", None)
+    for ingress in getattr(balancer, "ingress", None) or []:
+        if ingress.hostname or ingress.ip:
+            return ingress.hostname or ingress.ip
+    return None
+
+
 def _extra(extra: Optional[ExtraObjects], plan: Plan, placement: PlacementPlan) -> Sequence[dict]:
     """The placement's extra objects; by default its monitoring (pass [] to leave monitoring out)."""
     if extra is None:
@@ -508,6 +617,7 @@ def _require_deployable(plan: Plan) -> None:
 
 
 __all__ = [
+    "EndpointAddress",
     "InferenceService",
     "ModelDeployment",
     "ModelDeploymentArgs",

@@ -26,7 +26,8 @@ from inferstack import contract
 from inferstack.clouds import cloud_for_cluster
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import ClusterContext, ExistingNetwork
-from inferstack.deployment import PlatformCluster, kube_resource
+from inferstack.deployment import EndpointAddress, PlatformCluster, endpoint_keys, kube_resource, with_keys_secret
+from inferstack.kube import endpoint as gateway
 from inferstack.kube.platform import platform_objects
 from inferstack.monitoring.fleet import platform_monitoring
 from inferstack.plan.fleet import FleetPlan, PlatformPlacementPlan
@@ -63,6 +64,8 @@ class Platform(pulumi.ComponentResource):
     """Per placement what model stacks need (the stack program exports it as `platform`): cloud,
     region, clusterName, kubeconfig (secret; None for existing clusters), prometheusUrl,
     cacheStorageClass (None where the cloud offers no class claims can use alone) and pools."""
+    endpoint_addresses: dict[str, EndpointAddress]
+    """Where each platform placement with an `endpoint` answers."""
 
     def __init__(
         self,
@@ -71,6 +74,7 @@ class Platform(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         networks: Mapping[str, ExistingNetwork] | None = None,
+        api_keys: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         platform = fleet.fleet.platform
@@ -79,19 +83,24 @@ class Platform(pulumi.ComponentResource):
         self.fleet = fleet
         self.clusters = {}
         self.outputs = {}
+        self.endpoint_addresses = {}
         for planned in fleet.placements:
             where = platform.placement(planned.name)
             ctx = _context(name, self, platform, where, planned, (networks or {}).get(planned.name))
             cloud = cloud_for_cluster(where.cloud, where.cluster)
             infra = cloud.build_cluster(ctx)
+            objects = _with_gateway_keys(_shared_objects(fleet, planned.name), fleet, planned.name, api_keys)
             shared: list[pulumi.Resource] = [
                 kube_resource(
                     f"{ctx.name}-{obj['kind'].lower()}-{obj['metadata']['name']}",
                     obj,
                     pulumi.ResourceOptions(parent=self, provider=infra.cluster.provider, depends_on=infra.ready),
                 )
-                for obj in _shared_objects(fleet, planned.name)
+                for obj in objects
             ]
+            if (site := gateway.platform_site(fleet, planned.name)) is not None:
+                created = {f"{o['kind']}/{o['metadata']['name']}": r for o, r in zip(objects, shared, strict=True)}
+                self.endpoint_addresses[planned.name] = EndpointAddress.of(site, created)
             storage_class = cloud.claimable_cache_class
             self.clusters[planned.name] = PlatformCluster(planned.name, infra, storage_class, ready=shared)
             self.outputs[planned.name] = {
@@ -110,6 +119,17 @@ def _shared_objects(fleet: FleetPlan, placement: str) -> list[dict]:
     """What a platform cluster holds once, exactly as `inferstack render DIR` writes it: team namespaces
     and quotas, and the cluster's own monitoring."""
     return platform_objects(fleet, placement) + platform_monitoring(fleet, placement)
+
+
+def _with_gateway_keys(
+    objects: list[dict], fleet: FleetPlan, placement: str, keys: Mapping[str, str] | None
+) -> list[dict]:
+    """`objects` with the placement's gateway Secret of key hashes, when the placement has an endpoint
+    (keys from `keys`, else the secret config `inferstack:apiKeys`)."""
+    site = gateway.platform_site(fleet, placement)
+    if site is None:
+        return objects
+    return with_keys_secret(objects, site, endpoint_keys(f"{site.name} in {placement}", site.endpoint, keys))
 
 
 def _context(

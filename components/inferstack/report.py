@@ -15,6 +15,7 @@ from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.fleet import FleetPlan
 from inferstack.plan.traffic import GlobalRoute, global_routes
+from inferstack.spec.models import Endpoint
 
 
 def _e(value: object) -> str:
@@ -80,6 +81,19 @@ def global_route_table(route: GlobalRoute) -> Table:
             "`inferstack check` and the policy pack"
         )
     return table
+
+
+def endpoint_summary(endpoint: Endpoint) -> str:
+    """The endpoint in one line: exposure, address and certificate, clients and their limits, and where
+    the keys come from."""
+    scheme = "http" if endpoint.tls.source == "none" else "https"
+    where = f"{scheme}://{endpoint.hostname}" if endpoint.hostname else f"{scheme}, no hostname"
+    cert = f" (cert-manager issuer {endpoint.tls.issuer})" if endpoint.tls.issuer else ""
+    clients = ", ".join(f"{c.name} {c.requests_per_minute}/min" for c in endpoint.clients)
+    return (
+        f"{endpoint.exposure} gateway, {where}{cert}, {endpoint.replicas} pod(s); clients {clients} per pod; "
+        "keys from the secret config inferstack:apiKeys at `pulumi up` (render writes no Secret)"
+    )
 
 
 def plan_text(result: Plan) -> str:
@@ -223,6 +237,8 @@ def print_plan(result: Plan, console: Console) -> None:
         if (pod := p["serving_pod"]) is not None:
             place.add_row("serving pod", f"{pod['cpu']} CPU, {pod['memory']} memory (requests = limits)")
         place.add_row("traffic", _e(traffic(result, result.placements[i])))
+        if result.spec.endpoint is not None:
+            place.add_row("endpoint", _e(endpoint_summary(result.spec.endpoint)))
         place.add_row(
             "replicas / nodes",
             f"{p['replicas']['min']}-{p['replicas']['max']} / {p['nodes']['min']}-{p['nodes']['max']}",

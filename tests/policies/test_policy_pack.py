@@ -105,6 +105,24 @@ def test_pack_files_and_example_config():
     assert all(compliance_from_config(c).residency == "eu" for c in example.values())
 
 
+def test_a_public_endpoint_fails_the_pack_only_under_private_networking():
+    policy = BY_NAME["inf013-private-endpoint"]
+    service = {
+        "metadata": {"name": "m-endpoint", "labels": {"app.kubernetes.io/component": "endpoint"}},
+        "spec": {"type": "LoadBalancer"},
+    }
+    assert _violations(policy, _args("kubernetes:core/v1:Service", service, EU)) == [
+        "endpoint Service 'm-endpoint' of type 'LoadBalancer' is public; allowed: an internal load balancer or "
+        "ClusterIP while compliance.private_networking is true. Fix: set endpoint.exposure: private"
+    ]
+    internal = {
+        **service,
+        "metadata": {**service["metadata"], "annotations": {"networking.gke.io/load-balancer-type": "Internal"}},
+    }
+    assert _violations(policy, _args("kubernetes:core/v1:Service", internal, EU)) == []
+    assert _violations(policy, _args("kubernetes:core/v1:Service", service, {**EU, "private_networking": False})) == []
+
+
 def _stack_resources(registered) -> list[PolicyResource]:
     return [PolicyResource(r.typ, r.inputs, f"urn:{r.name}", r.name, _opts(), None, None, [], {}) for r in registered]
 

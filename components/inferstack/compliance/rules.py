@@ -8,9 +8,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from inferstack import catalog
-from inferstack.catalog import dns, mig, routers
+from inferstack.catalog import dns, endpoints, mig, routers
 from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
-from inferstack.contract import GPU_RESOURCE, GPU_TAINT_KEY, HOURS_PER_MONTH, SHARE_OWNER_COMMAND, Provenance
+from inferstack.contract import (
+    GPU_RESOURCE,
+    GPU_TAINT_KEY,
+    HOURS_PER_MONTH,
+    LABEL_COMPONENT,
+    SHARE_OWNER_COMMAND,
+    Provenance,
+)
 from inferstack.spec.models import Compliance
 from inferstack.spec.rules import describe_lock, region_allowed
 from inferstack.spec.values import is_commit, is_pinned
@@ -145,6 +152,7 @@ def private_networking(resource: Resource, policy: Compliance) -> Iterator[str]:
         internal = (
             annotations.get("service.beta.kubernetes.io/aws-load-balancer-scheme") == "internal"
             or annotations.get("networking.gke.io/load-balancer-type") == "Internal"
+            or annotations.get("service.beta.kubernetes.io/aws-load-balancer-internal") == "true"
         )
         if not internal:
             yield (
@@ -511,6 +519,35 @@ def monthly_budget(resources: list[Resource], policy: Compliance) -> Iterator[tu
                 f"GPU capacity at max size costs {total:,.0f} USD/month, over the budget of "
                 f"{policy.monthly_budget:,.0f} USD. Fix: lower replicas.max or choose cheaper GPUs"
             ),
+        )
+
+
+# --- endpoint -----------------------------------------------------------------------------------
+
+
+@resource_rule(
+    "INF013",
+    "private-endpoint",
+    "A model's endpoint (its gateway Service) is internal unless compliance.private_networking is false.",
+    (K8S_SERVICE,),
+)
+def private_endpoint(resource: Resource, policy: Compliance) -> Iterator[str]:
+    labels = resource.get("metadata", "labels") or {}
+    if not policy.private_networking or labels.get(LABEL_COMPONENT) != endpoints.COMPONENT:
+        return
+    kind = resource.get("spec", "type")
+    if kind == "ClusterIP":
+        return
+    annotations = resource.get("metadata", "annotations") or {}
+    internal = any(
+        lb.private is not None and annotations.get(lb.scheme_annotation) == lb.private
+        for lb in endpoints.load_balancers().values()
+    )
+    if not internal:
+        yield (
+            f"endpoint Service {resource.get('metadata', 'name')!r} of type {_show(kind)} is public; allowed: an "
+            "internal load balancer or ClusterIP while compliance.private_networking is true. "
+            "Fix: set endpoint.exposure: private"
         )
 
 

@@ -23,6 +23,7 @@ from inferstack.contract import (
     Provenance,
 )
 from inferstack.engines import EngineAdapter, adapter_for, cache_subpath, model_path
+from inferstack.kube import endpoint as gateway
 from inferstack.kube import router as routing
 from inferstack.kube.pods import container_security, pod_security, spread
 from inferstack.plan import Plan, scheduling
@@ -598,6 +599,19 @@ def router_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     ]
 
 
+def endpoint_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
+    """The model's own endpoint gateway (`kube.endpoint.objects`); none without `endpoint` in the spec."""
+    site = gateway.model_site(plan, placement)
+    if site is None:
+        return []
+    return gateway_objects(site)
+
+
+def gateway_objects(site: gateway.Site) -> list[dict]:
+    """A gateway's objects with the checkov annotations and DNS egress every inferstack pod gets."""
+    return gateway.objects(site, _skip_annotations(gateway.image_pinned(site.endpoint)), _DNS_EGRESS)
+
+
 def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     """Every object for one placement, dependencies first."""
     # A team's namespace (and its quota) belongs to the platform; a model alone owns its namespace.
@@ -617,4 +631,5 @@ def placement_objects(plan: Plan, placement: PlacementPlan) -> list[dict]:
     objects += network_policies(plan, placement)
     if (scaler := scaled_object(plan, placement)) is not None:
         objects.append(scaler)
+    objects += endpoint_objects(plan, placement)
     return objects

@@ -1,11 +1,23 @@
 """The objects a platform cluster holds once for all its models, as plain dicts: per team a Namespace
 (Pod Security `restricted`, as every model namespace) and a ResourceQuota capping the GPUs the team's
 pods may request there. Models of a team put their objects in its namespace (`DeploymentSpec.namespace`).
+A placement with an `endpoint` also gets its gateway (`kube.endpoint.platform_site`) in the ingress
+namespace.
 """
 
 from __future__ import annotations
 
-from inferstack.contract import DOMAIN, GPU_RESOURCE, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY
+from inferstack.contract import (
+    DOMAIN,
+    GPU_RESOURCE,
+    INGRESS_NAMESPACE,
+    LABEL_COMPONENT,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    MANAGED_BY,
+)
+from inferstack.kube import endpoint as gateway
+from inferstack.kube.objects import gateway_objects
 from inferstack.plan.fleet import FleetPlan, PlatformPlacementPlan
 from inferstack.spec.platform import PlatformSpec, Team
 
@@ -68,4 +80,14 @@ def platform_objects(result: FleetPlan, placement: str) -> list[dict]:
     out: list[dict] = []
     for team in platform.teams:
         out += [team_namespace(platform, team), team_quota(platform, team, planned)]
+    if (site := gateway.platform_site(result, placement)) is not None:
+        out += [ingress_namespace(platform), *gateway_objects(site)]
     return out
+
+
+def ingress_namespace(platform: PlatformSpec) -> dict:
+    """The namespace of the platform's endpoint gateway (Pod Security `restricted`, as every namespace
+    inferstack creates); the models' routers admit pods from it."""
+    labels = {LABEL_NAME: platform.name, LABEL_COMPONENT: "ingress-namespace", LABEL_MANAGED_BY: MANAGED_BY}
+    labels |= {PLATFORM_LABEL: platform.name, **POD_SECURITY}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": INGRESS_NAMESPACE, "labels": labels}}

@@ -21,7 +21,7 @@ from inferstack.monitoring.dashboards import (
     gpu_dashboard,
     grafana_configmap,
 )
-from inferstack.monitoring.scrape import dcgm_service_monitor, pod_monitor, router_pod_monitor
+from inferstack.monitoring.scrape import dcgm_service_monitor, endpoint_pod_monitor, pod_monitor, router_pod_monitor
 
 if TYPE_CHECKING:
     import promql_parser
@@ -111,7 +111,8 @@ def queries(plan: Plan) -> list[tuple[str, str]]:
 
 
 def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
-    """The monitoring objects one placement ships: its PodMonitor (and its router's, behind a router),
+    """The monitoring objects one placement ships: its PodMonitor (and its router's, behind a router, and
+    its endpoint gateway's, with an endpoint),
     the deployment's PrometheusRule,
     its engine dashboard as a ConfigMap for the Grafana sidecar, and, on clusters inferstack creates
     (where it installs the DCGM exporter), the exporter's ServiceMonitor, unless the cluster is a
@@ -126,6 +127,8 @@ def placement_monitoring(plan: Plan, placement_name: str) -> list[dict]:
     objects = [pod_monitor(plan, placement_name)]
     if (front := router(plan)) is not None:
         objects.append(router_pod_monitor(plan, placement_name, front))
+    if plan.spec.endpoint is not None:
+        objects.append(endpoint_pod_monitor(plan, placement_name))
     objects += [prometheus_rule(plan), dashboard]
     if where.cluster.kind == "new" and where.platform is None:
         objects.append(dcgm_service_monitor(where.cluster_name(plan.spec.name)))

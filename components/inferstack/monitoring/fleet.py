@@ -19,6 +19,7 @@ from inferstack.contract import MONITORING_NAMESPACE, POOL_LABEL
 from inferstack.monitoring import cluster_monitoring
 from inferstack.monitoring._common import DCGM_GPU_UTIL
 from inferstack.monitoring.dashboards import PanelSpec, _dashboard, _uid, _variables, grafana_configmap
+from inferstack.monitoring.scrape import platform_endpoint_pod_monitor
 from inferstack.plan.fleet import FleetPlan
 
 #: Name of the platform dashboard's ConfigMap (Grafana sidecar) in each platform cluster.
@@ -177,4 +178,6 @@ def platform_monitoring(result: FleetPlan, placement: str) -> list[dict]:
     if ours:
         dashboard = platform_dashboard(result)
         objects.append(grafana_configmap(PLATFORM_DASHBOARD, MONITORING_NAMESPACE, dashboard, folder="inferstack"))
+    if where.endpoint is not None and (ours or where.cluster.prometheus_operator):
+        objects.append(platform_endpoint_pod_monitor(platform.name, placement, planned.cluster_name))
     return objects

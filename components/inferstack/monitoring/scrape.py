@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inferstack import contract
-from inferstack.catalog import routers
+from inferstack.catalog import endpoints, routers
 from inferstack.catalog.routers import RouterSpec
 from inferstack.monitoring._common import DCGM_METRICS, adapter
 
@@ -54,6 +54,53 @@ def router_pod_monitor(plan: Plan, placement_name: str, front: RouterSpec) -> di
         front.metrics_path,
         routers.job(spec.served_name),
     )
+
+
+def endpoint_pod_monitor(plan: Plan, placement_name: str) -> dict:
+    """The PodMonitor that scrapes one placement's endpoint gateway (HAProxy's Prometheus exporter on
+    its monitor port); its series get ``job="<served_name>-endpoint"``."""
+    instance = contract.labels(plan.spec.name, placement_name, "inference")[contract.LABEL_INSTANCE]
+    return _pod_monitor(
+        plan,
+        placement_name,
+        "endpoint",
+        f"{instance}-endpoint",
+        "monitor",
+        endpoints.gateway().metrics_path,
+        f"{plan.spec.served_name}-endpoint",
+    )
+
+
+def platform_endpoint_pod_monitor(platform: str, placement: str, cluster: str) -> dict:
+    """The PodMonitor of a platform placement's gateway (`kube.endpoint.platform_site`: labels
+    `contract.labels(platform, placement, "endpoint")` in the ingress namespace); its series get
+    ``job="<platform>-endpoint"``, ``placement`` and ``cluster``."""
+    selected = contract.labels(platform, placement, endpoints.COMPONENT)
+    monitor = {
+        "port": "monitor",
+        "path": endpoints.gateway().metrics_path,
+        "interval": SCRAPE_INTERVAL,
+        "scrapeTimeout": SCRAPE_TIMEOUT,
+        "relabelings": [
+            _static_label("job", f"{platform}-{endpoints.COMPONENT}"),
+            _static_label("placement", placement),
+            _static_label("cluster", cluster),
+        ],
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "PodMonitor",
+        "metadata": {
+            "name": f"{platform}-{placement}-{endpoints.COMPONENT}",
+            "namespace": contract.INGRESS_NAMESPACE,
+            "labels": selected,
+        },
+        "spec": {
+            "selector": {"matchLabels": {k: v for k, v in selected.items() if k != contract.LABEL_MANAGED_BY}},
+            "namespaceSelector": {"matchNames": [contract.INGRESS_NAMESPACE]},
+            "podMetricsEndpoints": [monitor],
+        },
+    }
 
 
 def _pod_monitor(plan: Plan, placement_name: str, component: str, name: str, port: str, path: str, job: str) -> dict:

@@ -994,6 +994,124 @@ class GlobalEndpoint(Strict):
         return value
 
 
+TlsSource = Literal["cert_manager", "none"]
+
+
+def _dns_subdomain(value: str | None, problem: str, hint: str) -> str | None:
+    if value is not None and not (len(value) <= 253 and full(patterns.SUBDOMAIN, value)):
+        raise FieldProblem(problem, "lower-case labels of a-z, 0-9 and '-' joined by '.', at most 253", hint)
+    return value
+
+
+Exposure = Literal["private", "public"]
+
+
+class EndpointClient(Strict):
+    """One caller of the endpoint: its key comes from the secret config `inferstack:apiKeys`, never the spec."""
+
+    name: str = Field(description="Client name: a DNS label; the key in inferstack:apiKeys.")
+    requests_per_minute: int = Field(
+        ge=1, le=1_000_000, strict=True, description="Requests per minute this client may send to each gateway pod."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value, "client name")
+
+
+class EndpointTls(Strict):
+    """Where the endpoint's certificate comes from."""
+
+    source: TlsSource = Field(
+        description="cert_manager (a Certificate from the named issuer, served by the gateway) or none (plain "
+        "HTTP, only for a private endpoint)."
+    )
+    issuer: str | None = Field(
+        default=None,
+        description="The cert-manager ClusterIssuer that signs the certificate (with source cert_manager).",
+        validate_default=True,
+        json_schema_extra=_pattern(patterns.SUBDOMAIN, 253),
+    )
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        source = info.data.get("source")
+        if value is None and source == "cert_manager":
+            raise FieldProblem(
+                "cert_manager needs the issuer that signs the certificate",
+                "the name of a cert-manager ClusterIssuer",
+                "set endpoint.tls.issuer (kubectl get clusterissuers)",
+            )
+        if value is not None and source != "cert_manager":
+            raise FieldProblem(f"an issuer only applies to source cert_manager, not {source}", hint="remove it")
+        return _dns_subdomain(value, "not a Kubernetes object name", "kubectl get clusterissuers")
+
+
+class Endpoint(Strict):
+    """One authenticated endpoint per placement in front of its routers: API keys per client, a request
+    rate per client, TLS, and routing by the OpenAI `model` field."""
+
+    exposure: Exposure = Field(
+        default="private",
+        description="private (an internal load balancer, reachable inside the network) or public (allowed only "
+        "when compliance.private_networking is false).",
+    )
+    hostname: str | None = Field(
+        default=None,
+        description="The name clients call; the certificate's name (required with tls.source cert_manager).",
+        json_schema_extra=_pattern(patterns.SUBDOMAIN, 253),
+    )
+    tls: EndpointTls = Field(description="The certificate's source.")
+    clients: Annotated[list[EndpointClient], Field(min_length=1, max_length=256)] = Field(
+        description="Who may call the endpoint (at least one), each with its rate limit."
+    )
+    replicas: int = Field(default=2, ge=1, le=16, strict=True, description="Gateway pods per placement.")
+    image: str | None = Field(
+        default=None,
+        description="The gateway's HAProxy image; defaults to the official haproxy image of the release inferstack "
+        "tests (pin it by digest where compliance.pin_images asks).",
+        json_schema_extra=_pattern(patterns.IMAGE, MAX_IMAGE),
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return _image_reference(value)
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        return _dns_subdomain(value, "not a DNS name", "for example llm.example.com")
+
+    @field_validator("tls")
+    @classmethod
+    def _tls(cls, value: EndpointTls, info: ValidationInfo) -> EndpointTls:
+        if value.source == "none" and info.data.get("exposure") == "public":
+            raise FieldProblem(
+                "a public endpoint without TLS would send every API key over the internet in the clear",
+                "source cert_manager for a public endpoint",
+                "set endpoint.tls.source: cert_manager with an issuer, or endpoint.exposure: private",
+            )
+        if value.source == "cert_manager" and info.data.get("hostname") is None:
+            raise FieldProblem(
+                "cert_manager needs the hostname the certificate names",
+                "endpoint.hostname set",
+                "set endpoint.hostname, e.g. llm.example.com",
+            )
+        return value
+
+    @field_validator("clients")
+    @classmethod
+    def _clients(cls, value: list[EndpointClient]) -> list[EndpointClient]:
+        names = [c.name for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise FieldProblem(f"client {twice[0]!r} is listed twice", "each client name once", "merge the entries")
+        return value
+
+
 class DeploymentSpec(Strict):
     """One model served in one or more placements, with its compliance rules and SLOs."""
 
@@ -1014,6 +1132,9 @@ class DeploymentSpec(Strict):
     cost: CostAssumptions = Field(default_factory=CostAssumptions, description="Cost estimate overrides.")
     workload: Workload | None = Field(default=None, description="Peak traffic; sizes replicas when given.")
     routing: Routing = Field(default_factory=Routing, description="The router in front of the replicas.")
+    endpoint: Endpoint | None = Field(
+        default=None, description="One authenticated endpoint per placement in front of its routers; none by default."
+    )
     global_endpoints: list[GlobalEndpoint] = Field(
         default_factory=list,
         max_length=16,

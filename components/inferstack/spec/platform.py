@@ -21,6 +21,7 @@ from inferstack.spec.models import (
     CloudName,
     Cluster,
     Compliance,
+    Endpoint,
     GpuRequest,
     Placement,
     Strict,
@@ -175,6 +176,11 @@ class PlatformPlacement(Strict):
         default_factory=lambda: ["on_demand"],
         min_length=1,
         description="Default capacity preference of the pools (as placements[].capacity in a model spec).",
+    )
+    endpoint: Endpoint | None = Field(
+        default=None,
+        description="One authenticated endpoint for every model bound to this placement, routed by the OpenAI "
+        "`model` field (as a model spec's endpoint section); none by default.",
     )
 
     @field_validator("name")
@@ -365,6 +371,15 @@ def platform_violations(platform: PlatformSpec) -> Iterator[Violation]:
                 placement.region,
                 f"outside the baseline's region lock ({describe_lock(rules.residency, rules.allowed_regions)})",
                 hint="move the placement, or widen compliance.residency / allowed_regions",
+            )
+        if placement.endpoint is not None and placement.endpoint.exposure == "public" and rules.private_networking:
+            yield Violation(
+                f"{at}.endpoint.exposure",
+                "public",
+                "a public endpoint while compliance.private_networking is true (INF013)",
+                "private",
+                f"set {at}.endpoint.exposure: private, or compliance.private_networking: false where the "
+                "organisation allows it",
             )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from inferstack import catalog, contract
-from inferstack.catalog import cloud_facts, dns, routers
+from inferstack.catalog import cloud_facts, dns, endpoints, routers
 from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
 from inferstack.spec.partial import run_guarded
 from inferstack.spec.suggest import closest
@@ -848,4 +848,31 @@ def global_endpoints_valid(spec: DeploymentSpec) -> Iterator[Violation]:
                 f"latency routing answers with the nearest region, and two placements are in the same region ({_listing(regions)})",
                 "one placement per region",
                 "use policy weighted to spread over placements in one region",
+            )
+
+
+@rule
+def endpoint_exposure_allowed(spec: DeploymentSpec) -> Iterator[Violation]:
+    """INF013 at load: a public endpoint only where compliance allows public networking."""
+    if spec.endpoint is not None and spec.endpoint.exposure == "public" and spec.compliance.private_networking:
+        yield Violation(
+            "endpoint.exposure",
+            "public",
+            "a public endpoint while compliance.private_networking is true (INF013)",
+            "private",
+            "set endpoint.exposure: private, or compliance.private_networking: false where the organisation allows it",
+        )
+
+
+@rule
+def endpoint_image_pinned(spec: DeploymentSpec) -> Iterator[Violation]:
+    if spec.endpoint is not None and spec.compliance.pin_images:
+        image = spec.endpoint.image or endpoints.gateway().image
+        if not is_pinned(image):
+            yield Violation(
+                "endpoint.image",
+                image,
+                "compliance.pin_images requires an image pinned by digest",
+                "an image reference ending in @sha256:<64 hex>",
+                "set endpoint.image to the haproxy image with the digest your registry reports for the tag",
             )

@@ -5,6 +5,7 @@ import json
 from xml.etree import ElementTree
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from inferstack.cli import app
@@ -65,6 +66,11 @@ EXPECTED = {
         "INF009",
         "kubernetes:apps/v1:Deployment 'corpus-east-serving-deployment-corpus'",
         "model revision 'main' is not a commit",
+    ),
+    "public-gateway": (
+        "INF013",
+        "kubernetes:core/v1:Service 'corpus-east-serving-service-corpus-endpoint'",
+        "endpoint Service 'corpus-endpoint' of type 'LoadBalancer' is public",
     ),
     "over-budget": ("INF012", "stack 'stack'", "costs 160,717 USD/month, over the budget of 20,000 USD"),
     "unknown-price": (
@@ -140,3 +146,16 @@ def test_a_spec_over_its_own_budget_is_reported_by_the_budget_rule(tmp_path):
     result = runner.invoke(app, ["check", str(spec)])
     assert result.exit_code == 1
     assert "GPU capacity at max size costs 1,032 USD/month, over the budget of 100 USD" in result.output
+
+
+def test_check_gives_each_endpoint_client_a_throwaway_key_whatever_ran_before(tmp_path):
+    """Keys only reach the mocks; a second spec with other clients is checked as the first was."""
+    spec = yaml.safe_load((CORPUS / "public-gateway.yaml").read_text())
+    spec["compliance"]["private_networking"] = True
+    spec["endpoint"] = {"tls": {"source": "none"}, "clients": [{"name": "first", "requests_per_minute": 1}]}
+    for name in ("first", "second"):
+        spec["endpoint"]["clients"] = [{"name": name, "requests_per_minute": 1}]
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        result = runner.invoke(app, ["check", str(path)])
+        assert "INF013 private-endpoint" in result.output and "have no API key" not in result.output, result.output

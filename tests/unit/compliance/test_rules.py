@@ -120,6 +120,19 @@ PAB = Resource(
 GCS = Resource("gcp:storage/bucket:Bucket", "b", {"location": "EU", "publicAccessPrevention": "enforced"})
 SERVICE = Resource("kubernetes:core/v1:Service", "s", {"metadata": {"name": "s"}, "spec": {"type": "ClusterIP"}})
 AWS_PROVIDER = Resource("pulumi:providers:aws", "p", {"region": "eu-west-1"})
+#: The endpoint's gateway Service as kube.endpoint renders it on GKE (internal by default).
+GATEWAY = Resource(
+    "kubernetes:core/v1:Service",
+    "gw",
+    {
+        "metadata": {
+            "name": "quickstart-endpoint",
+            "labels": {"app.kubernetes.io/component": "endpoint"},
+            "annotations": {"networking.gke.io/load-balancer-type": "Internal"},
+        },
+        "spec": {"type": "LoadBalancer"},
+    },
+)
 
 # rule id -> [(passing resource, failing resource, expected message of the failing one)]
 CASES = {
@@ -276,6 +289,25 @@ CASES = {
             "volume 'host' is a hostPath. Fix: use a PersistentVolumeClaim or emptyDir",
         ),
     ],
+    "INF013": [
+        (
+            GATEWAY,
+            _with(GATEWAY, {}, "metadata", "annotations"),
+            "endpoint Service 'quickstart-endpoint' of type 'LoadBalancer' is public; allowed: an internal load "
+            "balancer or ClusterIP while compliance.private_networking is true. Fix: set endpoint.exposure: private",
+        ),
+        (
+            _with(GATEWAY, "ClusterIP", "spec", "type"),
+            _with(
+                GATEWAY,
+                {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"},
+                "metadata",
+                "annotations",
+            ),
+            "endpoint Service 'quickstart-endpoint' of type 'LoadBalancer' is public; allowed: an internal load "
+            "balancer or ClusterIP while compliance.private_networking is true. Fix: set endpoint.exposure: private",
+        ),
+    ],
 }
 #: rule id -> a resource whose compliance-relevant value is not known at preview.
 UNKNOWN_CASES = {
@@ -319,6 +351,12 @@ UNKNOWN_CASES = {
     "INF011": (
         _without(GOOD_JOB, "spec", "template", "spec", "automountServiceAccountToken"),
         "automountServiceAccountToken is not false. Fix: set it to false on the pod",
+    ),
+    "INF013": (
+        _without(_with(GATEWAY, {}, "metadata", "annotations"), "spec", "type"),
+        "endpoint Service 'quickstart-endpoint' of type unknown (not computed at preview) is public; allowed: an "
+        "internal load balancer or ClusterIP while compliance.private_networking is true. Fix: set endpoint.exposure: "
+        "private",
     ),
 }
 
@@ -420,4 +458,25 @@ def test_the_router_may_carry_a_token_to_discover_pods_in_its_own_namespace():
     scoped_elsewhere = _with(router, elsewhere, "spec", "template", "spec", "containers", 0, "args")
     assert _messages("INF011", scoped_elsewhere) == [
         "automountServiceAccountToken is not false. Fix: set it to false on the pod"
+    ]
+
+
+def test_an_endpoint_may_be_public_where_private_networking_is_off():
+    public = _with(GATEWAY, {}, "metadata", "annotations")
+    assert [f.message for f in RULES["INF013"].evaluate(public, Compliance(private_networking=False))] == []
+
+
+def test_the_private_endpoint_rule_ignores_services_other_than_the_gateway():
+    assert _messages("INF013", _with(_with(GATEWAY, {}, "metadata", "annotations"), {}, "metadata", "labels")) == []
+
+
+def test_an_internal_nlb_of_the_in_tree_aws_controller_is_private():
+    nlb = {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+    internal = _with(
+        GATEWAY, {**nlb, "service.beta.kubernetes.io/aws-load-balancer-internal": "true"}, "metadata", "annotations"
+    )
+    assert _messages("INF003", internal) == [] and _messages("INF013", internal) == []
+    assert _messages("INF003", _with(GATEWAY, nlb, "metadata", "annotations")) == [
+        "Service type LoadBalancer is public; allowed: ClusterIP or an internal load balancer. "
+        "Fix: annotate it as internal or use ClusterIP"
     ]

@@ -20,7 +20,7 @@ def _mutated(change):
 CASES = {
     "unknown_top_field": (
         lambda d: d.update(replica=2),
-        "replica: unknown field 'replica'. Allowed: autoscaling, cache, compliance, cost, engine, global_endpoints, model, name, placements, resources, routing, slo, team, workload. Fix: remove it or correct its name.",
+        "replica: unknown field 'replica'. Allowed: autoscaling, cache, compliance, cost, endpoint, engine, global_endpoints, model, name, placements, resources, routing, slo, team, workload. Fix: remove it or correct its name.",
     ),
     "unknown_nested_field": (
         lambda d: d["model"].update(revison="x"),
