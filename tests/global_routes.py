@@ -33,10 +33,19 @@ GCP_TARGETS = {
 }
 
 
+#: The placements' private endpoint the records point at, its image pinned by digest as the example specs'
+#: pin_images asks (a test reference, never pulled).
+GATEWAY = {
+    "tls": {"source": "none"},
+    "clients": [{"name": "web", "requests_per_minute": 600}],
+    "image": "haproxy:2.6.12@sha256:" + "a" * 64,
+}
+
+
 def _with(source: str, extra: list[dict], endpoint: dict, residency_free: bool) -> Plan:
     base = spec_variant(source, {})
     placements = [p.model_dump(mode="json", exclude_defaults=True) for p in base.placements]
-    changes: dict = {"placements": [*placements, *extra], "global_endpoints": [endpoint]}
+    changes: dict = {"placements": [*placements, *extra], "endpoint": GATEWAY, "global_endpoints": [endpoint]}
     if residency_free:
         changes["compliance"] = {"residency": None}
     return plan(spec_variant(source, changes))

@@ -40,16 +40,19 @@ import pulumi_kubernetes as k8s
 
 from inferstack import contract
 from inferstack.catalog import endpoints as endpoint_facts
-from inferstack.clouds import cloud_for_cluster, cloud_for_placement
+from inferstack.clouds import cloud_for, cloud_for_cluster, cloud_for_placement
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import (
     CacheStorage,
     ClusterHandle,
     ClusterInfra,
+    EndpointTarget,
     ExistingNetwork,
     PlacementContext,
     PlacementInfra,
+    first_ingress,
 )
+from inferstack.globaldns import GlobalEndpoint, global_endpoints
 from inferstack.kube import endpoint as gateway
 from inferstack.kube import placement_objects
 from inferstack.monitoring import placement_monitoring
@@ -364,6 +367,8 @@ class ModelDeployment(pulumi.ComponentResource):
         endpoints: dict[str, pulumi.Input[str]] = {}
         kubeconfigs: dict[str, pulumi.Input[str]] = {}
         clusters: dict[str, pulumi.Input[str]] = {}
+        targets: dict[str, EndpointTarget] = {}
+        routed = {name for route in plan.spec.global_endpoints for name in route.placements}
         for placement in plan.placements:
             prefix = f"{name}-{placement.name}"
             ctx = PlacementContext(prefix, plan, placement, self, settings, (networks or {}).get(placement.name))
@@ -389,11 +394,19 @@ class ModelDeployment(pulumi.ComponentResource):
             site = gateway.model_site(plan, placement)
             if site is not None:
                 self.endpoint_addresses[placement.name] = EndpointAddress.of(site, service.resources)
+                if placement.name in routed:
+                    targets[placement.name] = cloud_for(placement.cloud).endpoint_target(
+                        placement, infra, gateway_status(site, service.resources), gateway.service_port(site.endpoint)
+                    )
             if service.endpoint is not None:
                 endpoints[placement.name] = service.endpoint
             if infra.cluster.kubeconfig is not None and ctx.spec_placement.platform is None:
                 kubeconfigs[placement.name] = infra.cluster.kubeconfig
             clusters[placement.name] = infra.cluster.name
+        #: The DNS records of each of the spec's global endpoints, over its placements' gateways.
+        self.global_endpoints: list[GlobalEndpoint] = global_endpoints(
+            plan, targets, pulumi.ResourceOptions(parent=self)
+        )
         cost = plan.monthly_cost_max
         self.endpoints = pulumi.Output.from_input(endpoints)  # pyright: ignore[reportAttributeAccessIssue]
         self.kubeconfigs = pulumi.Output.secret(kubeconfigs)  # pyright: ignore[reportAttributeAccessIssue]
@@ -582,7 +595,7 @@ class EndpointAddress:
     def of(cls, site: gateway.Site, resources: Mapping[str, pulumi.Resource]) -> "EndpointAddress":
         """The address of `site`'s gateway Service among `resources` (keyed `Service/<name>`)."""
         in_cluster = f"{site.name}.{site.namespace}.svc.cluster.local"
-        status = resources[f"Service/{site.name}"].status  # pyright: ignore[reportAttributeAccessIssue]
+        status = gateway_status(site, resources)
         return cls(
             address=pulumi.Output.from_input(status).apply(lambda s: _ingress(s) or in_cluster),
             port=gateway.service_port(site.endpoint),
@@ -591,13 +604,15 @@ class EndpointAddress:
         )
 
 
+def gateway_status(site: gateway.Site, resources: Mapping[str, pulumi.Resource]) -> pulumi.Output[Any]:
+    """The status of `site`'s gateway Service among `resources` (keyed `Service/<name>`)."""
+    return resources[f"Service/{site.name}"].status  # pyright: ignore[reportAttributeAccessIssue]
+
+
 def _ingress(status: Any) -> Optional[str]:
     """The first load-balancer ingress hostname or IP of a Service status, or None."""
-    balancer = getattr(status, "load_balancer", None)
-    for ingress in getattr(balancer, "ingress", None) or []:
-        if ingress.hostname or ingress.ip:
-            return ingress.hostname or ingress.ip
-    return None
+    found = first_ingress(status)
+    return found.get("hostname") or found.get("ip")
 
 
 def _extra(extra: Optional[ExtraObjects], plan: Plan, placement: PlacementPlan) -> Sequence[dict]:

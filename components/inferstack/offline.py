@@ -39,6 +39,12 @@ class Registered:
         return urn.rsplit("::", 1)[-1]
 
 
+def load_balancer_status(name: str) -> dict:
+    """The status a load balancer controller writes back on the LoadBalancer Service registered as `name`
+    (one ingress with a host name and an IP, as AWS and GCP report one or the other)."""
+    return {"loadBalancer": {"ingress": [{"hostname": f"{name}.lb.example", "ip": f"10.9.0.{len(name)}"}]}}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Registered] = []
@@ -60,6 +66,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["latestVersion"] = 1
         elif args.typ == "aws:ec2/vpc:Vpc":
             outputs["cidrBlock"] = args.inputs.get("cidrBlock")
+        elif args.typ == "kubernetes:core/v1:Service" and (args.inputs.get("spec") or {}).get("type") == "LoadBalancer":
+            outputs["status"] = load_balancer_status(args.name)
         return f"{args.name}_id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # pyright: ignore[reportIncompatibleMethodOverride]

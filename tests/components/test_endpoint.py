@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from inferstack.deployment import EndpointAddress, _ingress, endpoint_keys
-from inferstack.offline import run_offline
+from inferstack.offline import load_balancer_status, run_offline
 from inferstack.plan import plan
 from inferstack.program import deploy
 from tests.components.harness import run_program
@@ -68,8 +68,12 @@ def test_gke_gets_the_key_hashes_an_internal_load_balancer_and_a_certificate():
     assert certificate.inputs["spec"]["dnsNames"] == ["llm.example.com"]
     deployment = run.one("kubernetes:apps/v1:Deployment", f"{prefix}-deployment-quickstart-endpoint")
     assert deployment.inputs["spec"]["replicas"] == 2
-    # Mocks report no load balancer status: the address falls back to the Service's in-cluster name.
-    assert addresses == {"us-central": "quickstart-endpoint.quickstart.svc.cluster.local"}
+    # The address is the load balancer's host name the controller writes back (here, the mocks' status).
+    assert addresses == {
+        "us-central": load_balancer_status(f"{prefix}-service-quickstart-endpoint")["loadBalancer"]["ingress"][0][
+            "hostname"
+        ]
+    }
     address = run.deployments[0].endpoint_addresses["us-central"]
     assert (address.port, address.scheme, address.health_check_path) == (443, "https", "/healthz")
     assert isinstance(address, EndpointAddress)

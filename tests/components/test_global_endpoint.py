@@ -5,14 +5,11 @@ larger placement gets Route 53's top weight, 255."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pulumi
 import pytest
 
-from inferstack.clouds import cloud_for
-from inferstack.globaldns import GlobalEndpoint, global_endpoints
-from inferstack.offline import GCP_PROJECT, run_offline
+from inferstack.globaldns import GlobalEndpoint
+from inferstack.offline import GCP_PROJECT, load_balancer_status, run_offline
 from inferstack.plan.traffic import global_routes
 from inferstack.program import deploy
 from tests.components.harness import register_global_endpoints
@@ -141,44 +138,51 @@ def test_a_placement_without_an_endpoint_target_is_refused_with_the_names():
     )
 
 
-def _status(placement: str) -> SimpleNamespace:
-    """A LoadBalancer Service's status as pulumi_kubernetes reads it back (status.loadBalancer.ingress[0])."""
-    ingress = SimpleNamespace(hostname=f"gw-{placement}.elb.example", ip=f"10.9.0.{len(placement)}")
-    return SimpleNamespace(load_balancer=SimpleNamespace(ingress=[ingress]))
+def _wired(deployment_plan, monkeypatch):
+    """The whole program under mocks: each ModelDeployment makes its global endpoints' records over its
+    placements' gateway Services (whose load balancer status the mocks write back)."""
+    monkeypatch.setattr(pulumi.runtime, "get_config", {"inferstack:apiKeys": '{"web": "key-of-web"}'}.get)
+    return run_offline(deploy, deployment_plans=[deployment_plan])
 
 
-def _wired(deployment_plan):
-    """The whole program under mocks, plus what the lead wires: each placement's endpoint target from its
-    infra (`Cloud.endpoint_target`) and the plan's global endpoints parented to the deployment."""
-
-    def program(deployment_plans):
-        deployments = deploy(deployment_plans)
-        for d in deployments:
-            targets = {
-                p.name: cloud_for(p.cloud).endpoint_target(p, d.infra[p.name], _status(p.name), 443)
-                for p in d.plan.placements
-            }
-            global_endpoints(d.plan, targets, pulumi.ResourceOptions(parent=d))
-        return deployments
-
-    return run_offline(program, deployment_plans=[deployment_plan])
+def _gateway_status(run, deployment: str, placement: str) -> dict:
+    """The mocked load balancer status of the placement's gateway Service (`<deployment>-endpoint`)."""
+    service = f"{deployment}-{placement}-serving-service-{deployment}-endpoint"
+    assert service in [r.name for r in run.of_type("kubernetes:core/v1:Service")]
+    return load_balancer_status(service)["loadBalancer"]["ingress"][0]
 
 
-def test_wired_gcp_targets_carry_the_placements_network_project_and_provider():
-    run = _wired(gcp_plan("weighted"))
+def test_wired_gcp_targets_carry_the_placements_network_project_and_provider(monkeypatch):
+    run = _wired(gcp_plan("weighted"), monkeypatch)
     (record,) = run.of_type("gcp:dns/recordSet:RecordSet")
     balancers = [w["healthCheckedTargets"]["internalLoadBalancers"][0] for w in record.inputs["routingPolicy"]["wrrs"]]
     assert [(b["ipAddress"], b["region"], b["project"], b["networkUrl"]) for b in balancers] == [
-        ("10.9.0.7", "europe-west4", GCP_PROJECT[0], "llama-70b-eu-eu-west-network-vpc_id"),
-        ("10.9.0.10", "europe-west1", GCP_PROJECT[0], "llama-70b-eu-eu-belgium-network-vpc_id"),
+        (
+            _gateway_status(run, "llama-70b-eu", "eu-west")["ip"],
+            "europe-west4",
+            GCP_PROJECT[0],
+            "llama-70b-eu-eu-west-network-vpc_id",
+        ),
+        (
+            _gateway_status(run, "llama-70b-eu", "eu-belgium")["ip"],
+            "europe-west1",
+            GCP_PROJECT[0],
+            "llama-70b-eu-eu-belgium-network-vpc_id",
+        ),
     ]
     assert record.provider_name == "llama-70b-eu-eu-west-gcp"
 
 
-def test_wired_aws_records_alias_each_nlb_host_name_with_its_placements_provider():
-    run = _wired(aws_plan("weighted"))
+def test_wired_aws_records_alias_each_nlb_host_name_with_its_placements_provider(monkeypatch):
+    run = _wired(aws_plan("weighted"), monkeypatch)
     records = {r.name: r for r in run.of_type("aws:route53/record:Record")}
     assert {name: (r.inputs["aliases"][0]["name"], r.provider_name) for name, r in records.items()} == {
-        "llama-8b-us-llama-us-east": ("gw-us-east.elb.example", "llama-8b-us-us-east-aws"),
-        "llama-8b-us-llama-us-west": ("gw-us-west.elb.example", "llama-8b-us-us-west-aws"),
+        "llama-8b-us-llama-us-east": (
+            _gateway_status(run, "llama-8b-us", "us-east")["hostname"],
+            "llama-8b-us-us-east-aws",
+        ),
+        "llama-8b-us-llama-us-west": (
+            _gateway_status(run, "llama-8b-us", "us-west")["hostname"],
+            "llama-8b-us-us-west-aws",
+        ),
     }

@@ -314,9 +314,23 @@ class EndpointTarget:
     provider: pulumi.ProviderResource | None = None
 
 
+def first_ingress(status: Any) -> dict[str, Any]:
+    """The first load-balancer ingress (`hostname`, `ip`) of a Service's status, {} while it has none. The
+    status is the SDK's output type (attributes) or, as the engine's mocks return it, a dict."""
+
+    def part(value: Any, key: str) -> Any:
+        return value.get(key) if isinstance(value, dict) else getattr(value, key, None)
+
+    for ingress in part(part(status, "load_balancer") or {}, "ingress") or []:
+        found = {key: part(ingress, key) for key in ("hostname", "ip")}
+        if found["hostname"] or found["ip"]:
+            return found
+    return {}
+
+
 def ingress_address(status: pulumi.Input[Any], field: str) -> pulumi.Output[str]:
     """`field` (hostname or ip) of the first ingress of a LoadBalancer Service's `status`."""
-    return pulumi.Output.from_input(status).apply(lambda s: getattr(s.load_balancer.ingress[0], field))
+    return pulumi.Output.from_input(status).apply(lambda s: first_ingress(s).get(field))
 
 
 class Cloud(ABC, Generic[NetworkT, ClusterT]):

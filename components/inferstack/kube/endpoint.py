@@ -31,7 +31,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from inferstack import contract
 from inferstack.catalog.endpoints import COMPONENT, Gateway, gateway, load_balancer
@@ -41,6 +41,7 @@ from inferstack.kube.pods import container_security, pod_security, spread
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.fleet import FleetPlan
+from inferstack.plan.traffic import gateway_annotations
 from inferstack.spec.models import Endpoint
 from inferstack.spec.values import is_pinned
 
@@ -235,7 +236,8 @@ def route(plan: Plan, placement: PlacementPlan) -> Route:
 @dataclass(frozen=True)
 class Site:
     """One gateway: its objects' name, namespace and labels, the cloud whose load balancer exposes it,
-    the spec's endpoint section, and the models it routes."""
+    the spec's endpoint section, the models it routes, and what its Service needs beyond the load
+    balancer's own annotations (a global endpoint's, `plan.traffic.gateway_annotations`)."""
 
     name: str
     namespace: str
@@ -243,6 +245,7 @@ class Site:
     cloud: str
     endpoint: Endpoint
     routes: tuple[Route, ...]
+    service_annotations: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def tls(self) -> bool:
@@ -268,6 +271,7 @@ def model_site(plan: Plan, placement: PlacementPlan) -> Site | None:
         cloud=placement.cloud,
         endpoint=plan.spec.endpoint,
         routes=(route(plan, placement),),
+        service_annotations=gateway_annotations(plan, placement.name),
     )
 
 
@@ -436,7 +440,8 @@ def service(site: Site) -> dict:
         "selector": dict(site.labels),
         "ports": [{"name": "api", "port": service_port(site.endpoint), "targetPort": "api", "protocol": "TCP"}],
     }
-    annotations = (lb.service_annotations(site.endpoint.exposure) or None) if lb is not None else None
+    own = lb.service_annotations(site.endpoint.exposure) if lb is not None else {}
+    annotations = {**own, **site.service_annotations} or None
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(site, annotations=annotations), "spec": spec_}
 
 

@@ -774,6 +774,14 @@ def global_endpoints_valid(spec: DeploymentSpec) -> Iterator[Violation]:
     latency one placement per region. Crossing residency groups is not refused here: it is compliance
     rule INF014's to fail, in `check` and in the policy pack."""
     by_name = {p.name: p for p in spec.placements}
+    if spec.global_endpoints and spec.endpoint is None:
+        yield Violation(
+            "global_endpoints",
+            [route.name for route in spec.global_endpoints],
+            "a global endpoint's records point at each placement's endpoint, and this spec has none",
+            "global endpoints with an `endpoint` section",
+            "add an `endpoint` section (private by default), or remove global_endpoints",
+        )
     seen: set[str] = set()
     for i, route in enumerate(spec.global_endpoints):
         where = f"global_endpoints[{i}]"

@@ -8,12 +8,14 @@ import pytest
 
 from inferstack.spec import SpecError
 from tests.conftest import spec_variant
+from tests.global_routes import GATEWAY
 
 ZONE = "Z0123456789ABCDEFGHIJ"
 
 
 def _endpoint(**fields) -> dict:
-    return {"global_endpoints": [{"name": "llama", "hostname": "llama.inference.internal", "zone": ZONE, **fields}]}
+    route = {"name": "llama", "hostname": "llama.inference.internal", "zone": ZONE, **fields}
+    return {"endpoint": GATEWAY, "global_endpoints": [route]}
 
 
 def _problems(source: str, changes: dict) -> list[str]:
@@ -37,6 +39,16 @@ def test_a_route_across_residency_groups_loads_so_inf014_can_fail_it():
         {"compliance": {"residency": None}, "placements": [*placements, eu], **_endpoint(placements=["us-east", "eu"])},
     )
     assert spec.global_endpoints[0].placements == ["us-east", "eu"]
+
+
+def test_a_global_endpoint_needs_the_placements_endpoint_to_point_at():
+    changes = _endpoint(placements=["us-east", "us-west"])
+    del changes["endpoint"]
+    assert _problems("aws-llama-8b-us", changes) == [
+        "  - global_endpoints = ['llama']: a global endpoint's records point at each placement's endpoint, and "
+        "this spec has none. Allowed: global endpoints with an `endpoint` section. Fix: add an `endpoint` section "
+        "(private by default), or remove global_endpoints."
+    ]
 
 
 def test_an_unknown_placement_is_refused_with_the_nearest_name():
@@ -109,7 +121,7 @@ def test_field_shapes_are_each_reported():
 
 def test_global_endpoint_names_are_unique():
     twice = {"name": "llama", "hostname": "llama.inference.internal", "zone": ZONE, "placements": ["us-east"]}
-    assert _problems("aws-llama-8b-us", {"global_endpoints": [twice, twice]}) == [
+    assert _problems("aws-llama-8b-us", {"endpoint": GATEWAY, "global_endpoints": [twice, twice]}) == [
         "  - global_endpoints[1].name = 'llama': global endpoint names must be unique. Fix: rename one."
     ]
 
@@ -124,6 +136,7 @@ def test_a_gcp_placement_on_an_existing_cluster_cannot_be_a_cloud_dns_target():
     }
     changes = {
         "placements": {0: {"cluster": existing}},
+        "endpoint": GATEWAY,
         "global_endpoints": [
             {
                 "name": "llama",
