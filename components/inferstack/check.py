@@ -20,6 +20,7 @@ from pathlib import Path
 import pulumi
 from pydantic import ValidationError
 
+from inferstack import contract
 from inferstack.compliance.model import Finding, Resource, evaluate
 from inferstack.offline import Run, deploy_folder_offline, deploy_offline
 from inferstack.plan import Plan, plan
@@ -103,16 +104,14 @@ def registered_resources(deployment_plan: Plan) -> list[Resource]:
     return _with_providers(deploy_offline([deployment_plan]))
 
 
-#: The secret config `pulumi up` reads the endpoint's API keys from (`deployment.API_KEYS_CONFIG`).
-API_KEYS_CONFIG = "inferstack:apiKeys"
-
-
 def _throwaway_api_keys(endpoints: list[Endpoint | None]) -> None:
     """Under mocks nothing is deployed, but the program refuses an endpoint client without a key: each
     client gets a random key here (replacing any earlier check's), which only ever reaches the mocks."""
     clients = {c.name for endpoint in endpoints if endpoint is not None for c in endpoint.clients}
     if clients:
-        pulumi.runtime.set_config(API_KEYS_CONFIG, json.dumps({c: secrets.token_urlsafe(24) for c in sorted(clients)}))
+        pulumi.runtime.set_config(
+            contract.API_KEYS_CONFIG, json.dumps({c: secrets.token_urlsafe(24) for c in sorted(clients)})
+        )
 
 
 def _with_providers(run: Run) -> list[Resource]:

@@ -51,6 +51,9 @@ INGRESS_NAMESPACE = "ingress"
 DCGM_NAMESPACE = "gpu-operator"
 #: The Prometheus of kube-prometheus-stack, which inferstack installs on the clusters it creates.
 PROMETHEUS_URL = f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090"
+#: Secret Pulumi config holding the endpoints' API keys: a JSON object of client name -> key
+#: (`pulumi config set --secret inferstack:apiKeys '{"web": "..."}'`).
+API_KEYS_CONFIG = "inferstack:apiKeys"
 
 #: NFS shares (Filestore) come up owned by root and ignore fsGroup, so one root container hands the share
 #: to UID before anything else mounts it. It is the only root container inferstack runs: its command is

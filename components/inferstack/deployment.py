@@ -529,30 +529,27 @@ def _with_hub_token(objects: list[dict], plan: Plan, token: Optional[pulumi.Inpu
     return [*objects[:first_workload], secret, *objects[first_workload:]]
 
 
-#: Secret config with the endpoint's API keys: a JSON object of client name -> key
-#: (`pulumi config set --secret inferstack:apiKeys '{"web": "..."}'`).
-API_KEYS_CONFIG = "inferstack:apiKeys"
-
-
 def endpoint_keys(owner: str, endpoint: Endpoint, keys: Optional[Mapping[str, str]]) -> dict[str, str]:
-    """Each client's key of `owner`'s endpoint, from `keys` or else the secret config `API_KEYS_CONFIG`; an
+    """Each client's key of `owner`'s endpoint, from `keys` or else the secret config `contract.API_KEYS_CONFIG`; an
     InputPropertyError naming every client without one (or a config that is not a JSON object of
     strings). Keys for clients the endpoint does not list are ignored."""
     clients = [c.name for c in endpoint.clients]
     fix = (
-        f"set them with `pulumi config set --secret {API_KEYS_CONFIG} "
+        f"set them with `pulumi config set --secret {contract.API_KEYS_CONFIG} "
         + "'{"
         + ", ".join(f'"{c}": "<key>"' for c in clients)
         + "}'`"
     )
     if keys is None:
-        raw = pulumi.runtime.get_config(API_KEYS_CONFIG)
+        raw = pulumi.runtime.get_config(contract.API_KEYS_CONFIG)
         try:
             keys = json.loads(raw) if raw is not None else {}
         except json.JSONDecodeError:
             keys = None
         if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
-            raise pulumi.InputPropertyError("api_keys", f"{API_KEYS_CONFIG} is not a JSON object of strings: {fix}")
+            raise pulumi.InputPropertyError(
+                "api_keys", f"{contract.API_KEYS_CONFIG} is not a JSON object of strings: {fix}"
+            )
     missing = [c for c in clients if not keys.get(c)]
     if missing:
         raise pulumi.InputPropertyError(
