@@ -49,6 +49,7 @@ from inferstack.clouds.base import (
     PlacementInfra,
 )
 from inferstack.kube import placement_objects
+from inferstack.kube.lws import LWS_KIND
 from inferstack.monitoring import placement_monitoring
 from inferstack.plan import Plan
 from inferstack.plan import plan as make_plan
@@ -187,7 +188,16 @@ class InferenceService(pulumi.ComponentResource):
                 if obj["metadata"]["name"] == scale_target:
                     extra["ignore_changes"] = ["spec.replicas"]
             elif kind == "ScaledObject":
-                depends += [*by_kind.get("Deployment", []), *infra_ready]
+                depends += [*by_kind.get("Deployment", []), *by_kind.get(LWS_KIND, []), *infra_ready]
+            elif kind == LWS_KIND:  # a multi-node engine: its weights and accounts first, as the Deployment's
+                depends += [
+                    *by_kind.get("ServiceAccount", []),
+                    *by_kind.get("PersistentVolumeClaim", []),
+                    *by_kind.get("Job", []),
+                    *infra_ready,
+                ]
+                if obj["metadata"]["name"] == scale_target:
+                    extra["ignore_changes"] = ["spec.replicas"]
             elif (obj["apiVersion"], kind) not in KINDS:
                 depends += list(infra_ready)  # custom kinds need their CRDs, which add-ons install
             opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends, **extra)

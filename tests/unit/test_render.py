@@ -27,6 +27,7 @@ CRD_KINDS = {
     "PodMonitor": "prometheus-operator CRD, not bundled; tests/unit/monitoring asserts its fields",
     "ServiceMonitor": "prometheus-operator CRD, not bundled; tests/unit/monitoring asserts its fields",
     "PrometheusRule": "prometheus-operator CRD, not bundled; promtool checks the rules it carries",
+    "LeaderWorkerSet": "LWS CRD, not bundled; tests/unit/kube/test_lws.py validates it against the vendored upstream CRD",
 }
 
 

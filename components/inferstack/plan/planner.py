@@ -81,7 +81,8 @@ class Plan:
         node = placement.node
         if node is None or node.price_per_node_hour is None:
             return None
-        return cost_per_million_tokens(node.price_per_node_hour / node.replicas_per_node, self.throughput)
+        per_replica = node.price_per_node_hour * placement.nodes_per_replica / node.replicas_per_node
+        return cost_per_million_tokens(per_replica, self.throughput)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view for `inferstack plan --json` and the render report."""

@@ -24,8 +24,11 @@ def plan_rollout(placement: PlacementPlan, replica_seconds: float) -> Rollout:
     """Surge by one replica when the pool's max nodes leave one replica's nodes free above min replicas
     (maxSurge 1, maxUnavailable 0: the old replica serves until the new one is ready). Otherwise maxSurge
     0, maxUnavailable 1; with one replica that is an outage of one replica start (`replica_seconds`, the
-    cold-start budget's cached path)."""
+    cold-start budget's cached path). Existing clusters: their free GPUs are not known, so no surge."""
     node = placement.node
+    if node is not None and node.node_type is None:
+        room = "an existing cluster's free GPUs are not known"
+        return Rollout(0, 1, replica_seconds if placement.replicas_min == 1 else None, room)
     per_node = node.replicas_per_node if node else 0
     slots = placement.nodes_max // placement.nodes_per_replica * per_node
     spare = slots - placement.replicas_min

@@ -116,3 +116,11 @@ def test_two_replicas_without_room_replace_in_place_without_outage():
     spec = spec_variant("llama-405b-bf16-h100", {"placements": {0: {"replicas": {"min": 2, "max": 2}}}})
     rollout = plan(spec).rollouts["us-central"]
     assert (rollout.max_surge, rollout.max_unavailable, rollout.outage_seconds) == (0, 1, None)
+
+
+def test_cost_per_million_tokens_prices_every_node_of_a_replica():
+    result = plan(spec_variant("deepseek-r1-bf16-h100", {}))
+    (p,) = result.placements
+    # 3 nodes x 55.04 USD/h per replica, over its output tokens per hour.
+    expected = 3 * 55.04 / (result.throughput.tokens_per_second * 3600) * 1e6
+    assert result.cost_per_million_tokens(p) == pytest.approx(expected)
