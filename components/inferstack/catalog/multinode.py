@@ -36,6 +36,9 @@ class Fabric:
     kind: str
     interfaces: int
     source: str
+    #: The extended resource a pod requests to use the interfaces (one per interface), where a device
+    #: plugin advertises them; None where the node's networks are attached another way.
+    device_resource: str | None = None
 
 
 def max_nodes_per_replica() -> int:
@@ -63,7 +66,9 @@ def fabric(cloud: str, node_type: str | None) -> Fabric | None:
     row = (_data("multinode.yaml")["fabrics"].get(cloud) or {}).get(node_type or "")
     if row is None:
         return None
-    return Fabric(cloud, str(node_type), row["fabric"], int(row["interfaces"]), row["source"])
+    return Fabric(
+        cloud, str(node_type), row["fabric"], int(row["interfaces"]), row["source"], row.get("device_resource")
+    )
 
 
 def node_gpus(sku: str) -> int | None:

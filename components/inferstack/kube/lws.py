@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import copy
 
+from inferstack.catalog import multinode
+from inferstack.catalog.multinode import Fabric
 from inferstack.engines import adapter_for
 from inferstack.engines.multinode import pod_launch
 from inferstack.kube import objects
@@ -37,8 +39,9 @@ WORKER_PROBE_SKIP = (
 )
 
 
-def _role_template(template: dict, plan: Plan, leader: bool) -> dict:
-    """The Deployment's pod template, running the leader's or a worker's launch."""
+def _role_template(template: dict, plan: Plan, leader: bool, fabric: Fabric | None) -> dict:
+    """The Deployment's pod template, running the leader's or a worker's launch, requesting every interface
+    of the node's fabric where a device plugin advertises them (EFA)."""
     adapter = adapter_for(plan.spec.engine.name)
     launch = pod_launch(adapter, plan, leader, plan.cold_start.startup_probe_seconds)
     role = copy.deepcopy(template)
@@ -47,6 +50,9 @@ def _role_template(template: dict, plan: Plan, leader: bool) -> dict:
     container["args"] = launch.args
     env = {e["name"]: e["value"] for e in container["env"]} | launch.env
     container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    if fabric is not None and fabric.device_resource:
+        for amounts in container["resources"].values():
+            amounts[fabric.device_resource] = str(fabric.interfaces)
     if not leader:
         for key in ("ports", "startupProbe", "readinessProbe", "livenessProbe", "lifecycle"):
             container.pop(key, None)
@@ -63,6 +69,7 @@ def leader_worker_set(plan: Plan, placement: PlacementPlan, deployment: dict) ->
     as the plan decided (`Plan.rollouts`: maxSurge and maxUnavailable count groups)."""
     template = deployment["spec"]["template"]
     rollout = plan.rollouts[placement.name]
+    fabric = multinode.fabric(placement.cloud, placement.gpu_node_type)
     return {
         "apiVersion": LWS_API_VERSION,
         "kind": LWS_KIND,
@@ -80,8 +87,8 @@ def leader_worker_set(plan: Plan, placement: PlacementPlan, deployment: dict) ->
             "leaderWorkerTemplate": {
                 "size": plan.fit.nodes,
                 "restartPolicy": "RecreateGroupOnPodRestart",
-                "leaderTemplate": _role_template(template, plan, leader=True),
-                "workerTemplate": _role_template(template, plan, leader=False),
+                "leaderTemplate": _role_template(template, plan, True, fabric),
+                "workerTemplate": _role_template(template, plan, False, fabric),
             },
         },
     }

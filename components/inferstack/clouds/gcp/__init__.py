@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_gcp as gcp
 
-from inferstack.catalog import cloud_facts
+from inferstack.catalog import cloud_facts, multinode
+from inferstack.catalog.multinode import Fabric
 from inferstack.clouds.base import (
     CacheStorage,
     Cloud,
@@ -56,6 +57,12 @@ REQUIRED_APIS = (
 
 #: Boot disk types in order of preference for GPU nodes (image pulls of 10-30 GB want SSD-class disks).
 BOOT_DISK_PREFERENCE = ("pd-ssd", "hyperdisk-balanced", "pd-balanced")
+
+
+def _pool_fabric(pool: PoolPlan) -> Fabric | None:
+    """The GPU networking a pool's nodes get: their machine type's, where the pool serves replicas that
+    span nodes."""
+    return multinode.fabric("gcp", pool.node.node_type) if pool.spans_nodes else None
 
 
 def boot_disk(machine_type: str) -> str:
@@ -156,8 +163,15 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                 system_node_type=ctx.system_node_type,
                 system_nodes=ctx.system_nodes,
                 control_plane_cidr=network.layout.control_plane,
+                multi_networking=any(_pool_fabric(pool) for pool in ctx.pools),
+                # Ports once each: add-ons may share one (KEDA's and LWS's webhooks both listen on 9443).
                 control_plane_ports=tuple(
-                    port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())
+                    dict.fromkeys(
+                        port.port
+                        for port in cloud_facts.control_plane_ports(self.name).missing_for(
+                            ctx.addons_wanted.installed()
+                        )
+                    )
                 ),
             ),
             network.network,
@@ -199,6 +213,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             boot_disk=boot_disk(node.node_type),
             depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+            fabric=_pool_fabric(pool),
         )
 
     def source_access(self, ctx: PlacementContext, cluster: GkeClusterHandle) -> list[pulumi.Resource]:
