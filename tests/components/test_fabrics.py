@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from inferstack.clouds.addons import AddonSettings
 from inferstack.offline import run_offline
 from inferstack.plan import plan
 from inferstack.program import deploy
@@ -110,3 +111,10 @@ def test_single_node_gke_pools_get_no_gpu_networks():
     assert "gvnic" not in pool.inputs["nodeConfig"]
     gke = run.one("gcp:container/cluster:Cluster", "quickstart-us-central-cluster-gke").inputs
     assert "enableMultiNetworking" not in gke
+
+
+def test_private_gke_opens_the_lws_webhook_port_once_without_keda():
+    spec = spec_variant("deepseek-r1-bf16-h100", ON_GKE)
+    run = run_offline(deploy, deployment_plans=[plan(spec)], addons=AddonSettings(keda=False))
+    (rule,) = [r for r in run.of_type("gcp:compute/firewall:Firewall") if r.name.endswith("-control-plane-addons")]
+    assert rule.inputs["allows"] == [{"protocol": "tcp", "ports": ["9443"]}]

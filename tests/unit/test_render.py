@@ -137,12 +137,13 @@ def _checkov() -> str | None:
     pytest.skip("checkov not installed here; run scripts/install-checkov.sh")
 
 
-def test_checkov_reports_no_failed_check(rendered):
+def checkov_report(directory) -> dict:
+    """checkov's kubernetes report on every manifest under `directory` (one framework: one report)."""
     result = subprocess.run(
         [
             _checkov(),
             "-d",
-            str(rendered),
+            str(directory),
             "--framework",
             "kubernetes",
             "--skip-download",
@@ -155,8 +156,12 @@ def test_checkov_reports_no_failed_check(rendered):
         text=True,
     )
     report = json.loads(result.stdout)
-    summary = report["summary"] if isinstance(report, dict) else report[0]["summary"]
-    failed = report["results"]["failed_checks"] if isinstance(report, dict) else report[0]["results"]["failed_checks"]
+    return report if isinstance(report, dict) else report[0]
+
+
+def test_checkov_reports_no_failed_check(rendered):
+    report = checkov_report(rendered)
+    summary, failed = report["summary"], report["results"]["failed_checks"]
     assert [(f["check_id"], f["resource"]) for f in failed] == []
     assert summary["failed"] == 0 and summary["passed"] > 1000
 

@@ -339,6 +339,17 @@ def _span_findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPla
         )
     ]
     for p in placements:
+        if spec.placement(p.name).platform is not None:
+            out.append(
+                Finding(
+                    "multi-node-on-platform",
+                    f"placement {p.name}: platform pools are packed per GPU on one node; a replica spanning "
+                    f"{fit.nodes} nodes cannot be placed on one yet: give it its own placement (cluster), or a "
+                    "larger GPU or smaller quantization that fits one node",
+                    True,
+                )
+            )
+            continue
         if p.node is None or p.node.node_type is None:
             continue
         if multinode.fabric(p.cloud, p.node.node_type) is None:

@@ -3,8 +3,6 @@ leaders-only Services and routers, scaling, disruption and group traffic."""
 
 import copy
 import functools
-import json
-import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -18,7 +16,7 @@ from inferstack.kube.leaders import WORKER_INDEX_LABEL
 from inferstack.plan import plan
 from tests.conftest import spec_variant
 from tests.unit.engines.test_adapters import _vllm_parse
-from tests.unit.test_render import _checkov
+from tests.unit.test_render import checkov_report
 
 CRD = Path(__file__).with_name("data") / "leaderworkerset.x-k8s.io_leaderworkersets.yaml"
 
@@ -229,23 +227,6 @@ def test_checkov_passes_the_leader_and_worker_pods(tmp_path):
         (tmp_path / f"{role}.yaml").write_text(yaml.safe_dump(pod))
     for i, policy in enumerate(o for o in objects if o["kind"] == "NetworkPolicy"):
         (tmp_path / f"policy-{i}.yaml").write_text(yaml.safe_dump(policy))
-    result = subprocess.run(
-        [
-            _checkov(),
-            "-d",
-            str(tmp_path),
-            "--framework",
-            "kubernetes",
-            "--skip-download",
-            "--compact",
-            "--quiet",
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    report = json.loads(result.stdout)
-    report = report[0] if isinstance(report, list) else report
+    report = checkov_report(tmp_path)
     assert [(f["check_id"], f["resource"]) for f in report["results"]["failed_checks"]] == []
     assert report["summary"]["resource_count"] >= 2 and report["summary"]["passed"] > 100

@@ -152,6 +152,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         return GcpNetworkHandle(provider, network, layout)
 
     def cluster(self, ctx: ClusterContext, network: GcpNetworkHandle) -> GkeClusterHandle:
+        addon_ports = cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons_wanted.installed())
         gke = GkeCluster(
             f"{ctx.name}-cluster",
             GkeClusterSettings(
@@ -165,14 +166,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                 control_plane_cidr=network.layout.control_plane,
                 multi_networking=any(_pool_fabric(pool) for pool in ctx.pools),
                 # Ports once each: add-ons may share one (KEDA's and LWS's webhooks both listen on 9443).
-                control_plane_ports=tuple(
-                    dict.fromkeys(
-                        port.port
-                        for port in cloud_facts.control_plane_ports(self.name).missing_for(
-                            ctx.addons_wanted.installed()
-                        )
-                    )
-                ),
+                control_plane_ports=tuple(dict.fromkeys(port.port for port in addon_ports)),
             ),
             network.network,
             ctx.tags,
