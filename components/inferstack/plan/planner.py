@@ -350,7 +350,18 @@ def _span_findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPla
                 )
             )
             continue
-        if p.node is None or p.node.node_type is None:
+        if p.node is not None and p.node.node_type is None:
+            out.append(
+                Finding(
+                    "multi-node-existing-cluster",
+                    f"placement {p.name}: an existing cluster's own add-ons are kept, so it must already run the "
+                    "LeaderWorkerSet controller (v0.9.0 or later) and give its GPU nodes an inter-node fabric; "
+                    "inferstack installs neither there",
+                    False,
+                )
+            )
+            continue
+        if p.node is None:
             continue
         if multinode.fabric(p.cloud, p.node.node_type) is None:
             out.append(

@@ -124,3 +124,28 @@ def test_cost_per_million_tokens_prices_every_node_of_a_replica():
     # 3 nodes x 55.04 USD/h per replica, over its output tokens per hour.
     expected = 3 * 55.04 / (result.throughput.tokens_per_second * 3600) * 1e6
     assert result.cost_per_million_tokens(p) == pytest.approx(expected)
+
+
+def test_an_existing_cluster_must_bring_the_lws_controller_and_a_fabric():
+    spec = spec_variant(
+        "existing-cluster",
+        {
+            "model": {
+                "source": "hf://meta-llama/Llama-3.1-405B-Instruct",
+                "revision": "f9801cba95a53242b3cc928a4a418d12571d1c5f",
+                "served_name": "llama",
+                "max_context": 8192,
+            },
+            "engine": {"quantization": None},
+            "resources": {"gpu": "A100-80GB:16"},
+        },
+    )
+    result = plan(spec)
+    assert result.fit.nodes == 2
+    (note,) = [f for f in result.findings if f.code == "multi-node-existing-cluster"]
+    assert note.message == (
+        "placement onprem-fra: an existing cluster's own add-ons are kept, so it must already run the "
+        "LeaderWorkerSet controller (v0.9.0 or later) and give its GPU nodes an inter-node fabric; inferstack "
+        "installs neither there"
+    )
+    assert not note.blocking
