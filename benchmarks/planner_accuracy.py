@@ -2,22 +2,28 @@
 
 Run: python benchmarks/planner_accuracy.py
 Targets (issue 15): KV pool within 5 % on fitted points and 10 % on held-back ones, KV tokens within
-10 %, no false "fits" and no false "no fit". Exit status 1 when a target is missed.
+10 %, no false "fits" and no false "no fit". Exit status 1 when a target is missed; the points that miss
+one are listed with the error in GiB as well, since a relative error on a refused (near-zero or
+negative) pool is large for a small absolute miss.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.reference import reference_points, reference_spec
-from inferstack.plan import plan
-from inferstack.plan.memory import GIB
+from inferstack.plan import Plan, plan
+from inferstack.plan.memory import GIB, version_key
 
 TARGETS = {"fitted": 0.05, "held_back": 0.10}
 TOKENS_TARGET = 0.10
+#: vLLM release whose sampler profile shrank about 60 % (engine_memory.yaml); the issue asks for versions on both sides.
+VERSION_STEP = "0.17.0"
 
 
 def _error(predicted: float, logged: float | None) -> float | None:
@@ -34,41 +40,111 @@ def _verdict(fits: bool | None) -> str:
     return "-" if fits is None else ("fits" if fits else "no fit")
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One reference point planned and compared with what the engine logged."""
+
+    pid: str
+    point: dict[str, Any]
+    result: Plan
+
+    @property
+    def pool_gib(self) -> float:
+        return self.result.fit.kv_pool_bytes / GIB
+
+    @property
+    def pool_error(self) -> float | None:
+        return _error(self.pool_gib, self.point.get("kv_gib"))
+
+    @property
+    def tokens_error(self) -> float | None:
+        return _error(self.result.fit.kv_tokens, self.point.get("kv_tokens"))
+
+    @property
+    def verdict_wrong(self) -> str | None:
+        """'false fit' or 'false no-fit' when the plan's verdict contradicts the logged start."""
+        logged, fits = self.point["fits"], self.result.fit.fits
+        if logged is None or logged == fits:
+            return None
+        return "false fit" if fits else "false no-fit"
+
+    def misses(self) -> list[str]:
+        """The targets this point misses, each with its figures."""
+        found = []
+        pool, limit = self.pool_error, TARGETS[self.point["split"]]
+        if pool is not None and abs(pool) > limit:
+            miss_gib = self.pool_gib - self.point["kv_gib"]
+            found.append(f"KV pool {pool:+.1%} ({miss_gib:+.2f} GiB of {self.point['kv_gib']:.2f}; target {limit:.0%})")
+        tokens = self.tokens_error
+        if tokens is not None and abs(tokens) > TOKENS_TARGET:
+            found.append(f"KV tokens {tokens:+.1%} (target {TOKENS_TARGET:.0%})")
+        if self.verdict_wrong:
+            found.append(self.verdict_wrong)
+        return found
+
+    def row(self) -> str:
+        fit = self.result.fit
+        return (
+            f"{self.pid:13} {self.point['split']:9} {_cell(fit.weights_per_gpu_bytes / GIB, self.point.get('weights_gib'))} "
+            f"{_cell(self.pool_gib, self.point.get('kv_gib'))} {_cell(fit.kv_tokens, self.point.get('kv_tokens'), 0)} "
+            f"{_verdict(fit.fits):>7} {_verdict(self.point['fits']):>7}  {self.point['what']}"
+        )
+
+
+def score(points: dict[str, dict[str, Any]]) -> list[Scored]:
+    return [Scored(pid, point, plan(reference_spec(point))) for pid, point in points.items()]
+
+
+def coverage(scored: list[Scored]) -> list[str]:
+    """What the corpus spans: GPUs, engines and versions, weight formats, KV dtypes, TP sizes, splits."""
+    engines = sorted({(s.result.spec.engine.name, s.result.spec.engine.version) for s in scored})
+    vllm = [version for name, version in engines if name == "vllm"]
+    before = [v for v in vllm if version_key(v) < version_key(VERSION_STEP)]
+    since = [v for v in vllm if version_key(v) >= version_key(VERSION_STEP)]
+    tps = sorted({s.result.fit.tp for s in scored})
+    return [
+        f"points: {len(scored)} ({sum(s.point['split'] == 'fitted' for s in scored)} fitted, "
+        f"{sum(s.point['split'] == 'held_back' for s in scored)} held back)",
+        f"GPU types: {', '.join(sorted({s.result.fit.gpu for s in scored}))}",
+        f"engines: {', '.join(sorted({name for name, _ in engines}))}; vLLM releases before {VERSION_STEP}: "
+        f"{', '.join(sorted(before, key=version_key))}; from {VERSION_STEP}: {', '.join(sorted(since, key=version_key))}",
+        f"weight formats: {', '.join(sorted({s.result.quantization for s in scored}))}; KV cache dtypes: "
+        f"{', '.join(sorted({s.result.spec.engine.kv_cache_dtype for s in scored}))}",
+        f"tensor-parallel sizes: {', '.join(str(tp) for tp in tps)}",
+    ]
+
+
 def main() -> int:
     header = (
-        f"{'id':7} {'split':9} {'weights':>10} {'logged':>10} {'err':>7} {'KV GiB':>10} {'logged':>10} {'err':>7} "
+        f"{'id':13} {'split':9} {'weights':>10} {'logged':>10} {'err':>7} {'KV GiB':>10} {'logged':>10} {'err':>7} "
         f"{'KV tokens':>10} {'logged':>10} {'err':>7} {'verdict':>7} {'logged':>7}  case"
     )
     print(header)
     print("-" * len(header))
-    worst = {"fitted": 0.0, "held_back": 0.0}
-    worst_tokens, false_fits, false_no_fits = 0.0, 0, 0
-    for pid, point in reference_points().items():
-        fit = plan(reference_spec(point)).fit
-        split = point["split"]
-        kv_error = _error(fit.kv_pool_bytes / GIB, point.get("kv_gib"))
-        if kv_error is not None:
-            worst[split] = max(worst[split], abs(kv_error))
-        tokens_error = _error(fit.kv_tokens, point.get("kv_tokens"))
-        if tokens_error is not None:
-            worst_tokens = max(worst_tokens, abs(tokens_error))
-        if point["fits"] is not None:
-            false_fits += fit.fits and not point["fits"]
-            false_no_fits += point["fits"] and not fit.fits
-        print(
-            f"{pid:7} {split:9} {_cell(fit.weights_per_gpu_bytes / GIB, point.get('weights_gib'))} "
-            f"{_cell(fit.kv_pool_bytes / GIB, point.get('kv_gib'))} {_cell(fit.kv_tokens, point.get('kv_tokens'), 0)} "
-            f"{_verdict(fit.fits):>7} {_verdict(point['fits']):>7}  {point['what']}"
-        )
-    counts = {s: sum(p["split"] == s for p in reference_points().values()) for s in TARGETS}
+    scored = score(reference_points())
+    for item in scored:
+        print(item.row())
+    worst = {split: 0.0 for split in TARGETS}
+    for item in scored:
+        if item.pool_error is not None:
+            worst[item.point["split"]] = max(worst[item.point["split"]], abs(item.pool_error))
+    worst_tokens = max((abs(s.tokens_error) for s in scored if s.tokens_error is not None), default=0.0)
+    false_fits = sum(s.verdict_wrong == "false fit" for s in scored)
+    false_no_fits = sum(s.verdict_wrong == "false no-fit" for s in scored)
+    print("\n" + "\n".join(coverage(scored)))
     print(
-        f"\nworst KV pool error: fitted {worst['fitted']:.1%} ({counts['fitted']} points, target "
-        f"{TARGETS['fitted']:.0%}), held back {worst['held_back']:.1%} ({counts['held_back']} points, target "
-        f"{TARGETS['held_back']:.0%}); worst KV tokens error {worst_tokens:.1%} (target {TOKENS_TARGET:.0%}); "
-        f"false fits {false_fits}, false no-fits {false_no_fits}"
+        f"\nworst KV pool error: fitted {worst['fitted']:.1%} (target {TARGETS['fitted']:.0%}), held back "
+        f"{worst['held_back']:.1%} (target {TARGETS['held_back']:.0%}); worst KV tokens error {worst_tokens:.1%} "
+        f"(target {TOKENS_TARGET:.0%}); false fits {false_fits}, false no-fits {false_no_fits}"
     )
-    missed = any(worst[s] > TARGETS[s] for s in TARGETS) or worst_tokens > TOKENS_TARGET
-    return 1 if missed or false_fits or false_no_fits else 0
+    missed = [(s.pid, s.misses()) for s in scored if s.misses()]
+    if missed:
+        print("targets missed:")
+        for pid, what in missed:
+            print(f"  {pid}: {'; '.join(what)}")
+    else:
+        print("all targets met")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -79,12 +79,20 @@ KINDS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
+    ("v1", "PersistentVolume"): k8s.core.v1.PersistentVolume,
+    ("apps/v1", "DaemonSet"): k8s.apps.v1.DaemonSet,
 }
 
 
 def _mounts_claim(obj: dict) -> bool:
     """True for a workload whose pods mount a PersistentVolumeClaim (the engine, on its weights)."""
     return any("persistentVolumeClaim" in v for v in obj["spec"]["template"]["spec"].get("volumes", []))
+
+
+def _serves_a_model(obj: dict) -> bool:
+    """True for the engine's Deployment, which carries the provenance record (also when it streams its
+    weights and mounts no claim)."""
+    return contract.Provenance.key("model_source") in obj["metadata"].get("annotations", {})
 
 
 def _minutes(seconds: int) -> str:
@@ -181,7 +189,8 @@ class InferenceService(pulumi.ComponentResource):
                     *by_kind.get("RoleBinding", []),
                     *infra_ready,
                 ]
-                if _mounts_claim(obj):  # the engine: its weights first, and the first rollout's budget
+                # the engine: its weights first, and the first rollout's budget
+                if _mounts_claim(obj) or _serves_a_model(obj):
                     depends += [*by_kind.get("PersistentVolumeClaim", []), *by_kind.get("Job", [])]
                     timeout = _minutes(rollout_timeout_seconds)
                     extra = {"custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout)}
@@ -198,6 +207,15 @@ class InferenceService(pulumi.ComponentResource):
                 ]
                 if obj["metadata"]["name"] == scale_target:
                     extra["ignore_changes"] = ["spec.replicas"]
+            elif kind == "DaemonSet":  # the node_local tier's fill: ready once every GPU node holds its copy
+                depends += [
+                    *by_kind.get("ConfigMap", []),
+                    *by_kind.get("PersistentVolumeClaim", []),
+                    *by_kind.get("Job", []),
+                    *infra_ready,
+                ]
+                timeout = _minutes(rollout_timeout_seconds)
+                extra = {"custom_timeouts": pulumi.CustomTimeouts(create=timeout, update=timeout)}
             elif (obj["apiVersion"], kind) not in KINDS:
                 depends += list(infra_ready)  # custom kinds need their CRDs, which add-ons install
             opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends, **extra)

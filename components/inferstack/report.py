@@ -10,10 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from inferstack import catalog
-from inferstack.catalog import routers
+from inferstack.catalog import dns, routers
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.fleet import FleetPlan
+from inferstack.plan.traffic import GlobalRoute, global_routes
 
 
 def _e(value: object) -> str:
@@ -45,6 +46,40 @@ def traffic(result: Plan, placement: PlacementPlan) -> str:
             f"router request timeout {timeout} s"
         )
     return text
+
+
+def global_route_table(route: GlobalRoute) -> Table:
+    """One global endpoint: its name and zone, the DNS policy it becomes, and each placement's capacity and
+    weight or failover role; a closing row when it spans more than one residency group (INF014 fails it)."""
+    facts = dns.dns_for(route.cloud)
+    how = f"{facts.service}, {facts.policies[route.policy]} routing, health: {facts.health}" if facts else route.cloud
+    table = Table(
+        title=_e(f"Global endpoint {route.name}: {route.hostname} ({route.policy}; {how})"),
+        title_justify="left",
+    )
+    for column in (
+        "placement",
+        "region",
+        "residency",
+        "capacity at max",
+        "weight" if route.policy == "weighted" else "role",
+    ):
+        table.add_column(column)
+    for target in route.targets:
+        share = f"{target.weight} ({route.share(target):.0%})" if route.policy == "weighted" else target.role or "-"
+        table.add_row(
+            _e(target.placement),
+            _e(target.region),
+            _e(target.residency or "unknown"),
+            f"{target.capacity_tokens_per_s:,.0f} output tokens/s",
+            share,
+        )
+    if route.crosses_residency:
+        table.caption = _e(
+            f"spans residency groups {', '.join(route.residency_groups)}: compliance rule INF014 fails it in "
+            "`inferstack check` and the policy pack"
+        )
+    return table
 
 
 def plan_text(result: Plan) -> str:
@@ -243,6 +278,8 @@ def print_plan(result: Plan, console: Console) -> None:
             highlight=False,
         )
 
+    for route in global_routes(result):
+        console.print(global_route_table(route))
     cold = data["cold_start"]
     console.print(
         f"cold start: image {cold['image_pull_seconds']} s + weights read {cold['weight_read_seconds']} s + "
@@ -251,6 +288,7 @@ def print_plan(result: Plan, console: Console) -> None:
         f"into a {data['cache']['size_gib']} GiB {data['cache']['kind']} cache",
         highlight=False,
     )
+    _print_cache_tier(console, data["cache_tier"])
     if data["findings"]:
         console.print("[bold]Findings[/]")
         for f in data["findings"]:
@@ -259,3 +297,24 @@ def print_plan(result: Plan, console: Console) -> None:
     console.print("[bold]Assumptions[/]")
     for a in data["assumptions"]:
         console.print(f"  - {_e(a)}", highlight=False, soft_wrap=True)
+
+
+def _print_cache_tier(console: Console, tier: dict) -> None:
+    """The cache tier the plan chose, each tier it weighed, and the arithmetic of every stage."""
+    objective = tier["objective_seconds"]
+    wanted = f" (slo.cold_start_s {objective:g} s)" if objective is not None else ""
+    console.print(f"cache tier: {tier['tier']}{wanted}", highlight=False)
+    for stage in tier["stages"]:
+        console.print(f"  {_e(stage)}", highlight=False)
+    for option in tier["options"]:
+        seconds = option["replica_seconds"]
+        console.print(
+            f"  {option['tier']}: "
+            + (f"{seconds} s per replica" if seconds is not None else _e(option["unavailable"])),
+            highlight=False,
+        )
+    console.print(
+        f"outage with the minimum replicas: rollout {tier['rollout_outage_seconds']} s, node drain "
+        f"{tier['drain_outage_seconds']} s",
+        highlight=False,
+    )

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pulumi
 
-from inferstack.offline import Run, run_offline
+from inferstack.globaldns import global_endpoints
+from inferstack.offline import RecordingMocks, Run, run_offline
 
 
 def run_program(value: str | list[str], base: Path, monkeypatch=None, **kwargs) -> Run:
@@ -27,3 +28,17 @@ def children(resource: pulumi.Resource) -> set[pulumi.Resource]:
                 found.add(child)
                 stack.append(child)
     return found
+
+
+def register_global_endpoints(plan, targets) -> list:
+    """The resources `inferstack.globaldns.global_endpoints(plan, targets)` registers under mocks
+    (`inferstack.offline.Registered`, inputs camelCased as the engine and the policy pack see them)."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="inferstack", stack="offline", preview=False)
+
+    @pulumi.runtime.test
+    def run():
+        return pulumi.Output.all(*[endpoint.urn for endpoint in global_endpoints(plan, targets)])
+
+    run()
+    return mocks.resources

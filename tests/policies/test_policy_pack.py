@@ -16,7 +16,9 @@ from pulumi_policy import (
 
 from inferstack.compliance import RESOURCE_RULES, STACK_RULES
 from inferstack.policy_pack import compliance_from_config, policies
+from tests.components.harness import register_global_endpoints
 from tests.conftest import ROOT
+from tests.global_routes import AWS_TARGETS, aws_plan
 
 EU = {"residency": "eu", "allowed_gpus": ["H100"], "monthly_budget": 50000}
 BY_NAME = {p.name: p for p in policies()}
@@ -101,3 +103,21 @@ def test_pack_files_and_example_config():
     example = json.loads((ROOT / "policies" / "config.example.json").read_text())
     assert set(example) == set(BY_NAME)
     assert all(compliance_from_config(c).residency == "eu" for c in example.values())
+
+
+def _stack_resources(registered) -> list[PolicyResource]:
+    return [PolicyResource(r.typ, r.inputs, f"urn:{r.name}", r.name, _opts(), None, None, [], {}) for r in registered]
+
+
+def test_global_endpoint_residency_in_the_pack_passes_one_group_and_fails_two():
+    policy = BY_NAME["inf014-global-endpoint-residency"]
+    found: list[str] = []
+    us = register_global_endpoints(aws_plan("weighted"), AWS_TARGETS)
+    policy.validate(StackValidationArgs(_stack_resources(us), {}), lambda m, urn=None: found.append(m))
+    assert found == []
+    crossing = register_global_endpoints(aws_plan("failover", ("us-east", "eu")), AWS_TARGETS)
+    policy.validate(StackValidationArgs(_stack_resources(crossing), {}), lambda m, urn=None: found.append(m))
+    assert found == [
+        "DNS name 'llama.inference.internal' routes across residency groups eu (eu-west-1), us (us-east-1); "
+        "allowed: one residency group per global name. Fix: make one global endpoint per residency group"
+    ]

@@ -19,7 +19,12 @@ from inferstack.spec import load_spec
 
 LOGS = Path(__file__).parent / "plan" / "logs"
 UPDATE = os.environ.get("INFERSTACK_UPDATE_GOLDEN") == "1"
-GOLDEN_LOGS = ["vllm-v1-dense-llama70b-w8a8", "vllm-moe-mxfp4-gpt-oss-120b", "sglang-qwen3-235b-fp8"]
+GOLDEN_LOGS = [
+    "vllm-v1-dense-llama70b-w8a8",
+    "vllm-moe-mxfp4-gpt-oss-120b",
+    "sglang-qwen3-235b-fp8",
+    "vllm-v1-019-tp2-llama70b-fp8",
+]
 
 
 def _app() -> typer.Typer:
@@ -55,6 +60,17 @@ def test_logs_are_read_term_by_term():
     dense = parse_log((LOGS / "vllm-v1-dense-llama70b-w8a8.log").read_text())
     # 1,381 blocks of 16 tokens: the block count early V1 logged instead of tokens
     assert dense.terms == {"weights_gib": 67.7229, "kv_blocks": 1381, "kv_tokens": 22_096, "concurrency": 10.79}
+    recent = parse_log((LOGS / "vllm-v1-019-tp2-llama70b-fp8.log").read_text())
+    # vLLM 0.19's profiling line carries every term; 'Estimated CUDA graph memory' is the graphs' size
+    assert recent.terms == {
+        "weights_gib": 33.88,
+        "activation_gib": 1.96,
+        "non_torch_gib": 2.1,
+        "kv_pool_gib": 37.28,
+        "kv_tokens": 244_304,
+        "concurrency": 29.82,
+        "cuda_graph_gib": 1.82,
+    }
     sglang = parse_log((LOGS / "sglang-qwen3-235b-fp8.log").read_text())
     assert (sglang.engine, sglang.terms) == ("sglang", {"kv_tokens": 367_404, "kv_pool_gib": 16.46})
 

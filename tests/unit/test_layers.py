@@ -29,6 +29,7 @@ LAYER_OF = {
     "inferstack.clouds": "clouds",
     "inferstack.deployment": "deployment",
     "inferstack.platform": "deployment",
+    "inferstack.globaldns": "deployment",
     "inferstack.program": "program",
     "inferstack.offline": "offline",
     "inferstack.check": "check",

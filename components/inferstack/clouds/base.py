@@ -44,6 +44,7 @@ from inferstack.kube.objects import cache_claim_name
 from inferstack.plan import Plan
 from inferstack.plan.capacity import CapacityChoice, PlacementPlan
 from inferstack.plan.pools import PoolPlan
+from inferstack.plan.traffic import GlobalRoute
 from inferstack.spec.models import Cluster, Placement
 
 #: Root volume for GPU nodes: engine images are 10-30 GB compressed and unpack to twice that.
@@ -171,6 +172,8 @@ class PlacementContext:
         """The cluster this model builds for itself when it is not on a platform: named and parented
         like the model's own resources, with the one GPU pool its plan asks for."""
         pool = PoolPlan.of_placement(self.placement, self.gpu_sku)
+        if pool is not None and self.plan.cold_start.tier == "node_local":
+            pool = dataclasses.replace(pool, local_nvme=True)
         return ClusterContext(
             name=self.name,
             parent=self.parent,
@@ -301,6 +304,28 @@ class PlacementInfra:
         return [*self.infra.ready, *self.cache.ready, *self.source_access]
 
 
+@dataclass(frozen=True)
+class EndpointTarget:
+    """One placement's private endpoint as a global DNS name reaches it: the internal load balancer of
+    the placement's gateway Service (`status.loadBalancer.ingress[0]`). AWS aliases `address`, the NLB's
+    host name; GCP health-checks `address`, the internal load balancer's IP, on `port` in `network`
+    (a network URL, projects/P/global/networks/N) of `project`."""
+
+    placement: str
+    region: str
+    address: pulumi.Input[str]
+    port: int
+    network: pulumi.Input[str] | None = None
+    project: pulumi.Input[str] | None = None
+    #: The cloud provider the records are created with (the placement's own; None: the default provider).
+    provider: pulumi.ProviderResource | None = None
+
+
+def ingress_address(status: pulumi.Input[Any], field: str) -> pulumi.Output[str]:
+    """`field` (hostname or ip) of the first ingress of a LoadBalancer Service's `status`."""
+    return pulumi.Output.from_input(status).apply(lambda s: getattr(s.load_balancer.ingress[0], field))
+
+
 class Cloud(ABC, Generic[NetworkT, ClusterT]):
     """One cloud behind the shared interface, registered in `inferstack.clouds.REGISTRY`. A cloud keeps
     no state between steps: what `network` makes is handed to `cluster`, and so on."""
@@ -372,6 +397,21 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
             ),
         )
         return [component]
+
+    def global_records(
+        self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """The DNS records that serve `route` over `targets` (in the route's order), named from `name`.
+        Only clouds with a row in catalog/data/dns.yaml have them; the spec's rules keep other clouds'
+        placements out of global endpoints."""
+        raise NotImplementedError(f"cloud {self.name!r} writes no DNS records (no row in catalog/data/dns.yaml)")
+
+    def endpoint_target(
+        self, placement: PlacementPlan, infra: PlacementInfra, status: pulumi.Input[Any], port: int
+    ) -> EndpointTarget:
+        """The `EndpointTarget` of a placement's gateway, from its LoadBalancer Service's `status` (the
+        internal load balancer's host name or IP) and `port`, with what this cloud's DNS needs from `infra`."""
+        raise NotImplementedError(f"cloud {self.name!r} writes no DNS records (no row in catalog/data/dns.yaml)")
 
     def build_cluster(self, ctx: ClusterContext, with_cache: bool = True) -> ClusterInfra[NetworkT, ClusterT]:
         """Network, cluster, GPU node pools, add-ons and (with `with_cache`) cache storage, in

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from inferstack import catalog
-from inferstack.catalog import mig, routers
+from inferstack.catalog import dns, mig, routers
 from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
 from inferstack.contract import GPU_RESOURCE, GPU_TAINT_KEY, HOURS_PER_MONTH, SHARE_OWNER_COMMAND, Provenance
 from inferstack.spec.models import Compliance
@@ -210,6 +210,21 @@ def no_public_buckets(resource: Resource, policy: Compliance) -> Iterator[str]:
 # --- what runs ----------------------------------------------------------------------------------
 
 
+def _is_node_cache_directory(volume: dict, containers: list[dict]) -> bool:
+    """The one hostPath allowed: the node_local cache tier's directory maker (`kube.cache_tiers`), a
+    DirectoryOrCreate directory under `inferstack/` on a node NVMe mount the catalog names, mounted
+    read-only by every container that mounts it (the kubelet creates it; nothing writes through it)."""
+    host = volume.get("hostPath") or {}
+    path = str(host.get("path", ""))
+    roots = [m["path"] for m in catalog.cold_start()["node_local"]["mount"].values()]
+    mounts = [m for c in containers for m in c.get("volumeMounts") or [] if m.get("name") == volume.get("name")]
+    return (
+        host.get("type") == "DirectoryOrCreate"
+        and any(path.startswith(f"{root}/inferstack/") and ".." not in path for root in roots)
+        and all(m.get("readOnly") is True for m in mounts)
+    )
+
+
 def _is_share_owner(container: dict) -> bool:
     """The one root container allowed: exactly `chown UID:UID /share`, CHOWN its only capability, all
     others dropped, no escalation, read-only root (see `contract.SHARE_OWNER_COMMAND`)."""
@@ -405,6 +420,8 @@ def instance_metadata(resource: Resource, policy: Compliance) -> Iterator[str]:
     "Pods run as non-root without privilege escalation, with RuntimeDefault seccomp, CPU and memory "
     "limits, no hostPath volumes and no service-account token. One root shape is allowed: the container "
     "that hands an NFS share to the serving UID (exactly `chown UID:UID /share`, CHOWN its only capability). "
+    "One hostPath shape is allowed: the node-local cache directory (DirectoryOrCreate under `inferstack/` on "
+    "a node NVMe mount, mounted read-only). "
     "One token shape is allowed: the engine router that discovers serving pods in its own namespace only.",
     WORKLOADS,
 )
@@ -414,7 +431,7 @@ def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
         yield "automountServiceAccountToken is not false. Fix: set it to false on the pod"
     pod_security = pod.get("securityContext") or {}
     for volume in pod.get("volumes") or []:
-        if "hostPath" in volume:
+        if "hostPath" in volume and not _is_node_cache_directory(volume, list(_containers(resource))):
             yield f"volume {volume.get('name')!r} is a hostPath. Fix: use a PersistentVolumeClaim or emptyDir"
     for container in _containers(resource):
         name, security = container.get("name"), container.get("securityContext") or {}
@@ -495,3 +512,76 @@ def monthly_budget(resources: list[Resource], policy: Compliance) -> Iterator[tu
                 f"{policy.monthly_budget:,.0f} USD. Fix: lower replicas.max or choose cheaper GPUs"
             ),
         )
+
+
+# --- global endpoints ---------------------------------------------------------------------------
+
+ROUTE53_RECORD = "aws:route53/record:Record"
+DNS_RECORD_SET = "gcp:dns/recordSet:RecordSet"
+
+
+def _item_regions(item: dict) -> list[Any]:
+    """Regions one Cloud DNS policy item points at: its internal load balancers' and its geo location;
+    [None] when it names neither (a target of unknown region)."""
+    balancers = (item.get("healthCheckedTargets") or item).get("internalLoadBalancers") or []
+    regions = [b.get("region") for b in balancers]
+    if "location" in item:
+        regions.append(item.get("location"))
+    return regions or [None]
+
+
+def _routed_regions(resource: Resource) -> list[Any]:
+    """The regions a routed DNS record sends clients to; [] for a record with no routing policy (a plain
+    record, not a global name). AWS: the latency record's region, else the region whose NLBs have the
+    alias target's hosted zone (catalog/data/dns.yaml); GCP: every item of the routing policy."""
+    if resource.type == ROUTE53_RECORD:
+        if is_unknown(resource.get("setIdentifier")):
+            return []
+        latency = resource.get("latencyRoutingPolicies", 0, "region")
+        if latency is not None:
+            return [latency]
+        zone = resource.get("aliases", 0, "zoneId")
+        return [dns.load_balancer_region(zone) if isinstance(zone, str) else None]
+    policy = resource.get("routingPolicy") or {}
+    backup = policy.get("primaryBackup") or {}
+    items = [*(policy.get("wrrs") or []), *(policy.get("geos") or []), *(backup.get("backupGeos") or [])]
+    if backup:
+        items.append(backup.get("primary") or {})
+    return [region for item in items for region in _item_regions(item)]
+
+
+@stack_rule(
+    "INF014",
+    "global-endpoint-residency",
+    "Every routed DNS name (Route 53 records with a set identifier, Cloud DNS record sets with a routing "
+    "policy) sends clients only to regions of one residency group; a target whose region or group is "
+    "unknown fails.",
+)
+def global_endpoint_residency(resources: list[Resource], policy: Compliance) -> Iterator[tuple[Resource | None, str]]:
+    names: dict[tuple[str, str], list[tuple[Resource, Any]]] = {}
+    for resource in resources:
+        if resource.type not in (ROUTE53_RECORD, DNS_RECORD_SET):
+            continue
+        zone = resource.get("zoneId") if resource.type == ROUTE53_RECORD else resource.get("managedZone")
+        for region in _routed_regions(resource):
+            names.setdefault((str(zone), str(resource.get("name"))), []).append((resource, region))
+    for (_, name), targets in names.items():
+        groups: dict[str, list[str]] = {}
+        for resource, region in targets:
+            group = catalog.region_group(region) if isinstance(region, str) and not is_unknown(region) else None
+            if group is None:
+                yield (
+                    resource,
+                    f"DNS name {name!r} routes to region {_show(region)}, which is in no known residency group; "
+                    "allowed: regions of one residency group. Fix: point the name only at placements in known regions",
+                )
+                continue
+            if region not in groups.setdefault(group, []):
+                groups[group].append(region)
+        if len(groups) > 1:
+            spans = ", ".join(f"{group} ({', '.join(sorted(regions))})" for group, regions in sorted(groups.items()))
+            yield (
+                targets[0][0],
+                f"DNS name {name!r} routes across residency groups {spans}; allowed: one residency group per "
+                "global name. Fix: make one global endpoint per residency group",
+            )

@@ -43,6 +43,20 @@ def _lora_modules(plan: Plan) -> list[str]:
     return [f"{name}={path}" for name, path in adapter_paths(plan)]
 
 
+def _streamer_args(plan: Plan) -> list[str]:
+    """vLLM's Run:ai model streamer for the streaming and node_local cache tiers (`plan.coldstart`): it reads
+    s3://, gs:// and local paths (vllm/model_executor/model_loader/runai_streamer_loader.py, 0.32.0); with
+    tensor parallelism `distributed` makes the ranks split the files, so a node reads the checkpoint once
+    (vllm/model_executor/model_loader/weight_utils.py runai_safetensors_weights_iterator). The loader is
+    vLLM's `runai` extra (runai-model-streamer[s3,gcs,azure]), which the engine image must carry."""
+    if plan.cold_start.tier == "shared_volume":
+        return []
+    args = ["--load-format", "runai_streamer"]
+    if plan.fit.tp > 1:
+        args += ["--model-loader-extra-config", json.dumps({"distributed": True}, separators=(",", ":"))]
+    return args
+
+
 @dataclass(frozen=True)
 class Vllm(EngineAdapter):
     """vLLM's OpenAI server, started as `vllm serve <model>`. The KV pool is pinned with --kv-cache-memory-bytes (vLLM PR #21489) so the
@@ -84,6 +98,7 @@ class Vllm(EngineAdapter):
                 "--lora-modules",
                 *modules,
             ]
+        args += _streamer_args(plan)
         return args
 
     def group_args(self, plan: Plan, leader: bool) -> list[str]:

@@ -150,6 +150,8 @@ class UnsupportedFeature(ValueError):
 def model_path(plan: Plan) -> str:
     """Where the checkpoint sits inside the serving container."""
     model = plan.spec.model
+    if plan.cold_start.tier == "streaming":  # the engine streams the weights from the bucket
+        return model.source
     if model.scheme == "pvc":
         return f"{MODELS_DIR}/{model.location.split('/', 1)[1] if '/' in model.location else ''}".rstrip("/")
     return f"{MODELS_DIR}/{cache_subpath(plan)}"

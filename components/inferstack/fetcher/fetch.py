@@ -1000,6 +1000,56 @@ def fetch(
     return new_record
 
 
+def copy_verified(
+    src: Path,
+    dest: Path,
+    marker_name: str,
+    source_uri: str,
+    revision: str | None,
+    log: Log = _print,
+    poll: float = 10.0,
+) -> dict:
+    """Make DEST a verified copy of SRC, a directory a fetch completed (the node-local cache filled from the
+    shared one): wait for SRC's marker for the same source and revision, copy every file it lists while
+    hashing it, fail on a size or sha256 that differs from the marker, then write the same marker last.
+    Idempotent: a DEST whose marker is SRC's and whose files are all present is left as it is."""
+    while True:
+        record, damage = read_marker(src / marker_name)
+        if record is not None and (record["source"], record["revision"]) == (source_uri, revision):
+            break
+        log(f"waiting for {src / marker_name} ({damage or 'not written yet, or for another source'})")
+        time.sleep(poll)
+    files = record["files"]
+    mine, _ = read_marker(dest / marker_name)
+    if mine is not None and mine["files"] == files and _present(dest, files) is None:
+        log(f"{dest}: already a verified copy of {src}")
+        return mine
+    (dest / marker_name).unlink(missing_ok=True)
+    needed = sum(e["size"] for e in files.values())
+    dest.mkdir(parents=True, exist_ok=True)
+    if needed > _free_bytes(dest):
+        raise FetchError(f"{dest}: {needed} bytes to copy but {_free_bytes(dest)} free")
+    for name, entry in sorted(files.items()):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(f".{target.name}.copy-{os.getpid()}")
+        digest = hashlib.sha256()
+        with (src / name).open("rb") as reader, part.open("wb") as writer:
+            while chunk := reader.read(CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+        size = part.stat().st_size
+        if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
+            part.unlink()
+            raise FetchError(f"{src / name}: {size} bytes with sha256 {digest.hexdigest()}, not the marker's")
+        os.replace(part, target)
+        log(f"copied {name} ({size} bytes, sha256 verified)")
+    _write_json_atomically(dest / marker_name, record)
+    return record
+
+
 @contextlib.contextmanager
 def exclusive_lock(dest: Path, log: Log = _print) -> Iterator[Path]:
     """Hold an exclusive lock on DEST's parent/.<name>.lock for the whole fetch.
@@ -1034,6 +1084,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--marker", default=".inferstack-complete")
     parser.add_argument("--extra", action="append", default=[], help="NAME=SOURCE, fetched to DEST/adapters/NAME")
     parser.add_argument("--verify", action="store_true", help="re-hash every file even when the marker is valid")
+    parser.add_argument("--copy-from", type=Path, help="a directory a fetch completed: copy and verify it instead")
     args = parser.parse_args(list(argv) if argv is not None else None)
     jobs = []
     for extra in args.extra:
@@ -1043,6 +1094,15 @@ def main(argv: Iterable[str] | None = None) -> int:
         uri, _, rev = uri.partition("@") if uri.startswith("hf://") else (uri, "", "")
         jobs.append((uri, rev or None, args.dest / "adapters" / name))
     jobs.append((args.source, args.revision, args.dest))  # the model last: its marker is what serving pods wait for
+    if args.copy_from is not None:
+        try:
+            with exclusive_lock(args.dest):
+                for uri, revision, dest in jobs:
+                    copy_verified(args.copy_from / dest.relative_to(args.dest), dest, args.marker, uri, revision)
+        except (FetchError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return 1
+        return 0
     sources = [open_source(uri, revision) for uri, revision, _ in jobs]
     try:
         with exclusive_lock(args.dest):

@@ -7,7 +7,9 @@ The log lines read are the ones vLLM and SGLang print at INFO level:
   "Available KV cache memory: X GiB", "GPU KV cache size: N tokens", "# GPU blocks: N" (V0/early V1,
   16-token blocks), "Maximum concurrency for L tokens per request: Cx", "Graph capturing finished in
   S secs, took X GiB", V0's "model weights take X GiB; non_torch_memory takes Y GiB; PyTorch activation
-  peak memory takes Z GiB; the rest of the memory reserved for KV Cache is W GiB".
+  peak memory takes Z GiB; the rest of the memory reserved for KV Cache is W GiB", and V1's profiling line
+  (DEBUG in vLLM 0.19) "Memory profiling takes S seconds. Total non KV cache memory: T GiB; torch peak memory
+  increase: Z GiB; non-torch forward increase memory: Y GiB; weights memory: X GiB."
 - SGLang: "Init torch distributed ends. mem usage=X GB", "Load weight end. ... mem usage=X GB",
   "KV Cache is allocated. #tokens: N, K size: X GB, V size: Y GB" (SGLang's "GB" are bytes / 2**30),
   "Capture cuda graph end. ... mem usage=X GB".
@@ -32,6 +34,9 @@ PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("activation_gib", "vllm", rf"PyTorch activation peak memory takes {_NUMBER} ?GiB"),
     ("non_torch_gib", "vllm", rf"non_torch_memory takes {_NUMBER} ?GiB"),
     ("non_torch_gib", "vllm", rf"non_torch_memory={_NUMBER} ?GiB"),
+    ("activation_gib", "vllm", rf"torch peak memory increase: {_NUMBER} ?GiB"),
+    ("non_torch_gib", "vllm", rf"non-torch forward increase memory: {_NUMBER} ?GiB"),
+    ("weights_gib", "vllm", rf"Total non KV cache memory: [\d.]+ ?GiB;.*?weights memory: {_NUMBER} ?GiB"),
     ("kv_pool_gib", "vllm", rf"Available KV cache memory: {_NUMBER} GiB"),
     ("kv_pool_gib", "vllm", rf"reserved for KV Cache is {_NUMBER} ?GiB"),
     ("kv_pool_gib", "vllm", rf"kv_cache_size={_NUMBER} ?GiB"),

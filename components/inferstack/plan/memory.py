@@ -7,6 +7,7 @@ catalog/data/engine_memory.yaml for the engine's version range, each term with i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from inferstack import catalog
@@ -112,12 +113,10 @@ def kv_layout(arch: catalog.Architecture, kv_cache_dtype: str, tp: int) -> KvLay
     return KvLayout(per_layer, arch.layers - window_layers, window_layers, arch.sliding_window)
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+def version_key(version: str) -> tuple[int, ...]:
+    """A release as a comparable tuple of the leading number of each dotted part ('0.10.1' -> (0, 10, 1);
+    '0.8.3rc1' and '0.8.3.dev172+g2b93162f' -> (0, 8, 3, ...)); a part without a leading number counts 0."""
+    return tuple(int(match.group()) if (match := re.match(r"\d+", piece)) else 0 for piece in version.split("."))
 
 
 @dataclass(frozen=True)
@@ -185,7 +184,7 @@ class MemoryRow:
 def memory_row(engine: str, version: str) -> MemoryRow:
     """The newest row whose `since` <= version (the oldest row for versions older than all)."""
     rows = catalog.engine_memory()[engine]["rows"]
-    row = next((r for r in rows if _version_key(version) >= _version_key(r["since"])), rows[-1])
+    row = next((r for r in rows if version_key(version) >= version_key(r["since"])), rows[-1])
     return MemoryRow(
         since=row["since"],
         checked_up_to=row["checked_up_to"],
@@ -237,23 +236,32 @@ class Overhead:
 
 
 def activation_gib(row: MemoryRow, arch: catalog.Architecture, settings: EngineSettings) -> float:
-    """The profiling pass's transient peak: fixed, or the larger of the sampler and forward peaks."""
+    """The profiling pass's transient peak: fixed, or the larger of the sampler peak (with the dummy
+    forward's hidden states still held) and the forward peak."""
     terms = row.activation
     if "fixed_gib" in terms:
         return float(terms["fixed_gib"])
     tokens = settings.max_num_batched_tokens or 0
     rows = min(settings.max_num_seqs or tokens, tokens)
-    sampler = float(terms["sampler_bytes"]) * rows * arch.vocab
+    held = float(terms.get("hidden_state_bytes", 0.0)) * tokens * arch.hidden
+    sampler = float(terms["sampler_bytes"]) * rows * arch.vocab + held
     forward = float(terms["forward_bytes"]) * tokens * arch.hidden
     return max(sampler, forward) / GIB
 
 
+def non_torch_gib(row: MemoryRow, tp: int) -> float:
+    """Memory outside the torch allocator on each GPU: the first GPU's share, the TP group's workspace
+    (once, when there is a group) and a share per further peer."""
+    terms = row.non_torch
+    group = float(terms.get("tp_group_gib", 0.0)) if tp > 1 else 0.0
+    return float(terms["first_gpu_gib"]) + group + float(terms["per_extra_rank_gib"]) * (tp - 1)
+
+
 def engine_overhead(row: MemoryRow, arch: catalog.Architecture, tp: int, settings: EngineSettings) -> Overhead:
     """Activation, non-torch and CUDA-graph memory per GPU for one replica of `tp` GPUs."""
-    non_torch = float(row.non_torch["first_gpu_gib"]) + float(row.non_torch["per_extra_rank_gib"]) * (tp - 1)
     return Overhead(
         activation_gib=activation_gib(row, arch, settings),
-        non_torch_gib=non_torch,
+        non_torch_gib=non_torch_gib(row, tp),
         cuda_graph_gib=float(row.cuda_graph["gib"]) if settings.cuda_graphs else 0.0,
         cuda_graph_in_budget=bool(row.cuda_graph["in_budget"]),
         generation=row.generation,

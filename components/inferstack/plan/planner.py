@@ -21,7 +21,7 @@ from inferstack.plan.capacity import (
 from inferstack.plan.capacity import (
     sold_as as capacity_sold_as,
 )
-from inferstack.plan.coldstart import ColdStart, estimate_cold_start
+from inferstack.plan.coldstart import ColdStart, plan_cold_start
 from inferstack.plan.fit import Fit, choose_fit
 from inferstack.plan.memory import GIB, engine_settings, kv_bytes_per_token
 from inferstack.plan.rollout import Rollout, plan_rollout
@@ -185,7 +185,7 @@ class Plan:
                 for p in self.placements
             ],
             "monthly_cost_max": _money(self.monthly_cost_max),
-            "cache": {"kind": self.spec.cache.kind, "size_gib": self.cache_size_gib},
+            "cache": {"kind": self.cold_start.tier, "size_gib": self.cache_size_gib},
             "cold_start": {
                 "image_pull_seconds": round(self.cold_start.image_pull_seconds),
                 "weight_fetch_seconds": round(self.cold_start.weight_fetch_seconds),
@@ -196,6 +196,7 @@ class Plan:
                 "prefetch_deadline_seconds": self.cold_start.prefetch_deadline_seconds,
                 "first_rollout_seconds": self.cold_start.first_rollout_seconds,
             },
+            "cache_tier": self.cold_start.report(min((p.replicas_min for p in self.placements), default=1)),
             "findings": [{"code": f.code, "message": f.message, "blocking": f.blocking} for f in self.findings],
             "assumptions": self.assumptions,
         }
@@ -271,10 +272,11 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
         engine.max_concurrent_requests,
         workload.prompt_tokens + workload.output_tokens // 2 if workload else None,
     )
-    cold = estimate_cold_start(fit.weights_bytes, spec.model.scheme, spec.cache.kind, fit.gpus_per_node)
+    cold = plan_cold_start(spec, fit.weights_bytes, fit.gpus_per_node, placements)
     cache_gib = spec.cache.size_gib or math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB)
     rollouts = {p.name: plan_rollout(p, cold.replica_seconds) for p in placements}
     findings = _findings(spec, fit, placements, cache_gib, cold, throughput, rollouts)
+    findings += [Finding(*f) for f in cold.findings]
     findings += _span_findings(spec, fit, placements, bool(spans))
     assumptions = [
         _engine_assumption(fit),

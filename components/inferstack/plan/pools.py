@@ -30,6 +30,8 @@ class PoolPlan:
     #: The pool's nodes serve replicas that span nodes: they get the inter-node fabric their type has
     #: (catalog multinode.yaml) and the cluster the LeaderWorkerSet controller.
     spans_nodes: bool = False
+    #: The node_local cache tier reads from the nodes' NVMe: the clouds set it up as one array (`plan.coldstart`).
+    local_nvme: bool = False
 
     @property
     def device(self) -> str:

@@ -30,7 +30,7 @@ EngineName = Literal["vllm", "sglang", "tgi", "trtllm"]
 Quantization = Literal["none", "fp8", "int8", "awq", "gptq", "mxfp4", "nvfp4"]
 KvCacheDtype = Literal["auto", "fp8"]
 CloudName = Literal["aws", "gcp", "kubernetes"]
-CacheKind = Literal["shared_volume"]
+CacheKind = Literal["shared_volume", "node_local", "streaming"]
 ScalingSignal = Literal["queue_depth", "kv_cache_usage", "running_requests"]
 RoutingPolicy = Literal["cache_aware", "power_of_two", "round_robin"]
 
@@ -756,7 +756,10 @@ class Cache(Strict):
     """Where cached weights live so replicas start without re-downloading."""
 
     kind: CacheKind = Field(
-        default="shared_volume", description="shared_volume: a ReadWriteMany file system filled once by a prefetch job."
+        default="shared_volume",
+        description="shared_volume: a ReadWriteMany file system filled once by a prefetch job; node_local: that "
+        "file system copied once per node onto the node's NVMe; streaming: the engine streams s3:// or gs:// weights "
+        "(no cache volume). Unset with slo.cold_start_s: the plan chooses.",
     )
     size_gib: int | None = Field(
         default=None,
@@ -875,6 +878,14 @@ class Slo(Strict):
     availability: float = Field(
         default=0.995, gt=0, lt=1, allow_inf_nan=False, description="Fraction of time the endpoint must serve."
     )
+    cold_start_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        allow_inf_nan=False,
+        description="Longest acceptable replica start (image pull, weights read, engine init), seconds; when set "
+        "and cache.kind is not, the plan picks the cheapest cache tier that meets it.",
+    )
 
 
 class Workload(Strict):
@@ -916,6 +927,77 @@ class Routing(Strict):
     replicas: int = Field(default=2, ge=1, le=16, strict=True, description="Router pods per placement.")
 
 
+GlobalPolicy = Literal["weighted", "latency", "failover"]
+#: A private DNS zone as each cloud names it: a Route 53 hosted zone id (Z...) or a Cloud DNS managed zone name.
+DNS_ZONE = r"[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?"
+
+
+class GlobalEndpoint(Strict):
+    """One DNS name in a private zone that spreads clients over several placements' private endpoints,
+    with health checks (Route 53 alias records, or a Cloud DNS routing policy). Its placements must be on
+    one cloud; compliance rule INF014 fails one whose placements span more than one residency group."""
+
+    name: str = Field(
+        description="Short name of the global endpoint, used in resource names (a DNS label).",
+        json_schema_extra=_pattern(patterns.NAME),
+    )
+    hostname: str = Field(
+        description="The name clients resolve, inside `zone`, e.g. llama.inference.internal.",
+        json_schema_extra=_pattern(patterns.SUBDOMAIN, 253),
+    )
+    zone: str = Field(
+        description="The existing private zone the records go in: a Route 53 private hosted zone id (AWS) or "
+        "a Cloud DNS private managed zone name (GCP), associated with the networks clients resolve from.",
+        json_schema_extra=_pattern(DNS_ZONE),
+    )
+    policy: GlobalPolicy = Field(
+        default="weighted",
+        description="weighted: traffic in proportion to each placement's planned capacity; latency: the "
+        "nearest healthy placement; failover: the first placement, the second when it is unhealthy.",
+    )
+    placements: list[Annotated[str, Field(json_schema_extra=_pattern(patterns.NAME))]] = Field(
+        min_length=1,
+        max_length=16,
+        description="Names of the placements behind the name (failover: primary first, then backup).",
+    )
+    ttl_seconds: int = Field(
+        default=60, ge=1, le=86_400, strict=True, description="How long resolvers keep an answer (Cloud DNS)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value, "global endpoint name")
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        if not (len(value) <= 253 and full(patterns.SUBDOMAIN, value) and "." in value):
+            raise FieldProblem(
+                "not a host name inside a zone",
+                "labels of lower-case letters, digits and '-' joined by '.', at most 253 characters",
+                "for example llama.inference.internal",
+            )
+        return value
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if not full(DNS_ZONE, value):
+            raise FieldProblem(
+                "not a DNS zone id or name",
+                "1-63 letters, digits and '-', e.g. Z0123456789ABCDEFGHIJ (Route 53) or inference-internal (Cloud DNS)",
+            )
+        return value
+
+    @field_validator("placements")
+    @classmethod
+    def _placements(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise FieldProblem("placement names must be unique", hint="name each placement once")
+        return value
+
+
 class DeploymentSpec(Strict):
     """One model served in one or more placements, with its compliance rules and SLOs."""
 
@@ -936,6 +1018,11 @@ class DeploymentSpec(Strict):
     cost: CostAssumptions = Field(default_factory=CostAssumptions, description="Cost estimate overrides.")
     workload: Workload | None = Field(default=None, description="Peak traffic; sizes replicas when given.")
     routing: Routing = Field(default_factory=Routing, description="The router in front of the replicas.")
+    global_endpoints: list[GlobalEndpoint] = Field(
+        default_factory=list,
+        max_length=16,
+        description="DNS names that spread clients over several placements, each inside one residency group.",
+    )
     team: str | None = Field(
         default=None,
         description="The platform team that owns this model: its objects go to the team's namespace, under "

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from inferstack import catalog, contract
-from inferstack.catalog import cloud_facts, multinode, routers
+from inferstack.catalog import cloud_facts, dns, multinode, routers
 from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
 from inferstack.spec.partial import run_guarded
 from inferstack.spec.suggest import closest
@@ -807,3 +807,87 @@ def router_image_pinned(spec: DeploymentSpec) -> Iterator[Violation]:
             "routing.enabled: false until the router image is pinned by digest",
             "set routing.enabled: false (the model's Service then spreads requests with kube-proxy)",
         )
+
+
+@rule
+def global_endpoints_valid(spec: DeploymentSpec) -> Iterator[Violation]:
+    """Each global endpoint names placements of this spec, all on one cloud whose DNS inferstack writes
+    (catalog/data/dns.yaml), in regions that DNS can alias; failover has one primary and one backup,
+    latency one placement per region. Crossing residency groups is not refused here: it is compliance
+    rule INF014's to fail, in `check` and in the policy pack."""
+    by_name = {p.name: p for p in spec.placements}
+    seen: set[str] = set()
+    for i, route in enumerate(spec.global_endpoints):
+        where = f"global_endpoints[{i}]"
+        if route.name in seen:
+            yield Violation(f"{where}.name", route.name, "global endpoint names must be unique", hint="rename one")
+        seen.add(route.name)
+        unknown = [(j, n) for j, n in enumerate(route.placements) if n not in by_name]
+        for j, name in unknown:
+            yield Violation(
+                f"{where}.placements[{j}]",
+                name,
+                "no placement of this spec has that name",
+                _listing(sorted(by_name)),
+                suggestion=closest(name, sorted(by_name)),
+            )
+        if unknown:
+            continue
+        placements = [by_name[n] for n in route.placements]
+        clouds = sorted({p.cloud for p in placements})
+        if len(clouds) > 1:
+            yield Violation(
+                f"{where}.placements",
+                route.placements,
+                f"the placements are on {' and '.join(clouds)}, and one name is served by one cloud's DNS (a Route 53 "
+                "alias points only at AWS load balancers, a Cloud DNS health-checked target is only a Google Cloud one)",
+                "placements on one cloud",
+                "make one global endpoint per cloud",
+            )
+            continue
+        facts = dns.dns_for(clouds[0])
+        if facts is None:
+            yield Violation(
+                f"{where}.placements",
+                route.placements,
+                f"placements on {clouds[0]} have no DNS inferstack can write records in",
+                f"placements on {_listing(sorted(dns.dns()))}",
+                "leave these placements out of global endpoints and point your own DNS at their endpoints",
+            )
+            continue
+        for j, p in enumerate(placements):
+            if facts.target_needs_built_cluster and p.cluster.kind == "existing":
+                yield Violation(
+                    f"{where}.placements[{j}]",
+                    p.name,
+                    f"the placement runs on an existing cluster, and a {facts.service} target names its load "
+                    "balancer's network and project, which inferstack knows only for clusters it builds",
+                    "placements on clusters inferstack builds",
+                    "leave this placement out of the global endpoint",
+                )
+            if facts.load_balancer_zones and p.region not in facts.load_balancer_zones:
+                yield Violation(
+                    f"{where}.placements[{j}]",
+                    p.name,
+                    f"region {p.region} has no known load balancer hosted zone, so no alias record can point there",
+                    _listing(sorted(facts.load_balancer_zones)),
+                    "leave this placement out of the global endpoint",
+                )
+        if route.policy == "failover" and len(placements) != facts.failover_targets:
+            yield Violation(
+                f"{where}.placements",
+                route.placements,
+                f"failover has one primary and one backup, but {_count(len(placements))} "
+                + ("placement is named" if len(placements) == 1 else "placements are named"),
+                f"exactly {facts.failover_targets} placements, primary first",
+                "name two placements, or use policy weighted or latency",
+            )
+        regions = [p.region for p in placements]
+        if route.policy == "latency" and len(set(regions)) != len(regions):
+            yield Violation(
+                f"{where}.placements",
+                route.placements,
+                f"latency routing answers with the nearest region, and two placements are in the same region ({_listing(regions)})",
+                "one placement per region",
+                "use policy weighted to spread over placements in one region",
+            )

@@ -4,7 +4,8 @@ import pytest
 
 from inferstack import catalog
 from inferstack.plan import plan
-from inferstack.plan.memory import GIB, memory_row, weight_bytes, weight_groups
+from inferstack.plan.memory import GIB, memory_row, version_key, weight_bytes, weight_groups
+from inferstack.plan.memory import non_torch_gib as non_torch_gib_of
 from tests.conftest import spec_variant
 
 #: quickstart: Llama-3.1-8B (vocab 128,256, hidden 4,096) on one L4 (22.03 GiB as the engine sees it),
@@ -26,10 +27,11 @@ def test_memory_fraction_moves_the_pool_by_that_share_of_the_gpu():
 @pytest.mark.parametrize(
     ("batched", "activation_gib"),
     [
-        # sampler peak: 38.9 B x min(256 seqs, batched tokens) x 128,256 vocab
-        (None, 38.9 * 256 * 128_256 / 2**30),  # 1.1895 GiB at the default 2048 tokens
-        (128, 38.9 * 128 * 128_256 / 2**30),  # fewer rows than max_num_seqs reach the sampler
-        # forward peak: 24 B x tokens x 4,096 hidden = 6.0 GiB, above the sampler's 1.19
+        # sampler peak since vLLM 0.17: 14.94 B x min(256 seqs, batched tokens) x 128,256 vocab, plus the
+        # dummy forward's BF16 hidden states (2 B x batched tokens x 4,096 hidden) still held
+        (None, (14.94 * 256 * 128_256 + 2 * 2048 * 4096) / 2**30),  # 0.4725 GiB at the default 2048 tokens
+        (128, (14.94 * 128 * 128_256 + 2 * 128 * 4096) / 2**30),  # fewer rows than max_num_seqs reach the sampler
+        # forward peak: 24 B x tokens x 4,096 hidden = 6.0 GiB, above the sampler's 0.46 + 0.5 held
         (65_536, 6.0),
     ],
 )
@@ -47,7 +49,7 @@ def test_h100_defaults_follow_vllm_device_memory_rule():
 
 
 def test_cuda_graphs_off_frees_graph_memory_only_where_the_version_counts_it():
-    for version, freed_gib in (("0.32.0", 0.45), ("0.10.1", 0.0)):
+    for version, freed_gib in (("0.32.0", 0.84), ("0.10.1", 0.0)):
         on = _fit({"version": version})
         off = _fit({"version": version, "cuda_graphs": False})
         assert off.overhead.cuda_graph_gib == 0.0
@@ -57,10 +59,27 @@ def test_cuda_graphs_off_frees_graph_memory_only_where_the_version_counts_it():
 
 @pytest.mark.parametrize(
     ("version", "since"),
-    [("0.32.0", "0.32.0"), ("0.40.1", "0.32.0"), ("0.25.3", "0.21.0"), ("0.10.1", "0.8.0"), ("0.6.6", "0.0.0")],
+    [
+        ("0.32.0", "0.32.0"),
+        ("0.40.1", "0.32.0"),
+        ("0.25.3", "0.21.0"),
+        ("0.19.0", "0.18.0"),
+        ("0.17.1", "0.17.0"),
+        ("0.16.0", "0.8.0"),
+        ("0.10.1", "0.8.0"),
+        ("0.6.6", "0.0.0"),
+    ],
 )
 def test_version_ranges_pick_their_row(version, since):
     assert memory_row("vllm", version).since == since
+
+
+@pytest.mark.parametrize(
+    ("version", "key"),
+    [("0.10.1", (0, 10, 1)), ("0.8.3rc1", (0, 8, 3)), ("0.8.3.dev172+g2b93162f", (0, 8, 3, 0)), ("1.x", (1, 0))],
+)
+def test_release_suffixes_do_not_change_the_number(version, key):
+    assert version_key(version) == key
 
 
 def test_non_torch_memory_grows_with_tensor_parallel_peers():
@@ -72,8 +91,37 @@ def test_non_torch_memory_grows_with_tensor_parallel_peers():
             "compliance": {"monthly_budget": None},
         },
     )
-    # llm-d: 0.13 GiB at TP1, 0.55 at TP2; 0.42 per further peer: 0.13 + 7 x 0.42 at TP8
-    assert plan(seventy).fit.overhead.non_torch_gib == pytest.approx(3.07, abs=1e-9)
+    # vLLM 0.19.0 on H100: 0.25 GiB at TP1, 2.07 at TP2, 2.13 at TP4; at TP8: 0.25 + 1.79 + 7 x 0.03
+    assert plan(seventy).fit.overhead.non_torch_gib == pytest.approx(2.25, abs=1e-9)
+
+
+@pytest.mark.parametrize(("tp", "non_torch_gib"), [(1, 0.25), (2, 2.07), (4, 2.13)])
+def test_the_tp_group_workspace_is_charged_once_a_group_exists(tp, non_torch_gib):
+    # The logged 'non-torch forward increase memory' of Llama-3.1-8B on H100, vLLM 0.19.0 (llm-d-planner).
+    assert non_torch_gib_of(memory_row("vllm", "0.19.0"), tp) == pytest.approx(non_torch_gib, abs=1e-9)
+
+
+def test_the_sampler_peak_includes_the_hidden_states_it_is_fed():
+    # vLLM 0.19.0 on H100 (llm-d-planner): Llama-3.1-8B logs 1.89 GiB, Llama-3.3-70B (hidden 8,192, same
+    # vocabulary) 1.96: the 8,192 dummy tokens' hidden states differ by 2 B x 8,192 x 4,096 = 0.0625 GiB.
+    eight = plan(spec_variant("quickstart", {"resources": {"gpu": "H100:1"}, "compliance": {"monthly_budget": None}}))
+    seventy = plan(
+        spec_variant(
+            "quickstart",
+            {
+                "model": {"source": "hf://meta-llama/Llama-3.1-70B-Instruct", "max_context": 4096},
+                "resources": {"gpu": "H100:2"},
+                "compliance": {"monthly_budget": None},
+            },
+        )
+    )
+    difference = seventy.fit.overhead.activation_gib - eight.fit.overhead.activation_gib
+    assert difference == pytest.approx(2 * 8192 * 4096 / 2**30, abs=1e-9)
+
+
+def test_versions_before_the_tp_group_workspace_grow_per_peer_only():
+    # llm-d on vLLM 0.10.1: 0.13 GiB at TP1, 0.55 at TP2 (no 1.79 GiB workspace step)
+    assert non_torch_gib_of(memory_row("vllm", "0.10.1"), 2) == pytest.approx(0.55, abs=1e-9)
 
 
 def test_sglang_keeps_activations_outside_its_static_fraction():

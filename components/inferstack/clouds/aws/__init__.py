@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 from inferstack.catalog import multinode
 from inferstack.clouds.addons import helm_release
 from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClusterSettings
+from inferstack.clouds.aws.dns import route53_records
 from inferstack.clouds.aws.iam import pod_identity_addon, role
 from inferstack.clouds.aws.network import AwsNetwork, ExistingNetwork, VpcLayout, zone_slots
 from inferstack.clouds.aws.node_pool import EksGpuNodePool
@@ -31,9 +32,12 @@ from inferstack.clouds.base import (
     ClusterContext,
     ClusterHandle,
     ClusterInfra,
+    EndpointTarget,
     ObjectStoreSource,
     PlacementContext,
+    PlacementInfra,
     existing_network_of,
+    ingress_address,
     kubernetes_provider,
     object_store_sources,
 )
@@ -45,7 +49,9 @@ from inferstack.contract import (
     SYSTEM_POOL,
     prefetch_service_account,
 )
+from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.pools import PoolPlan
+from inferstack.plan.traffic import GlobalRoute
 
 #: The StorageClass Prometheus's volume asks for on EKS (created with the EBS CSI driver).
 METRICS_STORAGE_CLASS = "inferstack-gp3"
@@ -218,6 +224,7 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             tags=ctx.tags,
             capacity_mode=pool.capacity.mode,
             reservation=pool.capacity.reservation,
+            local_nvme=pool.local_nvme,
             depends_on=list(cluster.eks.addons),
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
             fabric=multinode.fabric(self.name, node.node_type) if pool.spans_nodes else None,
@@ -385,6 +392,22 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.provider, depends_on=after),
         )
         return [release]
+
+    def global_records(
+        self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        return route53_records(name, route, targets, opts)
+
+    def endpoint_target(
+        self, placement: PlacementPlan, infra: PlacementInfra, status: pulumi.Input[Any], port: int
+    ) -> EndpointTarget:
+        """The NLB's host name (what alias records name), and the placement's AWS provider when this stack
+        built its network."""
+        network = infra.infra.network
+        provider = network.provider if isinstance(network, AwsNetworkHandle) else None
+        return EndpointTarget(
+            placement.name, placement.region, ingress_address(status, "hostname"), port, provider=provider
+        )
 
 
 __all__ = [

@@ -50,6 +50,7 @@ def launch_template(
     tags: dict[str, str],
     parent: pulumi.Resource,
     capacity_reservation_id: str | None = None,
+    user_data: str | None = None,
     network_interfaces: list[aws.ec2.LaunchTemplateNetworkInterfaceArgs] | None = None,
     placement_group: pulumi.Input[str] | None = None,
 ) -> aws.ec2.LaunchTemplate:
@@ -72,6 +73,7 @@ def launch_template(
         name,
         region=region,
         capacity_reservation_specification=reservation,
+        user_data=user_data,
         network_interfaces=network_interfaces,
         placement=aws.ec2.LaunchTemplatePlacementArgs(group_name=placement_group) if placement_group else None,
         metadata_options=METADATA_OPTIONS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 import pulumi
@@ -20,6 +21,33 @@ CAPACITY_TYPES = {"on_demand": "ON_DEMAND", "spot": "SPOT", "reservation": "ON_D
 
 #: EKS-optimized Amazon Linux 2023 with the NVIDIA driver and container toolkit.
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+
+
+#: AL2023's nodeadm assembles the instance-store NVMe drives into one RAID0 array mounted at /mnt/k8s-disks/0
+#: (NodeConfig spec.instance.localStorage.strategy, node.eks.aws/v1alpha1; awslabs/ai-on-eks uses it for
+#: model caches), where the node_local cache tier's directory lives (catalog/data/cold_start.yaml). Managed
+#: node groups merge a MIME part of type application/node.eks.aws into the user data they generate.
+LOCAL_NVME_NODE_CONFIG = """MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="INFERSTACK"
+
+--INFERSTACK
+Content-Type: application/node.eks.aws
+
+---
+apiVersion: node.eks.aws/v1alpha1
+kind: NodeConfig
+spec:
+  instance:
+    localStorage:
+      strategy: RAID0
+
+--INFERSTACK--
+"""
+
+
+def local_nvme_user_data() -> str:
+    """The launch template's user data (base64) that sets the node's NVMe up as one array."""
+    return base64.b64encode(LOCAL_NVME_NODE_CONFIG.encode()).decode()
 
 
 class EksGpuNodePool(pulumi.ComponentResource):
@@ -43,6 +71,7 @@ class EksGpuNodePool(pulumi.ComponentResource):
         tags: dict[str, str],
         capacity_mode: str = "on_demand",
         reservation: str | None = None,
+        local_nvme: bool = False,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         fabric: Fabric | None = None,
@@ -63,7 +92,15 @@ class EksGpuNodePool(pulumi.ComponentResource):
             group_name = cluster_placement_group(f"{name}-placement", region, tags, self).name
             subnet_ids = list(subnet_ids)[:1]  # a cluster placement group lives in one Availability Zone
         template = launch_template(
-            f"{name}-lt", region, GPU_ROOT_VOLUME_GIB, tags, self, reservation, interfaces, group_name
+            f"{name}-lt",
+            region,
+            GPU_ROOT_VOLUME_GIB,
+            tags,
+            self,
+            reservation,
+            local_nvme_user_data() if local_nvme else None,
+            network_interfaces=interfaces,
+            placement_group=group_name,
         )
         group = aws.eks.NodeGroup(
             name,

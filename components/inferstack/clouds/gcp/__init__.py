@@ -22,18 +22,24 @@ from inferstack.clouds.base import (
     ClusterContext,
     ClusterHandle,
     ClusterInfra,
+    EndpointTarget,
     PlacementContext,
+    PlacementInfra,
     existing_network_of,
     former_child_parent,
+    ingress_address,
     kubernetes_provider,
     object_store_sources,
 )
 from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
+from inferstack.clouds.gcp.dns import cloud_dns_record_set
 from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork, SubnetLayout
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
 from inferstack.clouds.gcp.weight_cache import FilestoreCacheStorage, FilestoreWeightCache
 from inferstack.contract import prefetch_service_account
+from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.pools import PoolPlan
+from inferstack.plan.traffic import GlobalRoute
 
 
 def workload_identity_principal(project_number: str, project_id: str, namespace: str, service_account: str) -> str:
@@ -205,6 +211,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             capacity_mode=pool.capacity.mode,
             reservation=pool.capacity.reservation,
             boot_disk=boot_disk(node.node_type),
+            local_nvme=pool.local_nvme,
             depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
             fabric=_pool_fabric(pool),
@@ -265,6 +272,32 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[infra.network.provider]),
         )
         return CacheStorage(storage.storage_class_name, ready=[cache, *storage.ready])
+
+    def global_records(
+        self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        return cloud_dns_record_set(name, route, targets, opts)
+
+    def endpoint_target(
+        self, placement: PlacementPlan, infra: PlacementInfra, status: pulumi.Input[Any], port: int
+    ) -> EndpointTarget:
+        """The internal load balancer's IP with the network and project Cloud DNS health-checks it in:
+        known only for a cluster this stack built (a ValueError otherwise)."""
+        network, cluster = infra.infra.network, infra.infra.cluster
+        if not (isinstance(network, GcpNetworkHandle) and isinstance(cluster, GkeClusterHandle)):
+            raise ValueError(
+                f"placement {placement.name!r}: a Cloud DNS target names its load balancer's network and project, "
+                "which this stack knows only for a GKE cluster it builds"
+            )
+        return EndpointTarget(
+            placement.name,
+            placement.region,
+            ingress_address(status, "ip"),
+            port,
+            network=network.network.network_id,
+            project=cluster.gke.project_id,
+            provider=network.provider,
+        )
 
 
 __all__ = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
+from inferstack import catalog
 from inferstack.catalog.multinode import Fabric
 from inferstack.clouds.base import GPU_ROOT_VOLUME_GIB, NODE_POOL_TIMEOUT
 from inferstack.clouds.gcp.cluster import node_config_base
@@ -25,6 +26,14 @@ def _reservation_affinity(
     if capacity_mode == "flex_start":
         return gcp.container.NodePoolNodeConfigReservationAffinityArgs(consume_reservation_type="NO_RESERVATION")
     return None
+
+
+def local_ssd_config(machine_type: str) -> gcp.container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs:
+    """Every Local SSD of the machine type backing the node's ephemeral storage: GKE assembles them into one
+    RAID0 array mounted at /mnt/stateful_partition/kube-ephemeral-ssd, where the node_local cache tier's
+    directory lives (catalog/data/cold_start.yaml, `local_nvme` has the disk count per machine type)."""
+    drives = catalog.cold_start()["local_nvme"][machine_type]["drives"]
+    return gcp.container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(local_ssd_count=drives)
 
 
 class GkeGpuNodePool(pulumi.ComponentResource):
@@ -51,6 +60,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
         reservation: str | None = None,
         boot_disk: str = "pd-ssd",
         partition: str | None = None,
+        local_nvme: bool = False,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         fabric: Fabric | None = None,
@@ -85,6 +95,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
                 machine_type=machine_type,
                 disk_size_gb=GPU_ROOT_VOLUME_GIB,
                 disk_type=boot_disk,
+                ephemeral_storage_local_ssd_config=local_ssd_config(machine_type) if local_nvme else None,
                 spot=capacity_mode == "spot" or None,
                 flex_start=capacity_mode == "flex_start" or None,
                 reservation_affinity=_reservation_affinity(capacity_mode, reservation),
