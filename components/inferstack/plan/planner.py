@@ -84,6 +84,13 @@ class Plan:
         per_replica = node.price_per_node_hour * placement.nodes_per_replica / node.replicas_per_node
         return cost_per_million_tokens(per_replica, self.throughput)
 
+    def _cache_tier_report(self) -> dict[str, Any]:
+        """The cold-start tier report, its rollout outage as the rollouts were planned: none where they
+        surge, one replica start where one replica is replaced in place (the longest over placements)."""
+        report = self.cold_start.report(min((p.replicas_min for p in self.placements), default=1))
+        outages = [r.outage_seconds or 0.0 for r in self.rollouts.values()]
+        return {**report, "rollout_outage_seconds": round(max(outages, default=0.0))}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view for `inferstack plan --json` and the render report."""
         fit = self.fit
@@ -196,7 +203,7 @@ class Plan:
                 "prefetch_deadline_seconds": self.cold_start.prefetch_deadline_seconds,
                 "first_rollout_seconds": self.cold_start.first_rollout_seconds,
             },
-            "cache_tier": self.cold_start.report(min((p.replicas_min for p in self.placements), default=1)),
+            "cache_tier": self._cache_tier_report(),
             "findings": [{"code": f.code, "message": f.message, "blocking": f.blocking} for f in self.findings],
             "assumptions": self.assumptions,
         }

@@ -149,3 +149,11 @@ def test_an_existing_cluster_must_bring_the_lws_controller_and_a_fabric():
         "installs neither there"
     )
     assert not note.blocking
+
+
+def test_the_cache_tier_report_names_the_rollout_outage_the_rollouts_cause():
+    surging = plan(spec_variant("deepseek-v3-h200", {}))
+    assert surging.to_dict()["cache_tier"]["rollout_outage_seconds"] == 0
+    in_place = plan(spec_variant("llama-405b-bf16-h100", {}))
+    tier = in_place.to_dict()["cache_tier"]
+    assert tier["rollout_outage_seconds"] == round(in_place.cold_start.replica_seconds)
