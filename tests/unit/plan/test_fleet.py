@@ -11,6 +11,7 @@ from inferstack.plan.scheduling import PodSize
 from inferstack.spec.fleet import load_fleet
 from tests.conftest import SPECS
 from tests.fleet_folder import FLEET, fleet_folder
+from tests.unit.plan.test_multinode import LLAMA_405B_ON_A100
 
 #: Catalog on-demand prices (offerings.yaml) the figures below are worked out from. The MIG pool buys
 #: a3-highgpu-8g as spot, but the catalog holds no spot price: the on-demand list price is its upper bound.
@@ -303,14 +304,7 @@ def test_model_notes_of_idle_gpus_give_way_to_the_pools(tmp_path):
 
 def test_a_multi_node_model_on_a_platform_pool_is_refused(tmp_path):
     llama = {
-        "model": {
-            "source": "hf://meta-llama/Llama-3.1-405B-Instruct",
-            "revision": "f9801cba95a53242b3cc928a4a418d12571d1c5f",
-            "served_name": "llama",
-            "max_context": 8192,
-        },
-        "engine": {"quantization": None},
-        "resources": {"gpu": "A100-80GB:16"},
+        **LLAMA_405B_ON_A100,
         "placements": [{"platform": "prod", "placement": "onprem", "replicas": {"min": 1, "max": 1}}],
     }
     result = _plan(tmp_path, {"search-qwen.yaml": llama})

@@ -15,6 +15,18 @@ R1_FP8 = {
     }
 }
 
+#: Llama 3.1 405B in BF16 on 16 A100-80GB (two p4de-sized nodes), as another spec's model.
+LLAMA_405B_ON_A100 = {
+    "model": {
+        "source": "hf://meta-llama/Llama-3.1-405B-Instruct",
+        "revision": "f9801cba95a53242b3cc928a4a418d12571d1c5f",
+        "served_name": "llama",
+        "max_context": 8192,
+    },
+    "engine": {"quantization": None},
+    "resources": {"gpu": "A100-80GB:16"},
+}
+
 
 def test_deepseek_r1_bf16_spans_three_h100_nodes():
     result = plan(spec_variant("deepseek-r1-bf16-h100", {}))
@@ -127,19 +139,7 @@ def test_cost_per_million_tokens_prices_every_node_of_a_replica():
 
 
 def test_an_existing_cluster_must_bring_the_lws_controller_and_a_fabric():
-    spec = spec_variant(
-        "existing-cluster",
-        {
-            "model": {
-                "source": "hf://meta-llama/Llama-3.1-405B-Instruct",
-                "revision": "f9801cba95a53242b3cc928a4a418d12571d1c5f",
-                "served_name": "llama",
-                "max_context": 8192,
-            },
-            "engine": {"quantization": None},
-            "resources": {"gpu": "A100-80GB:16"},
-        },
-    )
+    spec = spec_variant("existing-cluster", LLAMA_405B_ON_A100)
     result = plan(spec)
     assert result.fit.nodes == 2
     (note,) = [f for f in result.findings if f.code == "multi-node-existing-cluster"]
