@@ -188,7 +188,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "keda-ports-not-opened",
         f"{PKG}/clouds/gcp/__init__.py",
-        "port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())",
+        "port.port for port in addon_ports",
         "port.port for port in ()",
         ("tests/components/test_cloud_constraints.py",),
         "private GKE opens KEDA's ports to the control plane",

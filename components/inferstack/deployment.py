@@ -55,6 +55,7 @@ from inferstack.clouds.base import (
 from inferstack.globaldns import GlobalEndpoint, global_endpoints
 from inferstack.kube import endpoint as gateway
 from inferstack.kube import placement_objects
+from inferstack.kube.lws import LWS_KIND
 from inferstack.monitoring import placement_monitoring
 from inferstack.plan import Plan
 from inferstack.plan import plan as make_plan
@@ -203,7 +204,16 @@ class InferenceService(pulumi.ComponentResource):
                 if obj["metadata"]["name"] == scale_target:
                     extra["ignore_changes"] = ["spec.replicas"]
             elif kind == "ScaledObject":
-                depends += [*by_kind.get("Deployment", []), *infra_ready]
+                depends += [*by_kind.get("Deployment", []), *by_kind.get(LWS_KIND, []), *infra_ready]
+            elif kind == LWS_KIND:  # a multi-node engine: its weights and accounts first, as the Deployment's
+                depends += [
+                    *by_kind.get("ServiceAccount", []),
+                    *by_kind.get("PersistentVolumeClaim", []),
+                    *by_kind.get("Job", []),
+                    *infra_ready,
+                ]
+                if obj["metadata"]["name"] == scale_target:
+                    extra["ignore_changes"] = ["spec.replicas"]
             elif kind == "DaemonSet":  # the node_local tier's fill: ready once every GPU node holds its copy
                 depends += [
                     *by_kind.get("ConfigMap", []),

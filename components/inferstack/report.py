@@ -179,6 +179,35 @@ def print_fleet(result: FleetPlan, console: Console) -> None:
     console.print("each model's full plan: inferstack plan DIR --json, or inferstack plan FILE", highlight=False)
 
 
+def _topology(fit: dict) -> str:
+    gpus, nodes = fit["gpus_per_replica"], fit["nodes_per_replica"]
+    return (
+        f"{gpus} GPUs per replica: {nodes} nodes x {gpus // nodes} GPUs, tensor parallel "
+        f"{fit['tensor_parallel_size']} x pipeline parallel {fit['pipeline_parallel_size']} (LeaderWorkerSet group)"
+    )
+
+
+def _tried(t: dict) -> str:
+    """`8`, or `8xPP2/2 nodes` for a multi-node layout."""
+    if "nodes" not in t:
+        return str(t["tensor_parallel_size"])
+    return f"{t['tensor_parallel_size']}xPP{t['pipeline_parallel_size']}/{t['nodes']} nodes"
+
+
+def _interconnect(link: dict) -> str:
+    if link["fabric"] is None:
+        return "none known for this node type"
+    return f"{link['fabric']}, {link['interfaces']} interfaces per node (source in plan.json)"
+
+
+def _rollout(rollout: dict) -> str:
+    shape = f"maxSurge {rollout['max_surge']}, maxUnavailable {rollout['max_unavailable']}"
+    outage = rollout["outage_seconds"]
+    return (
+        f"{shape}: " + (f"outage of about {outage} s per rollout, " if outage is not None else "") + rollout["reason"]
+    )
+
+
 def print_plan(result: Plan, console: Console) -> None:
     data = result.to_dict()
     fit, model = data["fit"], data["model"]
@@ -198,6 +227,8 @@ def print_plan(result: Plan, console: Console) -> None:
     table.add_row(
         "GPUs", _e(f"{fit['tensor_parallel_size']}x {fit['gpu']} (tensor parallel {fit['tensor_parallel_size']})")
     )
+    if fit["nodes_per_replica"] > 1:
+        table.add_row("topology", _e(_topology(fit)))
     table.add_row("weights", f"{fit['weights_gib']} GiB total, {fit['weights_per_gpu_gib']} GiB per GPU")
     table.add_row(
         "engine overhead", f"{fit['activation_gib']} GiB activation + {fit['non_torch_gib']} GiB non-torch per GPU"
@@ -209,9 +240,7 @@ def print_plan(result: Plan, console: Console) -> None:
     table.add_row("concurrency", f"{fit['max_concurrency']} sequences at {model['max_context']:,} tokens")
     table.add_row("why", _e(fit["reason"]))
     if len(fit["tried"]) > 1:
-        table.add_row(
-            "TP tried", ", ".join(f"{t['tensor_parallel_size']}:{'fits' if t['fits'] else 'no'}" for t in fit["tried"])
-        )
+        table.add_row("TP tried", ", ".join(f"{_tried(t)}:{'fits' if t['fits'] else 'no'}" for t in fit["tried"]))
     console.print(table)
 
     for i, p in enumerate(data["placements"]):
@@ -247,6 +276,10 @@ def print_plan(result: Plan, console: Console) -> None:
             "cost per hour", f"{_money(p['cost_per_hour']['min'])} at min, {_money(p['cost_per_hour']['max'])} at max"
         )
         place.add_row("cost per month (max)", _money(p["monthly_cost_max"]))
+        if (link := p["interconnect"]) is not None:
+            place.add_row("interconnect", _e(_interconnect(link)))
+        if (rollout := p["rollout"]) is not None:
+            place.add_row("rollout", _e(_rollout(rollout)))
         place.add_row("cost per 1M output tokens", _money(p["cost_per_million_output_tokens"]))
         if p["problem"]:
             place.add_row("problem", f"[red]{_e(p['problem'])}[/]")

@@ -308,6 +308,13 @@ def test_serving_objects_match_the_rendered_dicts_and_carry_the_right_options(sp
         if "PersistentVolumeClaim" in by_kind:
             assert by_kind["PersistentVolumeClaim"][1].protect is True
         job_name, job_opts = by_kind["Job"]
+        if "LeaderWorkerSet" in by_kind:  # a multi-node engine: a custom resource Pulumi does not await
+            _, group_opts = by_kind["LeaderWorkerSet"]
+            assert any(getattr(d, "_name", None) == job_name for d in group_opts.depends_on)
+            assert group_opts.custom_timeouts is None
+            scaled = ["spec.replicas"] if "ScaledObject" in by_kind else None
+            assert group_opts.ignore_changes == scaled
+            continue
         deploy_name, deploy_opts = by_kind["Deployment"]
         assert any(getattr(d, "_name", None) == job_name for d in deploy_opts.depends_on)
         minutes = int(deploy_opts.custom_timeouts.create.rstrip("m"))

@@ -7,6 +7,8 @@
 | KEDA | scales serving Deployments on engine metrics (queue depth, KV-cache use) | `keda=False` |
 | kube-prometheus-stack | Prometheus Operator, Prometheus, Alertmanager, Grafana: runs the PodMonitors, rules and dashboards inferstack ships | `prometheus_stack=False`; existing clusters |
 | cluster autoscaler | EKS only: grows and shrinks the GPU node group with pending serving pods (GKE autoscales natively) | other clouds |
+| LeaderWorkerSet controller | runs multi-node replicas (`kube.lws`) | no GPU pool serves replicas that span nodes |
+| EFA device plugin | EKS only: advertises `vpc.amazonaws.com/efa` on EFA nodes | no GPU pool has EFA |
 
 Chart versions are pinned here, in one table (bump them deliberately, with `helm search repo
 <chart> --versions`). GPU DaemonSets are confined to inferstack's GPU nodes by the
@@ -33,6 +35,8 @@ class AddonSettings:
     dcgm_exporter: bool = True
     keda: bool = True
     prometheus_stack: bool = True
+    #: The LeaderWorkerSet controller, where a GPU pool serves replicas that span nodes.
+    lws: bool = False
 
     def installed(self) -> frozenset[str]:
         """The names of the add-ons these settings install."""
@@ -63,7 +67,17 @@ CHARTS: dict[str, HelmChart] = {
     "cluster-autoscaler": HelmChart(
         "https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.46.6", "kube-system"
     ),
+    # An OCI chart (no repository): `helm install lws oci://registry.k8s.io/lws/charts/lws --version=0.9.0
+    # --namespace lws-system` (LWS docs, "Install by Helm"); its CRD is the one tests/unit/kube vendors.
+    "lws": HelmChart("", "oci://registry.k8s.io/lws/charts/lws", "0.9.0", "lws-system"),
+    # `helm install efa eks/aws-efa-k8s-device-plugin` from https://aws.github.io/eks-charts (the chart's
+    # README); v0.5.7 as pinned by aws-ia/terraform-aws-eks-blueprints patterns/targeted-odcr/helm.tf.
+    "aws-efa-k8s-device-plugin": HelmChart(
+        "https://aws.github.io/eks-charts", "aws-efa-k8s-device-plugin", "v0.5.7", "kube-system"
+    ),
 }
+#: The LWS controller's image at the chart's release (the chart's values default to the `main` tag).
+LWS_IMAGE_TAG = "v0.9.0"
 
 _GPU_TOLERATIONS = [GPU_TOLERATION]
 
@@ -105,7 +119,7 @@ def helm_release(name: str, key: str, values: dict[str, Any], opts: pulumi.Resou
         version=chart.version,
         namespace=chart.namespace,
         create_namespace=chart.namespace != "kube-system",
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo else None,
         values=values,
         atomic=True,
         cleanup_on_fail=True,
@@ -194,6 +208,13 @@ class ClusterAddons(pulumi.ComponentResource):
                     },
                     prometheus_values or {},
                 ),
+                child,
+            )
+        if settings.lws:
+            self.releases["lws"] = helm_release(
+                f"{name}-lws",
+                "lws",
+                {"image": {"manager": {"tag": LWS_IMAGE_TAG, "pullPolicy": "IfNotPresent"}}},
                 child,
             )
         self.register_outputs({"releases": {k: r.status for k, r in self.releases.items()}})

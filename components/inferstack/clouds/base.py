@@ -90,6 +90,13 @@ class ClusterContext:
     def operator_cidrs(self) -> tuple[str, ...]:
         return tuple(self.cluster.operator_cidrs)
 
+    @property
+    def addons_wanted(self) -> AddonSettings:
+        """`addons` with the LeaderWorkerSet controller on where a GPU pool serves replicas that span nodes."""
+        if any(pool.spans_nodes for pool in self.pools):
+            return dataclasses.replace(self.addons, lws=True)
+        return self.addons
+
 
 @dataclass(frozen=True)
 class PlacementContext:
@@ -391,7 +398,7 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
 
     def addons(self, ctx: ClusterContext, cluster: ClusterT, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
         """Helm add-ons; clouds add their own (e.g. the cluster autoscaler on EKS) by overriding."""
-        settings = ctx.addons
+        settings = ctx.addons_wanted
         if self.device_plugin_builtin and settings.device_plugin:
             settings = dataclasses.replace(settings, device_plugin=False)
         component = ClusterAddons(

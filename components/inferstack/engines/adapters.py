@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from inferstack import catalog
+from inferstack.catalog import multinode
 from inferstack.engines.base import EngineAdapter, Metrics, Probes, adapter_paths
 from inferstack.plan.memory import GIB
 
@@ -100,6 +101,21 @@ class Vllm(EngineAdapter):
         args += _streamer_args(plan)
         return args
 
+    def group_args(self, plan: Plan, leader: bool) -> list[str]:
+        """The leader serves with TP within a node and PP across nodes on Ray's executor ("Set
+        tensor_parallel_size to the number of GPUs per node and pipeline_parallel_size to the number of
+        nodes", vLLM docs, parallelism_scaling; "multi-node inferencing currently requires Ray", vLLM
+        docs, distributed_serving); workers run no vLLM process, only the Ray worker the leader drives."""
+        if not leader:
+            return []
+        return [
+            *self.args(plan),
+            "--pipeline-parallel-size",
+            str(plan.fit.pp),
+            "--distributed-executor-backend",
+            "ray",
+        ]
+
     def speculative_args(self, method: str, num_tokens: int) -> list[str]:
         config = {
             "method": method,
@@ -160,6 +176,23 @@ class Sglang(EngineAdapter):
 
     def speculative_args(self, method: str, num_tokens: int) -> list[str]:
         return ["--speculative-algorithm", method.upper(), "--speculative-num-draft-tokens", str(num_tokens)]
+
+    def group_args(self, plan: Plan, leader: bool) -> list[str]:
+        """Every node runs the server with TP over the whole replica, the leader's address and port for the
+        process group, the node count and its rank (SGLang docs, "Run Multi-Node Inference": `--tp 16
+        --dist-init-addr HOST:20000 --nnodes 2 --node-rank R`; LeaderWorkerSet sets LWS_LEADER_ADDRESS and
+        LWS_WORKER_INDEX, which Kubernetes expands in `$(NAME)` arguments)."""
+        port = multinode.engine_spans()[self.name].port
+        rank = "0" if leader else "$(LWS_WORKER_INDEX)"
+        return [
+            *self.args(plan),
+            "--dist-init-addr",
+            f"$(LWS_LEADER_ADDRESS):{port}",
+            "--nnodes",
+            str(plan.fit.nodes),
+            "--node-rank",
+            rank,
+        ]
 
 
 @dataclass(frozen=True)

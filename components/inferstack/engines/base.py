@@ -103,6 +103,11 @@ class EngineAdapter:
             args += self.speculative_args(speculative.method, speculative.num_tokens)
         return args + list(plan.spec.engine.extra_args)
 
+    def group_args(self, plan: Plan, leader: bool) -> list[str]:
+        """Arguments of the engine process on one node of a multi-node replica (the leader's, or every
+        worker's); engines that cannot span nodes refuse (catalog multinode.yaml says why)."""
+        raise UnsupportedFeature(self.name, "multi-node replicas", [])
+
     def speculative_args(self, method: str, num_tokens: int) -> list[str]:
         raise UnsupportedFeature(
             self.name, f"speculative decoding ({method})", sorted(self.capabilities.speculative_methods)

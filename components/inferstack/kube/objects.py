@@ -252,7 +252,7 @@ def _pod_resources(plan: Plan, placement: PlacementPlan) -> dict:
     """Guaranteed QoS: requests equal limits, the planned size (`PlacementPlan.serving_pod`): this
     replica's share of what its node type leaves after kube-reserved, eviction and DaemonSets."""
     size = placement.serving_pod or scheduling.fallback_serving_size(plan.fit.tp, plan.fit.weights_bytes)
-    amounts = {"cpu": size.cpu, "memory": size.memory, GPU_RESOURCE: str(plan.fit.tp)}
+    amounts = {"cpu": size.cpu, "memory": size.memory, GPU_RESOURCE: str(plan.fit.gpus_per_node)}
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
@@ -273,7 +273,7 @@ def provenance(plan: Plan, placement: PlacementPlan) -> Provenance:
         model_source=spec.model.source,
         model_revision=spec.model.revision,
         gpu=plan.fit.gpu,
-        gpus_per_replica=str(plan.fit.tp),
+        gpus_per_replica=str(plan.fit.gpus),
         replicas_max=str(placement.replicas_max),
         capacity="existing-cluster" if existing else "node-pool",
         gpu_hour_price=f"{node.price_per_node_hour / node.gpus_per_node:.4f}"
@@ -368,11 +368,19 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
         "spec": {
             "replicas": placement.replicas_min,
             "selector": {"matchLabels": pod_labels},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": _rolling_update(plan, placement)},
             "progressDeadlineSeconds": plan.cold_start.startup_probe_seconds + 600,
             "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         },
     }
+
+
+def _rolling_update(plan: Plan, placement: PlacementPlan) -> dict:
+    """Surge one replica where the pool has room for it, else replace in place (`plan.rollout`)."""
+    rollout = plan.rollouts.get(placement.name)
+    if rollout is None:
+        return {"maxSurge": 0, "maxUnavailable": 1}
+    return {"maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}
 
 
 def _probe(path: str, failures: int, period: int) -> dict:

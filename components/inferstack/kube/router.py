@@ -18,6 +18,7 @@ from inferstack import contract
 from inferstack.catalog import routers
 from inferstack.catalog.routers import RouterSpec, router_for
 from inferstack.engines import adapter_for
+from inferstack.kube.leaders import leader_selector
 from inferstack.kube.pods import container_security, pod_security, spread
 from inferstack.plan import Plan, scheduling
 from inferstack.plan.capacity import PlacementPlan
@@ -91,7 +92,7 @@ def args(plan: Plan, placement: PlacementPlan, spec: RouterSpec) -> list[str]:
     """Pod discovery by the serving pods' labels in this namespace, the policy, the ports, the request
     timeout and the health checks; every flag name comes from the router's catalog row."""
     flags = spec.flags
-    serving = contract.labels(plan.spec.name, placement.name, "inference")
+    serving = contract.labels(plan.spec.name, placement.name, "inference") | leader_selector(plan)
     return [
         flags["host"],
         "0.0.0.0",

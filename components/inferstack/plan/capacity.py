@@ -72,6 +72,8 @@ class PlacementPlan:
     serving_pod: PodSize | None = None
     #: Why each node type cheaper than the chosen one was not chosen (capacity, scheduling or zones).
     passed_over: tuple[str, ...] = ()
+    #: Nodes one replica spans (a multi-node replica is one pod per node; `nodes_*` count all of them).
+    nodes_per_replica: int = 1
 
     @property
     def gpu_node_type(self) -> str | None:
@@ -98,7 +100,7 @@ class PlacementPlan:
     def idle_gpus_at_min(self) -> int:
         if self.node is None:
             return 0
-        return self.nodes_min * self.node.gpus_per_node - self.replicas_min * (
+        return self.nodes_min * self.node.gpus_per_node - self.replicas_min * self.nodes_per_replica * (
             self.node.gpus_per_node // self.node.replicas_per_node
         )
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from inferstack import catalog
+from inferstack.catalog.multinode import Topology
 from inferstack.plan.calibration import Calibration
 from inferstack.plan.kv import KvCapacity, KvGroups, kv_capacity, kv_groups
 from inferstack.plan.memory import (
@@ -37,6 +39,26 @@ class Fit:
     groups: KvGroups
     capacity: KvCapacity
     max_context: int
+    #: Pipeline-parallel stages (1 on one node; vLLM's PP across nodes).
+    pp: int = 1
+    #: Nodes one replica spans.
+    nodes: int = 1
+
+    @property
+    def gpus(self) -> int:
+        """GPUs per replica, over all its nodes."""
+        return self.tp * self.pp
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs each of the replica's pods requests (one pod per node)."""
+        return self.gpus // self.nodes
+
+    def describe(self) -> str:
+        """`8x H100`, or `16x H100 (2 nodes, TP8 x PP2)` for a replica that spans nodes."""
+        if self.nodes == 1:
+            return f"{self.tp}x {self.gpu}"
+        return f"{self.gpus}x {self.gpu} ({self.nodes} nodes, TP{self.tp} x PP{self.pp})"
 
     @property
     def kv_tokens(self) -> int:
@@ -62,20 +84,33 @@ def fit_at(
     settings: EngineSettings,
     max_context: int,
     calibration: Calibration | None = None,
+    topology: Topology | None = None,
 ) -> Fit:
-    """Plan memory for one replica of `tp` GPUs. Conservative: fits only if one full-context
-    sequence fits in the pool the engine would really allocate. A matching calibration row's measured
-    weights and overhead replace the modelled ones."""
+    """Plan memory for one replica of `tp` GPUs, or of a multi-node `topology` (its TP x PP). Conservative:
+    fits only if one full-context sequence fits in the pool the engine would really allocate. A matching
+    calibration row's measured weights and overhead replace the modelled ones (single-node rows only).
+
+    Pipeline stages each hold 1/PP of the weights and the KV of their own layers (the largest stage,
+    ceil(layers / PP), is the one that must fit)."""
+    pp, nodes = (topology.pp, topology.nodes) if topology else (1, 1)
+    tp = topology.tp if topology else tp
     row = memory_row(settings.name, settings.version)
     weights = weight_bytes(arch, quantization, tp, row.expert_padding.get(quantization))
     overhead = engine_overhead(row, arch, tp, settings)
-    measured = calibration.find(settings, gpu.sku, arch.name, quantization, tp) if calibration else None
+    single = topology is None
+    measured = calibration.find(settings, gpu.sku, arch.name, quantization, tp) if calibration and single else None
     if measured is not None:
         weights = measured.terms.get("weights_gib", weights / tp / GIB) * GIB * tp
         overhead = overhead.calibrated(measured.terms, measured.source)
-    per_gpu = weights / tp
+    per_gpu = weights / (tp * pp)
     pool = kv_pool_bytes(settings, gpu, per_gpu, overhead)
     layout = kv_layout(arch, settings.kv_cache_dtype, tp)
+    if pp > 1:
+        layout = replace(
+            layout,
+            full_layers=math.ceil(layout.full_layers / pp),
+            window_layers=math.ceil(layout.window_layers / pp),
+        )
     table = catalog.engine_memory()[settings.name]
     block = int(table["block_tokens_mla" if arch.is_mla else "block_tokens"])
     groups = kv_groups(layout, block, row.hybrid_allocator)
@@ -109,23 +144,34 @@ def fit_at(
         groups=groups,
         capacity=capacity,
         max_context=max_context,
+        pp=pp,
+        nodes=nodes,
     )
 
 
-def choose_tp(
+def choose_fit(
     arch: catalog.Architecture,
     quantization: str,
     gpu: catalog.Gpu,
     settings: EngineSettings,
     max_context: int,
     requested: int | None,
+    spans: list[Topology],
     calibration: Calibration | None = None,
 ) -> tuple[Fit, list[Fit]]:
-    """The requested TP, or the smallest allowed TP that fits; returns it with every TP tried."""
-    candidates = [requested] if requested else arch.tp_choices()
+    """The requested GPU count (one node, or the multi-node layout in `spans` with that many GPUs), else
+    the smallest single-node TP that fits, else the first of `spans` (fewest nodes first) that fits;
+    returns it with every layout tried."""
+    single: list[tuple[int, Topology | None]] = [(tp, None) for tp in arch.tp_choices()]
+    spanned: list[tuple[int, Topology | None]] = [(t.tp, t) for t in spans]
+    if requested:
+        spanned = [(tp, t) for tp, t in spanned if t and t.gpus == requested]
+        candidates = spanned or [(requested, None)]
+    else:
+        candidates = single + spanned
     tried = []
-    for tp in candidates:
-        result = fit_at(arch, quantization, gpu, tp, settings, max_context, calibration)
+    for tp, topology in candidates:
+        result = fit_at(arch, quantization, gpu, tp, settings, max_context, calibration, topology)
         tried.append(result)
         if result.fits:
             return result, tried

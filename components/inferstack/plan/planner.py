@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from inferstack import catalog
+from inferstack.catalog import multinode
 from inferstack.plan import scheduling
 from inferstack.plan.calibration import Calibration
 from inferstack.plan.capacity import (
@@ -20,10 +22,11 @@ from inferstack.plan.capacity import (
     sold_as as capacity_sold_as,
 )
 from inferstack.plan.coldstart import ColdStart, plan_cold_start
-from inferstack.plan.fit import Fit, choose_tp
+from inferstack.plan.fit import Fit, choose_fit
 from inferstack.plan.memory import GIB, engine_settings, kv_bytes_per_token
+from inferstack.plan.rollout import Rollout, plan_rollout
 from inferstack.spec.architecture import resolve_architecture
-from inferstack.spec.models import DeploymentSpec
+from inferstack.spec.models import DeploymentSpec, Placement
 
 #: Kubernetes rejects a longer HPA scale-down stabilization window ("must be less than or equal to 3600",
 #: autoscaling/v2 validation, as reported in kedacore/keda#4976); the ScaledObject caps it there.
@@ -55,6 +58,8 @@ class Plan:
     cache_size_gib: int
     findings: list[Finding] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
+    #: Per placement name: how a rollout replaces replicas.
+    rollouts: dict[str, Rollout] = field(default_factory=dict)
 
     @property
     def deployable(self) -> bool:
@@ -76,7 +81,15 @@ class Plan:
         node = placement.node
         if node is None or node.price_per_node_hour is None:
             return None
-        return cost_per_million_tokens(node.price_per_node_hour / node.replicas_per_node, self.throughput)
+        per_replica = node.price_per_node_hour * placement.nodes_per_replica / node.replicas_per_node
+        return cost_per_million_tokens(per_replica, self.throughput)
+
+    def _cache_tier_report(self) -> dict[str, Any]:
+        """The cold-start tier report, its rollout outage as the rollouts were planned: none where they
+        surge, one replica start where one replica is replaced in place (the longest over placements)."""
+        report = self.cold_start.report(min((p.replicas_min for p in self.placements), default=1))
+        outages = [r.outage_seconds or 0.0 for r in self.rollouts.values()]
+        return {**report, "rollout_outage_seconds": round(max(outages, default=0.0))}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view for `inferstack plan --json` and the render report."""
@@ -98,6 +111,9 @@ class Plan:
                 "reason": fit.reason,
                 "gpu": fit.gpu,
                 "tensor_parallel_size": fit.tp,
+                "pipeline_parallel_size": fit.pp,
+                "nodes_per_replica": fit.nodes,
+                "gpus_per_replica": fit.gpus,
                 "weights_gib": _gib(fit.weights_bytes),
                 "weights_per_gpu_gib": _gib(fit.weights_per_gpu_bytes),
                 "activation_gib": round(fit.overhead.activation_gib, 2),
@@ -114,7 +130,15 @@ class Plan:
                 "kv_blocks": fit.capacity.blocks,
                 "kv_cache_tokens": fit.kv_tokens,
                 "max_concurrency": fit.concurrency,
-                "tried": [{"tensor_parallel_size": t.tp, "fits": t.fits, "reason": t.reason} for t in self.tried],
+                "tried": [
+                    {
+                        "tensor_parallel_size": t.tp,
+                        **({"pipeline_parallel_size": t.pp, "nodes": t.nodes} if t.nodes > 1 else {}),
+                        "fits": t.fits,
+                        "reason": t.reason,
+                    }
+                    for t in self.tried
+                ],
             },
             "throughput": {
                 "output_tokens_per_second": round(self.throughput.tokens_per_second, 1),
@@ -155,6 +179,15 @@ class Plan:
                     if p.serving_pod is None
                     else {"cpu": p.serving_pod.cpu, "memory": p.serving_pod.memory},
                     "problem": p.problem,
+                    "interconnect": _interconnect(p, self.fit),
+                    "rollout": None
+                    if (r := self.rollouts.get(p.name)) is None
+                    else {
+                        "max_surge": r.max_surge,
+                        "max_unavailable": r.max_unavailable,
+                        "outage_seconds": None if r.outage_seconds is None else round(r.outage_seconds),
+                        "reason": r.reason,
+                    },
                 }
                 for p in self.placements
             ],
@@ -170,7 +203,7 @@ class Plan:
                 "prefetch_deadline_seconds": self.cold_start.prefetch_deadline_seconds,
                 "first_rollout_seconds": self.cold_start.first_rollout_seconds,
             },
-            "cache_tier": self.cold_start.report(min((p.replicas_min for p in self.placements), default=1)),
+            "cache_tier": self._cache_tier_report(),
             "findings": [{"code": f.code, "message": f.message, "blocking": f.blocking} for f in self.findings],
             "assumptions": self.assumptions,
         }
@@ -194,6 +227,16 @@ def total_monthly_cost(placements: list[PlacementPlan]) -> float | None:
     """Monthly cost at max replicas over all placements; None when any placement has no price."""
     costs = [c for p in placements if (c := p.monthly_cost_max) is not None]
     return None if len(costs) < len(placements) else sum(costs)
+
+
+def _interconnect(placement: PlacementPlan, fit: Fit) -> dict[str, Any] | None:
+    """The fabric a multi-node replica's node type brings (None on one node)."""
+    if fit.nodes == 1:
+        return None
+    fabric = multinode.fabric(placement.cloud, placement.gpu_node_type)
+    if fabric is None:
+        return {"fabric": None, "interfaces": 0, "source": None}
+    return {"fabric": fabric.kind, "interfaces": fabric.interfaces, "source": fabric.source}
 
 
 def _gib(value: float) -> float:
@@ -222,8 +265,10 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
         max_num_seqs=engine.max_concurrent_requests,
         cuda_graphs=engine.cuda_graphs,
     )
-    fit, tried = choose_tp(arch, quant, gpu, settings, spec.model.max_context, spec.resources.gpu.count, calibration)
-    placements = [plan_placement(p, spec.resources.gpu.sku, fit.tp, fit.weights_bytes) for p in spec.placements]
+    spans = [] if device else multinode.multi_node_topologies(arch, engine.name, gpu.sku)
+    requested = spec.resources.gpu.count
+    fit, tried = choose_fit(arch, quant, gpu, settings, spec.model.max_context, requested, spans, calibration)
+    placements = [_placement(p, spec.resources.gpu.sku, fit) for p in spec.placements]
     workload = spec.workload
     throughput = estimate_throughput(
         fit,
@@ -234,10 +279,12 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
         engine.max_concurrent_requests,
         workload.prompt_tokens + workload.output_tokens // 2 if workload else None,
     )
-    cold = plan_cold_start(spec, fit.weights_bytes, fit.tp, placements)
+    cold = plan_cold_start(spec, fit.weights_bytes, fit.gpus_per_node, placements)
     cache_gib = spec.cache.size_gib or math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB)
-    findings = _findings(spec, fit, placements, cache_gib, cold, throughput)
+    rollouts = {p.name: plan_rollout(p, cold.replica_seconds) for p in placements}
+    findings = _findings(spec, fit, placements, cache_gib, cold, throughput, rollouts)
     findings += [Finding(*f) for f in cold.findings]
+    findings += _span_findings(spec, fit, placements, bool(spans))
     assumptions = [
         _engine_assumption(fit),
         f"{gpu.sku} memory {gpu.memory_gib} GiB as seen by the engine ({gpu.memory_source})",
@@ -263,7 +310,78 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
         cache_size_gib=cache_gib,
         findings=findings,
         assumptions=assumptions,
+        rollouts=rollouts,
     )
+
+
+def _placement(placement: Placement, sku: str, fit: Fit) -> PlacementPlan:
+    """The placement's node choice for one pod of the replica; a multi-node replica takes `fit.nodes`
+    whole nodes per replica, so its node counts (and cost) are that many times more."""
+    chosen = plan_placement(placement, sku, fit.gpus_per_node, fit.weights_bytes)
+    if fit.nodes == 1:
+        return chosen
+    return dataclasses.replace(
+        chosen,
+        nodes_min=chosen.nodes_min * fit.nodes,
+        nodes_max=chosen.nodes_max * fit.nodes,
+        nodes_per_replica=fit.nodes,
+    )
+
+
+def _span_findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], spans: bool) -> list[Finding]:
+    """A multi-node replica: its topology, and each placement whose node type has no inter-node fabric
+    (blocking: NCCL would fall back to TCP over the primary interface). One node that does not fit and an
+    engine that cannot span nodes: why not."""
+    span = multinode.engine_spans()[spec.engine.name]
+    if not fit.fits and span.refused and spec.resources.gpu.count is None:
+        return [
+            Finding("no-multi-node", f"{spec.engine.name} cannot spread a replica over nodes: {span.refused}", False)
+        ]
+    if fit.nodes == 1 or not spans:
+        return []
+    out = [
+        Finding(
+            "multi-node",
+            f"one replica spans {fit.describe()}, launched as {span.launch} ({span.source}); each pod takes a "
+            "whole node, and the group starts, restarts and scales as one (LeaderWorkerSet)",
+            False,
+        )
+    ]
+    for p in placements:
+        if spec.placement(p.name).platform is not None:
+            out.append(
+                Finding(
+                    "multi-node-on-platform",
+                    f"placement {p.name}: platform pools are packed per GPU on one node; a replica spanning "
+                    f"{fit.nodes} nodes cannot be placed on one yet: give it its own placement (cluster), or a "
+                    "larger GPU or smaller quantization that fits one node",
+                    True,
+                )
+            )
+            continue
+        if p.node is not None and p.node.node_type is None:
+            out.append(
+                Finding(
+                    "multi-node-existing-cluster",
+                    f"placement {p.name}: an existing cluster's own add-ons are kept, so it must already run the "
+                    "LeaderWorkerSet controller (v0.9.0 or later) and give its GPU nodes an inter-node fabric; "
+                    "inferstack installs neither there",
+                    False,
+                )
+            )
+            continue
+        if p.node is None:
+            continue
+        if multinode.fabric(p.cloud, p.node.node_type) is None:
+            out.append(
+                Finding(
+                    "no-fabric",
+                    f"placement {p.name}: {p.node.node_type} has no inter-node GPU fabric in the catalog "
+                    "(catalog/data/multinode.yaml); pin a cluster.instance_type that has one",
+                    True,
+                )
+            )
+    return out
 
 
 def _engine_assumption(fit: Fit) -> str:
@@ -310,6 +428,7 @@ def _findings(
     cache_gib: int,
     cold: ColdStart,
     throughput: Throughput,
+    rollouts: dict[str, Rollout],
 ) -> list[Finding]:
     out: list[Finding] = []
     needed, allowed = replicas_needed(spec, throughput), sum(p.replicas_max for p in placements)
@@ -327,9 +446,12 @@ def _findings(
         hint = (
             "use more GPUs per replica, a larger GPU, a smaller quantization, or a shorter max_context"
             if spec.resources.gpu.count
+            else f"no layout up to {fit.describe()} fits: use a larger GPU, a smaller quantization, or a shorter "
+            "max_context"
+            if fit.nodes > 1
             else "no tensor-parallel size up to 8 fits: use a larger GPU, a smaller quantization, or a shorter max_context"
         )
-        out.append(Finding("no-fit", f"{spec.name} does not fit on {fit.tp}x {fit.gpu}: {fit.reason}; {hint}", True))
+        out.append(Finding("no-fit", f"{spec.name} does not fit on {fit.describe()}: {fit.reason}; {hint}", True))
     weights_gib = fit.weights_bytes / GIB
     if spec.cache.size_gib is not None and cache_gib < weights_gib:
         out.append(
@@ -342,7 +464,7 @@ def _findings(
     for p in placements:
         if p.problem:
             out.append(Finding(p.problem_code, f"placement {p.name}: {p.problem}", True))
-        out += [Finding(*f) for f in scheduling.check(p, fit.tp, prefetch=spec.model.scheme != "pvc")]
+        out += [Finding(*f) for f in scheduling.check(p, fit.gpus_per_node, prefetch=spec.model.scheme != "pvc")]
         if p.passed_over:
             out.append(
                 Finding(
@@ -363,12 +485,23 @@ def _findings(
                 )
             )
         elif p.replicas_min == 1:
+            rollout = rollouts[p.name]
+            surge = f" (rollouts surge one replica first: {rollout.reason})" if rollout.max_surge else ""
             out.append(
                 Finding(
                     "single-replica",
-                    f"placement {p.name}: one replica, so every rollout and node drain is an outage of about "
-                    f"{round(cold.replica_seconds)} s (rollouts never surge: that would need a spare GPU); "
-                    "set replicas.min to 2 to keep serving through them",
+                    f"placement {p.name}: one replica, so every node drain is an outage of about "
+                    f"{round(cold.replica_seconds)} s{surge}; set replicas.min to 2 to keep serving through them",
+                    False,
+                )
+            )
+        if (outage := rollouts[p.name].outage_seconds) is not None:
+            out.append(
+                Finding(
+                    "rollout-outage",
+                    f"placement {p.name}: rollouts cannot surge ({rollouts[p.name].reason}), so with one replica "
+                    f"each rollout is an outage of about {round(outage)} s; set replicas.min to 2, and replicas.max "
+                    "above it so the pool has room to surge",
                     False,
                 )
             )

@@ -27,6 +27,9 @@ class PoolPlan:
     gpu_zones: tuple[str, ...] = ()
     #: MIG profile (e.g. `3g.40gb`) every GPU of the pool is split into; None for whole GPUs.
     mig_profile: str | None = None
+    #: The pool's nodes serve replicas that span nodes: they get the inter-node fabric their type has
+    #: (catalog multinode.yaml) and the cluster the LeaderWorkerSet controller.
+    spans_nodes: bool = False
     #: The node_local cache tier reads from the nodes' NVMe: the clouds set it up as one array (`plan.coldstart`).
     local_nvme: bool = False
 
@@ -55,4 +58,5 @@ class PoolPlan:
             nodes_max=placement.nodes_max,
             capacity=placement.capacity or CapacityChoice("on_demand", None, True),
             gpu_zones=placement.gpu_zones,
+            spans_nodes=placement.nodes_per_replica > 1,
         )

@@ -392,8 +392,11 @@ class Engine(Strict):
 
 #: What a GPU SKU may look like before the catalog resolves it (the schema's approximation).
 GPU_SKU = r"[^:]{1,64}"
-#: The `gpu: L4:1` shorthand as the schema describes it.
-GPU_SHORTHAND = r"[^:]*(:[ \t]*0*[1-8][ \t]*)?"
+#: Most GPUs one replica may ask for: up to 8 nodes of 8 GPUs (catalog/data/multinode.yaml
+#: max_nodes_per_replica; a count above one node's GPUs spreads the replica over nodes).
+MAX_GPUS_PER_REPLICA = 64
+#: The `gpu: L4:1` shorthand as the schema describes it (a count of 1 to MAX_GPUS_PER_REPLICA).
+GPU_SHORTHAND = r"[^:]*(:[ \t]*0*([1-9]|[1-5][0-9]|6[0-4])[ \t]*)?"
 
 
 class GpuRequest(Strict):
@@ -405,9 +408,10 @@ class GpuRequest(Strict):
     count: int | None = Field(
         default=None,
         ge=1,
-        le=8,
+        le=MAX_GPUS_PER_REPLICA,
         strict=True,
-        description="GPUs per replica (the tensor-parallel size); omit to let the planner choose.",
+        description="GPUs per replica: up to one node's GPUs, the tensor-parallel size; more (a multiple of a "
+        "node's GPUs) spreads each replica over nodes. Omit to let the planner choose.",
     )
 
     @field_validator("sku")

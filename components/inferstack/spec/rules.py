@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from inferstack import catalog, contract
-from inferstack.catalog import cloud_facts, dns, endpoints, routers
+from inferstack.catalog import cloud_facts, dns, endpoints, multinode, routers
 from inferstack.spec.architecture import UnknownArchitecture, resolve_architecture
 from inferstack.spec.partial import run_guarded
 from inferstack.spec.suggest import closest
@@ -126,7 +126,7 @@ def tensor_parallel_divides_heads(spec: DeploymentSpec) -> Iterator[Violation]:
     except UnknownArchitecture:
         return
     allowed = arch.tp_choices()
-    if count is not None and count not in allowed:
+    if count is not None and count <= multinode.SINGLE_NODE_MAX_GPUS and count not in allowed:
         yield Violation(
             "resources.gpu.count",
             count,
@@ -134,6 +134,48 @@ def tensor_parallel_divides_heads(spec: DeploymentSpec) -> Iterator[Violation]:
             f"and {arch.kv_heads} KV heads evenly",
             _listing([str(tp) for tp in allowed]),
             "pick a GPU count from the allowed list, or omit it to let the planner choose",
+        )
+
+
+@rule
+def replica_spans_nodes(spec: DeploymentSpec) -> Iterator[Violation]:
+    """A GPU count above one node's must be a layout the engine can launch over nodes (catalog multinode)."""
+    count, engine = spec.resources.gpu.count, spec.engine.name
+    if count is None or count <= multinode.SINGLE_NODE_MAX_GPUS:
+        return
+    try:
+        arch = resolve_architecture(spec)
+    except UnknownArchitecture:
+        return
+    span = multinode.engine_spans()[engine]
+    if span.refused:
+        yield Violation(
+            "resources.gpu.count",
+            count,
+            f"more GPUs than one node holds ({multinode.SINGLE_NODE_MAX_GPUS}), and {engine} cannot spread a "
+            f"replica over nodes: {span.refused}",
+            f"1 to {multinode.SINGLE_NODE_MAX_GPUS} with {engine}",
+            "use vllm or sglang for a multi-node replica, or a larger GPU or smaller quantization on one node",
+        )
+        return
+    sku = spec.resources.gpu.sku
+    layouts = multinode.multi_node_topologies(arch, engine, sku)
+    if not layouts:
+        yield Violation(
+            "resources.gpu.count",
+            count,
+            f"more GPUs than one node holds ({multinode.SINGLE_NODE_MAX_GPUS}), and no {sku} node type has an "
+            "inter-node GPU fabric (EFA, GPUDirect-TCPX/TCPXO or RDMA) to spread a replica over nodes",
+            _listing([str(tp) for tp in arch.tp_choices()]),
+            "pick a count from the allowed list, or a GPU whose nodes have a fabric (H100, H200, A100)",
+        )
+    elif multinode.requested_topology(arch, engine, sku, count) is None:
+        yield Violation(
+            "resources.gpu.count",
+            count,
+            f"not a multi-node layout {engine} can launch for this model on {sku} nodes",
+            _listing([str(tp) for tp in arch.tp_choices()] + [f"{t.gpus} ({t.describe()})" for t in layouts]),
+            "pick a count from the allowed list, or omit it to let the planner choose",
         )
 
 

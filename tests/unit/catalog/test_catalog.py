@@ -30,6 +30,7 @@ KV_BYTES_BF16 = {
     "mistral-7b-v0.3": 131_072,
     "mixtral-8x7b": 131_072,
     "deepseek-v3": 70_272,
+    "deepseek-r1-bf16": 70_272,
     "gpt-oss-20b": 49_152,
     "gpt-oss-120b": 73_728,
     "gemma-2-9b": 344_064,

@@ -33,6 +33,8 @@ FIELDS = (
     "gpu_memory_utilization",
     "max_num_batched_tokens",
     "enforce_eager",
+    "pipeline_parallel_size",
+    "distributed_executor_backend",
 )
 
 results = []

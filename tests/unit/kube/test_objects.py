@@ -52,13 +52,21 @@ def test_drain_outlasts_prestop_plus_slowest_request_plus_engine_shutdown():
     assert termination_grace_seconds(result, adapter_for("vllm")) == pod["terminationGracePeriodSeconds"]
 
 
-def test_rollout_never_needs_a_spare_gpu():
+def test_rollout_surges_one_replica_where_the_pool_has_room():
+    # quickstart: replicas 1-2 on one-GPU nodes, so the pool's second node can take the new replica first.
     _, objects = _objects("quickstart.yaml")
     deployment = objects[("Deployment", "quickstart")]
     assert deployment["spec"]["strategy"] == {
         "type": "RollingUpdate",
-        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
     }
+
+
+def test_rollout_replaces_in_place_where_the_pool_has_no_room():
+    result = plan(spec_variant("quickstart", {"placements": {0: {"replicas": {"min": 2, "max": 2}}}}))
+    objects = placement_objects(result, result.placements[0])
+    deployment = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "quickstart")
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
 
 
 def test_a_drain_never_evicts_the_last_replica_but_never_waits_on_a_broken_one():

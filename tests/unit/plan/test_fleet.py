@@ -11,6 +11,7 @@ from inferstack.plan.scheduling import PodSize
 from inferstack.spec.fleet import load_fleet
 from tests.conftest import SPECS
 from tests.fleet_folder import FLEET, fleet_folder
+from tests.unit.plan.test_multinode import LLAMA_405B_ON_A100
 
 #: Catalog on-demand prices (offerings.yaml) the figures below are worked out from. The MIG pool buys
 #: a3-highgpu-8g as spot, but the catalog holds no spot price: the on-demand list price is its upper bound.
@@ -299,3 +300,22 @@ def test_model_notes_of_idle_gpus_give_way_to_the_pools(tmp_path):
     assert "idle-gpus" not in [f.code for f in model.findings]  # the pool is shared: idle-at-min judges it
     result = _plan(tmp_path, {"chat-8b-mig.yaml": {"placements": {0: {"replicas": {"min": 16, "max": 16}}}}})
     assert "idle-at-min" not in [f.code for f in result.findings]
+
+
+def test_a_multi_node_model_on_a_platform_pool_is_refused(tmp_path):
+    llama = {
+        **LLAMA_405B_ON_A100,
+        "placements": [{"platform": "prod", "placement": "onprem", "replicas": {"min": 1, "max": 1}}],
+    }
+    result = _plan(tmp_path, {"search-qwen.yaml": llama})
+    (model,) = [m for m in result.models if m.spec.name == "search-qwen"]
+    assert model.fit.describe() == "16x A100-80GB (2 nodes, TP8 x PP2)"
+    assert [(f.code, f.message) for f in model.findings if f.blocking] == [
+        (
+            "multi-node-on-platform",
+            "placement onprem: platform pools are packed per GPU on one node; a replica spanning 2 nodes cannot be "
+            "placed on one yet: give it its own placement (cluster), or a larger GPU or smaller quantization that "
+            "fits one node",
+        )
+    ]
+    assert not result.deployable

@@ -175,8 +175,9 @@ def test_budget_with_unknown_price_fails_closed():
 def test_single_replica_and_load_time_quantization_are_noted():
     findings = {f.code: f for f in plan(_spec()).findings}
     assert findings["single-replica"].message == (
-        "placement us-central: one replica, so every rollout and node drain is an outage of about 201 s "
-        "(rollouts never surge: that would need a spare GPU); set replicas.min to 2 to keep serving through them"
+        "placement us-central: one replica, so every node drain is an outage of about 201 s (rollouts surge one "
+        "replica first: the pool's 2 node(s) at most hold 2 replica(s), 1 at min); set replicas.min to 2 to keep "
+        "serving through them"
     )
     assert findings["quantized-at-load"].message.startswith("weights are served as fp8 but the checkpoint is none")
     assert not findings["single-replica"].blocking and not findings["quantized-at-load"].blocking

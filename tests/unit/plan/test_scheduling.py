@@ -25,8 +25,12 @@ def _milli(quantity: str) -> int:
 def _pods(result, placement):
     objects = placement_objects(result, placement)
     name = result.spec.name
-    serving = next(o for o in objects if (o["kind"], o["metadata"]["name"]) == ("Deployment", name))
-    serving = serving["spec"]["template"]["spec"]
+    serving = next(
+        o for o in objects if o["kind"] in ("Deployment", "LeaderWorkerSet") and o["metadata"]["name"] == name
+    )
+    # A multi-node replica's leader and workers share the pod size and node selector.
+    template = serving["spec"].get("template") or serving["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
+    serving = template["spec"]
     job = next((o for o in objects if o["kind"] == "Job"), None)
     return serving, job["spec"]["template"]["spec"] if job else None
 

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from inferstack.catalog import multinode
 from inferstack.clouds.addons import helm_release
 from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClusterSettings
 from inferstack.clouds.aws.dns import route53_records
@@ -40,7 +41,14 @@ from inferstack.clouds.base import (
     kubernetes_provider,
     object_store_sources,
 )
-from inferstack.contract import LABEL_MANAGED_BY, MANAGED_BY, POOL_LABEL, SYSTEM_POOL, prefetch_service_account
+from inferstack.contract import (
+    GPU_TOLERATION,
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+    POOL_LABEL,
+    SYSTEM_POOL,
+    prefetch_service_account,
+)
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.pools import PoolPlan
 from inferstack.plan.traffic import GlobalRoute
@@ -219,6 +227,9 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             local_nvme=pool.local_nvme,
             depends_on=list(cluster.eks.addons),
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+            fabric=multinode.fabric(self.name, node.node_type) if pool.spans_nodes else None,
+            vpc_id=network.network.vpc_id,
+            cluster_security_group_id=cluster.eks.cluster.vpc_config.cluster_security_group_id,
         )
 
     def cache_storage(
@@ -364,7 +375,23 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
             },
             pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.provider, depends_on=[association, *after]),
         )
-        return [*shared, release]
+        return [*shared, release, *self._efa_device_plugin(ctx, cluster, after)]
+
+    def _efa_device_plugin(
+        self, ctx: ClusterContext, cluster: EksClusterHandle, after: list[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
+        """The EFA device plugin (advertises `vpc.amazonaws.com/efa`), on the nodes EKS labels as having EFA
+        and tolerating the GPU taint (the chart's README values; aws-ia/terraform-aws-eks-blueprints
+        patterns/targeted-odcr/helm.tf), where a pool of multi-node replicas has EFA."""
+        if not any(pool.spans_nodes and multinode.fabric(self.name, pool.node.node_type) for pool in ctx.pools):
+            return []
+        release = helm_release(
+            f"{ctx.name}-efa-device-plugin",
+            "aws-efa-k8s-device-plugin",
+            {"nodeSelector": {"vpc.amazonaws.com/efa.present": "true"}, "tolerations": [GPU_TOLERATION]},
+            pulumi.ResourceOptions(parent=ctx.parent, provider=cluster.provider, depends_on=after),
+        )
+        return [release]
 
     def global_records(
         self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions

@@ -51,9 +51,12 @@ def launch_template(
     parent: pulumi.Resource,
     capacity_reservation_id: str | None = None,
     user_data: str | None = None,
+    network_interfaces: list[aws.ec2.LaunchTemplateNetworkInterfaceArgs] | None = None,
+    placement_group: pulumi.Input[str] | None = None,
 ) -> aws.ec2.LaunchTemplate:
     """IMDSv2-only launch template with an encrypted gp3 root volume (AL2023 root is /dev/xvda), launching
-    into `capacity_reservation_id` (an On-Demand Capacity Reservation) when given.
+    into `capacity_reservation_id` (an On-Demand Capacity Reservation) when given, with `network_interfaces`
+    (EFA, `clouds.aws.fabric`) and into `placement_group` when given.
 
     The volume uses the account's EBS key: a customer-managed key would also need a key-policy grant
     for the Auto Scaling service-linked role, or nodes fail to launch."""
@@ -71,6 +74,8 @@ def launch_template(
         region=region,
         capacity_reservation_specification=reservation,
         user_data=user_data,
+        network_interfaces=network_interfaces,
+        placement=aws.ec2.LaunchTemplatePlacementArgs(group_name=placement_group) if placement_group else None,
         metadata_options=METADATA_OPTIONS,
         block_device_mappings=[
             aws.ec2.LaunchTemplateBlockDeviceMappingArgs(

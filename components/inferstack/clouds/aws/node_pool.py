@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from inferstack.catalog.multinode import Fabric
 from inferstack.clouds.aws.cluster import launch_template
+from inferstack.clouds.aws.fabric import cluster_placement_group, efa_interfaces, efa_security_group
 from inferstack.clouds.base import GPU_ROOT_VOLUME_GIB, NODE_POOL_TIMEOUT
 from inferstack.contract import GPU_NODE_LABEL, GPU_POOL, GPU_TAINT_KEY, POOL_LABEL
 
@@ -72,12 +74,23 @@ class EksGpuNodePool(pulumi.ComponentResource):
         local_nvme: bool = False,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        fabric: Fabric | None = None,
+        vpc_id: pulumi.Input[str] | None = None,
+        cluster_security_group_id: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__("inferstack:aws:GpuNodePool", name, None, opts)
         if capacity_mode not in CAPACITY_TYPES:
             raise ValueError(
                 f"EKS node groups cannot buy {capacity_mode!r} capacity; they buy {', '.join(CAPACITY_TYPES)}"
             )
+        interfaces, group_name = None, None
+        if fabric is not None:  # multi-node replicas: EFA on every card, packed in one placement group
+            if vpc_id is None or cluster_security_group_id is None:
+                raise ValueError(f"{name}: EFA interfaces need the VPC and the cluster's security group")
+            efa = efa_security_group(f"{name}-efa", vpc_id, region, tags, self)
+            interfaces = efa_interfaces(fabric, [cluster_security_group_id, efa.id])
+            group_name = cluster_placement_group(f"{name}-placement", region, tags, self).name
+            subnet_ids = list(subnet_ids)[:1]  # a cluster placement group lives in one Availability Zone
         template = launch_template(
             f"{name}-lt",
             region,
@@ -86,6 +99,8 @@ class EksGpuNodePool(pulumi.ComponentResource):
             self,
             reservation,
             local_nvme_user_data() if local_nvme else None,
+            network_interfaces=interfaces,
+            placement_group=group_name,
         )
         group = aws.eks.NodeGroup(
             name,

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_gcp as gcp
 
-from inferstack.catalog import cloud_facts
+from inferstack.catalog import cloud_facts, multinode
+from inferstack.catalog.multinode import Fabric
 from inferstack.clouds.base import (
     CacheStorage,
     Cloud,
@@ -62,6 +63,12 @@ REQUIRED_APIS = (
 
 #: Boot disk types in order of preference for GPU nodes (image pulls of 10-30 GB want SSD-class disks).
 BOOT_DISK_PREFERENCE = ("pd-ssd", "hyperdisk-balanced", "pd-balanced")
+
+
+def _pool_fabric(pool: PoolPlan) -> Fabric | None:
+    """The GPU networking a pool's nodes get: their machine type's, where the pool serves replicas that
+    span nodes."""
+    return multinode.fabric("gcp", pool.node.node_type) if pool.spans_nodes else None
 
 
 def boot_disk(machine_type: str) -> str:
@@ -151,6 +158,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
         return GcpNetworkHandle(provider, network, layout)
 
     def cluster(self, ctx: ClusterContext, network: GcpNetworkHandle) -> GkeClusterHandle:
+        addon_ports = cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons_wanted.installed())
         gke = GkeCluster(
             f"{ctx.name}-cluster",
             GkeClusterSettings(
@@ -162,9 +170,9 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
                 system_node_type=ctx.system_node_type,
                 system_nodes=ctx.system_nodes,
                 control_plane_cidr=network.layout.control_plane,
-                control_plane_ports=tuple(
-                    port.port for port in cloud_facts.control_plane_ports(self.name).missing_for(ctx.addons.installed())
-                ),
+                multi_networking=any(_pool_fabric(pool) for pool in ctx.pools),
+                # Ports once each: add-ons may share one (KEDA's and LWS's webhooks both listen on 9443).
+                control_plane_ports=tuple(dict.fromkeys(port.port for port in addon_ports)),
             ),
             network.network,
             ctx.tags,
@@ -206,6 +214,7 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             local_nvme=pool.local_nvme,
             depends_on=[gke.system_nodes],
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
+            fabric=_pool_fabric(pool),
         )
 
     def source_access(self, ctx: PlacementContext, cluster: GkeClusterHandle) -> list[pulumi.Resource]:

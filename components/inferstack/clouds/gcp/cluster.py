@@ -47,6 +47,8 @@ class GkeClusterSettings:
     #: The system pool's machine type and (min, max) nodes; the defaults when None.
     system_node_type: str | None = None
     system_nodes: tuple[int, int] | None = None
+    #: GKE multi-networking (additional node networks for GPU NICs, `clouds.gcp.fabric`); needs Dataplane V2.
+    multi_networking: bool = False
 
 
 def node_config_base(service_account: pulumi.Input[str], labels: dict[str, str]) -> dict:
@@ -186,6 +188,7 @@ class GkeCluster(pulumi.ComponentResource):
             if key is not None
             else None,
             datapath_provider="ADVANCED_DATAPATH",
+            enable_multi_networking=True if settings.multi_networking else None,
             enable_shielded_nodes=True,
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=RELEASE_CHANNEL),
             addons_config=gcp.container.ClusterAddonsConfigArgs(

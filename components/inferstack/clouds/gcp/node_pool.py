@@ -6,8 +6,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from inferstack import catalog
+from inferstack.catalog.multinode import Fabric
 from inferstack.clouds.base import GPU_ROOT_VOLUME_GIB, NODE_POOL_TIMEOUT
 from inferstack.clouds.gcp.cluster import node_config_base
+from inferstack.clouds.gcp.fabric import gpu_network_configs
 from inferstack.contract import GPU_NODE_LABEL, GPU_POOL, GPU_TAINT_KEY, POOL_LABEL
 
 
@@ -61,12 +63,22 @@ class GkeGpuNodePool(pulumi.ComponentResource):
         local_nvme: bool = False,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        fabric: Fabric | None = None,
     ) -> None:
         super().__init__("inferstack:gcp:GpuNodePool", name, None, opts)
+        networks, placement = None, None
+        if fabric is not None:  # multi-node replicas: GPU NICs on their own networks, nodes packed in one zone
+            networks = gcp.container.NodePoolNetworkConfigArgs(
+                additional_node_network_configs=gpu_network_configs(name, region, fabric, self)
+            )
+            placement = gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
+            zones = zones[:1]
         pool = gcp.container.NodePool(
             name,
             cluster=cluster_id,
             location=region,
+            network_config=networks,
+            placement_policy=placement,
             node_locations=zones or None,
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
                 total_min_node_count=nodes_min,
@@ -102,6 +114,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
                 taints=[
                     gcp.container.NodePoolNodeConfigTaintArgs(key=GPU_TAINT_KEY, value="present", effect="NO_SCHEDULE")
                 ],
+                gvnic=gcp.container.NodePoolNodeConfigGvnicArgs(enabled=True) if fabric else None,
                 **node_config_base(service_account, {GPU_NODE_LABEL: gpu_sku, POOL_LABEL: GPU_POOL}),
             ),
             opts=pulumi.ResourceOptions(
