@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from inferstack import catalog
-from inferstack.catalog import dns, endpoints, mig, routers
+from inferstack.catalog import dns, endpoints, gpudirect, mig, routers
 from inferstack.compliance.model import Resource, is_unknown, resource_rule, stack_rule
 from inferstack.contract import (
     GPU_RESOURCE,
@@ -36,6 +36,8 @@ K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_JOB = "kubernetes:batch/v1:Job"
 K8S_SERVICE = "kubernetes:core/v1:Service"
 WORKLOADS = (K8S_DEPLOYMENT, K8S_JOB, "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
+K8S_DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
+K8S_LEADER_WORKER_SET = "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
 #: GCP resource types that live in a region or zone (global ones such as networks and IAM bindings
 #: hold no data in a location and are not region-locked).
 GCP_LOCATED = (
@@ -249,6 +251,60 @@ def _is_share_owner(container: dict) -> bool:
     )
 
 
+def _is_gpudirect_daemon(container: dict) -> bool:
+    """The one root container with network capabilities allowed: a GPUDirect-TCPX/TCPXO receive-datapath
+    daemon exactly as catalog/data/gpudirect.yaml has it (name, image, command, its capabilities added and
+    all others dropped, no escalation, not privileged). It programs the GPU NICs (NET_ADMIN, effective for
+    root only) and upstream publishes no probes or resource figures for it; NCCL falls back to TCP
+    without it."""
+    security = container.get("securityContext") or {}
+    capabilities = security.get("capabilities") or {}
+    return any(
+        container.get("name") == d.name
+        and container.get("image") == d.image
+        and container.get("command") == list(d.command)
+        and not container.get("args")
+        and capabilities.get("add") == list(d.capabilities)
+        and capabilities.get("drop") == ["ALL"]
+        and security.get("allowPrivilegeEscalation") is False
+        and security.get("privileged") in (None, False)
+        for d in (g.daemon for g in gpudirect.all_gpudirect())
+    )
+
+
+def _is_gpudirect_host_dir(volume: dict, containers: list[dict]) -> bool:
+    """A hostPath a GPUDirect daemon needs (its catalog volumes: the NVIDIA libraries with the NCCL
+    plugin, its socket directory, /sys, /proc/sys, the aperture devices), by exact name and path, in a pod
+    that runs that daemon."""
+    path = (volume.get("hostPath") or {}).get("path")
+    return any(
+        (volume.get("name"), path) in {(v.name, v.host) for v in g.daemon.volumes}
+        and any(c.get("name") == g.daemon.name and _is_gpudirect_daemon(c) for c in containers)
+        for g in gpudirect.all_gpudirect()
+    )
+
+
+def _is_gpudirect_node_setup(resource: Resource) -> bool:
+    """The GPUDirect node set-up DaemonSets inferstack installs in kube-system (`kube.gpudirect`): the NCCL
+    plugin installers and the NRI device injector, privileged on the host as upstream ships them, every
+    container's image one of the catalog's set-up images. They write the plugin into the node's NVIDIA
+    library directory and inject devices; they serve nothing and run no model."""
+    if resource.type != K8S_DAEMON_SET or resource.get("metadata", "namespace") != "kube-system":
+        return False
+    images = {g.installer.image for g in gpudirect.all_gpudirect()}
+    images |= {g.installer.pause_image for g in gpudirect.all_gpudirect()} | {gpudirect.device_injector()[1]}
+    containers = _containers(resource)
+    return bool(containers) and all(c.get("image") in images for c in containers)
+
+
+def _pod_specs(resource: Resource) -> list[dict]:
+    """The pod specs a workload runs: its template's, or a LeaderWorkerSet's leader's and workers'."""
+    if resource.type == K8S_LEADER_WORKER_SET:
+        roles = resource.get("spec", "leaderWorkerTemplate") or {}
+        return [(roles.get(r) or {}).get("spec") or {} for r in ("leaderTemplate", "workerTemplate") if roles.get(r)]
+    return [_pod_spec(resource)]
+
+
 def _discovers_own_namespace(resource: Resource) -> bool:
     """The one pod allowed a service-account token: an engine router whose every container discovers
     serving pods through the API in the pod's own namespace only (`--service-discovery-namespace` set
@@ -430,19 +486,39 @@ def instance_metadata(resource: Resource, policy: Compliance) -> Iterator[str]:
     "that hands an NFS share to the serving UID (exactly `chown UID:UID /share`, CHOWN its only capability). "
     "One hostPath shape is allowed: the node-local cache directory (DirectoryOrCreate under `inferstack/` on "
     "a node NVMe mount, mounted read-only). "
-    "One token shape is allowed: the engine router that discovers serving pods in its own namespace only.",
-    WORKLOADS,
+    "One token shape is allowed: the engine router that discovers serving pods in its own namespace only. "
+    "GPUDirect-TCPX/TCPXO is allowed its catalog shapes: the receive-datapath daemon sidecar (root, its NIC "
+    "capabilities only) with its host directories, and the kube-system plugin installer and device injector.",
+    (*WORKLOADS, K8S_LEADER_WORKER_SET),
 )
 def workload_hardening(resource: Resource, policy: Compliance) -> Iterator[str]:
-    pod = _pod_spec(resource)
+    if _is_gpudirect_node_setup(resource):
+        return
+    seen: set[str] = set()
+    for pod in _pod_specs(resource):
+        for message in _pod_hardening(resource, pod):
+            if message not in seen:
+                seen.add(message)
+                yield message
+
+
+def _pod_hardening(resource: Resource, pod: dict) -> Iterator[str]:
+    """INF011 on one pod spec of `resource`."""
+    containers = list(pod.get("initContainers") or []) + list(pod.get("containers") or [])
     if pod.get("automountServiceAccountToken") is not False and not _discovers_own_namespace(resource):
         yield "automountServiceAccountToken is not false. Fix: set it to false on the pod"
     pod_security = pod.get("securityContext") or {}
     for volume in pod.get("volumes") or []:
-        if "hostPath" in volume and not _is_node_cache_directory(volume, list(_containers(resource))):
+        if (
+            "hostPath" in volume
+            and not _is_node_cache_directory(volume, containers)
+            and not _is_gpudirect_host_dir(volume, containers)
+        ):
             yield f"volume {volume.get('name')!r} is a hostPath. Fix: use a PersistentVolumeClaim or emptyDir"
-    for container in _containers(resource):
+    for container in containers:
         name, security = container.get("name"), container.get("securityContext") or {}
+        if _is_gpudirect_daemon(container):
+            continue
         as_root_allowed = _is_share_owner(container)
         if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot") or as_root_allowed):
             yield f"container {name!r} may run as root. Fix: set runAsNonRoot=true"

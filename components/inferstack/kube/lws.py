@@ -26,6 +26,7 @@ from inferstack.catalog.multinode import Fabric
 from inferstack.engines import adapter_for
 from inferstack.engines.multinode import pod_launch
 from inferstack.kube import objects
+from inferstack.kube.gpudirect import on_gpu_networks, serving_namespace
 from inferstack.kube.leaders import leader_selector
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
@@ -41,7 +42,8 @@ WORKER_PROBE_SKIP = (
 
 def _role_template(template: dict, plan: Plan, leader: bool, fabric: Fabric | None) -> dict:
     """The Deployment's pod template, running the leader's or a worker's launch, requesting every interface
-    of the node's fabric where a device plugin advertises them (EFA)."""
+    of the node's fabric where a device plugin advertises them (EFA), on the node's GPU networks with the
+    GPUDirect daemon where the fabric is GPUDirect-TCPX/TCPXO (`kube.gpudirect`)."""
     adapter = adapter_for(plan.spec.engine.name)
     launch = pod_launch(adapter, plan, leader, plan.cold_start.startup_probe_seconds)
     role = copy.deepcopy(template)
@@ -60,7 +62,7 @@ def _role_template(template: dict, plan: Plan, leader: bool, fabric: Fabric | No
             f"checkov.io/skip-worker{i}": f"{check}={WORKER_PROBE_SKIP}"
             for i, check in enumerate(("CKV_K8S_8", "CKV_K8S_9"), start=1)
         }
-    return role
+    return on_gpu_networks(role, fabric)
 
 
 def leader_worker_set(plan: Plan, placement: PlacementPlan, deployment: dict) -> dict:
@@ -119,16 +121,20 @@ def group_network_policy(plan: Plan, placement: PlacementPlan) -> dict:
 def grouped(plan: Plan, placement: PlacementPlan, built: list[dict]) -> list[dict]:
     """`built` (a placement's objects) with the serving Deployment replaced by its LeaderWorkerSet, the
     engine's Service selecting leaders only, the ScaledObject targeting the LeaderWorkerSet, and the group's
-    own NetworkPolicy after the serving one. With one replica the disruption budget keeps every pod of its
+    own NetworkPolicy after the serving one, and the namespace admitting the GPUDirect daemon where the
+    nodes' fabric has one (`kube.gpudirect`). With one replica the disruption budget keeps every pod of its
     group (`minAvailable` = nodes): evicting any one restarts the whole group. Single-node plans come back
     unchanged."""
     if plan.fit.nodes == 1:
         return built
     name, engine_service = plan.spec.name, objects.service_name(plan)
+    fabric = multinode.fabric(placement.cloud, placement.gpu_node_type)
     out: list[dict] = []
     for obj in built:
         kind, obj_name = obj["kind"], obj["metadata"]["name"]
-        if kind == "Deployment" and obj_name == name:
+        if kind == "Namespace" and obj_name == plan.spec.namespace:
+            obj = serving_namespace(obj, fabric)
+        elif kind == "Deployment" and obj_name == name:
             obj = leader_worker_set(plan, placement, obj)
         elif kind == "Service" and obj_name == engine_service:
             obj = copy.deepcopy(obj)
