@@ -62,6 +62,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif args.typ == "gcp:filestore/instance:Instance":
             outputs["name"] = args.name
             outputs["networks"] = [{**n, "ipAddresses": ["10.1.0.2"]} for n in outputs.get("networks", [])]
+        elif args.typ in ("gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork"):
+            outputs.setdefault("name", args.name)  # auto-named in a real run: the logical name stands in
         elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             outputs["latestVersion"] = 1
         elif args.typ == "aws:ec2/vpc:Vpc":

@@ -412,6 +412,13 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         )
         return [component]
 
+    def fabric_objects(
+        self, ctx: ClusterContext, cluster: ClusterT, pools: list[Any], after: list[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
+        """Kubernetes objects the cluster's pods need to use its GPU pools' inter-node fabric (`pools` as
+        `gpu_node_pool` built them); none where the fabric needs nothing in the cluster."""
+        return []
+
     def global_records(
         self, name: str, route: GlobalRoute, targets: list[EndpointTarget], opts: pulumi.ResourceOptions
     ) -> list[pulumi.Resource]:
@@ -434,6 +441,7 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         cluster = self.cluster(ctx, network)
         pools = [p for pool in ctx.pools if (p := self.gpu_node_pool(ctx, pool, network, cluster)) is not None]
         addons = self.addons(ctx, cluster, [*cluster.ready, *pools])
+        addons += self.fabric_objects(ctx, cluster, pools, [*cluster.ready, *pools])
         cache = self.cache_storage(ctx, network, cluster) if with_cache else None
         return ClusterInfra(network, cluster, pools, addons, cache)
 

@@ -33,6 +33,7 @@ from inferstack.clouds.base import (
 )
 from inferstack.clouds.gcp.cluster import GkeCluster, GkeClusterSettings
 from inferstack.clouds.gcp.dns import cloud_dns_record_set
+from inferstack.clouds.gcp.gpudirect import gpudirect_objects
 from inferstack.clouds.gcp.network import ExistingNetwork, GcpNetwork, SubnetLayout
 from inferstack.clouds.gcp.node_pool import GkeGpuNodePool
 from inferstack.clouds.gcp.weight_cache import FilestoreCacheStorage, FilestoreWeightCache
@@ -216,6 +217,14 @@ class GcpCloud(Cloud[GcpNetworkHandle, GkeClusterHandle]):
             opts=pulumi.ResourceOptions(parent=ctx.parent, providers=[network.provider]),
             fabric=_pool_fabric(pool),
         )
+
+    def fabric_objects(
+        self, ctx: ClusterContext, cluster: GkeClusterHandle, pools: list[Any], after: list[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
+        """GPUDirect-TCPX/TCPXO pools: the GPU NIC networks as GKE multi-network objects, the NCCL plugin
+        installer and the NRI device injector (`clouds.gcp.gpudirect`)."""
+        gke_pools = [p for p in pools if isinstance(p, GkeGpuNodePool)]
+        return gpudirect_objects(ctx.name, gke_pools, ctx.parent, cluster.provider, after)
 
     def source_access(self, ctx: PlacementContext, cluster: GkeClusterHandle) -> list[pulumi.Resource]:
         """gs:// sources: the prefetch service account, through Workload Identity Federation for GKE

@@ -67,10 +67,13 @@ class GkeGpuNodePool(pulumi.ComponentResource):
     ) -> None:
         super().__init__("inferstack:gcp:GpuNodePool", name, None, opts)
         networks, placement = None, None
+        #: The pool's fabric and its GPU NIC networks as (VPC name, subnet name), in NIC order.
+        self.fabric = fabric
+        self.gpu_vpcs: list[tuple[pulumi.Input[str | None], pulumi.Input[str | None]]] = []
         if fabric is not None:  # multi-node replicas: GPU NICs on their own networks, nodes packed in one zone
-            networks = gcp.container.NodePoolNetworkConfigArgs(
-                additional_node_network_configs=gpu_network_configs(name, region, fabric, self)
-            )
+            configs = gpu_network_configs(name, region, fabric, self)
+            self.gpu_vpcs = [(c.network, c.subnetwork) for c in configs]
+            networks = gcp.container.NodePoolNetworkConfigArgs(additional_node_network_configs=configs)
             placement = gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
             zones = zones[:1]
         pool = gcp.container.NodePool(
