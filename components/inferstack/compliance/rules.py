@@ -520,7 +520,8 @@ def _pod_hardening(resource: Resource, pod: dict) -> Iterator[str]:
         if _is_gpudirect_daemon(container):
             continue
         as_root_allowed = _is_share_owner(container)
-        if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot") or as_root_allowed):
+        non_root = security["runAsNonRoot"] if "runAsNonRoot" in security else pod_security.get("runAsNonRoot")
+        if not (non_root or as_root_allowed):
             yield f"container {name!r} may run as root. Fix: set runAsNonRoot=true"
         if security.get("allowPrivilegeEscalation") is not False:
             yield f"container {name!r} allows privilege escalation. Fix: set allowPrivilegeEscalation=false"
