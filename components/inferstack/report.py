@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 from rich.console import Console
 from rich.markup import escape
@@ -46,6 +47,12 @@ def traffic(result: Plan, placement: PlacementPlan) -> str:
             f"; scales from zero: a replica serves {wake} s after the first request (cold-start budget), "
             f"router request timeout {timeout} s"
         )
+        hold = front.hold(wake)
+        if hold is not None:
+            text += (
+                f"; requests are held up to {math.ceil(hold.total_wait_ms / 1000)} s while it wakes "
+                f"({hold.max_retries} tries, at most {hold.max_backoff_ms / 1000:g} s apart)"
+            )
     return text
 
 
