@@ -37,10 +37,10 @@ from inferstack.plan import plan
 from inferstack.spec import load_spec
 from tests.conftest import ROOT
 from tests.e2e.test_vllm_serving import (
-    VLLM_PYTHON,
     _free_port,
     _stop,
     _tiny_spec,
+    make_tiny_model,
     server_command,
     wait_until_healthy,
 )
@@ -167,12 +167,7 @@ def start_servers(root: Path, policy: str = "cache_aware", count: int = 2) -> Se
     """Make the tiny model and start `count` vLLM servers from the rendered container; waits until all
     answer their readiness path."""
     started = time.monotonic()
-    subprocess.run(
-        [str(VLLM_PYTHON), str(Path(__file__).with_name("make_tiny_model.py")), str(root / "models" / "tiny")],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    make_tiny_model(root)
     container, _ = rendered(root, policy)
     env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]}, "VLLM_CPU_KVCACHE_SPACE": "1"}
     env["HOME"] = env["XDG_CACHE_HOME"] = str(root / "home")
