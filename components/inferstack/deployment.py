@@ -385,7 +385,7 @@ class ModelDeployment(pulumi.ComponentResource):
             infra = _infra(ctx, platform)
             objects = _with_hub_token(list(placement_objects(plan, placement)), plan, (args or {}).get("hf_token"))
             objects = _with_endpoint_keys(objects, plan, placement, api_keys)
-            objects = with_balancer_certificate(objects, gateway.model_site(plan, placement), infra, prefix, self)
+            objects = with_balancer_certificate(objects, gateway.model_site(plan, placement), infra.infra, prefix, self)
             objects += list(_extra(extra_objects, plan, placement))
             # Caches on clusters the stack does not own (existing ones, or a platform's) outlive it.
             existing = ctx.spec_placement.cluster.kind == "existing" or ctx.spec_placement.platform is not None
@@ -588,7 +588,7 @@ def _with_endpoint_keys(
 
 
 def with_balancer_certificate(
-    objects: list[dict], site: Optional[gateway.Site], infra: PlacementInfra, name: str, parent: pulumi.Resource
+    objects: list[dict], site: Optional[gateway.Site], infra: ClusterInfra, name: str, parent: pulumi.Resource
 ) -> list[dict]:
     """`objects` with the gateway Service naming the certificate its load balancer serves, where the spec asks
     the load balancer to terminate TLS (`Site.balancer_tls`): the placement's cloud makes the certificate

@@ -191,3 +191,19 @@ def test_cert_manager_on_aws_makes_no_acm_certificate():
     run, _, _ = _run("aws-llama-8b-us")
     assert not run.of_type("aws:acm/certificate:Certificate")
     assert not run.of_type("aws:acm/certificateValidation:CertificateValidation")
+
+
+def test_acm_on_an_aws_platform_placement_serves_the_certificate_on_its_gateway(tmp_path, monkeypatch):
+    placements = example("platform.yaml")["placements"]
+    placements[0]["endpoint"] = {**ENDPOINT, "tls": {"source": "acm", "zone_id": "Z0123456789ABCDEFGHIJ"}}
+    folder = fleet_folder(tmp_path / "fleet", {"platform.yaml": {"placements": placements}})
+    monkeypatch.setattr(pulumi.runtime, "get_config", {"inferstack:apiKeys": json.dumps(KEYS)}.get)
+    run = run_program(str(folder), ROOT)
+    certificate = run.one("aws:acm/certificate:Certificate", "prod-us-east-endpoint-certificate")
+    assert certificate.inputs == {"domainName": "llm.example.com", "validationMethod": "DNS"}
+    service = run.one("kubernetes:core/v1:Service", "prod-us-east-service-prod-endpoint")
+    annotations = service.inputs["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == (
+        "arn:aws:mock:::prod-us-east-endpoint-certificate"
+    )
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "443"

@@ -428,7 +428,7 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         raise NotImplementedError(f"cloud {self.name!r} writes no DNS records (no row in catalog/data/dns.yaml)")
 
     def endpoint_certificate(
-        self, name: str, hostname: str, zone: str, infra: PlacementInfra, opts: pulumi.ResourceOptions
+        self, name: str, hostname: str, zone: str, infra: ClusterInfra[NetworkT, ClusterT], opts: pulumi.ResourceOptions
     ) -> pulumi.Output[str]:
         """A certificate for `hostname` that this cloud's load balancer serves, validated with DNS records in
         `zone`, named from `name`: its id once issued (what the gateway Service's annotation carries). Only

@@ -605,3 +605,14 @@ def test_acm_is_refused_on_a_cloud_whose_load_balancer_serves_no_acm_certificate
         "tls.source acm. Fix: set endpoint.tls.source: cert_manager with an issuer (the gateway serves the "
         "certificate on any cloud)."
     ]
+
+
+def test_acm_on_a_gcp_platform_placement_is_refused(tmp_path):
+    with pytest.raises(SpecError) as failed:
+        _fleet(tmp_path, ACM)
+    assert failed.value.render().splitlines()[1] == (
+        f"  - {tmp_path / 'fleet' / 'platform.yaml'}: placements[1].endpoint.tls.source = 'acm': a certificate the "
+        "load balancer serves, and the endpoint on gcp has no load balancer that serves acm certificates. Allowed: "
+        "cert_manager, or acm on aws. Fix: set placements[1].endpoint.tls.source: cert_manager with an issuer (the "
+        "gateway serves the certificate)."
+    )

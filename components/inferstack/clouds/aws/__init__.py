@@ -411,12 +411,16 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         )
 
     def endpoint_certificate(
-        self, name: str, hostname: str, zone: str, infra: PlacementInfra, opts: pulumi.ResourceOptions
+        self,
+        name: str,
+        hostname: str,
+        zone: str,
+        infra: ClusterInfra[AwsNetworkHandle, EksClusterHandle],
+        opts: pulumi.ResourceOptions,
     ) -> pulumi.Output[str]:
         """An ACM certificate validated in the Route 53 zone `zone` (`clouds.aws.certificate`), made in the
         placement's region when this stack built its network (else with the default provider's region)."""
-        network = infra.infra.network
-        provider = network.provider if isinstance(network, AwsNetworkHandle) else None
+        provider = infra.network.provider if isinstance(infra.network, AwsNetworkHandle) else None
         return acm_certificate(name, hostname, zone, provider, opts)
 
 
