@@ -20,6 +20,11 @@ needs before a request reaches them, in this order:
 6. The client's key is removed and the request goes to the model's Service (its router, or its serving
    pods where the engine has no router), with the router's request timeout plus a margin.
 
+TLS: with `tls.source: cert_manager` the gateway terminates it with the certificate it mounts; with a
+source the load balancer serves (`acm` on AWS, `Site.balancer_tls`) the gateway listens on plain HTTP and
+the Service's port 443 reaches it, the load balancer holding the certificate (`with_balancer_certificate`
+adds its ARN at `pulumi up`).
+
 The rendered config is what tests/e2e/test_endpoint.py runs. The Secret with the key hashes is built
 only by `pulumi up` (`keys_secret`, from the secret config `inferstack:apiKeys`); `inferstack render`
 writes every other object and no keys.
