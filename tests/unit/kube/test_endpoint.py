@@ -616,3 +616,13 @@ def test_acm_on_a_gcp_platform_placement_is_refused(tmp_path):
         "cert_manager, or acm on aws. Fix: set placements[1].endpoint.tls.source: cert_manager with an issuer (the "
         "gateway serves the certificate)."
     )
+
+
+def test_the_plan_names_the_acm_certificate_and_its_zone():
+    result, _ = _objects("aws-llama-8b-us", {**ACM, "image": PINNED})
+    assert result.spec.endpoint is not None
+    assert endpoint_summary(result.spec.endpoint) == (
+        "private gateway, https://llm.example.com (ACM certificate served by the load balancer, validated in Route "
+        "53 zone Z0123456789ABCDEFGHIJ), 2 pod(s); clients web 60/min, batch 600/min per pod; keys from the secret "
+        "config inferstack:apiKeys at `pulumi up` (render writes no Secret)"
+    )
