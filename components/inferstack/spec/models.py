@@ -1038,6 +1038,14 @@ class EndpointClient(Strict):
         return _dns_name(value, "client name")
 
 
+def _with_source_only(value: str | None, source: str | None, wanted: str, field: str, missing: FieldProblem) -> None:
+    """Refuse a TLS field that `wanted` needs (`missing`) but is not given, or that is given for another source."""
+    if value is None and source == wanted:
+        raise missing
+    if value is not None and source != wanted:
+        raise FieldProblem(f"{field} only applies to source {wanted}, not {source}", hint="remove it")
+
+
 class EndpointTls(Strict):
     """Where the endpoint's certificate comes from."""
 
@@ -1063,15 +1071,17 @@ class EndpointTls(Strict):
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: str | None, info: ValidationInfo) -> str | None:
-        source = info.data.get("source")
-        if value is None and source == "cert_manager":
-            raise FieldProblem(
+        _with_source_only(
+            value,
+            info.data.get("source"),
+            "cert_manager",
+            "an issuer",
+            FieldProblem(
                 "cert_manager needs the issuer that signs the certificate",
                 "the name of a cert-manager ClusterIssuer",
                 "set endpoint.tls.issuer (kubectl get clusterissuers)",
-            )
-        if value is not None and source != "cert_manager":
-            raise FieldProblem(f"an issuer only applies to source cert_manager, not {source}", hint="remove it")
+            ),
+        )
         return _dns_subdomain(value, "not a Kubernetes object name", "kubectl get clusterissuers")
 
     @field_validator("source")
@@ -1089,15 +1099,17 @@ class EndpointTls(Strict):
     @field_validator("zone_id")
     @classmethod
     def _zone_id(cls, value: str | None, info: ValidationInfo) -> str | None:
-        source = info.data.get("source")
-        if value is None and source == "acm":
-            raise FieldProblem(
+        _with_source_only(
+            value,
+            info.data.get("source"),
+            "acm",
+            "a zone_id",
+            FieldProblem(
                 "acm validates the certificate with DNS records in a Route 53 hosted zone, and none is named",
                 "the id of the public hosted zone that holds endpoint.hostname",
                 "set endpoint.tls.zone_id (aws route53 list-hosted-zones-by-name --dns-name <hostname's domain>)",
-            )
-        if value is not None and source != "acm":
-            raise FieldProblem(f"a zone_id only applies to source acm, not {source}", hint="remove it")
+            ),
+        )
         if value is not None and not full(ROUTE53_ZONE, value):
             raise FieldProblem(
                 "not a Route 53 hosted zone id",

@@ -574,6 +574,10 @@ def test_a_cert_manager_site_has_no_load_balancer_certificate():
             "cert_manager. Fix: remove it.",
         ),
         (
+            {"source": "acm", "zone_id": ZONE, "issuer": "corp-ca"},
+            "endpoint.tls.issuer = 'corp-ca': an issuer only applies to source cert_manager, not acm. Fix: remove it.",
+        ),
+        (
             {"source": "acm", "zone_id": "z-lower"},
             "endpoint.tls.zone_id = 'z-lower': not a Route 53 hosted zone id. Allowed: Z followed by 1-31 "
             "upper-case letters and digits, e.g. Z0123456789ABCDEFGHIJ. Fix: copy the Hosted zone ID from aws "
