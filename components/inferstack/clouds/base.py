@@ -336,8 +336,16 @@ def first_ingress(status: Any) -> dict[str, Any]:
 
 
 def ingress_address(status: pulumi.Input[Any], field: str) -> pulumi.Output[str]:
-    """`field` (hostname or ip) of the first ingress of a LoadBalancer Service's `status`."""
-    return pulumi.Output.from_input(status).apply(lambda s: first_ingress(s).get(field))
+    """`field` (hostname or ip) of the first ingress of a LoadBalancer Service's `status`; a ValueError while
+    the Service has none (Pulumi waits for a LoadBalancer Service's ingress before its status resolves)."""
+
+    def read(value: Any) -> str:
+        found = first_ingress(value).get(field)
+        if not found:
+            raise ValueError(f"the gateway Service's load balancer reports no {field}: {value!r}")
+        return str(found)
+
+    return pulumi.Output.from_input(status).apply(read)
 
 
 class Cloud(ABC, Generic[NetworkT, ClusterT]):
