@@ -96,6 +96,8 @@ def endpoint_summary(endpoint: Endpoint) -> str:
     scheme = "http" if endpoint.tls.source == "none" else "https"
     where = f"{scheme}://{endpoint.hostname}" if endpoint.hostname else f"{scheme}, no hostname"
     cert = f" (cert-manager issuer {endpoint.tls.issuer})" if endpoint.tls.issuer else ""
+    if endpoint.tls.zone_id:
+        cert = f" (ACM certificate served by the load balancer, validated in Route 53 zone {endpoint.tls.zone_id})"
     clients = ", ".join(f"{c.name} {c.requests_per_minute}/min" for c in endpoint.clients)
     return (
         f"{endpoint.exposure} gateway, {where}{cert}, {endpoint.replicas} pod(s); clients {clients} per pod; "

@@ -435,6 +435,15 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         internal load balancer's host name or IP) and `port`, with what this cloud's DNS needs from `infra`."""
         raise NotImplementedError(f"cloud {self.name!r} writes no DNS records (no row in catalog/data/dns.yaml)")
 
+    def endpoint_certificate(
+        self, name: str, hostname: str, zone: str, infra: ClusterInfra[NetworkT, ClusterT], opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """A certificate for `hostname` that this cloud's load balancer serves, validated with DNS records in
+        `zone`, named from `name`: its id once issued (what the gateway Service's annotation carries). Only
+        clouds whose load balancer row in catalog/data/endpoints.yaml has `tls` make one; the spec's rules
+        keep other clouds' placements from asking."""
+        raise NotImplementedError(f"cloud {self.name!r} has no load balancer that serves its own certificates")
+
     def build_cluster(self, ctx: ClusterContext, with_cache: bool = True) -> ClusterInfra[NetworkT, ClusterT]:
         """Network, cluster, GPU node pools, add-ons and (with `with_cache`) cache storage, in
         dependency order."""
