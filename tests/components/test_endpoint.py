@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pulumi
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 from inferstack.deployment import EndpointAddress, _ingress, endpoint_keys
 from inferstack.offline import acm_validation_option, load_balancer_status, run_offline
@@ -207,3 +208,24 @@ def test_acm_on_an_aws_platform_placement_serves_the_certificate_on_its_gateway(
         "arn:aws:mock:::prod-us-east-endpoint-certificate"
     )
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "443"
+
+
+def test_acm_validation_records_outlive_a_removed_placement(monkeypatch):
+    """Every placement writes the one CNAME ACM asks for per name and account, so deleting one placement's
+    record would break the others' renewals: the records are retained on delete, the certificates are not."""
+    retained: dict[str, bool] = {}
+    register = MockMonitor.RegisterResource
+
+    def recording(self, request):
+        retained[request.name] = request.retainOnDelete
+        return register(self, request)
+
+    monkeypatch.setattr(MockMonitor, "RegisterResource", recording)
+    acm = {**ENDPOINT, "tls": {"source": "acm", "zone_id": "Z0123456789ABCDEFGHIJ"}}
+    run_offline(deploy, deployment_plans=[plan(spec_variant("aws-llama-8b-us", {"endpoint": acm}))], api_keys=KEYS)
+    assert {name: on for name, on in retained.items() if "-endpoint-" in name and "valid" in name} == {
+        "llama-8b-us-us-east-endpoint-validation-record": True,
+        "llama-8b-us-us-east-endpoint-validation": False,
+        "llama-8b-us-us-west-endpoint-validation-record": True,
+        "llama-8b-us-us-west-endpoint-validation": False,
+    }

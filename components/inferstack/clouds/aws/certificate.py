@@ -6,7 +6,9 @@ certificate, so the Service that names it is created only once it can be served.
 A certificate for one name (no subject alternative names) has exactly one validation option, so the record
 is read from its first entry without creating resources inside an `apply`. ACM asks for the same CNAME for
 the same name in one account, so placements in several regions write the same record: each may overwrite it
-(`allow_overwrite`), and the value is the same.
+(`allow_overwrite`), and the value is the same. Removing one placement must not delete the record the
+others' certificates renew with, so the stack leaves it behind when it deletes the resource
+(`retain_on_delete`): a CNAME that validates nothing once no certificate names it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def acm_certificate(
         records=[option.resource_record_value],
         ttl=VALIDATION_TTL_SECONDS,
         allow_overwrite=True,
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
     )
     validation = aws.acm.CertificateValidation(
         f"{name}-validation",
