@@ -6,12 +6,13 @@ The schema (type token `inferstack:index:ModelDeployment`) is inferred from the 
 `inferstack.deployment.ModelDeploymentArgs` and the component's annotated outputs.
 """
 
+import pulumi
 from pulumi.provider.experimental import component_provider_host
 
 from inferstack import __version__
 from inferstack.deployment import ModelDeployment
 
-COMPONENTS = [ModelDeployment]
+COMPONENTS: list[type[pulumi.ComponentResource]] = [ModelDeployment]
 
 if __name__ == "__main__":
     component_provider_host(name="inferstack", components=COMPONENTS, version=__version__)

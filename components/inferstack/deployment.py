@@ -385,6 +385,7 @@ class ModelDeployment(pulumi.ComponentResource):
             infra = _infra(ctx, platform)
             objects = _with_hub_token(list(placement_objects(plan, placement)), plan, (args or {}).get("hf_token"))
             objects = _with_endpoint_keys(objects, plan, placement, api_keys)
+            objects = with_balancer_certificate(objects, gateway.model_site(plan, placement), infra.infra, prefix, self)
             objects += list(_extra(extra_objects, plan, placement))
             # Caches on clusters the stack does not own (existing ones, or a platform's) outlive it.
             existing = ctx.spec_placement.cluster.kind == "existing" or ctx.spec_placement.platform is not None
@@ -586,6 +587,23 @@ def _with_endpoint_keys(
     return with_keys_secret(objects, site, endpoint_keys(plan.spec.name, site.endpoint, keys))
 
 
+def with_balancer_certificate(
+    objects: list[dict], site: Optional[gateway.Site], infra: ClusterInfra, name: str, parent: pulumi.Resource
+) -> list[dict]:
+    """`objects` with the gateway Service naming the certificate its load balancer serves, where the spec asks
+    the load balancer to terminate TLS (`Site.balancer_tls`): the placement's cloud makes the certificate
+    (`Cloud.endpoint_certificate`, named `<name>-endpoint-...`) for the endpoint's host name."""
+    if site is None or site.balancer_tls is None:
+        return objects
+    tls, hostname = site.endpoint.tls, site.endpoint.hostname
+    if tls.zone_id is None or hostname is None:
+        raise ValueError(f"tls.source {tls.source} needs endpoint.hostname and tls.zone_id (the spec requires both)")
+    certificate = cloud_for(site.cloud).endpoint_certificate(
+        f"{name}-endpoint", hostname, tls.zone_id, infra, pulumi.ResourceOptions(parent=parent)
+    )
+    return gateway.with_balancer_certificate(objects, site, certificate)
+
+
 @dataclass(frozen=True)
 class EndpointAddress:
     """Where one placement's endpoint answers, for DNS records and health checks: the load balancer's
@@ -606,7 +624,7 @@ class EndpointAddress:
         return cls(
             address=pulumi.Output.from_input(status).apply(lambda s: _ingress(s) or in_cluster),
             port=gateway.service_port(site.endpoint),
-            scheme="https" if site.tls else "http",
+            scheme="https" if site.https else "http",
             health_check_path=endpoint_facts.gateway().health_path,
         )
 
@@ -647,4 +665,5 @@ __all__ = [
     "child_name",
     "kube_resource",
     "plan_from_args",
+    "with_balancer_certificate",
 ]

@@ -2,8 +2,8 @@
 
 No Pulumi CLI, engine or cloud account is involved: `pulumi.runtime.set_mocks` answers each
 registration. Mocks echo inputs back (camelCased, whole numbers as floats) and add the few outputs
-the program reads (cluster endpoints and CAs, a Filestore IP, launch template versions); invokes
-answer availability zones and the GCP project. `inferstack check` evaluates the compliance rules on
+the program reads (cluster endpoints and CAs, a Filestore IP, launch template versions, ACM validation
+records); invokes answer availability zones and the GCP project. `inferstack check` evaluates the compliance rules on
 what this records; the component tests assert on it.
 """
 
@@ -45,6 +45,16 @@ def load_balancer_status(name: str) -> dict:
     return {"loadBalancer": {"ingress": [{"hostname": f"{name}.lb.example", "ip": f"10.9.0.{len(name)}"}]}}
 
 
+def acm_validation_option(name: str, domain: str) -> dict:
+    """The DNS validation ACM asks for the certificate registered as `name` for `domain` (one CNAME)."""
+    return {
+        "domainName": domain,
+        "resourceRecordName": f"_{name}.{domain}.",
+        "resourceRecordType": "CNAME",
+        "resourceRecordValue": f"_{name}.acm-validations.aws.",
+    }
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Registered] = []
@@ -68,6 +78,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["latestVersion"] = 1
         elif args.typ == "aws:ec2/vpc:Vpc":
             outputs["cidrBlock"] = args.inputs.get("cidrBlock")
+        elif args.typ == "aws:acm/certificate:Certificate":
+            outputs["domainValidationOptions"] = [acm_validation_option(args.name, args.inputs["domainName"])]
+        elif args.typ == "aws:route53/record:Record":
+            outputs["fqdn"] = args.inputs.get("name")
         elif args.typ == "kubernetes:core/v1:Service" and (args.inputs.get("spec") or {}).get("type") == "LoadBalancer":
             outputs["status"] = load_balancer_status(args.name)
         return f"{args.name}_id", outputs

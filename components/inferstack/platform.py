@@ -26,7 +26,14 @@ from inferstack import contract
 from inferstack.clouds import cloud_for_cluster
 from inferstack.clouds.addons import AddonSettings
 from inferstack.clouds.base import ClusterContext, ExistingNetwork
-from inferstack.deployment import EndpointAddress, PlatformCluster, endpoint_keys, kube_resource, with_keys_secret
+from inferstack.deployment import (
+    EndpointAddress,
+    PlatformCluster,
+    endpoint_keys,
+    kube_resource,
+    with_balancer_certificate,
+    with_keys_secret,
+)
 from inferstack.kube import endpoint as gateway
 from inferstack.kube.platform import platform_objects
 from inferstack.monitoring.fleet import platform_monitoring
@@ -90,6 +97,9 @@ class Platform(pulumi.ComponentResource):
             cloud = cloud_for_cluster(where.cloud, where.cluster)
             infra = cloud.build_cluster(ctx)
             objects = _with_gateway_keys(_shared_objects(fleet, planned.name), fleet, planned.name, api_keys)
+            objects = with_balancer_certificate(
+                objects, gateway.platform_site(fleet, planned.name), infra, ctx.name, self
+            )
             shared: list[pulumi.Resource] = [
                 kube_resource(
                     f"{ctx.name}-{obj['kind'].lower()}-{obj['metadata']['name']}",

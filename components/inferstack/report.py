@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 from rich.console import Console
 from rich.markup import escape
@@ -46,6 +47,12 @@ def traffic(result: Plan, placement: PlacementPlan) -> str:
             f"; scales from zero: a replica serves {wake} s after the first request (cold-start budget), "
             f"router request timeout {timeout} s"
         )
+        hold = front.hold(wake)
+        if hold is not None:
+            text += (
+                f"; requests are held up to {math.ceil(hold.total_wait_ms / 1000)} s while it wakes "
+                f"({hold.max_retries} tries, at most {hold.max_backoff_ms / 1000:g} s apart)"
+            )
     return text
 
 
@@ -89,6 +96,8 @@ def endpoint_summary(endpoint: Endpoint) -> str:
     scheme = "http" if endpoint.tls.source == "none" else "https"
     where = f"{scheme}://{endpoint.hostname}" if endpoint.hostname else f"{scheme}, no hostname"
     cert = f" (cert-manager issuer {endpoint.tls.issuer})" if endpoint.tls.issuer else ""
+    if endpoint.tls.zone_id:
+        cert = f" (ACM certificate served by the load balancer, validated in Route 53 zone {endpoint.tls.zone_id})"
     clients = ", ".join(f"{c.name} {c.requests_per_minute}/min" for c in endpoint.clients)
     return (
         f"{endpoint.exposure} gateway, {where}{cert}, {endpoint.replicas} pod(s); clients {clients} per pod; "

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pulumi
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 from inferstack.deployment import EndpointAddress, _ingress, endpoint_keys
-from inferstack.offline import load_balancer_status, run_offline
+from inferstack.offline import acm_validation_option, load_balancer_status, run_offline
 from inferstack.plan import plan
 from inferstack.program import deploy
 from tests.components.harness import run_program
@@ -142,3 +143,89 @@ def test_a_platform_placement_registers_its_gateway_with_the_key_hashes(tmp_path
     service = run.one("kubernetes:core/v1:Service", "prod-us-central-service-prod-endpoint")
     assert service.inputs["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
     assert not [r for r in run.resources if r.name.startswith("prod-us-east-") and "endpoint" in r.name]
+
+
+def test_acm_on_aws_a_validated_certificate_per_placement_served_by_its_nlb():
+    acm = {**ENDPOINT, "tls": {"source": "acm", "zone_id": "Z0123456789ABCDEFGHIJ"}}
+    run = run_offline(
+        deploy, deployment_plans=[plan(spec_variant("aws-llama-8b-us", {"endpoint": acm}))], api_keys=KEYS
+    )
+    placements = ("us-east", "us-west")
+    certificates = run.of_type("aws:acm/certificate:Certificate")
+    assert sorted(c.name for c in certificates) == [f"llama-8b-us-{p}-endpoint-certificate" for p in placements]
+    for placement in placements:
+        name = f"llama-8b-us-{placement}-endpoint"
+        certificate = run.one("aws:acm/certificate:Certificate", f"{name}-certificate")
+        assert certificate.inputs == {"domainName": "llm.example.com", "validationMethod": "DNS"}
+        # In the placement's region: its own AWS provider, as the NLB serves only certificates of its region.
+        assert certificate.provider_name == f"llama-8b-us-{placement}-aws"
+        option = acm_validation_option(f"{name}-certificate", "llm.example.com")
+        record = run.one("aws:route53/record:Record", f"{name}-validation-record")
+        assert record.inputs == {
+            "zoneId": "Z0123456789ABCDEFGHIJ",
+            "name": option["resourceRecordName"],
+            "type": "CNAME",
+            "records": [option["resourceRecordValue"]],
+            "ttl": 300,
+            "allowOverwrite": True,
+        }
+        validation = run.one("aws:acm/certificateValidation:CertificateValidation", f"{name}-validation")
+        assert validation.inputs == {
+            "certificateArn": f"arn:aws:mock:::{name}-certificate",
+            "validationRecordFqdns": [option["resourceRecordName"]],
+        }
+        service = run.one("kubernetes:core/v1:Service", f"llama-8b-us-{placement}-serving-service-llama-8b-us-endpoint")
+        assert service.inputs["metadata"]["annotations"] == {
+            "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+            "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
+            # The validated certificate's ARN (the mocks echo the validation's input).
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": f"arn:aws:mock:::{name}-certificate",
+        }
+        assert service.inputs["spec"]["ports"] == [{"name": "api", "port": 443, "targetPort": "api", "protocol": "TCP"}]
+    assert not run.of_type("kubernetes:cert-manager.io/v1:Certificate")
+    address = run.deployments[0].endpoint_addresses["us-east"]
+    assert (address.port, address.scheme) == (443, "https")
+
+
+def test_cert_manager_on_aws_makes_no_acm_certificate():
+    run, _, _ = _run("aws-llama-8b-us")
+    assert not run.of_type("aws:acm/certificate:Certificate")
+    assert not run.of_type("aws:acm/certificateValidation:CertificateValidation")
+
+
+def test_acm_on_an_aws_platform_placement_serves_the_certificate_on_its_gateway(tmp_path, monkeypatch):
+    placements = example("platform.yaml")["placements"]
+    placements[0]["endpoint"] = {**ENDPOINT, "tls": {"source": "acm", "zone_id": "Z0123456789ABCDEFGHIJ"}}
+    folder = fleet_folder(tmp_path / "fleet", {"platform.yaml": {"placements": placements}})
+    monkeypatch.setattr(pulumi.runtime, "get_config", {"inferstack:apiKeys": json.dumps(KEYS)}.get)
+    run = run_program(str(folder), ROOT)
+    certificate = run.one("aws:acm/certificate:Certificate", "prod-us-east-endpoint-certificate")
+    assert certificate.inputs == {"domainName": "llm.example.com", "validationMethod": "DNS"}
+    service = run.one("kubernetes:core/v1:Service", "prod-us-east-service-prod-endpoint")
+    annotations = service.inputs["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == (
+        "arn:aws:mock:::prod-us-east-endpoint-certificate"
+    )
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "443"
+
+
+def test_acm_validation_records_outlive_a_removed_placement(monkeypatch):
+    """Every placement writes the one CNAME ACM asks for per name and account, so deleting one placement's
+    record would break the others' renewals: the records are retained on delete, the certificates are not."""
+    retained: dict[str, bool] = {}
+    register = MockMonitor.RegisterResource
+
+    def recording(self, request):
+        retained[request.name] = request.retainOnDelete
+        return register(self, request)
+
+    monkeypatch.setattr(MockMonitor, "RegisterResource", recording)
+    acm = {**ENDPOINT, "tls": {"source": "acm", "zone_id": "Z0123456789ABCDEFGHIJ"}}
+    run_offline(deploy, deployment_plans=[plan(spec_variant("aws-llama-8b-us", {"endpoint": acm}))], api_keys=KEYS)
+    assert {name: on for name, on in retained.items() if "-endpoint-" in name and "valid" in name} == {
+        "llama-8b-us-us-east-endpoint-validation-record": True,
+        "llama-8b-us-us-east-endpoint-validation": False,
+        "llama-8b-us-us-west-endpoint-validation-record": True,
+        "llama-8b-us-us-west-endpoint-validation": False,
+    }

@@ -37,10 +37,10 @@ from inferstack.plan import plan
 from inferstack.spec import load_spec
 from tests.conftest import ROOT
 from tests.e2e.test_vllm_serving import (
-    VLLM_PYTHON,
     _free_port,
     _stop,
     _tiny_spec,
+    make_tiny_model,
     server_command,
     wait_until_healthy,
 )
@@ -71,21 +71,21 @@ WORDS = [
 ]
 
 
-def spec_file(root: Path, policy: str) -> Path:
+def spec_file(root: Path, policy: str, replicas_min: int = 2) -> Path:
     """The engine-only e2e's tiny spec (`test_vllm_serving._tiny_spec`) behind the router with `policy`:
-    two replicas, and the tiny model's whole 512-token context for multi-turn prompts."""
+    `replicas_min` to two replicas, and the tiny model's whole 512-token context for multi-turn prompts."""
     spec = yaml.safe_load(_tiny_spec(root).read_text())
     spec["model"]["max_context"] = 512
-    spec["placements"][0]["replicas"] = {"min": 2, "max": 2}
+    spec["placements"][0]["replicas"] = {"min": replicas_min, "max": 2}
     spec["routing"] = {"policy": policy}
-    path = root / f"tiny-{policy}.yaml"
+    path = root / f"tiny-{policy}-min{replicas_min}.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
 
 
-def rendered(root: Path, policy: str) -> tuple[dict, dict]:
+def rendered(root: Path, policy: str, replicas_min: int = 2) -> tuple[dict, dict]:
     """(serving container, router container) of the rendered placement."""
-    result = plan(load_spec(spec_file(root, policy)))
+    result = plan(load_spec(spec_file(root, policy, replicas_min)))
     objects = placement_objects(result, result.placements[0])
     deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
     container = lambda name: deployments[name]["spec"]["template"]["spec"]["containers"][0]  # noqa: E731
@@ -125,6 +125,17 @@ class Servers:
     processes: list[subprocess.Popen]
     container: dict
     timings: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+
+    def start(self, n: int) -> subprocess.Popen:
+        """Start server `n` on its port from the rendered container (again, after `stop`)."""
+        command = server_command(self.container, self.root / "models", self.ports[n])
+        return start(command, self.root / f"vllm-{n}.log", self.env)
+
+    def wait_ready(self, n: int, budget_seconds: float = 600) -> float:
+        """Seconds until server `n` answers the rendered readiness path."""
+        readiness = self.container["readinessProbe"]["httpGet"]["path"]
+        return wait_until_healthy(self.urls[n], readiness, budget_seconds, self.processes[n])
 
     @property
     def urls(self) -> list[str]:
@@ -152,30 +163,21 @@ def _counter(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
 
 
-def start_servers(root: Path, policy: str = "cache_aware") -> Servers:
-    """Make the tiny model and start two vLLM servers from the rendered container; waits until both
+def start_servers(root: Path, policy: str = "cache_aware", count: int = 2) -> Servers:
+    """Make the tiny model and start `count` vLLM servers from the rendered container; waits until all
     answer their readiness path."""
     started = time.monotonic()
-    subprocess.run(
-        [str(VLLM_PYTHON), str(Path(__file__).with_name("make_tiny_model.py")), str(root / "models" / "tiny")],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    make_tiny_model(root)
     container, _ = rendered(root, policy)
     env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]}, "VLLM_CPU_KVCACHE_SPACE": "1"}
     env["HOME"] = env["XDG_CACHE_HOME"] = str(root / "home")
     env["HF_HOME"] = str(root / "hf-home")
-    ports = [_free_port(), _free_port()]
-    processes = [
-        start(server_command(container, root / "models", port), root / f"vllm-{n}.log", env)
-        for n, port in enumerate(ports)
-    ]
-    servers = Servers(root, ports, processes, container)
+    ports = [_free_port() for _ in range(count)]
+    servers = Servers(root, ports, [], container, env=env)
+    servers.processes = [servers.start(n) for n in range(count)]
     try:
-        readiness = container["readinessProbe"]["httpGet"]["path"]
-        for url, process in zip(servers.urls, processes, strict=True):
-            wait_until_healthy(url, readiness, 600, process)
+        for n in range(count):
+            servers.wait_ready(n)
     except BaseException:
         servers.stop()
         raise
@@ -183,11 +185,13 @@ def start_servers(root: Path, policy: str = "cache_aware") -> Servers:
     return servers
 
 
-def start_router(servers: Servers, policy: str) -> tuple[subprocess.Popen, str, str]:
-    """The router rendered for `policy` in front of both servers; (process, base URL, metrics URL)."""
-    _, router = rendered(servers.root, policy)
+def start_router(servers: Servers, policy: str, replicas_min: int = 2) -> tuple[subprocess.Popen, str, str]:
+    """The router rendered for `policy` and `replicas_min` in front of the servers; (process, base URL,
+    metrics URL)."""
+    _, router = rendered(servers.root, policy, replicas_min)
     port, metrics_port = _free_port(), _free_port()
-    process = start(router_command(router, servers.urls, port, metrics_port), servers.root / f"router-{policy}.log")
+    log = servers.root / f"router-{policy}-min{replicas_min}.log"
+    process = start(router_command(router, servers.urls, port, metrics_port), log)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base, router["readinessProbe"]["httpGet"]["path"], 60, process)

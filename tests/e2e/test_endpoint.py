@@ -19,11 +19,9 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
@@ -39,6 +37,7 @@ from tests.e2e.test_vllm_serving import (
     _require,
     _stop,
     _tiny_spec,
+    make_tiny_model,
     server_command,
     wait_until_healthy,
 )
@@ -68,12 +67,7 @@ def gateway(tmp_path_factory):
     _require(VLLM_PYTHON, "the vLLM environment", "scripts/install-vllm.sh")
     binary = _haproxy()
     root = tmp_path_factory.mktemp("endpoint")
-    subprocess.run(
-        [str(VLLM_PYTHON), str(Path(__file__).with_name("make_tiny_model.py")), str(root / "models" / "tiny")],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    make_tiny_model(root)
     result = plan(load_spec(_spec(root)))
     objects = {(o["kind"], o["metadata"]["name"]): o for o in placement_objects(result, result.placements[0])}
     container = objects[("Deployment", "tiny")]["spec"]["template"]["spec"]["containers"][0]

@@ -35,6 +35,7 @@ from tests.e2e.test_vllm_serving import (
     _require,
     _stop,
     _tiny_spec,
+    make_tiny_model,
     server_command,
     wait_until_healthy,
 )
@@ -69,12 +70,7 @@ def streamed(tmp_path_factory):
     _require(VLLM_PYTHON, "the vLLM environment", "scripts/install-vllm.sh")
     _require(MOTO_SERVER, "the S3 double (moto's server)", "scripts/install-streamer.sh")
     root = tmp_path_factory.mktemp("streaming")
-    subprocess.run(
-        [str(VLLM_PYTHON), str(Path(__file__).with_name("make_tiny_model.py")), str(root / "models" / "tiny")],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    make_tiny_model(root)
     result = plan(load_spec(_spec(root)))
     deployment = next(o for o in placement_objects(result, result.placements[0]) if o["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]

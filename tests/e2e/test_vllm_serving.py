@@ -111,6 +111,19 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def make_tiny_model(root: Path) -> Path:
+    """The tiny local model (tests/e2e/make_tiny_model.py, run by the vLLM environment's python) in
+    `root/models/tiny`; returns that folder."""
+    folder = root / "models" / "tiny"
+    subprocess.run(
+        [str(VLLM_PYTHON), str(Path(__file__).with_name("make_tiny_model.py")), str(folder)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return folder
+
+
 def _tiny_spec(root: Path) -> Path:
     spec = {
         "name": "tiny",
@@ -245,12 +258,7 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     timings: dict[str, float] = {}
     started = time.monotonic()
-    subprocess.run(
-        [str(VLLM_PYTHON), str(Path(__file__).with_name("make_tiny_model.py")), str(root / "models" / "tiny")],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    make_tiny_model(root)
     timings["make_model_s"] = time.monotonic() - started
 
     result = plan(load_spec(_tiny_spec(root)))

@@ -3,13 +3,14 @@
 `router_for(engine)` is the router that fronts an engine's replicas, or None for engines that ship
 none (their placements keep the plain Service). `wake_up_seconds` is how long a placement scaled to
 zero takes to serve again, and `RouterSpec.request_timeout_seconds` how long the router lets one request
-run: that wake-up plus the slowest normal request.
+run: that wake-up plus the slowest normal request. `hold_retries` is how the router holds a request that
+arrives while the placement has no replica: retries whose waits add up to the wake-up time.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Protocol
@@ -33,6 +34,46 @@ class RouterMetrics:
     unrouted: str | None
 
 
+#: The longest wait between two tries of a held request (inferstack's choice): a replica that turns
+#: ready while a request waits serves it at most this long after.
+HOLD_MAX_BACKOFF_MS = 5000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A router's retries of one request (data/routers.yaml `retry`): `max_retries` tries in all; the
+    wait before try k+1 (k from 0) is min(initial_backoff_ms * backoff_multiplier^k, max_backoff_ms),
+    truncated to whole ms, times a random factor in [1 - jitter_factor, 1 + jitter_factor]."""
+
+    max_retries: int
+    initial_backoff_ms: int
+    max_backoff_ms: int
+    backoff_multiplier: float
+    jitter_factor: float
+
+    def wait_ms(self, k: int) -> int:
+        """The wait before try k+1, without jitter."""
+        return min(int(self.initial_backoff_ms * self.backoff_multiplier**k), self.max_backoff_ms)
+
+    @property
+    def total_wait_ms(self) -> int:
+        """Every wait of a request that no try serves, without jitter."""
+        return sum(self.wait_ms(k) for k in range(self.max_retries - 1))
+
+
+def hold_retries(defaults: RetryPolicy, wake_up_seconds: int) -> RetryPolicy:
+    """Retries that hold a request for the wake-up time: the router's own first wait and multiplier,
+    waits capped at HOLD_MAX_BACKOFF_MS, no jitter (with no replica the tries reach no worker, so there
+    is no load to spread), and as many tries as it takes for the waits to add up to the wake-up. So
+    the last try comes at least `wake_up_seconds` after the first, and less than one capped wait later."""
+    hold = RetryPolicy(1, defaults.initial_backoff_ms, HOLD_MAX_BACKOFF_MS, defaults.backoff_multiplier, 0.0)
+    waited, tries = 0, 1
+    while waited < wake_up_seconds * 1000:
+        waited += hold.wait_ms(tries - 1)
+        tries += 1
+    return replace(hold, max_retries=tries)
+
+
 @dataclass(frozen=True)
 class RouterSpec:
     engine: str
@@ -53,6 +94,8 @@ class RouterSpec:
     checks_client_keys: bool
     holds_requests_without_workers: bool
     metrics: RouterMetrics
+    #: The router's retry defaults; None when not checked (its placements keep the defaults).
+    retry: RetryPolicy | None = None
 
     def policy(self, requested: str | None) -> str:
         """The router's name for a spec policy (None: the router's default)."""
@@ -69,6 +112,13 @@ class RouterSpec:
         if m.unrouted is not None:
             parts.append(f"(sum(rate({m.errors}{{{where}, {m.unrouted}}}[1m])) or vector(0))")
         return f"clamp_max({' + '.join(parts)}, 1)"
+
+    def hold(self, wake_up_seconds: int) -> RetryPolicy | None:
+        """`hold_retries` for a placement that wakes in `wake_up_seconds`, or None when this router does
+        not hold requests (or its retries were not checked)."""
+        if self.retry is None or not self.holds_requests_without_workers:
+            return None
+        return hold_retries(self.retry, wake_up_seconds)
 
     @staticmethod
     def request_timeout_seconds(wake_up_seconds: int, e2e_p95_ms: float) -> int:
@@ -131,6 +181,7 @@ def routers() -> dict[str, RouterSpec]:
             checks_client_keys=row["checks_client_keys"],
             holds_requests_without_workers=row["holds_requests_without_workers"],
             metrics=RouterMetrics(**row["metrics"], ttft=row["ttft"], unrouted=row["unrouted"]),
+            retry=RetryPolicy(**row["retry"]) if row["retry"] else None,
         )
         for engine, row in raw.items()
     }

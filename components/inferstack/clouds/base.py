@@ -336,8 +336,16 @@ def first_ingress(status: Any) -> dict[str, Any]:
 
 
 def ingress_address(status: pulumi.Input[Any], field: str) -> pulumi.Output[str]:
-    """`field` (hostname or ip) of the first ingress of a LoadBalancer Service's `status`."""
-    return pulumi.Output.from_input(status).apply(lambda s: first_ingress(s).get(field))
+    """`field` (hostname or ip) of the first ingress of a LoadBalancer Service's `status`; a ValueError while
+    the Service has none (Pulumi waits for a LoadBalancer Service's ingress before its status resolves)."""
+
+    def read(value: Any) -> str:
+        found = first_ingress(value).get(field)
+        if not found:
+            raise ValueError(f"the gateway Service's load balancer reports no {field}: {value!r}")
+        return str(found)
+
+    return pulumi.Output.from_input(status).apply(read)
 
 
 class Cloud(ABC, Generic[NetworkT, ClusterT]):
@@ -433,6 +441,15 @@ class Cloud(ABC, Generic[NetworkT, ClusterT]):
         """The `EndpointTarget` of a placement's gateway, from its LoadBalancer Service's `status` (the
         internal load balancer's host name or IP) and `port`, with what this cloud's DNS needs from `infra`."""
         raise NotImplementedError(f"cloud {self.name!r} writes no DNS records (no row in catalog/data/dns.yaml)")
+
+    def endpoint_certificate(
+        self, name: str, hostname: str, zone: str, infra: ClusterInfra[NetworkT, ClusterT], opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """A certificate for `hostname` that this cloud's load balancer serves, validated with DNS records in
+        `zone`, named from `name`: its id once issued (what the gateway Service's annotation carries). Only
+        clouds whose load balancer row in catalog/data/endpoints.yaml has `tls` make one; the spec's rules
+        keep other clouds' placements from asking."""
+        raise NotImplementedError(f"cloud {self.name!r} has no load balancer that serves its own certificates")
 
     def build_cluster(self, ctx: ClusterContext, with_cache: bool = True) -> ClusterInfra[NetworkT, ClusterT]:
         """Network, cluster, GPU node pools, add-ons and (with `with_cache`) cache storage, in

@@ -20,6 +20,11 @@ needs before a request reaches them, in this order:
 6. The client's key is removed and the request goes to the model's Service (its router, or its serving
    pods where the engine has no router), with the router's request timeout plus a margin.
 
+TLS: with `tls.source: cert_manager` the gateway terminates it with the certificate it mounts; with a
+source the load balancer serves (`acm` on AWS, `Site.balancer_tls`) the gateway listens on plain HTTP and
+the Service's port 443 reaches it, the load balancer holding the certificate (`with_balancer_certificate`
+adds its ARN at `pulumi up`).
+
 The rendered config is what tests/e2e/test_endpoint.py runs. The Secret with the key hashes is built
 only by `pulumi up` (`keys_secret`, from the secret config `inferstack:apiKeys`); `inferstack render`
 writes every other object and no keys.
@@ -34,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from inferstack import contract
-from inferstack.catalog.endpoints import COMPONENT, Gateway, gateway, load_balancer
+from inferstack.catalog.endpoints import COMPONENT, Gateway, LoadBalancerTls, gateway, load_balancer
 from inferstack.engines import adapter_for
 from inferstack.kube import router as routing
 from inferstack.kube.pods import container_security, pod_security, spread
@@ -249,7 +254,21 @@ class Site:
 
     @property
     def tls(self) -> bool:
+        """True where the gateway terminates TLS itself (a cert-manager certificate it mounts)."""
+        return self.endpoint.tls.source == "cert_manager"
+
+    @property
+    def https(self) -> bool:
+        """True where clients call over TLS: the gateway's or the load balancer's (`tls.source` acm)."""
         return self.endpoint.tls.source != "none"
+
+    @property
+    def balancer_tls(self) -> LoadBalancerTls | None:
+        """How the site's load balancer serves the spec's certificate, where the load balancer terminates TLS
+        (`tls.source` acm on AWS); None where the gateway does or nothing does."""
+        lb = load_balancer(self.cloud)
+        tls = lb.tls if lb is not None else None
+        return tls if tls is not None and tls.source == self.endpoint.tls.source else None
 
     @property
     def keys_secret(self) -> str:
@@ -441,8 +460,30 @@ def service(site: Site) -> dict:
         "ports": [{"name": "api", "port": service_port(site.endpoint), "targetPort": "api", "protocol": "TCP"}],
     }
     own = lb.service_annotations(site.endpoint.exposure) if lb is not None else {}
+    if site.balancer_tls is not None:
+        own[site.balancer_tls.ports_annotation] = str(service_port(site.endpoint))
     annotations = {**own, **site.service_annotations} or None
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(site, annotations=annotations), "spec": spec_}
+
+
+def with_balancer_certificate(objects: list[dict], site: Site, certificate: object) -> list[dict]:
+    """`objects` with the site's Service annotated with `certificate` (an id or a Pulumi Output of one), which
+    its load balancer then serves on the API port (`Site.balancer_tls`; the Service already lists that
+    port). Only `pulumi up` knows the certificate, so `inferstack render` writes the Service without it."""
+    tls = site.balancer_tls
+    if tls is None:
+        raise ValueError(f"the endpoint {site.name} has no load balancer that serves {site.endpoint.tls.source}")
+
+    def annotated(obj: dict) -> dict:
+        if (obj["kind"], obj["metadata"]["name"]) != ("Service", site.name):
+            return obj
+        annotations = {
+            **obj["metadata"].get("annotations", {}),
+            **tls.annotations(certificate, service_port(site.endpoint)),
+        }
+        return {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
+
+    return [annotated(o) for o in objects]
 
 
 def disruption_budget(site: Site) -> dict:

@@ -73,6 +73,35 @@ def request_timeout_seconds(plan: Plan, placement: PlacementPlan, spec: RouterSp
     return spec.request_timeout_seconds(wake_up_seconds(plan, placement), plan.spec.slo.e2e_p95_ms)
 
 
+def hold_retries(plan: Plan, placement: PlacementPlan, spec: RouterSpec) -> routers.RetryPolicy | None:
+    """The retries that hold a request while this placement wakes from zero replicas
+    (`catalog.routers.hold_retries` of its wake-up time), or None: it keeps a replica, or the router
+    does not hold requests. With pod discovery a woken pod joins the router once it is ready, which the
+    wake-up time (the startup probe's budget) already covers."""
+    if placement.replicas_min > 0:
+        return None
+    return spec.hold(wake_up_seconds(plan, placement))
+
+
+def _retry_args(spec: RouterSpec, retry: routers.RetryPolicy | None) -> list[str]:
+    """The retry flags for `retry`, or none (the router's defaults)."""
+    if retry is None:
+        return []
+    flags = spec.flags
+    return [
+        flags["retry_max_retries"],
+        str(retry.max_retries),
+        flags["retry_initial_backoff_ms"],
+        str(retry.initial_backoff_ms),
+        flags["retry_max_backoff_ms"],
+        str(retry.max_backoff_ms),
+        flags["retry_backoff_multiplier"],
+        f"{retry.backoff_multiplier:g}",
+        flags["retry_jitter_factor"],
+        f"{retry.jitter_factor:g}",
+    ]
+
+
 def _meta(plan: Plan, placement: PlacementPlan, object_name: str, annotations: dict | None = None) -> dict:
     meta = {
         "name": object_name,
@@ -90,7 +119,8 @@ def pod_labels(plan: Plan, placement: PlacementPlan) -> dict[str, str]:
 
 def args(plan: Plan, placement: PlacementPlan, spec: RouterSpec) -> list[str]:
     """Pod discovery by the serving pods' labels in this namespace, the policy, the ports, the request
-    timeout and the health checks; every flag name comes from the router's catalog row."""
+    timeout, the health checks, and on a placement that scales from zero the retries that hold requests
+    while it wakes (`hold_retries`); every flag name comes from the router's catalog row."""
     flags = spec.flags
     serving = contract.labels(plan.spec.name, placement.name, "inference") | leader_selector(plan)
     return [
@@ -119,6 +149,7 @@ def args(plan: Plan, placement: PlacementPlan, spec: RouterSpec) -> list[str]:
         str(HEALTH_FAILURE_THRESHOLD),
         flags["health_timeout"],
         str(HEALTH_CHECK_TIMEOUT_SECONDS),
+        *_retry_args(spec, hold_retries(plan, placement, spec)),
     ]
 
 

@@ -998,7 +998,21 @@ class GlobalEndpoint(Strict):
         return value
 
 
-TlsSource = Literal["cert_manager", "none"]
+TlsSource = Literal["cert_manager", "acm", "google_managed", "none"]
+#: A Route 53 hosted zone id (the console's "Hosted zone ID", e.g. Z0123456789ABCDEFGHIJ).
+ROUTE53_ZONE = r"Z[A-Z0-9]{1,31}"
+#: Why `tls.source: google_managed` is refused. A GKE endpoint is a LoadBalancer Service, an internal
+#: passthrough Network Load Balancer that forwards TCP and holds no certificate (cloud.google.com
+#: load-balancing/docs/internal: "passthrough"); Certificate Manager's Google-managed certificates serve
+#: only on target HTTPS/SSL proxies, e.g. the regional internal Application Load Balancer a GKE Gateway
+#: of class gke-l7-rilb creates (cloud.google.com certificate-manager/docs/overview, "Supported load
+#: balancers"), which inferstack does not build.
+GOOGLE_MANAGED_REFUSAL = (
+    "google_managed is not built: a GKE endpoint is an internal passthrough Network Load Balancer, which "
+    "forwards TCP and holds no certificate, and Google-managed certificates (Certificate Manager) serve only "
+    "on proxy load balancers such as the regional internal Application Load Balancer of a GKE Gateway "
+    "(class gke-l7-rilb), which inferstack does not create"
+)
 
 
 def _dns_subdomain(value: str | None, problem: str, hint: str) -> str | None:
@@ -1024,12 +1038,21 @@ class EndpointClient(Strict):
         return _dns_name(value, "client name")
 
 
+def _with_source_only(value: str | None, source: str | None, wanted: str, field: str, missing: FieldProblem) -> None:
+    """Refuse a TLS field that `wanted` needs (`missing`) but is not given, or that is given for another source."""
+    if value is None and source == wanted:
+        raise missing
+    if value is not None and source != wanted:
+        raise FieldProblem(f"{field} only applies to source {wanted}, not {source}", hint="remove it")
+
+
 class EndpointTls(Strict):
     """Where the endpoint's certificate comes from."""
 
     source: TlsSource = Field(
-        description="cert_manager (a Certificate from the named issuer, served by the gateway) or none (plain "
-        "HTTP, only for a private endpoint)."
+        description="cert_manager (a Certificate from the named issuer, served by the gateway), acm (on AWS: an "
+        "ACM certificate validated in a Route 53 zone, served by the NLB) or none (plain HTTP, only for a private "
+        "endpoint); google_managed is refused with the reason."
     )
     issuer: str | None = Field(
         default=None,
@@ -1037,20 +1060,63 @@ class EndpointTls(Strict):
         validate_default=True,
         json_schema_extra=_pattern(patterns.SUBDOMAIN, 253),
     )
+    zone_id: str | None = Field(
+        default=None,
+        description="The Route 53 hosted zone where ACM's DNS validation records go (with source acm); it must "
+        "be the public zone of the hostname's domain, since ACM resolves them from the internet.",
+        validate_default=True,
+        json_schema_extra=_pattern(ROUTE53_ZONE),
+    )
 
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: str | None, info: ValidationInfo) -> str | None:
-        source = info.data.get("source")
-        if value is None and source == "cert_manager":
-            raise FieldProblem(
+        _with_source_only(
+            value,
+            info.data.get("source"),
+            "cert_manager",
+            "an issuer",
+            FieldProblem(
                 "cert_manager needs the issuer that signs the certificate",
                 "the name of a cert-manager ClusterIssuer",
                 "set endpoint.tls.issuer (kubectl get clusterissuers)",
-            )
-        if value is not None and source != "cert_manager":
-            raise FieldProblem(f"an issuer only applies to source cert_manager, not {source}", hint="remove it")
+            ),
+        )
         return _dns_subdomain(value, "not a Kubernetes object name", "kubectl get clusterissuers")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value == "google_managed":
+            raise FieldProblem(
+                GOOGLE_MANAGED_REFUSAL,
+                "cert_manager, acm (AWS placements) or none (private endpoints)",
+                "set endpoint.tls.source: cert_manager with an issuer: the gateway then serves the certificate "
+                "behind the internal load balancer",
+            )
+        return value
+
+    @field_validator("zone_id")
+    @classmethod
+    def _zone_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        _with_source_only(
+            value,
+            info.data.get("source"),
+            "acm",
+            "a zone_id",
+            FieldProblem(
+                "acm validates the certificate with DNS records in a Route 53 hosted zone, and none is named",
+                "the id of the public hosted zone that holds endpoint.hostname",
+                "set endpoint.tls.zone_id (aws route53 list-hosted-zones-by-name --dns-name <hostname's domain>)",
+            ),
+        )
+        if value is not None and not full(ROUTE53_ZONE, value):
+            raise FieldProblem(
+                "not a Route 53 hosted zone id",
+                "Z followed by 1-31 upper-case letters and digits, e.g. Z0123456789ABCDEFGHIJ",
+                "copy the Hosted zone ID from aws route53 list-hosted-zones",
+            )
+        return value
 
 
 class Endpoint(Strict):
@@ -1064,7 +1130,7 @@ class Endpoint(Strict):
     )
     hostname: str | None = Field(
         default=None,
-        description="The name clients call; the certificate's name (required with tls.source cert_manager).",
+        description="The name clients call; the certificate's name (required with tls.source cert_manager or acm).",
         json_schema_extra=_pattern(patterns.SUBDOMAIN, 253),
     )
     tls: EndpointTls = Field(description="The certificate's source.")
@@ -1095,12 +1161,12 @@ class Endpoint(Strict):
         if value.source == "none" and info.data.get("exposure") == "public":
             raise FieldProblem(
                 "a public endpoint without TLS would send every API key over the internet in the clear",
-                "source cert_manager for a public endpoint",
+                "source cert_manager or acm for a public endpoint",
                 "set endpoint.tls.source: cert_manager with an issuer, or endpoint.exposure: private",
             )
-        if value.source == "cert_manager" and info.data.get("hostname") is None:
+        if value.source in ("cert_manager", "acm") and info.data.get("hostname") is None:
             raise FieldProblem(
-                "cert_manager needs the hostname the certificate names",
+                f"{value.source} needs the hostname the certificate names",
                 "endpoint.hostname set",
                 "set endpoint.hostname, e.g. llm.example.com",
             )

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from inferstack import catalog, contract
-from inferstack.catalog import mig
+from inferstack.catalog import endpoints, mig
 from inferstack.spec import patterns
 from inferstack.spec.models import (
     CloudName,
@@ -380,6 +380,16 @@ def platform_violations(platform: PlatformSpec) -> Iterator[Violation]:
                 "private",
                 f"set {at}.endpoint.exposure: private, or compliance.private_networking: false where the "
                 "organisation allows it",
+            )
+        tls = placement.endpoint.tls.source if placement.endpoint is not None else "none"
+        if tls not in ("cert_manager", "none") and placement.cloud not in endpoints.terminating_clouds(tls):
+            yield Violation(
+                f"{at}.endpoint.tls.source",
+                tls,
+                f"a certificate the load balancer serves, and the endpoint on {placement.cloud} has no load balancer "
+                f"that serves {tls} certificates",
+                f"cert_manager, or {tls} on {', '.join(endpoints.terminating_clouds(tls))}",
+                f"set {at}.endpoint.tls.source: cert_manager with an issuer (the gateway serves the certificate)",
             )
 
 

@@ -926,3 +926,23 @@ def endpoint_image_pinned(spec: DeploymentSpec) -> Iterator[Violation]:
                 "an image reference ending in @sha256:<64 hex>",
                 "set endpoint.image to the haproxy image with the digest your registry reports for the tag",
             )
+
+
+@rule
+def endpoint_tls_on_its_cloud(spec: DeploymentSpec) -> Iterator[Violation]:
+    """A certificate the load balancer serves (`tls.source` acm) needs every placement on a cloud whose load
+    balancer terminates TLS with that source's certificates (catalog/data/endpoints.yaml)."""
+    if spec.endpoint is None or spec.endpoint.tls.source in ("cert_manager", "none"):
+        return
+    source = spec.endpoint.tls.source
+    clouds = endpoints.terminating_clouds(source)
+    for i, p in enumerate(spec.placements):
+        if p.cloud not in clouds:
+            yield Violation(
+                f"placements[{i}].cloud",
+                p.cloud,
+                f"endpoint.tls.source {source} is a certificate the load balancer serves, and the endpoint on "
+                f"{p.cloud} has no load balancer that serves {source} certificates",
+                f"placements on {_listing(clouds)} with tls.source {source}",
+                "set endpoint.tls.source: cert_manager with an issuer (the gateway serves the certificate on any cloud)",
+            )

@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from inferstack.catalog.endpoints import gateway, load_balancer
+from inferstack.catalog.endpoints import gateway, load_balancer, terminating_clouds
 from inferstack.kube import endpoint, placement_objects
 from inferstack.kube.platform import platform_objects
 from inferstack.monitoring import placement_monitoring
@@ -276,7 +276,7 @@ def test_the_gateway_is_scraped_on_its_monitor_port():
         (
             {"exposure": "public", "tls": {"source": "none"}},
             "endpoint.tls = {'source': 'none'}: a public endpoint without TLS would send every API key over the "
-            "internet in the clear. Allowed: source cert_manager for a public endpoint. Fix: set "
+            "internet in the clear. Allowed: source cert_manager or acm for a public endpoint. Fix: set "
             "endpoint.tls.source: cert_manager with an issuer, or endpoint.exposure: private.",
         ),
         (
@@ -486,3 +486,147 @@ def test_the_plan_report_states_the_endpoint():
         "Secret)"
     )
     assert "endpoint" in plan_text(result) and "endpoint" not in plan_text(plan(spec_variant("quickstart", {})))
+
+
+ZONE = "Z0123456789ABCDEFGHIJ"
+ACM = {"hostname": "llm.example.com", "tls": {"source": "acm", "zone_id": ZONE}, "clients": CLIENTS}
+
+
+def test_the_aws_load_balancer_serves_acm_certificates_with_the_in_tree_annotations():
+    aws, gcp = load_balancer("aws"), load_balancer("gcp")
+    assert aws is not None and gcp is not None and aws.tls is not None
+    assert aws.tls.source == "acm"
+    assert aws.tls.annotations("arn:aws:acm:us-east-1:1:certificate/x", 443) == {
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": "arn:aws:acm:us-east-1:1:certificate/x",
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
+    }
+    assert gcp.tls is None
+    assert terminating_clouds("acm") == ["aws"]
+    assert terminating_clouds("google_managed") == []
+
+
+def test_with_acm_the_nlb_terminates_tls_and_the_gateway_serves_plain_http():
+    _, objects = _objects("aws-llama-8b-us", {**ACM, "image": PINNED})
+    service = objects[("Service", "llama-8b-us-endpoint")]
+    # 443 for clients, to the gateway's plain HTTP port; the certificate's ARN only `pulumi up` knows.
+    assert service["spec"]["ports"] == [{"name": "api", "port": 443, "targetPort": "api", "protocol": "TCP"}]
+    assert service["metadata"]["annotations"] == {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
+    }
+    pod = objects[("Deployment", "llama-8b-us-endpoint")]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["ports"][0] == {"name": "api", "containerPort": 8080, "protocol": "TCP"}
+    assert [v["name"] for v in pod["volumes"]] == ["config", "keys"]
+    assert ("Certificate", "llama-8b-us-endpoint") not in objects
+    config = objects[("ConfigMap", "llama-8b-us-endpoint")]["data"]["haproxy.cfg"]
+    assert "    bind :8080\n" in config and "ssl" not in config
+    policy = objects[("NetworkPolicy", "llama-8b-us-endpoint")]["spec"]["ingress"][0]
+    assert policy == {"ports": [{"protocol": "TCP", "port": 8080}]}
+
+
+def test_the_certificate_arn_goes_on_the_gateway_service_only():
+    result, _ = _objects("aws-llama-8b-us", {**ACM, "image": PINNED})
+    site = endpoint.model_site(result, result.placements[0])
+    assert site is not None and (site.tls, site.https) == (False, True)
+    listed = list(placement_objects(result, result.placements[0]))
+    annotated = endpoint.with_balancer_certificate(listed, site, "arn:aws:acm:us-east-1:1:certificate/x")
+    changed = [(a["kind"], a["metadata"]["name"]) for a, o in zip(annotated, listed, strict=True) if a != o]
+    assert changed == [("Service", "llama-8b-us-endpoint")]
+    service = next(o for o in annotated if (o["kind"], o["metadata"]["name"]) == changed[0])
+    assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == (
+        "arn:aws:acm:us-east-1:1:certificate/x"
+    )
+
+
+def test_a_cert_manager_site_has_no_load_balancer_certificate():
+    result, _ = _objects("aws-llama-8b-us", {**CERT, "image": PINNED})
+    site = endpoint.model_site(result, result.placements[0])
+    assert site is not None and site.balancer_tls is None and (site.tls, site.https) == (True, True)
+    with pytest.raises(ValueError) as failed:
+        endpoint.with_balancer_certificate([], site, "arn")
+    assert str(failed.value) == "the endpoint llama-8b-us-endpoint has no load balancer that serves cert_manager"
+
+
+@pytest.mark.parametrize(
+    ("tls", "message"),
+    [
+        (
+            {"source": "google_managed"},
+            "endpoint.tls.source = 'google_managed': google_managed is not built: a GKE endpoint is an internal "
+            "passthrough Network Load Balancer, which forwards TCP and holds no certificate, and Google-managed "
+            "certificates (Certificate Manager) serve only on proxy load balancers such as the regional internal "
+            "Application Load Balancer of a GKE Gateway (class gke-l7-rilb), which inferstack does not create. "
+            "Allowed: cert_manager, acm (AWS placements) or none (private endpoints). Fix: set "
+            "endpoint.tls.source: cert_manager with an issuer: the gateway then serves the certificate behind the "
+            "internal load balancer.",
+        ),
+        (
+            {"source": "acm"},
+            "endpoint.tls.zone_id: acm validates the certificate with DNS records in a Route 53 hosted zone, and "
+            "none is named. Allowed: the id of the public hosted zone that holds endpoint.hostname. Fix: set "
+            "endpoint.tls.zone_id (aws route53 list-hosted-zones-by-name --dns-name <hostname's domain>).",
+        ),
+        (
+            {"source": "cert_manager", "issuer": "corp-ca", "zone_id": ZONE},
+            "endpoint.tls.zone_id = 'Z0123456789ABCDEFGHIJ': a zone_id only applies to source acm, not "
+            "cert_manager. Fix: remove it.",
+        ),
+        (
+            {"source": "acm", "zone_id": ZONE, "issuer": "corp-ca"},
+            "endpoint.tls.issuer = 'corp-ca': an issuer only applies to source cert_manager, not acm. Fix: remove it.",
+        ),
+        (
+            {"source": "acm", "zone_id": "z-lower"},
+            "endpoint.tls.zone_id = 'z-lower': not a Route 53 hosted zone id. Allowed: Z followed by 1-31 "
+            "upper-case letters and digits, e.g. Z0123456789ABCDEFGHIJ. Fix: copy the Hosted zone ID from aws "
+            "route53 list-hosted-zones.",
+        ),
+    ],
+)
+def test_bad_tls_sources_name_the_field_and_the_fix(tls, message):
+    with pytest.raises(SpecError) as failed:
+        spec_variant("aws-llama-8b-us", {"endpoint": {**ACM, "tls": tls, "image": PINNED}})
+    assert f"  - {message}" in failed.value.render().splitlines()
+
+
+def test_acm_needs_the_hostname_it_certifies():
+    with pytest.raises(SpecError) as failed:
+        spec_variant("aws-llama-8b-us", {"endpoint": {**ACM, "hostname": None, "image": PINNED}})
+    assert (
+        "  - endpoint.tls = {'source': 'acm', 'zone_id': 'Z0123456789ABCDEFGHIJ'}: acm needs the hostname the "
+        "certificate names. Allowed: endpoint.hostname set. Fix: set endpoint.hostname, e.g. llm.example.com."
+    ) in failed.value.render().splitlines()
+
+
+def test_acm_is_refused_on_a_cloud_whose_load_balancer_serves_no_acm_certificate():
+    with pytest.raises(SpecError) as failed:
+        spec_variant("quickstart", {"endpoint": ACM})
+    assert failed.value.render().splitlines()[1:] == [
+        "  - placements[0].cloud = 'gcp': endpoint.tls.source acm is a certificate the load balancer serves, and "
+        "the endpoint on gcp has no load balancer that serves acm certificates. Allowed: placements on aws with "
+        "tls.source acm. Fix: set endpoint.tls.source: cert_manager with an issuer (the gateway serves the "
+        "certificate on any cloud)."
+    ]
+
+
+def test_acm_on_a_gcp_platform_placement_is_refused(tmp_path):
+    with pytest.raises(SpecError) as failed:
+        _fleet(tmp_path, ACM)
+    assert failed.value.render().splitlines()[1] == (
+        f"  - {tmp_path / 'fleet' / 'platform.yaml'}: placements[1].endpoint.tls.source = 'acm': a certificate the "
+        "load balancer serves, and the endpoint on gcp has no load balancer that serves acm certificates. Allowed: "
+        "cert_manager, or acm on aws. Fix: set placements[1].endpoint.tls.source: cert_manager with an issuer (the "
+        "gateway serves the certificate)."
+    )
+
+
+def test_the_plan_names_the_acm_certificate_and_its_zone():
+    result, _ = _objects("aws-llama-8b-us", {**ACM, "image": PINNED})
+    assert result.spec.endpoint is not None
+    assert endpoint_summary(result.spec.endpoint) == (
+        "private gateway, https://llm.example.com (ACM certificate served by the load balancer, validated in Route "
+        "53 zone Z0123456789ABCDEFGHIJ), 2 pod(s); clients web 60/min, batch 600/min per pod; keys from the secret "
+        "config inferstack:apiKeys at `pulumi up` (render writes no Secret)"
+    )

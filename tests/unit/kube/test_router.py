@@ -1,7 +1,7 @@
 """The router in front of a placement's replicas: the engine's real router with pod discovery, its RBAC,
 Services, disruption budget, NetworkPolicies, and scaling from zero on its request metric."""
 
-from inferstack.catalog.routers import router_for, routers
+from inferstack.catalog.routers import RetryPolicy, hold_retries, router_for, routers
 from inferstack.kube import placement_objects
 from inferstack.kube.router import notice_seconds
 from inferstack.plan import plan
@@ -41,7 +41,10 @@ def test_the_routers_catalog_rows():
     )
     assert vllm.metrics.requests == "vllm_router_requests_total"
     assert vllm.metrics.ttft is None and sglang.metrics.ttft is None
-    assert not vllm.checks_client_keys and not vllm.holds_requests_without_workers
+    assert not vllm.checks_client_keys and vllm.holds_requests_without_workers
+    assert not sglang.holds_requests_without_workers and sglang.retry is None
+    # vllm_router router_args.py defaults: 5 tries, 50 ms first wait, x1.5, 30 s cap, +-20 % jitter.
+    assert vllm.retry == RetryPolicy(5, 50, 30000, 1.5, 0.2)
     assert set(routers()) == {"vllm", "sglang"}
     assert router_for("tgi") is None and router_for("vllm", enabled=False) is None
 
@@ -236,7 +239,8 @@ def test_scaling_from_zero_wakes_on_the_routers_request_metric():
 def test_wake_up_time_is_the_cold_start_budget():
     """Zero replicas on a GKE pool that then keeps zero nodes: the startup-probe budget (420 s for the
     quickstart) plus the node-provisioning stage (600 s, catalog/data/cold_start.yaml); the router's
-    timeout adds the 20 s end-to-end SLO."""
+    timeout adds the 20 s end-to-end SLO. Held requests: waits of 12870 ms growing, then 202 of 5000 ms
+    (1022870 ms >= 1020 s; 201 would make 1017870): 214 waits, 215 tries."""
     result, objects = _quickstart(FROM_ZERO)
     placement = result.placements[0]
     assert (placement.nodes_min, result.cold_start.node_provisioning_seconds) == (0, 600)
@@ -244,8 +248,54 @@ def test_wake_up_time_is_the_cold_start_budget():
     assert args[args.index("--request-timeout-secs") + 1] == "1040"
     assert traffic(result, placement) == (
         "vllm-router 0.1.17, policy cache_aware, 2 pod(s) behind the model's Service; scales from zero: a replica "
-        "serves 1020 s after the first request (cold-start budget), router request timeout 1040 s"
+        "serves 1020 s after the first request (cold-start budget), router request timeout 1040 s; requests are "
+        "held up to 1023 s while it wakes (215 tries, at most 5 s apart)"
     )
+
+
+def test_the_router_holds_requests_while_the_placement_wakes():
+    """Min 0 with another cold start (the existing cluster's: startup probe 480 s, its nodes stay, so
+    that is the wake-up): the waits 50, 75, 112, 168, 253, 379, 569, 854, 1281, 1922, 2883, 4324 ms
+    (x1.5, truncated) sum to 12870 ms; 94 more waits of 5000 ms reach 482870 ms >= 480 s (93 would make
+    477870): 106 waits, 107 tries."""
+    spec = spec_variant("existing-cluster", {"placements": {0: {"replicas": {"min": 0, "max": 2}}}})
+    result = plan(spec)
+    assert result.cold_start.startup_probe_seconds == 480
+    (router,) = _objects(result)[("Deployment", "mistral-7b-router")]["spec"]["template"]["spec"]["containers"]
+    assert router["args"][-10:] == [
+        "--retry-max-retries",
+        "107",
+        "--retry-initial-backoff-ms",
+        "50",
+        "--retry-max-backoff-ms",
+        "5000",
+        "--retry-backoff-multiplier",
+        "1.5",
+        "--retry-jitter-factor",
+        "0",
+    ]
+    assert traffic(result, result.placements[0]).endswith(
+        "; requests are held up to 483 s while it wakes (107 tries, at most 5 s apart)"
+    )
+
+
+def test_a_placement_that_keeps_a_replica_keeps_the_routers_default_retries():
+    _, objects = _quickstart()
+    (router,) = objects[("Deployment", "quickstart-router")]["spec"]["template"]["spec"]["containers"]
+    assert not any(arg.startswith("--retry-") for arg in router["args"])
+
+
+def test_hold_retries_wait_at_least_the_wake_up_and_less_than_one_wait_more():
+    """10 s: the 12 growing waits (12870 ms) already cover it, the 11 before them (8546 ms) do not."""
+    defaults = RetryPolicy(5, 50, 30000, 1.5, 0.2)
+    assert hold_retries(defaults, 10) == RetryPolicy(13, 50, 5000, 1.5, 0.0)
+    assert hold_retries(defaults, 10).total_wait_ms == 12870
+    assert defaults.total_wait_ms == 405  # 50 + 75 + 112 + 168: the 0.39 s measured with no worker
+
+
+def test_a_router_without_checked_retries_holds_nothing():
+    sglang = router_for("sglang")
+    assert sglang is not None and sglang.hold(600) is None
 
 
 def test_wake_up_on_an_existing_cluster_is_the_replica_start_alone():

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from inferstack.catalog import multinode
 from inferstack.clouds.addons import helm_release
+from inferstack.clouds.aws.certificate import acm_certificate
 from inferstack.clouds.aws.cluster import KUBERNETES_VERSION, EksCluster, EksClusterSettings
 from inferstack.clouds.aws.dns import route53_records
 from inferstack.clouds.aws.iam import pod_identity_addon, role
@@ -408,6 +409,19 @@ class AwsCloud(Cloud[AwsNetworkHandle, EksClusterHandle]):
         return EndpointTarget(
             placement.name, placement.region, ingress_address(status, "hostname"), port, provider=provider
         )
+
+    def endpoint_certificate(
+        self,
+        name: str,
+        hostname: str,
+        zone: str,
+        infra: ClusterInfra[AwsNetworkHandle, EksClusterHandle],
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.Output[str]:
+        """An ACM certificate validated in the Route 53 zone `zone` (`clouds.aws.certificate`), made in the
+        placement's region when this stack built its network (else with the default provider's region)."""
+        provider = infra.network.provider if isinstance(infra.network, AwsNetworkHandle) else None
+        return acm_certificate(name, hostname, zone, provider, opts)
 
 
 __all__ = [
