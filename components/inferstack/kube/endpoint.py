@@ -42,7 +42,7 @@ from inferstack import contract
 from inferstack.catalog.endpoints import COMPONENT, Gateway, LoadBalancerTls, gateway, load_balancer
 from inferstack.engines import adapter_for
 from inferstack.kube import router as routing
-from inferstack.kube.pods import container_security, pod_security, spread
+from inferstack.kube.pods import container_security, http_probe, pod_security, spread
 from inferstack.plan import Plan
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.fleet import FleetPlan
@@ -379,15 +379,6 @@ def service_account(site: Site) -> dict:
     }
 
 
-def _probe(path: str, failures: int) -> dict:
-    return {
-        "httpGet": {"path": path, "port": "monitor"},
-        "periodSeconds": 10,
-        "timeoutSeconds": 5,
-        "failureThreshold": failures,
-    }
-
-
 def deployment(site: Site, skips: dict) -> dict:
     """The gateway pods, hardened like every other; `skips` are the checkov annotations. The pod template
     carries the config's hash, so a changed config rolls the pods."""
@@ -416,8 +407,8 @@ def deployment(site: Site, skips: dict) -> dict:
             {"name": "monitor", "containerPort": files.monitor_port, "protocol": "TCP"},
         ],
         "resources": {"requests": dict(size), "limits": dict(size)},
-        "livenessProbe": _probe(spec.health_path, 3),
-        "readinessProbe": _probe(spec.health_path, 2),
+        "livenessProbe": http_probe(spec.health_path, 3, port="monitor"),
+        "readinessProbe": http_probe(spec.health_path, 2, port="monitor"),
         "securityContext": container_security(),
         "volumeMounts": mounts,
     }

@@ -25,7 +25,7 @@ from inferstack.contract import (
 from inferstack.engines import EngineAdapter, adapter_for, cache_subpath, model_path
 from inferstack.kube import endpoint as gateway
 from inferstack.kube import router as routing
-from inferstack.kube.pods import container_security, pod_security, spread
+from inferstack.kube.pods import container_security, http_probe, pod_security, spread
 from inferstack.plan import Plan, scheduling
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.plan.planner import MAX_SCALE_DOWN_WINDOW_SECONDS
@@ -308,9 +308,9 @@ def deployment(plan: Plan, placement: PlacementPlan) -> dict:
         "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "ports": [{"name": "http", "containerPort": adapter.port, "protocol": "TCP"}],
         "resources": _pod_resources(plan, placement),
-        "startupProbe": _probe(adapter.probes.startup, startup_failures, PROBE_PERIOD_SECONDS),
-        "readinessProbe": _probe(adapter.probes.readiness, 3, PROBE_PERIOD_SECONDS),
-        "livenessProbe": _probe(adapter.probes.liveness, 3, 20),
+        "startupProbe": http_probe(adapter.probes.startup, startup_failures, period=PROBE_PERIOD_SECONDS),
+        "readinessProbe": http_probe(adapter.probes.readiness, 3, period=PROBE_PERIOD_SECONDS),
+        "livenessProbe": http_probe(adapter.probes.liveness, 3, period=20),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_SECONDS)]}}},
         "securityContext": container_security(),
         "volumeMounts": [
@@ -381,15 +381,6 @@ def _rolling_update(plan: Plan, placement: PlacementPlan) -> dict:
     if rollout is None:
         return {"maxSurge": 0, "maxUnavailable": 1}
     return {"maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}
-
-
-def _probe(path: str, failures: int, period: int) -> dict:
-    return {
-        "httpGet": {"path": path, "port": "http"},
-        "periodSeconds": period,
-        "timeoutSeconds": 5,
-        "failureThreshold": failures,
-    }
 
 
 def service_name(plan: Plan) -> str:

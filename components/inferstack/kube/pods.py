@@ -37,3 +37,14 @@ def spread(labels: dict[str, str]) -> list[dict]:
         }
         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
     ]
+
+
+def http_probe(path: str, failures: int, port: str = "http", period: int = 10) -> dict:
+    """An HTTP GET probe of `path` on the container's named `port`, every `period` seconds, 5 s timeout,
+    failing after `failures` misses in a row."""
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }

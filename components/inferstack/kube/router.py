@@ -19,7 +19,7 @@ from inferstack.catalog import routers
 from inferstack.catalog.routers import RouterSpec, router_for
 from inferstack.engines import adapter_for
 from inferstack.kube.leaders import leader_selector
-from inferstack.kube.pods import container_security, pod_security, spread
+from inferstack.kube.pods import container_security, http_probe, pod_security, spread
 from inferstack.plan import Plan, scheduling
 from inferstack.plan.capacity import PlacementPlan
 from inferstack.spec.values import is_pinned
@@ -205,8 +205,8 @@ def deployment(plan: Plan, placement: PlacementPlan, spec: RouterSpec, skips: di
         # Liveness on the process; readiness too, not on /readiness (which fails while no worker is
         # healthy): a router with every replica down or scaled to zero must still take requests, so that
         # it counts them for the autoscaler and answers clients instead of refusing connections.
-        "livenessProbe": _probe(spec.liveness_path, 3),
-        "readinessProbe": _probe(spec.liveness_path, 2),
+        "livenessProbe": http_probe(spec.liveness_path, 3),
+        "readinessProbe": http_probe(spec.liveness_path, 2),
         "securityContext": container_security(),
     }
     return {
@@ -228,15 +228,6 @@ def deployment(plan: Plan, placement: PlacementPlan, spec: RouterSpec, skips: di
                 },
             },
         },
-    }
-
-
-def _probe(path: str, failures: int) -> dict:
-    return {
-        "httpGet": {"path": path, "port": "http"},
-        "periodSeconds": 10,
-        "timeoutSeconds": 5,
-        "failureThreshold": failures,
     }
 
 
