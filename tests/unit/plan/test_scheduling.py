@@ -36,11 +36,12 @@ def _pods(result, placement):
 
 
 def _requests(pod):
-    """The pod's effective request: max(largest init container, sum of app containers)."""
-    apps = [c["resources"]["requests"] for c in pod["containers"]]
-    inits = [c["resources"]["requests"] for c in pod.get("initContainers", [])]
-    cpu = max([sum(_milli(r["cpu"]) for r in apps)] + [_milli(r["cpu"]) for r in inits])
-    memory = max([sum(_mi(r["memory"]) for r in apps)] + [_mi(r["memory"]) for r in inits])
+    """The pod's effective request: max(largest init container, sum of app containers); a container that
+    requests nothing (the GPUDirect daemon sidecar) counts as zero, as the scheduler counts it."""
+    apps = [c.get("resources", {}).get("requests", {}) for c in pod["containers"]]
+    inits = [c.get("resources", {}).get("requests", {}) for c in pod.get("initContainers", [])]
+    cpu = max([sum(_milli(r.get("cpu", "0")) for r in apps)] + [_milli(r.get("cpu", "0")) for r in inits])
+    memory = max([sum(_mi(r.get("memory", "0Mi")) for r in apps)] + [_mi(r.get("memory", "0Mi")) for r in inits])
     return cpu, memory
 
 
