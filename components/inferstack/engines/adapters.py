@@ -199,7 +199,7 @@ class Sglang(EngineAdapter):
 class Tgi(EngineAdapter):
     """Hugging Face text-generation-inference launcher. TGI sizes its KV blocks itself after warmup (the plan
     models that sizing); flash-attention models ignore --max-batch-total-tokens with a deprecation warning
-    (backends/v3/src/lib.rs, v3.3.7), so the planned tokens are passed only for the models that read it."""
+    (backends/v3/src/lib.rs, v3.3.7): the planned tokens passed there bind only models without flash attention."""
 
     def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec
