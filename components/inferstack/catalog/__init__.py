@@ -84,6 +84,9 @@ class Architecture:
     expert_intermediate: int | None = None
     #: Tensor groups the checkpoint's own quantized format leaves 16-bit (e.g. attention in Meta's FP8 405B).
     native_sixteen_bit: tuple[str, ...] = ()
+    #: Input rows sharing one scale (and zero point) in a grouped 4-bit checkpoint (quantization_config
+    #: group_size of AWQ/GPTQ); None for other formats, which then use the format's default group.
+    quant_group_size: int | None = None
 
     def tp_choices(self) -> list[int]:
         """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
@@ -249,6 +252,7 @@ def _architecture(name: str, row: dict[str, Any]) -> Architecture:
         active_parameters=float(moe["active_parameters"]) if moe else None,
         expert_intermediate=moe.get("intermediate"),
         native_sixteen_bit=tuple(row.get("native_sixteen_bit", ())),
+        quant_group_size=row.get("quant_group_size"),
     )
 
 
@@ -378,6 +382,7 @@ def architecture_from_config(path: str | Path, text: str | None = None) -> Archi
         moe_experts=experts,
         active_parameters=float(active) if active else None,
         expert_intermediate=ffn if experts else None,
+        quant_group_size=quant_group_size(str(path), quant_config or {}),
     )
     return catalog_match(computed) or computed
 
@@ -418,6 +423,38 @@ def _weight_format(quant_config: dict[str, Any]) -> str | None:
     return _QUANT_METHODS.get(method) if isinstance(method, str) else None
 
 
+#: quantization_config methods whose weights are grouped integers of `bits` bits, with the bit widths the
+#: catalog has a format for (weight_formats.yaml awq and gptq are 4-bit).
+GROUPED_INT_METHODS = {"awq": (4,), "gptq": (4,)}
+
+
+def quant_group_size(path: str, quant_config: dict[str, Any]) -> int | None:
+    """The group size of an AWQ/GPTQ quantization_config (-1: one group per output channel), or of the one
+    4-bit integer weight group of a compressed-tensors config (None when it names none); None for other
+    methods. An AWQ/GPTQ bit width or group size the catalog has no format for is a ConfigProblem rather
+    than a silent 4-bit plan."""
+    method = quant_config.get("quant_method")
+    if method == "compressed-tensors" and _weight_format(quant_config) == "gptq":
+        groups = quant_config["config_groups"].values()
+        sizes = {
+            g["weights"].get("group_size") for g in groups if isinstance(g, dict) and isinstance(g.get("weights"), dict)
+        }
+        (group,) = sizes if len(sizes) == 1 else (None,)
+        return group if isinstance(group, int) and not isinstance(group, bool) and group > 0 else None
+    if method not in GROUPED_INT_METHODS:
+        return None
+    bits = quant_config.get("bits", quant_config.get("w_bit"))
+    if bits not in GROUPED_INT_METHODS[method]:
+        allowed = ", ".join(str(b) for b in GROUPED_INT_METHODS[method])
+        raise ConfigProblem(
+            path, f"quantization_config {method} with bits={bits!r}: the planner knows {allowed}-bit only"
+        )
+    group = quant_config.get("group_size", quant_config.get("q_group_size"))
+    if not (isinstance(group, int) and not isinstance(group, bool) and (group == -1 or 0 < group < 2**31)):
+        raise ConfigProblem(path, f"quantization_config group_size={group!r} is not a positive whole number or -1")
+    return group
+
+
 #: Facts that identify a checkpoint: a config.json with all of them equal to a catalog entry's is that entry.
 IDENTITY = (
     "layers",
@@ -434,6 +471,7 @@ IDENTITY = (
     "sliding_window",
     "sliding_window_layers",
     "moe_experts",
+    "quant_group_size",
 )
 
 
@@ -489,6 +527,9 @@ class WeightFormat:
     bytes_per_parameter: float
     quantizes: tuple[str, ...]
     source: str
+    #: For grouped integer formats: weight_bits, default_group_size, scale_bytes, zero_point_bytes and
+    #: zero_point_bytes_by_gpu, from which the bytes per parameter follow for a checkpoint's group size.
+    packing: dict[str, Any] | None = field(default=None, hash=False)
 
 
 @cache
@@ -499,6 +540,7 @@ def weight_formats() -> dict[str, WeightFormat]:
             bytes_per_parameter=float(row["bytes_per_parameter"]),
             quantizes=tuple(row["quantizes"]),
             source=row["source"],
+            packing=row.get("packing"),
         )
         for name, row in _data("weight_formats.yaml").items()
     }

@@ -95,7 +95,7 @@ def fit_at(
     pp, nodes = (topology.pp, topology.nodes) if topology else (1, 1)
     tp = topology.tp if topology else tp
     row = memory_row(settings.name, settings.version)
-    weights = weight_bytes(arch, quantization, tp, row.expert_padding.get(quantization))
+    weights = weight_bytes(arch, quantization, tp, row.expert_padding.get(quantization), gpu.sku)
     overhead = engine_overhead(row, arch, tp, settings)
     single = topology is None
     measured = calibration.find(settings, gpu.sku, arch.name, quantization, tp) if calibration and single else None

@@ -43,19 +43,49 @@ def expert_padding_ratio(arch: catalog.Architecture, padding: dict[str, int] | N
     return hidden * intermediate / (arch.hidden * arch.expert_intermediate)
 
 
+def packed_bytes_per_parameter(
+    fmt: catalog.WeightFormat, group_size: int | None, hidden: int, gpu: str | None
+) -> float:
+    """Bytes per quantized parameter of a grouped integer format as the engine holds it: the packed weight
+    bits plus each group's scale and zero point spread over its `group_size` input rows (the format's
+    default group when None; -1, one group per input row of a layer, spreads them over `hidden`), with the
+    zero-point bytes of the kernel the engine picks on `gpu`. Formats without packing keep their fixed bytes."""
+    packing = fmt.packing
+    if packing is None:
+        return fmt.bytes_per_parameter
+    group = packing["default_group_size"] if group_size is None else group_size
+    rows = hidden if group == -1 else group
+    zero = packing.get("zero_point_bytes_by_gpu", {}).get(gpu, packing["zero_point_bytes"])
+    return packing["weight_bits"] / 8 + (packing["scale_bytes"] + zero) / rows
+
+
+def quantized_bytes_per_parameter(arch: catalog.Architecture, quantization: str, gpu: str | None) -> float:
+    """Bytes per parameter of the tensor groups `quantization` quantizes: a checkpoint served in its own
+    grouped format uses its own group size, a format applied at load the format's default."""
+    fmt = catalog.weight_formats()[quantization]
+    group = arch.quant_group_size if quantization == arch.native_quantization else None
+    return packed_bytes_per_parameter(fmt, group, arch.hidden, gpu)
+
+
 def weight_bytes(
-    arch: catalog.Architecture, quantization: str, tp: int = 1, padding: dict[str, int] | None = None
+    arch: catalog.Architecture,
+    quantization: str,
+    tp: int = 1,
+    padding: dict[str, int] | None = None,
+    gpu: str | None = None,
 ) -> float:
     """Weight bytes in GPU memory over all ranks: each tensor group at the format's bytes when the format
     quantizes it (and the checkpoint's own format does not keep it 16-bit), else 16-bit; a quantized MoE
-    body padded as the engine's kernel pads it."""
+    body padded as the engine's kernel pads it. Grouped 4-bit formats take the checkpoint's own group size
+    and the kernel the engine picks on `gpu` (a catalog SKU)."""
     fmt = catalog.weight_formats()[quantization]
     kept = arch.native_sixteen_bit if quantization == arch.native_quantization else ()
+    quantized = quantized_bytes_per_parameter(arch, quantization, gpu)
     total = 0.0
     for group, parameters in weight_groups(arch).items():
         if group in fmt.quantizes and group not in kept:
             ratio = expert_padding_ratio(arch, padding, tp) if group == "body" else 1.0
-            total += parameters * ratio * fmt.bytes_per_parameter
+            total += parameters * ratio * quantized
         else:
             total += parameters * SIXTEEN_BIT
     return total

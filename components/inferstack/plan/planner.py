@@ -23,7 +23,13 @@ from inferstack.plan.capacity import (
 )
 from inferstack.plan.coldstart import ColdStart, plan_cold_start
 from inferstack.plan.fit import Fit, choose_fit
-from inferstack.plan.memory import GIB, EngineSettings, engine_settings, kv_bytes_per_token
+from inferstack.plan.memory import (
+    GIB,
+    EngineSettings,
+    engine_settings,
+    kv_bytes_per_token,
+    quantized_bytes_per_parameter,
+)
 from inferstack.plan.rollout import Rollout, plan_rollout
 from inferstack.spec.architecture import resolve_architecture
 from inferstack.spec.models import DeploymentSpec, Placement
@@ -289,7 +295,7 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
     assumptions = [
         _engine_assumption(fit),
         f"{gpu.sku} memory {gpu.memory_gib} GiB as seen by the engine ({gpu.memory_source})",
-        _weights_assumption(quant),
+        _weights_assumption(quant, arch, gpu.sku),
         *_overhead_assumptions(fit),
         throughput.assumption,
         "cost is on-demand list price at the catalog's price region, also for spot, flex-start and reservation "
@@ -437,11 +443,12 @@ def _overhead_assumptions(fit: Fit) -> list[str]:
     ]
 
 
-def _weights_assumption(quantization: str) -> str:
+def _weights_assumption(quantization: str, arch: catalog.Architecture, gpu: str) -> str:
     fmt = catalog.weight_formats()[quantization]
     kept = [g for g in ("embeddings", "attention", "router", "body") if g not in fmt.quantizes]
     return (
-        f"weights {quantization}: {', '.join(fmt.quantizes) or 'nothing'} at {fmt.bytes_per_parameter:g} bytes per "
+        f"weights {quantization}: {', '.join(fmt.quantizes) or 'nothing'} at "
+        f"{quantized_bytes_per_parameter(arch, quantization, gpu):g} bytes per "
         f"parameter, {', '.join(kept) or 'nothing'} 16-bit; source: {fmt.source}"
     )
 

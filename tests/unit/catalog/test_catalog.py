@@ -38,6 +38,9 @@ KV_BYTES_BF16 = {
     "gemma-3-27b": 507_904,
     "qwen3-14b": 163_840,  # 2 x 40 layers x 8 KV heads x 128 x 2 bytes
     "qwq-32b": 262_144,  # 2 x 64 layers x 8 KV heads x 128 x 2 bytes
+    "llama-3-70b-instruct-awq": 327_680,  # 2 x 80 layers x 8 KV heads x 128 x 2 bytes
+    "qwen2.5-7b-instruct-awq": 57_344,  # 2 x 28 layers x 4 KV heads x 128 x 2 bytes
+    "qwen2.5-7b-instruct-gptq-int4": 57_344,
 }
 #: Bytes per token in full-attention layers only (what grows with context), where the model has
 #: sliding-window layers.
