@@ -84,6 +84,10 @@ class Architecture:
     expert_intermediate: int | None = None
     #: Tensor groups the checkpoint's own quantized format leaves 16-bit (e.g. attention in Meta's FP8 405B).
     native_sixteen_bit: tuple[str, ...] = ()
+    #: The MLP's intermediate width of a dense model (config.json intermediate_size), where the catalog has it.
+    intermediate: int | None = None
+    #: The MoE experts carry gate-up and down biases (gpt-oss), which engines keep 16-bit.
+    expert_bias: bool = False
 
     def tp_choices(self) -> list[int]:
         """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
@@ -249,6 +253,8 @@ def _architecture(name: str, row: dict[str, Any]) -> Architecture:
         active_parameters=float(moe["active_parameters"]) if moe else None,
         expert_intermediate=moe.get("intermediate"),
         native_sixteen_bit=tuple(row.get("native_sixteen_bit", ())),
+        intermediate=row.get("intermediate"),
+        expert_bias=bool(moe.get("bias", False)),
     )
 
 
@@ -378,6 +384,7 @@ def architecture_from_config(path: str | Path, text: str | None = None) -> Archi
         moe_experts=experts,
         active_parameters=float(active) if active else None,
         expert_intermediate=ffn if experts else None,
+        intermediate=None if experts else ffn,
     )
     return catalog_match(computed) or computed
 
