@@ -87,6 +87,10 @@ class Architecture:
     #: Input rows sharing one scale (and zero point) in a grouped 4-bit checkpoint (quantization_config
     #: group_size of AWQ/GPTQ); None for other formats, which then use the format's default group.
     quant_group_size: int | None = None
+    #: The MLP's intermediate width of a dense model (config.json intermediate_size), where the catalog has it.
+    intermediate: int | None = None
+    #: The MoE experts carry gate-up and down biases (gpt-oss), which engines keep 16-bit.
+    expert_bias: bool = False
 
     def tp_choices(self) -> list[int]:
         """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
@@ -253,6 +257,8 @@ def _architecture(name: str, row: dict[str, Any]) -> Architecture:
         expert_intermediate=moe.get("intermediate"),
         native_sixteen_bit=tuple(row.get("native_sixteen_bit", ())),
         quant_group_size=row.get("quant_group_size"),
+        intermediate=row.get("intermediate"),
+        expert_bias=bool(moe.get("bias", False)),
     )
 
 
@@ -383,6 +389,7 @@ def architecture_from_config(path: str | Path, text: str | None = None) -> Archi
         active_parameters=float(active) if active else None,
         expert_intermediate=ffn if experts else None,
         quant_group_size=quant_group_size(str(path), quant_config or {}),
+        intermediate=None if experts else ffn,
     )
     return catalog_match(computed) or computed
 

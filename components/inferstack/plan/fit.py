@@ -15,8 +15,10 @@ from inferstack.plan.memory import (
     KvLayout,
     Overhead,
     engine_overhead,
+    expert_bias_correction,
     kv_layout,
     kv_pool_bytes,
+    load_extra_bytes,
     memory_row,
     weight_bytes,
 )
@@ -96,6 +98,8 @@ def fit_at(
     tp = topology.tp if topology else tp
     row = memory_row(settings.name, settings.version)
     weights = weight_bytes(arch, quantization, tp, row.expert_padding.get(quantization), gpu.sku)
+    weights += expert_bias_correction(arch, quantization, tp, row.expert_padding.get(quantization))
+    weights += load_extra_bytes(row, arch, quantization, tp) * tp * pp
     overhead = engine_overhead(row, arch, tp, settings)
     single = topology is None
     measured = calibration.find(settings, gpu.sku, arch.name, quantization, tp) if calibration and single else None

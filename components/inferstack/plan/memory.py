@@ -8,7 +8,7 @@ catalog/data/engine_memory.yaml for the engine's version range, each term with i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from inferstack import catalog
 
@@ -89,6 +89,81 @@ def weight_bytes(
         else:
             total += parameters * SIXTEEN_BIT
     return total
+
+
+def expert_bias_parameters(arch: catalog.Architecture) -> int:
+    """Checkpoint parameters of the MoE expert biases (gate_up: 2 x intermediate, down: hidden, per expert and
+    layer); 0 for models whose experts carry none."""
+    if not arch.expert_bias or arch.moe_experts is None or arch.expert_intermediate is None:
+        return 0
+    return arch.layers * arch.moe_experts * (2 * arch.expert_intermediate + arch.hidden)
+
+
+def expert_bias_correction(
+    arch: catalog.Architecture, quantization: str, tp: int, padding: dict[str, int] | None
+) -> float:
+    """Bytes over all ranks to add to weight_bytes for the expert biases: weight_bytes counts them inside the
+    body at the format's bytes, the engine allocates them 16-bit at the kernel's padded widths, with the
+    gate_up bias split over the ranks and the down bias (hidden wide) whole on every rank."""
+    counted = expert_bias_parameters(arch)
+    if not counted or arch.expert_intermediate is None or arch.moe_experts is None:
+        return 0.0
+    fmt = catalog.weight_formats()[quantization]
+    quantized = "body" in fmt.quantizes and "body" not in arch.native_sixteen_bit
+    counted_bytes = counted * (expert_padding_ratio(arch, padding, tp) * fmt.bytes_per_parameter if quantized else 2)
+    if padding and quantized:
+        hidden = _round_up(arch.hidden, padding["hidden"])
+        intermediate = _round_up(-(-arch.expert_intermediate // tp), padding["intermediate"])
+    else:
+        hidden, intermediate = arch.hidden, -(-arch.expert_intermediate // tp)
+    allocated = arch.layers * arch.moe_experts * tp * (2 * intermediate + hidden) * SIXTEEN_BIT
+    return allocated - counted_bytes
+
+
+#: PyTorch's CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp, kRoundLarge and kMinLargeAlloc):
+#: a request of 10 MiB or more gets its own segment rounded up to a multiple of 2 MiB, and the rest of that
+#: segment is only lent to later requests above 1 MiB (kSmallSize), which a weight load makes none of.
+ALLOCATOR_ROUND = 2 * 1024**2
+ALLOCATOR_MIN_LARGE = 10 * 1024**2
+
+
+def allocator_rounding_bytes(sizes: list[int]) -> int:
+    """Device memory the caching allocator reserves beyond `sizes` (bytes of each tensor) for the large ones."""
+    return sum(_round_up(size, ALLOCATOR_ROUND) - size for size in sizes if size >= ALLOCATOR_MIN_LARGE)
+
+
+def dense_weight_tensors(arch: catalog.Architecture, tp: int) -> list[int]:
+    """Bytes of each large 16-bit weight tensor one rank of a dense model allocates: the embedding and the
+    LM head (vocabulary padded to 64 and split), and per layer the fused QKV, O, fused gate-up and down
+    projections ([] when the catalog does not know the MLP width)."""
+    if arch.intermediate is None or arch.is_moe or arch.is_mla:
+        return []
+    width = int(SIXTEEN_BIT)
+    vocab = -(-_round_up(arch.vocab, 64) // tp) * arch.hidden * width
+    embeddings = [vocab] * (1 if arch.tied_embeddings else 2)
+    heads = arch.attention_heads // tp
+    qkv = (heads + 2 * kv_heads_per_gpu(arch, tp)) * arch.head_dim * arch.hidden * width
+    out = heads * arch.head_dim * arch.hidden * width
+    mlp = -(-arch.intermediate // tp) * arch.hidden * width
+    return embeddings + [qkv, out, 2 * mlp, mlp] * arch.layers
+
+
+def rope_cache_bytes(arch: catalog.Architecture, dtype_bytes: int) -> int:
+    """The rotary embedding's cos/sin cache: max_position x head_dim values, one copy per GPU (shared by
+    every layer through get_rope's cache)."""
+    return arch.max_position * arch.head_dim * dtype_bytes
+
+
+def load_extra_bytes(row: MemoryRow, arch: catalog.Architecture, quantization: str, tp: int) -> float:
+    """Per-GPU device memory the engine's load takes beyond the weight tensors' bytes, for rows whose
+    weights figure is the drop in free device memory (`load_extras`): the rotary cache and the caching
+    allocator's rounding of unquantized dense weights. 0 for rows without the term."""
+    extras = row.load_extras
+    if not extras:
+        return 0.0
+    rope = rope_cache_bytes(arch, int(extras["rope_cache_bytes"]))
+    tensors = dense_weight_tensors(arch, tp) if quantization == "none" else []
+    return float(rope + allocator_rounding_bytes([*tensors, rope]))
 
 
 def kv_bytes_per_token(arch: catalog.Architecture, kv_cache_dtype: str = "auto") -> int:
@@ -215,6 +290,8 @@ class MemoryRow:
     kv_tokens_report: str
     kv_source: str
     expert_padding: dict[str, dict[str, int]]
+    #: Terms of what the engine's load takes beyond the weight tensors (load_extra_bytes); empty when none.
+    load_extras: dict[str, float | str] = field(default_factory=dict)
 
 
 def memory_row(engine: str, version: str) -> MemoryRow:
@@ -233,6 +310,7 @@ def memory_row(engine: str, version: str) -> MemoryRow:
         kv_tokens_report=row["kv_tokens_report"],
         kv_source=row["kv_source"],
         expert_padding=row.get("expert_padding") or {},
+        load_extras=row.get("load_extras") or {},
     )
 
 

@@ -5,7 +5,17 @@ import pytest
 from benchmarks.reference import reference_points, reference_spec
 from inferstack import catalog
 from inferstack.plan import plan
-from inferstack.plan.memory import GIB, engine_settings, memory_row, version_key, weight_bytes, weight_groups
+from inferstack.plan.memory import (
+    GIB,
+    allocator_rounding_bytes,
+    engine_settings,
+    expert_bias_correction,
+    load_extra_bytes,
+    memory_row,
+    version_key,
+    weight_bytes,
+    weight_groups,
+)
 from inferstack.plan.memory import non_torch_gib as non_torch_gib_of
 from tests.conftest import spec_variant
 
@@ -176,3 +186,48 @@ def test_sglang_pool_is_its_fraction_of_the_memory_free_after_startup():
     # SG-L4: QwQ-32B on 4x L4 with fraction 0.85: 0.85 x (22.03 - 0.40) GiB for weights and pool.
     fit = plan(reference_spec(reference_points()["SG-L4"])).fit
     assert fit.kv_pool_bytes == pytest.approx(0.85 * (22.03 - 0.40) * GIB - fit.weights_per_gpu_bytes, abs=1)
+
+
+def test_sglang_weights_include_the_rotary_cache_and_the_allocators_rounding():
+    arch = catalog.architectures()["qwq-32b"]
+    extra = load_extra_bytes(memory_row("sglang", "0.4.3.post4"), arch, "none", 4)
+    # QwQ-32B TP4 per rank, in MiB: QKV 17.5 -> 18, O 12.5 -> 14, gate-up 135 -> 136, down 67.5 -> 68 (3.5 x 64
+    # layers), embedding and LM head 371.25 -> 372 each, rotary cache 131,072 x 128 x 2 B = 32 MiB
+    assert extra == (3.5 * 64 + 2 * 0.75 + 32) * 1024**2
+
+
+def test_vllm_rows_count_the_weights_tensors_only():
+    arch = catalog.architectures()["qwq-32b"]
+    assert load_extra_bytes(memory_row("vllm", "0.10.1"), arch, "none", 4) == 0.0
+
+
+def test_the_allocator_rounds_large_tensors_only():
+    mib = 1024**2
+    # 12.5 MiB -> 14 MiB; 10 MiB exactly is already a 2 MiB multiple; 9 MiB is below the 10 MiB large-alloc floor
+    assert allocator_rounding_bytes([int(12.5 * mib), 10 * mib, 9 * mib]) == int(1.5 * mib)
+
+
+def test_sglang_plans_qwq_32b_on_four_l4_as_its_log_says():
+    fit = plan(reference_spec(reference_points()["SG-L4"])).fit
+    # SG-L4: 'Load weight end ... mem usage=15.54 GB', 'KV Cache is allocated. #tokens: 46611, K size: 1.42 GB'
+    assert fit.weights_per_gpu_bytes / GIB == pytest.approx(15.54, abs=0.05)
+    assert fit.kv_pool_bytes / GIB == pytest.approx(2 * 1.42, rel=0.05)
+
+
+def test_gpt_oss_expert_biases_load_16_bit_at_the_marlin_padded_widths():
+    arch = catalog.architectures()["gpt-oss-120b"]
+    padding = {"hidden": 256, "intermediate": 128}
+    # vllm/model_executor/layers/quantization/mxfp4.py create_weights: w13_bias (128, 2 x 2,944) and w2_bias
+    # (128, 3,072), BF16, in each of 36 layers; weight_bytes counted the checkpoint's 128 x (2 x 2,880 + 2,880)
+    # bias values per layer at 4.25 bits, padded by 3,072 x 2,944 / 2,880^2
+    allocated = 36 * 128 * (2 * 2944 + 3072) * 2
+    counted = 36 * 128 * 8640 * (3072 * 2944 / 2880**2) * 4.25 / 8
+    assert expert_bias_correction(arch, "mxfp4", 1, padding) == pytest.approx(allocated - counted, rel=1e-12)
+    # vllm-project/vllm#23278 (Marlin, vLLM 0.10.1): 'Model loading took 65.9651 GiB'
+    total = weight_bytes(arch, "mxfp4", 1, padding) + expert_bias_correction(arch, "mxfp4", 1, padding)
+    assert total / GIB == pytest.approx(65.9651, abs=0.1)
+
+
+def test_models_without_expert_biases_get_no_bias_term():
+    arch = catalog.architectures()["qwq-32b"]
+    assert expert_bias_correction(arch, "none", 1, None) == 0.0

@@ -28,10 +28,7 @@ KNOWN_FALSE_NO_FITS = {"L2"}
 
 
 #: Fitted points whose pool the planner still misses, and why (benchmarks/planner_accuracy.py lists them).
-KNOWN_FITTED_MISSES = {
-    "SG-L4": "SGLang's 0.40 GiB startup is read off this log, but it logs 15.54 GiB loaded where the weights are "
-    "15.26 GiB, so the planned pool is 0.29 GiB (+10.2 %) above the logged one",
-}
+KNOWN_FITTED_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
