@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from inferstack import catalog
+from inferstack.plan import cuda_graphs
 
 GIB = 1024**3
 KV_BYTES = {"auto": 2, "fp8": 1}
@@ -237,6 +238,8 @@ class EngineSettings:
     cuda_graphs: bool
     #: The GPUs of a replica talk over NVLink (the engine's custom all-reduce works at any TP size).
     nvlink: bool = False
+    #: The catalog GPU (the engine's CUDA-graph capture ceiling depends on it).
+    gpu_sku: str = ""
 
 
 def engine_settings(
@@ -272,6 +275,7 @@ def engine_settings(
         max_num_seqs=max_num_seqs or default.get("max_num_seqs"),
         cuda_graphs=cuda_graphs,
         nvlink=gpu.sku in table.get("nvlink_gpus", ()),
+        gpu_sku=gpu.sku,
     )
 
 
@@ -378,12 +382,26 @@ def non_torch_gib(row: MemoryRow, tp: int, nvlink: bool = False) -> float:
     return float(terms["first_gpu_gib"]) + group + float(terms["per_extra_rank_gib"]) * (tp - 1)
 
 
+def cuda_graph_gib(row: MemoryRow, arch: catalog.Architecture, settings: EngineSettings) -> float:
+    """CUDA-graph memory per GPU: 0 with graphs off, the row's fixed figure, or (vLLM >= 0.21) the engine's
+    own estimate for the graphs it captures at these settings (inferstack/plan/cuda_graphs.py)."""
+    terms = row.cuda_graph
+    if not settings.cuda_graphs:
+        return 0.0
+    if "gib" in terms:
+        return float(terms["gib"])
+    counts = cuda_graphs.graph_counts(
+        terms, arch.family, settings.gpu_sku, settings.max_num_seqs or 0, settings.max_num_batched_tokens or 0
+    )
+    return cuda_graphs.estimate_gib(terms, counts, arch.layers)
+
+
 def engine_overhead(row: MemoryRow, arch: catalog.Architecture, tp: int, settings: EngineSettings) -> Overhead:
     """Activation, non-torch and CUDA-graph memory per GPU for one replica of `tp` GPUs."""
     return Overhead(
         activation_gib=activation_gib(row, arch, settings),
         non_torch_gib=non_torch_gib(row, tp, settings.nvlink),
-        cuda_graph_gib=float(row.cuda_graph["gib"]) if settings.cuda_graphs else 0.0,
+        cuda_graph_gib=cuda_graph_gib(row, arch, settings),
         cuda_graph_in_budget=bool(row.cuda_graph["in_budget"]),
         generation=row.generation,
         calibrated_since=row.since,
