@@ -84,6 +84,9 @@ class Architecture:
     expert_intermediate: int | None = None
     #: Tensor groups the checkpoint's own quantized format leaves 16-bit (e.g. attention in Meta's FP8 405B).
     native_sixteen_bit: tuple[str, ...] = ()
+    #: Parameters the checkpoint's own format quantizes, where its quantization_config names the tensors
+    #: (Kimi-K2-Thinking: the routed experts only); the rest load 16-bit. None: by tensor group.
+    native_quantized_parameters: float | None = None
 
     def tp_choices(self) -> list[int]:
         """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
@@ -249,6 +252,9 @@ def _architecture(name: str, row: dict[str, Any]) -> Architecture:
         active_parameters=float(moe["active_parameters"]) if moe else None,
         expert_intermediate=moe.get("intermediate"),
         native_sixteen_bit=tuple(row.get("native_sixteen_bit", ())),
+        native_quantized_parameters=(
+            float(row["native_quantized_parameters"]) if "native_quantized_parameters" in row else None
+        ),
     )
 
 

@@ -38,6 +38,8 @@ KV_BYTES_BF16 = {
     "gemma-3-27b": 507_904,
     "qwen3-14b": 163_840,  # 2 x 40 layers x 8 KV heads x 128 x 2 bytes
     "qwq-32b": 262_144,  # 2 x 64 layers x 8 KV heads x 128 x 2 bytes
+    "deepseek-v2-lite": 31_104,  # MLA: 27 layers x (512 + 64) x 2 bytes
+    "kimi-k2-thinking": 70_272,  # MLA: 61 layers x (512 + 64) x 2 bytes
 }
 #: Bytes per token in full-attention layers only (what grows with context), where the model has
 #: sliding-window layers.

@@ -19,13 +19,13 @@ def test_every_point_names_its_source_split_and_start():
 def test_the_corpus_spans_what_issue_15_asks_for():
     scored = score(POINTS)
     lines = coverage(scored)
-    assert lines[0] == "points: 33, 31 admitted (8 fitted, 23 held back), 2 not admitted"
-    assert lines[1] == "GPU types: A100-40GB, A100-80GB, H100, L4"
+    assert lines[0] == "points: 36, 32 admitted (8 fitted, 24 held back), 4 not admitted"
+    assert lines[1] == "GPU types: A100-40GB, A100-80GB, H100, H200, L4"
     assert lines[2] == (
-        "engines: sglang, vllm; vLLM releases before 0.17.0: 0.5.3, 0.6.5, 0.6.6, 0.9.2, 0.10.1, 0.11.0, 0.15.0, "
-        "0.16.0; from 0.17.0: 0.17.0, 0.18.0, 0.19.0"
+        "engines: sglang, vllm; vLLM releases before 0.17.0: 0.5.3, 0.6.4.post1, 0.6.5, 0.6.6, 0.9.2, 0.10.1, "
+        "0.11.0, 0.11.1.dev, 0.15.0, 0.16.0; from 0.17.0: 0.17.0, 0.18.0, 0.19.0"
     )
-    assert lines[3] == "weight formats: fp8, mxfp4, none; KV cache dtypes: auto, fp8"
+    assert lines[3] == "weight formats: fp8, mxfp4, none, w4a16_g32; KV cache dtypes: auto, fp8"
     assert lines[4] == "tensor-parallel sizes: 1, 2, 4, 8"
 
 
