@@ -8,14 +8,14 @@ from dataclasses import dataclass, replace
 from inferstack import catalog
 from inferstack.catalog.multinode import Topology
 from inferstack.plan.calibration import Calibration
-from inferstack.plan.kv import KvCapacity, KvGroups, kv_capacity, kv_groups
+from inferstack.plan.kv import KvCapacity, KvGroups, kv_capacity, kv_groups, mla_block_tokens
 from inferstack.plan.memory import (
     GIB,
     EngineSettings,
     KvLayout,
     Overhead,
+    engine_kv_layout,
     engine_overhead,
-    kv_layout,
     kv_pool_bytes,
     memory_row,
     weight_bytes,
@@ -43,6 +43,9 @@ class Fit:
     pp: int = 1
     #: Nodes one replica spans.
     nodes: int = 1
+    #: Bytes of the checkpoint's weights over all ranks, with the layers the engine stores but does not load
+    #: (an MTP layer): what a cache holds and a replica fetches and reads.
+    checkpoint_bytes: float = 0.0
 
     @property
     def gpus(self) -> int:
@@ -96,6 +99,8 @@ def fit_at(
     tp = topology.tp if topology else tp
     row = memory_row(settings.name, settings.version)
     weights = weight_bytes(arch, quantization, tp, row.expert_padding.get(quantization))
+    unloaded = weight_bytes(replace(arch, mtp_parameters=0.0), quantization, tp, row.expert_padding.get(quantization))
+    unloaded -= weights
     overhead = engine_overhead(row, arch, tp, settings)
     single = topology is None
     measured = calibration.find(settings, gpu.sku, arch.name, quantization, tp) if calibration and single else None
@@ -104,7 +109,7 @@ def fit_at(
         overhead = overhead.calibrated(measured.terms, measured.source)
     per_gpu = weights / (tp * pp)
     pool = kv_pool_bytes(settings, gpu, per_gpu, overhead)
-    layout = kv_layout(arch, settings.kv_cache_dtype, tp)
+    layout = engine_kv_layout(arch, settings.kv_cache_dtype, tp, settings.name, settings.version)
     if pp > 1:
         layout = replace(
             layout,
@@ -112,7 +117,7 @@ def fit_at(
             window_layers=math.ceil(layout.window_layers / pp),
         )
     table = catalog.engine_memory()[settings.name]
-    block = int(table["block_tokens_mla" if arch.is_mla else "block_tokens"])
+    block = mla_block_tokens(settings.name, settings.version, gpu.sku) if arch.is_mla else int(table["block_tokens"])
     groups = kv_groups(layout, block, row.hybrid_allocator)
     in_flight = row.window_in_flight_batches * (settings.max_num_batched_tokens or max_context)
     capacity = kv_capacity(groups, pool, max_context, in_flight, row.kv_tokens_report)
@@ -146,6 +151,7 @@ def fit_at(
         max_context=max_context,
         pp=pp,
         nodes=nodes,
+        checkpoint_bytes=weights + unloaded,
     )
 
 
