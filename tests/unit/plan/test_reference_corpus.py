@@ -2,8 +2,9 @@
 
 import pytest
 
-from benchmarks.planner_accuracy import admission, coverage, score
+from benchmarks.planner_accuracy import admission, architecture_kinds, coverage, score
 from benchmarks.reference import reference_points
+from inferstack import catalog
 
 POINTS = reference_points()
 
@@ -27,6 +28,28 @@ def test_the_corpus_spans_what_issue_15_asks_for():
     )
     assert lines[3] == "weight formats: fp8, mxfp4, none, w4a16_g32; KV cache dtypes: auto, fp8"
     assert lines[4] == "tensor-parallel sizes: 1, 2, 4, 8"
+
+
+def test_the_corpus_spans_dense_moe_mla_and_hybrid_models():
+    # a point counts in every class its model has; the MLA points are MLA-KIMI-TP8 (admitted), MLA-V2L-PP and
+    # MLA-V2L-V0-FI (not admitted), all three MoE as well
+    assert coverage(score(POINTS))[5] == (
+        "architectures, points (admitted): dense 23 (23), MoE 11 (7), MLA 3 (1), hybrid 8 (7)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("llama-3.1-8b", ["dense"]),  # no moe, mla or sliding_window block
+        ("qwen3-30b-a3b", ["MoE"]),  # moe block only
+        ("deepseek-v2-lite", ["MoE", "MLA"]),  # moe and mla blocks
+        ("gemma-2-9b", ["hybrid"]),  # sliding_window block only
+        ("gpt-oss-20b", ["MoE", "hybrid"]),  # moe and sliding_window blocks
+    ],
+)
+def test_a_model_is_classed_by_its_catalog_blocks(name, kinds):
+    assert architecture_kinds(catalog.architectures()[name]) == kinds
 
 
 @pytest.mark.parametrize(
