@@ -6,9 +6,13 @@ Expected figures are worked by hand from the configs (catalog/data/models.yaml s
 
 import pytest
 
+from benchmarks.planner_accuracy import admission, score
+from benchmarks.reference import reference_points
 from inferstack import catalog
 from inferstack.plan.kv import kv_capacity, kv_groups, mla_block_tokens
 from inferstack.plan.memory import GIB, engine_kv_layout, served_parameters, weight_bytes
+
+POINTS = reference_points()
 
 
 def _arch(name):
@@ -101,3 +105,32 @@ def test_kimi_k2_served_in_another_format_is_quantized_by_tensor_group():
     # 16-bit; the other 1,023,893,286,528 parameters take 1 B
     expected = 1_023_893_286_528 + (2_348_810_240 + 167_903_232) * 2
     assert weight_bytes(_arch("kimi-k2-thinking"), "fp8") == pytest.approx(expected)
+
+
+def test_the_kimi_k2_point_is_within_its_targets():
+    # MLA-KIMI-TP8 (held back), logged 46.80 GiB and 715,072 tokens. By hand: 0.9 x 140.4 GiB, less the weights
+    # (594,203,125,000 B / 8), the sampler peak of the 0.8.0 row (38.41 B x 1024 x 163,840 + 2 x 8192 x 7168 B)
+    # and non-torch memory at TP8 (0.13 + 7 x 0.42 GiB); tokens: whole 64-token blocks of 64 x 70,272 B
+    pool = 0.9 * 140.4 * GIB - 594_203_125_000 / 8 - (38.41 * 1024 * 163_840 + 2 * 8192 * 7168) - 3.07 * GIB
+    (scored,) = score({"MLA-KIMI-TP8": POINTS["MLA-KIMI-TP8"]})
+    assert scored.pool_gib == pytest.approx(pool / GIB)
+    assert scored.result.fit.kv_tokens == pool // (64 * 70_272) * 64 == 733_440
+    assert scored.misses() == []
+
+
+@pytest.mark.parametrize(
+    ("pid", "reason"),
+    [
+        (
+            "MLA-V2L-PP",
+            "ran with --pipeline-parallel-size=2 (pipeline stages on one node), which the spec cannot express",
+        ),
+        (
+            "MLA-V2L-V0-FI",
+            "ran with VLLM_ATTENTION_BACKEND=FLASHINFER (a non-default attention backend, on an unreleased "
+            "pull-request branch), which the spec cannot express",
+        ),
+    ],
+)
+def test_mla_points_run_with_settings_the_spec_cannot_say_are_not_admitted(pid, reason):
+    assert admission(POINTS[pid]) == reason
