@@ -197,7 +197,9 @@ class Sglang(EngineAdapter):
 
 @dataclass(frozen=True)
 class Tgi(EngineAdapter):
-    """Hugging Face text-generation-inference launcher; the pool is pinned as a token budget."""
+    """Hugging Face text-generation-inference launcher. TGI sizes its KV blocks itself after warmup (the plan
+    models that sizing); flash-attention models ignore --max-batch-total-tokens with a deprecation warning
+    (backends/v3/src/lib.rs, v3.3.7): the planned tokens passed there bind only models without flash attention."""
 
     def engine_args(self, plan: Plan) -> list[str]:
         spec = plan.spec

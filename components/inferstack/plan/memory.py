@@ -188,7 +188,9 @@ def engine_settings(
     max_num_seqs: int | None = None,
     cuda_graphs: bool = True,
 ) -> EngineSettings:
-    """Spec values where set, else the engine's defaults for this GPU (vLLM picks them by device memory)."""
+    """Spec values where set, else the engine's defaults for this GPU (vLLM picks them by device memory).
+    `memory_fraction` is the share of device memory the engine budgets: the fraction flag times the engine's
+    own margin where it keeps one (TGI's wiggle room, `budget_scale`)."""
     table = catalog.engine_memory()[name]
     default = next(
         (
@@ -202,7 +204,8 @@ def engine_settings(
         name=name,
         version=version,
         kv_cache_dtype=kv_cache_dtype,
-        memory_fraction=float(table["memory_fraction"]) if memory_fraction is None else memory_fraction,
+        memory_fraction=(float(table["memory_fraction"]) if memory_fraction is None else memory_fraction)
+        * float(table.get("budget_scale", 1.0)),
         max_num_batched_tokens=max_num_batched_tokens or default.get("max_num_batched_tokens"),
         max_num_seqs=max_num_seqs or default.get("max_num_seqs"),
         cuda_graphs=cuda_graphs,

@@ -23,7 +23,7 @@ from inferstack.plan.capacity import (
 )
 from inferstack.plan.coldstart import ColdStart, plan_cold_start
 from inferstack.plan.fit import Fit, choose_fit
-from inferstack.plan.memory import GIB, engine_settings, kv_bytes_per_token
+from inferstack.plan.memory import GIB, EngineSettings, engine_settings, kv_bytes_per_token
 from inferstack.plan.rollout import Rollout, plan_rollout
 from inferstack.spec.architecture import resolve_architecture
 from inferstack.spec.models import DeploymentSpec, Placement
@@ -285,6 +285,7 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
     findings = _findings(spec, fit, placements, cache_gib, cold, throughput, rollouts)
     findings += [Finding(*f) for f in cold.findings]
     findings += _span_findings(spec, fit, placements, bool(spans))
+    findings += _scheduler_findings(spec, fit.settings)
     assumptions = [
         _engine_assumption(fit),
         f"{gpu.sku} memory {gpu.memory_gib} GiB as seen by the engine ({gpu.memory_source})",
@@ -326,6 +327,30 @@ def _placement(placement: Placement, sku: str, fit: Fit) -> PlacementPlan:
         nodes_max=chosen.nodes_max * fit.nodes,
         nodes_per_replica=fit.nodes,
     )
+
+
+def _scheduler_findings(spec: DeploymentSpec, settings: EngineSettings) -> list[Finding]:
+    """Scheduler settings the engine refuses at startup (catalog/data/engine_memory.yaml batched_tokens_at_least_seqs)."""
+    tokens, seqs = settings.max_num_batched_tokens, settings.max_num_seqs
+    if not catalog.engine_memory()[settings.name].get("batched_tokens_at_least_seqs") or not tokens or not seqs:
+        return []
+    if tokens >= seqs:
+        return []
+    whose = (
+        "engine.max_concurrent_requests"
+        if spec.engine.max_concurrent_requests
+        else f"the engine's default for {spec.resources.gpu.sku}"
+    )
+    return [
+        Finding(
+            "engine-refuses-settings",
+            f"engine.max_num_batched_tokens {tokens:,} is below max_num_seqs {seqs:,} ({whose}): {settings.name} "
+            f"refuses to start ('max_num_batched_tokens ({tokens}) must be greater than or equal to max_num_seqs "
+            f"({seqs})'); set engine.max_num_batched_tokens to at least {seqs:,}, or engine.max_concurrent_requests "
+            f"to at most {tokens:,}",
+            True,
+        )
+    ]
 
 
 def _span_findings(spec: DeploymentSpec, fit: Fit, placements: list[PlacementPlan], spans: bool) -> list[Finding]:

@@ -155,7 +155,9 @@ def _from_pydantic(error: dict[str, Any], root: type[BaseModel]) -> list[Violati
         shown_bound = f"{bound:,}" if isinstance(bound, int) and abs(bound) >= 10_000 else f"{bound:g}"
         return [Violation(_path(loc), error["input"], "out of range", f"{word} {shown_bound}")]
     if kind == "finite_number":
-        return [Violation(_path(loc), error["input"], "not a finite number", hint="write a number such as 1.5")]
+        return [
+            Violation(_path(loc), error["input"], "not a finite number", hint="write a decimal number, not nan or inf")
+        ]
     if kind == "too_short":
         return [Violation(_path(loc), error["input"], f"needs at least {ctx['min_length']} item(s)")]
     if kind == "too_long":
