@@ -18,6 +18,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.reference import reference_points, reference_spec
+from inferstack import catalog
 from inferstack.plan import Plan, plan
 from inferstack.plan.memory import GIB, version_key
 
@@ -121,8 +122,29 @@ def score(points: dict[str, dict[str, Any]]) -> list[Scored]:
     return [Scored(pid, point, plan(reference_spec(point))) for pid, point in points.items()]
 
 
+#: The architecture classes issue 15 asks the corpus to span, in the order the coverage line prints them.
+ARCHITECTURE_KINDS = ("dense", "MoE", "MLA", "hybrid")
+
+
+def architecture_kinds(arch: catalog.Architecture) -> list[str]:
+    """The classes a catalog entry belongs to: MoE (a moe block), MLA (an mla block), hybrid (sliding-window
+    layers beside full ones); dense when it has none of them. A model can be several (DeepSeek: MoE and MLA)."""
+    traits = {"MoE": arch.is_moe, "MLA": arch.is_mla, "hybrid": arch.sliding_window is not None}
+    return [kind for kind, has in traits.items() if has] or ["dense"]
+
+
+def architectures_line(scored: list[Scored]) -> str:
+    """Points per architecture class, with the admitted ones in brackets."""
+    counts = []
+    for kind in ARCHITECTURE_KINDS:
+        points = [s for s in scored if kind in architecture_kinds(s.result.architecture)]
+        counts.append(f"{kind} {len(points)} ({sum(not s.refused for s in points)})")
+    return "architectures, points (admitted): " + ", ".join(counts)
+
+
 def coverage(scored: list[Scored]) -> list[str]:
-    """What the corpus spans: GPUs, engines and versions, weight formats, KV dtypes, TP sizes, splits."""
+    """What the corpus spans: GPUs, engines and versions, weight formats, KV dtypes, TP sizes, splits, and
+    architecture classes."""
     engines = sorted({(s.result.spec.engine.name, s.result.spec.engine.version) for s in scored})
     vllm = [version for name, version in engines if name == "vllm"]
     before = [v for v in vllm if version_key(v) < version_key(VERSION_STEP)]
@@ -139,6 +161,7 @@ def coverage(scored: list[Scored]) -> list[str]:
         f"weight formats: {', '.join(sorted({s.result.quantization for s in scored}))}; KV cache dtypes: "
         f"{', '.join(sorted({s.result.spec.engine.kv_cache_dtype for s in scored}))}",
         f"tensor-parallel sizes: {', '.join(str(tp) for tp in tps)}",
+        architectures_line(scored),
     ]
 
 

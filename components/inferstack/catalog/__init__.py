@@ -91,6 +91,15 @@ class Architecture:
     intermediate: int | None = None
     #: The MoE experts carry gate-up and down biases (gpt-oss), which engines keep 16-bit.
     expert_bias: bool = False
+    #: Parameters the checkpoint's own format quantizes, where its quantization_config names the tensors
+    #: (Kimi-K2-Thinking: the routed experts only); the rest load 16-bit. None: by tensor group.
+    native_quantized_parameters: float | None = None
+    #: Parameters of the multi-token-prediction layer the checkpoint carries (DeepSeek-V3's layer 61); the
+    #: engines load it only as an MTP speculative-decoding draft, which the spec cannot ask for.
+    mtp_parameters: float = 0.0
+    #: Side of the square weight blocks that share one FP32 scale in the checkpoint's own FP8 format
+    #: (quantization_config weight_block_size), None for per-tensor or per-channel scales.
+    native_weight_block: int | None = None
 
     def tp_choices(self) -> list[int]:
         """Tensor-parallel sizes the model allows on one node (up to 8): TP must divide the attention
@@ -259,6 +268,11 @@ def _architecture(name: str, row: dict[str, Any]) -> Architecture:
         quant_group_size=row.get("quant_group_size"),
         intermediate=row.get("intermediate"),
         expert_bias=bool(moe.get("bias", False)),
+        native_quantized_parameters=(
+            float(row["native_quantized_parameters"]) if "native_quantized_parameters" in row else None
+        ),
+        mtp_parameters=float(row.get("mtp_parameters", 0.0)),
+        native_weight_block=row.get("native_weight_block"),
     )
 
 

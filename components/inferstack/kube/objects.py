@@ -251,7 +251,7 @@ def _node_placement(plan: Plan, placement: PlacementPlan) -> tuple[dict, list[di
 def _pod_resources(plan: Plan, placement: PlacementPlan) -> dict:
     """Guaranteed QoS: requests equal limits, the planned size (`PlacementPlan.serving_pod`): this
     replica's share of what its node type leaves after kube-reserved, eviction and DaemonSets."""
-    size = placement.serving_pod or scheduling.fallback_serving_size(plan.fit.tp, plan.fit.weights_bytes)
+    size = placement.serving_pod or scheduling.fallback_serving_size(plan.fit.tp, plan.fit.checkpoint_bytes)
     amounts = {"cpu": size.cpu, "memory": size.memory, GPU_RESOURCE: str(plan.fit.gpus_per_node)}
     return {"requests": dict(amounts), "limits": dict(amounts)}
 

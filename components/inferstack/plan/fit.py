@@ -8,15 +8,15 @@ from dataclasses import dataclass, replace
 from inferstack import catalog
 from inferstack.catalog.multinode import Topology
 from inferstack.plan.calibration import Calibration
-from inferstack.plan.kv import KvCapacity, KvGroups, kv_capacity, kv_groups
+from inferstack.plan.kv import KvCapacity, KvGroups, kv_capacity, kv_groups, mla_block_tokens
 from inferstack.plan.memory import (
     GIB,
     EngineSettings,
     KvLayout,
     Overhead,
+    engine_kv_layout,
     engine_overhead,
     expert_bias_correction,
-    kv_layout,
     kv_pool_bytes,
     load_extra_bytes,
     memory_row,
@@ -45,6 +45,9 @@ class Fit:
     pp: int = 1
     #: Nodes one replica spans.
     nodes: int = 1
+    #: Bytes of the checkpoint's weights over all ranks, with the layers the engine stores but does not load
+    #: (an MTP layer): what a cache holds and a replica fetches and reads.
+    checkpoint_bytes: float = 0.0
 
     @property
     def gpus(self) -> int:
@@ -97,8 +100,10 @@ def fit_at(
     pp, nodes = (topology.pp, topology.nodes) if topology else (1, 1)
     tp = topology.tp if topology else tp
     row = memory_row(settings.name, settings.version)
-    weights = weight_bytes(arch, quantization, tp, row.expert_padding.get(quantization), gpu.sku)
-    weights += expert_bias_correction(arch, quantization, tp, row.expert_padding.get(quantization))
+    padding = row.expert_padding.get(quantization)
+    weights = weight_bytes(arch, quantization, tp, padding, gpu.sku)
+    unloaded = weight_bytes(replace(arch, mtp_parameters=0.0), quantization, tp, padding, gpu.sku) - weights
+    weights += expert_bias_correction(arch, quantization, tp, padding)
     weights += load_extra_bytes(row, arch, quantization, tp) * tp * pp
     overhead = engine_overhead(row, arch, tp, settings)
     single = topology is None
@@ -108,7 +113,7 @@ def fit_at(
         overhead = overhead.calibrated(measured.terms, measured.source)
     per_gpu = weights / (tp * pp)
     pool = kv_pool_bytes(settings, gpu, per_gpu, overhead)
-    layout = kv_layout(arch, settings.kv_cache_dtype, tp)
+    layout = engine_kv_layout(arch, settings.kv_cache_dtype, tp, settings.name, settings.version)
     if pp > 1:
         layout = replace(
             layout,
@@ -116,7 +121,7 @@ def fit_at(
             window_layers=math.ceil(layout.window_layers / pp),
         )
     table = catalog.engine_memory()[settings.name]
-    block = int(table["block_tokens_mla" if arch.is_mla else "block_tokens"])
+    block = mla_block_tokens(settings.name, settings.version, gpu.sku) if arch.is_mla else int(table["block_tokens"])
     groups = kv_groups(layout, block, row.hybrid_allocator)
     in_flight = row.window_in_flight_batches * (settings.max_num_batched_tokens or max_context)
     capacity = kv_capacity(groups, pool, max_context, in_flight, row.kv_tokens_report)
@@ -150,6 +155,7 @@ def fit_at(
         max_context=max_context,
         pp=pp,
         nodes=nodes,
+        checkpoint_bytes=weights + unloaded,
     )
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inferstack.plan.memory import KvLayout
+from inferstack import catalog
+from inferstack.plan.memory import KvLayout, version_key
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -92,3 +93,15 @@ def kv_capacity(
     else:
         tokens = blocks * groups.block_tokens
     return KvCapacity(blocks, per_request, concurrency, tokens)
+
+
+def mla_block_tokens(engine: str, version: str, gpu: str) -> int:
+    """Tokens per KV block of an MLA model: the block the engine's MLA attention backend takes on this GPU
+    in this version (engine_memory.yaml `mla_block_tokens`, newest row whose `since` <= version), else the
+    engine's one `block_tokens_mla`."""
+    table = catalog.engine_memory()[engine]
+    rows = table.get("mla_block_tokens")
+    if not rows:
+        return int(table["block_tokens_mla"])
+    row = next((r for r in rows if version_key(version) >= version_key(r["since"])), rows[-1])
+    return int(row["gpus"].get(gpu, row["other"]))

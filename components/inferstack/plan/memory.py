@@ -19,6 +19,17 @@ KV_BYTES = {"auto": 2, "fp8": 1}
 SIXTEEN_BIT = 2.0
 
 
+#: Bytes of one FP32 scale, which block-quantized FP8 checkpoints keep per weight block.
+BLOCK_SCALE_BYTES = 4
+
+
+def served_parameters(arch: catalog.Architecture) -> float:
+    """Parameters the engine loads: the checkpoint's minus its multi-token-prediction layer, which vLLM skips
+    unless it drafts with it (vllm/model_executor/models/deepseek_v2.py DeepseekV2ForCausalLM.load_weights:
+    'skip spec decode layers for main model', vLLM 0.32.0 wheel); the spec's speculative methods load no draft."""
+    return arch.parameters - arch.mtp_parameters
+
+
 def weight_groups(arch: catalog.Architecture) -> dict[str, float]:
     """Parameters per tensor group: embeddings (with the LM head), attention, router, body (the rest)."""
     embeddings, attention, router = arch.embedding_parameters, arch.attention_parameters, arch.router_parameters
@@ -26,8 +37,17 @@ def weight_groups(arch: catalog.Architecture) -> dict[str, float]:
         "embeddings": embeddings,
         "attention": attention,
         "router": router,
-        "body": arch.parameters - embeddings - attention - router,
+        "body": served_parameters(arch) - embeddings - attention - router,
     }
+
+
+def block_scale_bytes(arch: catalog.Architecture, quantization: str) -> float:
+    """Scale bytes per quantized parameter of a block-quantized checkpoint served in its own format: one FP32
+    weight_scale_inv per block x block weights (vllm/model_executor/layers/quantization/fp8.py
+    create_weights -> fp8_utils.create_fp8_scale_parameter, ceil(out/block) x ceil(in/block) float32, 0.32.0)."""
+    if quantization != arch.native_quantization or arch.native_weight_block is None:
+        return 0.0
+    return BLOCK_SCALE_BYTES / arch.native_weight_block**2
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -78,15 +98,21 @@ def weight_bytes(
     """Weight bytes in GPU memory over all ranks: each tensor group at the format's bytes when the format
     quantizes it (and the checkpoint's own format does not keep it 16-bit), else 16-bit; a quantized MoE
     body padded as the engine's kernel pads it. Grouped 4-bit formats take the checkpoint's own group size
-    and the kernel the engine picks on `gpu` (a catalog SKU)."""
+    and the kernel the engine picks on `gpu` (a catalog SKU). A checkpoint in its own format that names the
+    parameters it quantizes (native_quantized_parameters) has exactly those at the format's bytes and the
+    rest 16-bit; block-quantized FP8 adds its block scales."""
     fmt = catalog.weight_formats()[quantization]
+    if quantization == arch.native_quantization and arch.native_quantized_parameters is not None:
+        quantized = arch.native_quantized_parameters
+        return quantized * fmt.bytes_per_parameter + (served_parameters(arch) - quantized) * SIXTEEN_BIT
     kept = arch.native_sixteen_bit if quantization == arch.native_quantization else ()
     quantized = quantized_bytes_per_parameter(arch, quantization, gpu)
+    scales = block_scale_bytes(arch, quantization)
     total = 0.0
     for group, parameters in weight_groups(arch).items():
         if group in fmt.quantizes and group not in kept:
             ratio = expert_padding_ratio(arch, padding, tp) if group == "body" else 1.0
-            total += parameters * ratio * quantized
+            total += parameters * ratio * (quantized + scales)
         else:
             total += parameters * SIXTEEN_BIT
     return total
@@ -217,6 +243,23 @@ def kv_layout(arch: catalog.Architecture, kv_cache_dtype: str, tp: int) -> KvLay
     per_layer = 2 * kv_heads_per_gpu(arch, tp) * arch.head_dim * b
     window_layers = arch.sliding_window_layers if arch.sliding_window else 0
     return KvLayout(per_layer, arch.layers - window_layers, window_layers, arch.sliding_window)
+
+
+def mla_latent_cached(engine: str, version: str) -> bool:
+    """Whether this engine version caches an MLA model's latent (engine_memory.yaml `mla_latent_since`;
+    engines without that key always do) rather than full K and V per head."""
+    since = catalog.engine_memory()[engine].get("mla_latent_since")
+    return since is None or version_key(version) >= version_key(str(since))
+
+
+def engine_kv_layout(arch: catalog.Architecture, kv_cache_dtype: str, tp: int, engine: str, version: str) -> KvLayout:
+    """`kv_layout` as this engine version stores it: before its MLA support an engine ran MLA models as
+    multi-head attention, K and V of every head padded to `pre_mla_head_size` and split across ranks."""
+    if not arch.is_mla or mla_latent_cached(engine, version):
+        return kv_layout(arch, kv_cache_dtype, tp)
+    head = int(catalog.engine_memory()[engine]["pre_mla_head_size"])
+    per_layer = 2 * kv_heads_per_gpu(arch, tp) * head * KV_BYTES[kv_cache_dtype]
+    return KvLayout(per_layer, arch.layers, 0, None)
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -285,8 +285,8 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
         engine.max_concurrent_requests,
         workload.prompt_tokens + workload.output_tokens // 2 if workload else None,
     )
-    cold = plan_cold_start(spec, fit.weights_bytes, fit.gpus_per_node, placements)
-    cache_gib = spec.cache.size_gib or math.ceil(fit.weights_bytes * CACHE_HEADROOM / GIB)
+    cold = plan_cold_start(spec, fit.checkpoint_bytes, fit.gpus_per_node, placements)
+    cache_gib = spec.cache.size_gib or math.ceil(fit.checkpoint_bytes * CACHE_HEADROOM / GIB)
     rollouts = {p.name: plan_rollout(p, cold.replica_seconds) for p in placements}
     findings = _findings(spec, fit, placements, cache_gib, cold, throughput, rollouts)
     findings += [Finding(*f) for f in cold.findings]
@@ -324,7 +324,7 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
 def _placement(placement: Placement, sku: str, fit: Fit) -> PlacementPlan:
     """The placement's node choice for one pod of the replica; a multi-node replica takes `fit.nodes`
     whole nodes per replica, so its node counts (and cost) are that many times more."""
-    chosen = plan_placement(placement, sku, fit.gpus_per_node, fit.weights_bytes)
+    chosen = plan_placement(placement, sku, fit.gpus_per_node, fit.checkpoint_bytes)
     if fit.nodes == 1:
         return chosen
     return dataclasses.replace(
@@ -484,7 +484,7 @@ def _findings(
             else "no tensor-parallel size up to 8 fits: use a larger GPU, a smaller quantization, or a shorter max_context"
         )
         out.append(Finding("no-fit", f"{spec.name} does not fit on {fit.describe()}: {fit.reason}; {hint}", True))
-    weights_gib = fit.weights_bytes / GIB
+    weights_gib = fit.checkpoint_bytes / GIB
     if spec.cache.size_gib is not None and cache_gib < weights_gib:
         out.append(
             Finding(

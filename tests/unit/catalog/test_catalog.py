@@ -41,6 +41,8 @@ KV_BYTES_BF16 = {
     "llama-3-70b-instruct-awq": 327_680,  # 2 x 80 layers x 8 KV heads x 128 x 2 bytes
     "qwen2.5-7b-instruct-awq": 57_344,  # 2 x 28 layers x 4 KV heads x 128 x 2 bytes
     "qwen2.5-7b-instruct-gptq-int4": 57_344,
+    "deepseek-v2-lite": 31_104,  # MLA: 27 layers x (512 + 64) x 2 bytes
+    "kimi-k2-thinking": 70_272,  # MLA: 61 layers x (512 + 64) x 2 bytes
 }
 #: Bytes per token in full-attention layers only (what grows with context), where the model has
 #: sliding-window layers.

@@ -96,7 +96,7 @@ def _deepseek(**changes):
 
 def test_deepseek_example_plans_node_local_under_fifteen_minutes():
     result = _deepseek()
-    weights = result.fit.weights_bytes
+    weights = result.fit.checkpoint_bytes
     assert result.cold_start.tier == "node_local"
     expected = IMAGE_SECONDS + weights / NVME_RATE + 60 + 30 * weights / 100e9
     assert result.cold_start.replica_seconds == pytest.approx(expected)
@@ -113,7 +113,7 @@ def test_cheapest_tier_that_meets_the_objective_is_streaming_when_it_does():
         model={"source": "s3://weights/deepseek-v3", "revision": None, "architecture": "deepseek-v3"},
         slo={"cold_start_s": 1300},
     )
-    weights = result.fit.weights_bytes
+    weights = result.fit.checkpoint_bytes
     assert result.cold_start.tier == "streaming"
     assert result.cold_start.replica_seconds == pytest.approx(
         IMAGE_SECONDS + weights / S3_STREAM_RATE + 60 + 30 * weights / 100e9
@@ -132,7 +132,7 @@ def test_no_tier_meets_the_objective_names_each_and_takes_the_fastest():
     finding = next(f for f in result.findings if f.code == "cold-start-objective-unmet")
     assert finding.message == (
         "no cache tier starts a replica within slo.cold_start_s 300 s (streaming: streams only s3:// and gs:// "
-        "sources, not hf://; shared_volume 11,378 s; node_local 517 s); node_local is the fastest and is used"
+        "sources, not hf://; shared_volume 11,380 s; node_local 517 s); node_local is the fastest and is used"
     )
     assert finding.blocking is False
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from benchmarks.planner_accuracy import admission, coverage, score
+from benchmarks.planner_accuracy import admission, architecture_kinds, coverage, score
 from benchmarks.reference import reference_points
+from inferstack import catalog
 
 POINTS = reference_points()
 
@@ -19,14 +20,36 @@ def test_every_point_names_its_source_split_and_start():
 def test_the_corpus_spans_what_issue_15_asks_for():
     scored = score(POINTS)
     lines = coverage(scored)
-    assert lines[0] == "points: 35, 33 admitted (8 fitted, 25 held back), 2 not admitted"
+    assert lines[0] == "points: 38, 34 admitted (8 fitted, 26 held back), 4 not admitted"
     assert lines[1] == "GPU types: A100-40GB, A100-80GB, H100, H200, L4, L40S"
     assert lines[2] == (
-        "engines: sglang, vllm; vLLM releases before 0.17.0: 0.5.3, 0.6.5, 0.6.6, 0.9.2, 0.10.1, 0.11.0, 0.15.0, "
-        "0.16.0; from 0.17.0: 0.17.0, 0.18.0, 0.19.0, 0.31.0"
+        "engines: sglang, vllm; vLLM releases before 0.17.0: 0.5.3, 0.6.4.post1, 0.6.5, 0.6.6, 0.9.2, 0.10.1, "
+        "0.11.0, 0.11.1.dev, 0.15.0, 0.16.0; from 0.17.0: 0.17.0, 0.18.0, 0.19.0, 0.31.0"
     )
-    assert lines[3] == "weight formats: awq, fp8, mxfp4, none; KV cache dtypes: auto, fp8"
+    assert lines[3] == "weight formats: awq, fp8, mxfp4, none, w4a16_g32; KV cache dtypes: auto, fp8"
     assert lines[4] == "tensor-parallel sizes: 1, 2, 4, 8"
+
+
+def test_the_corpus_spans_dense_moe_mla_and_hybrid_models():
+    # a point counts in every class its model has; the MLA points are MLA-KIMI-TP8 (admitted), MLA-V2L-PP and
+    # MLA-V2L-V0-FI (not admitted), all three MoE as well
+    assert coverage(score(POINTS))[5] == (
+        "architectures, points (admitted): dense 25 (25), MoE 11 (7), MLA 3 (1), hybrid 8 (7)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("llama-3.1-8b", ["dense"]),  # no moe, mla or sliding_window block
+        ("qwen3-30b-a3b", ["MoE"]),  # moe block only
+        ("deepseek-v2-lite", ["MoE", "MLA"]),  # moe and mla blocks
+        ("gemma-2-9b", ["hybrid"]),  # sliding_window block only
+        ("gpt-oss-20b", ["MoE", "hybrid"]),  # moe and sliding_window blocks
+    ],
+)
+def test_a_model_is_classed_by_its_catalog_blocks(name, kinds):
+    assert architecture_kinds(catalog.architectures()[name]) == kinds
 
 
 @pytest.mark.parametrize(

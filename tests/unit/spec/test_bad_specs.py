@@ -135,7 +135,7 @@ CASES = {
     ),
     "unknown_architecture": (
         lambda d: d["model"].update(source="hf://acme/secret-model"),
-        "model.architecture: the planner does not know the architecture of 'hf://acme/secret-model'. Allowed: deepseek-r1-bf16, deepseek-v3, gemma-2-27b, gemma-2-9b, gemma-3-27b, gpt-oss-120b, gpt-oss-20b, llama-3-70b-instruct-awq, llama-3-8b, llama-3.1-405b, llama-3.1-405b-fp8, llama-3.1-70b, llama-3.1-70b-w8a8, llama-3.1-8b, llama-3.2-1b, llama-3.2-3b, llama-3.3-70b-fp8-dynamic, mistral-7b-v0.3, mixtral-8x7b, qwen2.5-72b, qwen2.5-7b, qwen2.5-7b-instruct-awq, qwen2.5-7b-instruct-gptq-int4, qwen3-0.6b, qwen3-14b, qwen3-235b-a22b, qwen3-235b-a22b-fp8, qwen3-30b-a3b, qwen3-32b, qwen3-8b, qwq-32b. Fix: set model.architecture to a catalog name, or model.config to the checkpoint's config.json.",
+        "model.architecture: the planner does not know the architecture of 'hf://acme/secret-model'. Allowed: deepseek-r1-bf16, deepseek-v2-lite, deepseek-v3, gemma-2-27b, gemma-2-9b, gemma-3-27b, gpt-oss-120b, gpt-oss-20b, kimi-k2-thinking, llama-3-70b-instruct-awq, llama-3-8b, llama-3.1-405b, llama-3.1-405b-fp8, llama-3.1-70b, llama-3.1-70b-w8a8, llama-3.1-8b, llama-3.2-1b, llama-3.2-3b, llama-3.3-70b-fp8-dynamic, mistral-7b-v0.3, mixtral-8x7b, qwen2.5-72b, qwen2.5-7b, qwen2.5-7b-instruct-awq, qwen2.5-7b-instruct-gptq-int4, qwen3-0.6b, qwen3-14b, qwen3-235b-a22b, qwen3-235b-a22b-fp8, qwen3-30b-a3b, qwen3-32b, qwen3-8b, qwq-32b. Fix: set model.architecture to a catalog name, or model.config to the checkpoint's config.json.",
     ),
     "bad_shorthand": (
         lambda d: d["resources"].update(gpu="L4:two"),
