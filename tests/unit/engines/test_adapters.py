@@ -68,14 +68,16 @@ def test_trtllm_has_no_queue_metric_to_scale_on():
         adapter_for("trtllm").scaling_query("queue_depth", "m")
 
 
-def _vllm_parse(arg_lists):
+def vllm_run(program: list[str], payload):
+    """Runs `program` (arguments after the interpreter) with the vLLM environment's Python, `payload` as JSON on
+    stdin, and returns the JSON its last output line holds. Skips without vLLM here; fails without it in CI."""
     if not VLLM_PYTHON.exists():
         if os.environ.get("CI"):
             pytest.fail("the vLLM environment is missing: .ci/run must run scripts/install-vllm.sh")
         pytest.skip("vLLM not installed here; run scripts/install-vllm.sh")
     out = subprocess.run(
-        [str(VLLM_PYTHON), str(Path(__file__).with_name("vllm_parse.py"))],
-        input=json.dumps(arg_lists),
+        [str(VLLM_PYTHON), *program],
+        input=json.dumps(payload),
         capture_output=True,
         text=True,
         check=True,
@@ -83,6 +85,10 @@ def _vllm_parse(arg_lists):
         timeout=300,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _vllm_parse(arg_lists):
+    return vllm_run([str(Path(__file__).with_name("vllm_parse.py"))], arg_lists)
 
 
 def test_vllm_accepts_every_generated_argument_list():

@@ -1,9 +1,6 @@
 """Scheduler settings the engine refuses at startup are blocking findings of the plan."""
 
 import copy
-import json
-import os
-import subprocess
 
 import pytest
 import yaml
@@ -11,7 +8,7 @@ import yaml
 from inferstack.plan import plan
 from inferstack.spec import parse_spec
 from tests.conftest import SPECS
-from tests.unit.engines.test_adapters import VLLM_PYTHON
+from tests.unit.engines.test_adapters import vllm_run
 
 QUICKSTART = yaml.safe_load((SPECS / "quickstart.yaml").read_text())
 
@@ -63,21 +60,7 @@ print(json.dumps(out))
 
 
 def test_vllm_itself_refuses_exactly_what_the_plan_blocks():
-    if not VLLM_PYTHON.exists():
-        if os.environ.get("CI"):
-            pytest.fail("the vLLM environment is missing: .ci/run must run scripts/install-vllm.sh")
-        pytest.skip("vLLM not installed here; run scripts/install-vllm.sh")
-    cases = [(255, 256), (256, 256)]
-    out = subprocess.run(
-        [str(VLLM_PYTHON), "-c", CHECK],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "VLLM_TARGET_DEVICE": "cpu"},
-        timeout=300,
-    )
-    refused, accepted = json.loads(out.stdout.strip().splitlines()[-1])
+    refused, accepted = vllm_run(["-c", CHECK], [(255, 256), (256, 256)])
     assert "max_num_batched_tokens (255) must be greater than or equal to max_num_seqs (256)." in refused
     assert accepted == "ok"
     assert "engine-refuses-settings" in _codes(_plan(max_num_batched_tokens=255))
