@@ -32,9 +32,9 @@ def test_the_corpus_spans_what_issue_15_asks_for():
 @pytest.mark.parametrize(
     ("pid", "misses"),
     [
-        # Meta-Llama-3-8B on vLLM 0.6.5 (H100): V0's one activation constant (9.4 GiB, read off an A100-40GB
-        # log) against the 1.26 GiB this log prints
-        ("V0H", ["KV pool -12.6% (-6.74 GiB of 53.29; target 10%)"]),
+        # Meta-Llama-3-8B on vLLM 0.6.5 (H100): the V0 activation derived from the source (1.22 GiB against the
+        # 1.26 logged) and the 0.35 GiB non-torch term (1.79 logged) leave the pool +2.7 %, inside the 10 %
+        ("V0H", []),
         # gpt-oss-120b refused at 131,072 tokens with 1.71 GiB left: the plan keeps 0.13 GiB more (+7.5 %)
         ("G2", []),
         # Llama-3.1-8B on vLLM 0.19.0 with an FP8 KV cache: 952,304 tokens planned, 952,032 logged
