@@ -42,6 +42,8 @@ def _cell(predicted: float, logged: float | None, digits: int = 2) -> str:
 
 def admission(point: dict[str, Any]) -> str | None:
     """Why a point is not admitted (reference_points.yaml ADMISSION), or None when it is."""
+    if point.get("setup_unstated"):
+        return "the source does not state the command it ran with"
     if outside := point["flags_outside_spec"]:
         return f"ran with {', '.join(outside)}, which the spec cannot express"
     if identity := point.get("identity"):

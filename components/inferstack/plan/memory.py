@@ -295,10 +295,12 @@ def engine_settings(
     max_num_batched_tokens: int | None = None,
     max_num_seqs: int | None = None,
     cuda_graphs: bool = True,
+    max_context: int | None = None,
 ) -> EngineSettings:
     """Spec values where set, else the engine's defaults for this GPU (vLLM picks them by device memory).
     `memory_fraction` is the share of device memory the engine budgets: the fraction flag times the engine's
-    own margin where it keeps one (TGI's wiggle room, `budget_scale`)."""
+    own margin where it keeps one (TGI's wiggle room, `budget_scale`). A version row with its own
+    `scheduler_defaults` (vLLM V0) sets them from `max_context` instead, when it is given."""
     table = catalog.engine_memory()[name]
     default = next(
         (
@@ -308,6 +310,8 @@ def engine_settings(
         ),
         {},
     )
+    if max_context and (own := memory_row(name, version).scheduler_defaults):
+        default = v0_batch_defaults(own, max_context)
     return EngineSettings(
         name=name,
         version=version,
@@ -339,6 +343,8 @@ class MemoryRow:
     expert_padding: dict[str, dict[str, int]]
     #: Terms of what the engine's load takes beyond the weight tensors (load_extra_bytes); empty when none.
     load_extras: dict[str, float | str] = field(default_factory=dict)
+    #: The version's own scheduler defaults where they are not the engine's (vLLM V0, v0_batch_defaults).
+    scheduler_defaults: dict[str, int | str] = field(default_factory=dict)
 
 
 def memory_row(engine: str, version: str) -> MemoryRow:
@@ -358,7 +364,18 @@ def memory_row(engine: str, version: str) -> MemoryRow:
         kv_source=row["kv_source"],
         expert_padding=row.get("expert_padding") or {},
         load_extras=row.get("load_extras") or {},
+        scheduler_defaults=row.get("scheduler_defaults") or {},
     )
+
+
+def v0_batch_defaults(terms: dict[str, int | str], max_context: int) -> dict[str, int]:
+    """vLLM V0's default batch for a context: max_num_seqs, and max_num_batched_tokens of
+    max(context, floor) with chunked prefill off, or the chunked budget above the context from which V0
+    turns chunked prefill on by itself (engine_memory.yaml, the V0 rows' scheduler_defaults)."""
+    chunked = max_context > int(terms["chunked_prefill_above_context"])
+    floor = int(terms["batched_tokens_floor"])
+    tokens = int(terms["chunked_prefill_batched_tokens"]) if chunked else max(max_context, floor)
+    return {"max_num_seqs": int(terms["max_num_seqs"]), "max_num_batched_tokens": tokens}
 
 
 @dataclass(frozen=True)
@@ -407,6 +424,8 @@ def activation_gib(row: MemoryRow, arch: catalog.Architecture, settings: EngineS
     held = float(terms.get("hidden_state_bytes", 0.0)) * tokens * arch.hidden
     sampler = float(terms["sampler_bytes"]) * rows * arch.vocab + held
     forward = float(terms["forward_bytes"]) * tokens * arch.hidden
+    if "forward_bytes_per_width" in terms and arch.intermediate:
+        forward = float(terms["forward_bytes_per_width"]) * tokens * (arch.hidden + arch.intermediate)
     return max(sampler, forward) / GIB
 
 

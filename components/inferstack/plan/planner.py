@@ -270,6 +270,7 @@ def plan(spec: DeploymentSpec, device: catalog.Gpu | None = None, calibration: C
         max_num_batched_tokens=engine.max_num_batched_tokens,
         max_num_seqs=engine.max_concurrent_requests,
         cuda_graphs=engine.cuda_graphs,
+        max_context=spec.model.max_context,
     )
     spans = [] if device else multinode.multi_node_topologies(arch, engine.name, gpu.sku)
     requested = spec.resources.gpu.count
