@@ -138,8 +138,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "kv-bytes-without-values",
         f"{PKG}/plan/memory.py",
-        "per_layer = 2 * kv_heads_per_gpu(arch, tp)",
-        "per_layer = 1 * kv_heads_per_gpu(arch, tp)",
+        "per_layer = 2 * kv_heads_per_gpu(arch, tp) * arch.head_dim * b",
+        "per_layer = 1 * kv_heads_per_gpu(arch, tp) * arch.head_dim * b",
         ("tests/unit/plan",),
         "KV bytes count keys and values",
     ),
