@@ -103,7 +103,7 @@ def fit_at(
     padding = row.expert_padding.get(quantization)
     weights = weight_bytes(arch, quantization, tp, padding, gpu.sku)
     unloaded = weight_bytes(replace(arch, mtp_parameters=0.0), quantization, tp, padding, gpu.sku) - weights
-    weights += expert_bias_correction(arch, quantization, tp, padding)
+    weights += expert_bias_correction(arch, quantization, tp, padding, gpu.sku)
     weights += load_extra_bytes(row, arch, quantization, tp) * tp * pp
     overhead = engine_overhead(row, arch, tp, settings)
     single = topology is None

@@ -101,21 +101,37 @@ def weight_bytes(
     and the kernel the engine picks on `gpu` (a catalog SKU). A checkpoint in its own format that names the
     parameters it quantizes (native_quantized_parameters) has exactly those at the format's bytes and the
     rest 16-bit; block-quantized FP8 adds its block scales."""
-    fmt = catalog.weight_formats()[quantization]
     if quantization == arch.native_quantization and arch.native_quantized_parameters is not None:
         quantized = arch.native_quantized_parameters
+        fmt = catalog.weight_formats()[quantization]
         return quantized * fmt.bytes_per_parameter + (served_parameters(arch) - quantized) * SIXTEEN_BIT
+    return sum(
+        parameters * group_bytes_per_parameter(arch, quantization, group, tp, padding, gpu)
+        for group, parameters in weight_groups(arch).items()
+    )
+
+
+def group_quantized(arch: catalog.Architecture, quantization: str, group: str) -> bool:
+    """Whether `quantization` holds this tensor group quantized: the format quantizes it and the checkpoint's
+    own format does not keep it 16-bit."""
     kept = arch.native_sixteen_bit if quantization == arch.native_quantization else ()
-    quantized = quantized_bytes_per_parameter(arch, quantization, gpu)
-    scales = block_scale_bytes(arch, quantization)
-    total = 0.0
-    for group, parameters in weight_groups(arch).items():
-        if group in fmt.quantizes and group not in kept:
-            ratio = expert_padding_ratio(arch, padding, tp) if group == "body" else 1.0
-            total += parameters * ratio * (quantized + scales)
-        else:
-            total += parameters * SIXTEEN_BIT
-    return total
+    return group in catalog.weight_formats()[quantization].quantizes and group not in kept
+
+
+def group_bytes_per_parameter(
+    arch: catalog.Architecture,
+    quantization: str,
+    group: str,
+    tp: int = 1,
+    padding: dict[str, int] | None = None,
+    gpu: str | None = None,
+) -> float:
+    """Bytes `weight_bytes` charges per checkpoint parameter of a tensor group: 16-bit where the group stays
+    unquantized, else the format's packed bytes plus block scales, times the MoE kernel's padding for the body."""
+    if not group_quantized(arch, quantization, group):
+        return SIXTEEN_BIT
+    ratio = expert_padding_ratio(arch, padding, tp) if group == "body" else 1.0
+    return ratio * (quantized_bytes_per_parameter(arch, quantization, gpu) + block_scale_bytes(arch, quantization))
 
 
 def expert_bias_parameters(arch: catalog.Architecture) -> int:
@@ -127,7 +143,7 @@ def expert_bias_parameters(arch: catalog.Architecture) -> int:
 
 
 def expert_bias_correction(
-    arch: catalog.Architecture, quantization: str, tp: int, padding: dict[str, int] | None
+    arch: catalog.Architecture, quantization: str, tp: int, padding: dict[str, int] | None, gpu: str | None = None
 ) -> float:
     """Bytes over all ranks to add to weight_bytes for the expert biases: weight_bytes counts them inside the
     body at the format's bytes, the engine allocates them 16-bit at the kernel's padded widths, with the
@@ -135,10 +151,8 @@ def expert_bias_correction(
     counted = expert_bias_parameters(arch)
     if not counted or arch.expert_intermediate is None or arch.moe_experts is None:
         return 0.0
-    fmt = catalog.weight_formats()[quantization]
-    quantized = "body" in fmt.quantizes and "body" not in arch.native_sixteen_bit
-    counted_bytes = counted * (expert_padding_ratio(arch, padding, tp) * fmt.bytes_per_parameter if quantized else 2)
-    if padding and quantized:
+    counted_bytes = counted * group_bytes_per_parameter(arch, quantization, "body", tp, padding, gpu)
+    if padding and group_quantized(arch, quantization, "body"):
         hidden = _round_up(arch.hidden, padding["hidden"])
         intermediate = _round_up(-(-arch.expert_intermediate // tp), padding["intermediate"])
     else:
